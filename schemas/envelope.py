@@ -1,0 +1,41 @@
+"""The Kafka envelope: one recorded event as it travels on a topic.
+
+``event_id`` is derived from ``(stream_id, stream_version)`` so a redelivered or re-published
+event carries the same id; consumers deduplicate on ``(stream_id, stream_version)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c1d38-55a4-4c43-9d8e-5d2f7a0f6b11")
+
+
+def event_id_for(stream_id: uuid.UUID | str, stream_version: int) -> uuid.UUID:
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_id}:{stream_version}")
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: uuid.UUID
+    type: str
+    class_version: int
+    stream_id: uuid.UUID
+    stream_version: int
+    position: int
+    occurred_at: datetime
+    user_id: str | None = None
+    payload: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "Envelope":
+        return cls.model_validate(orjson.loads(raw))

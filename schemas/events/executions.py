@@ -1,0 +1,1 @@
+"""Events of the executions context (stream = one graph execution id)."""

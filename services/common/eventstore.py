@@ -1,0 +1,122 @@
+"""The event store: append-only streams in PostgreSQL, recorded with the eventsourcing library.
+
+Each bounded context has its own log (table ``<context>_events``). eventsourcing's
+``PostgresApplicationRecorder`` gives us what the outbox needs: optimistic concurrency on
+``(stream_id, stream_version)``, a gap-free notification id assigned in commit order (it locks
+the table for inserts), and a NOTIFY on every commit so tailers wake at once.
+
+Stored state is orjson: ``{"class_version", "occurred_at", "user_id", "payload"}`` under the
+event's permanent type name, so stored events do not depend on Python class paths.
+
+eventsourcing is synchronous: call this from worker threads, never on an event loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+import orjson
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+from schemas.envelope import Envelope, event_id_for
+from schemas.events import Event, decode_payload
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer recorded a version of the stream first; reload and retry."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    stream_id: uuid.UUID
+    stream_version: int
+    event: Event
+    user_id: str | None = None
+    occurred_at: datetime = field(default_factory=utcnow)
+
+    def to_stored(self) -> StoredEvent:
+        state = orjson.dumps({
+            "class_version": self.event.CLASS_VERSION,
+            "occurred_at": self.occurred_at,
+            "user_id": self.user_id,
+            "payload": self.event.model_dump(mode="json"),
+        })
+        return StoredEvent(originator_id=self.stream_id, originator_version=self.stream_version,
+                           topic=self.event.TYPE, state=state)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    stream_id: uuid.UUID
+    stream_version: int
+    position: int | None
+    type: str
+    class_version: int
+    occurred_at: datetime
+    user_id: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_stored(cls, stored: StoredEvent) -> "RecordedEvent":
+        state = orjson.loads(stored.state)
+        return cls(
+            stream_id=uuid.UUID(str(stored.originator_id)),
+            stream_version=stored.originator_version,
+            position=stored.id if isinstance(stored, Notification) else None,
+            type=stored.topic,
+            class_version=state["class_version"],
+            occurred_at=datetime.fromisoformat(state["occurred_at"]),
+            user_id=state.get("user_id"),
+            payload=state["payload"],
+        )
+
+    def decode(self) -> Event:
+        return decode_payload(self.type, self.class_version, self.payload)
+
+    def envelope(self) -> Envelope:
+        return Envelope(
+            event_id=event_id_for(self.stream_id, self.stream_version), type=self.type,
+            class_version=self.class_version, stream_id=self.stream_id,
+            stream_version=self.stream_version, position=self.position or 0,
+            occurred_at=self.occurred_at, user_id=self.user_id, payload=self.payload)
+
+
+class EventStore:
+    """One context's log: append to streams, read a stream, tail the log."""
+
+    def __init__(self, datastore: PostgresDatastore, context: str) -> None:
+        self.context = context
+        self.table = f"{context}_events"
+        self.recorder = PostgresApplicationRecorder(datastore, events_table_name=self.table)
+
+    def create_tables(self) -> None:
+        self.recorder.create_table()
+
+    def append(self, events: Sequence[NewEvent]) -> list[int]:
+        """Record events atomically; returns their log positions in order."""
+        if not events:
+            return []
+        try:
+            ids = self.recorder.insert_events([e.to_stored() for e in events])
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(str(exc)) from None
+        return list(ids or [])
+
+    def read_stream(self, stream_id: uuid.UUID, *, after: int = 0, upto: int | None = None) -> list[RecordedEvent]:
+        stored = self.recorder.select_events(stream_id, gt=after or None, lte=upto)
+        return [RecordedEvent.from_stored(s) for s in stored]
+
+    def read_log(self, *, after: int, limit: int = 500) -> list[RecordedEvent]:
+        notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [RecordedEvent.from_stored(n) for n in notes]
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0

@@ -1,0 +1,100 @@
+"""Kafka clients configured the one way agentloom uses them.
+
+Standard Kafka protocol only: consumer groups, keys, headers, manual commits. Idempotent producers
+are switched on by configuration where the broker supports them (Apache Kafka); the local Tansu
+broker does not, so ordering there relies on aiokafka's one in-flight batch per partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.topics import CONTEXTS
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=1,
+        request_timeout_ms=15_000,
+        max_request_size=16 * 1024 * 1024,
+    )
+
+
+def make_consumer(settings: Settings, *topics: str, group_id: str | None, **kwargs) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        **kwargs,
+    )
+
+
+async def ensure_topics(settings: Settings, contexts: tuple[str, ...] = CONTEXTS) -> None:
+    """Create every context topic that is missing (idempotent, safe to race)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [settings.topic(c) for c in contexts if settings.topic(c) not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)
+                    for name in missing])
+            except TopicAlreadyExistsError:
+                pass
+            log.info("created topics %s", missing)
+    finally:
+        await admin.close()
+
+
+async def topic_end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """High-water mark of every partition of ``topic`` (empty dict if the topic is unknown)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            return {}
+        offsets = await consumer.end_offsets(tps)
+        return {tp.partition: off for tp, off in offsets.items()}
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_broker(settings: Settings, timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Kafka at {settings.kafka_bootstrap_servers} not reachable: {exc}") from exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()

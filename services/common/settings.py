@@ -1,0 +1,57 @@
+"""Runtime configuration for every agentloom process, read once from the environment.
+
+One class for the whole platform keeps the services consistent (same topic prefix, same schema,
+same JWT rules). Each service builds it once at start and passes it down; nothing reads the
+environment at import time. Secrets have local-only defaults, refused outside local mode.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import topic_name
+
+LOCAL_JWT_SECRET = "agentloom-local-dev-secret-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTLOOM_", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+
+    local_mode: bool = True
+    db_schema: str = "agentloom"
+    topic_prefix: str = "agentloom"
+    topic_partitions: int = 8
+    kafka_idempotent_producer: bool = False  # turn on for Apache Kafka; the local broker lacks it
+    kafka_fetch_max_wait_ms: int = 20
+
+    jwt_secret: str = LOCAL_JWT_SECRET
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
+    jwt_audience: str = "authenticated"
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_json_depth: int = 64
+    read_fence_timeout_s: float = 3.0
+    db_pool_size: int = 10
+
+    node_timeout_s: float = 300.0
+    max_node_executions: int = 10_000
+    executor_max_concurrent_graphs: int = 200
+    http_allow_hosts: list[str] = []
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "Settings":
+        if not self.local_mode and self.jwt_secret == LOCAL_JWT_SECRET and "HS256" in self.jwt_algorithms:
+            raise ValueError("AGENTLOOM_JWT_SECRET must be set outside local mode")
+        if not self.db_schema.replace("_", "").isalnum():
+            raise ValueError("AGENTLOOM_DB_SCHEMA must be alphanumeric/underscore")
+        return self
+
+    def topic(self, context: str) -> str:
+        """Kafka topic of a bounded context's public events: ``<prefix>.<context>.events.v1``."""
+        return topic_name(context, self.topic_prefix)

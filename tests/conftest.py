@@ -1,0 +1,84 @@
+"""Shared fixtures: the real PostgreSQL server and a real Kafka-protocol broker.
+
+PostgreSQL: ``AGENTLOOM_TEST_DATABASE_URL`` (default: the server on 127.0.0.1:5432, database
+``test``); each test gets its own schema. Broker: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else one
+Tansu broker started for the session; each test gets its own topic prefix. Under ``CI=true`` a
+missing service fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+
+from services.common.local_broker import free_port, start_broker
+from services.common.settings import Settings
+
+DEFAULT_TEST_DB = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("AGENTLOOM_TEST_DATABASE_URL", DEFAULT_TEST_DB)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        _unavailable(f"PostgreSQL not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """Bootstrap address of a real broker; yields a handle that can restart the local one."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield BrokerHandle(external, None)
+        return
+    port = free_port()
+    try:
+        proc = start_broker(port)
+    except Exception as exc:  # noqa: BLE001 - reported as skip/fail below
+        _unavailable(f"could not start the local Tansu broker: {exc}")
+    handle = BrokerHandle(f"127.0.0.1:{port}", proc, port)
+    yield handle
+    handle.stop()
+
+
+class BrokerHandle:
+    def __init__(self, bootstrap: str, proc, port: int | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.proc = proc
+        self.port = port
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Kill and restart the local broker: it comes back empty, as after a crash."""
+        assert self.proc is not None, "cannot restart an external broker"
+        self.stop()
+        self.proc = start_broker(self.port)
+
+
+@pytest.fixture
+def settings(database_url, broker) -> Settings:
+    suffix = uuid.uuid4().hex[:10]
+    schema = f"t_{suffix}"
+    s = Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+                 db_schema=schema, topic_prefix=f"t{suffix}", topic_partitions=4,
+                 read_fence_timeout_s=5.0)
+    yield s
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
