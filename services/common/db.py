@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
@@ -31,7 +30,10 @@ def conninfo(settings: Settings) -> dict[str, Any]:
     return info
 
 
-def make_datastore(settings: Settings, *, pool_size: int | None = None) -> PostgresDatastore:
+def make_datastore(settings: Settings, *, pool_size: int | None = None):
+    """eventsourcing's datastore (imported here so read-only services never load eventsourcing)."""
+    from eventsourcing.postgres import PostgresDatastore
+
     info = conninfo(settings)
     return PostgresDatastore(
         dbname=info["dbname"], host=info["host"], port=info["port"], user=info["user"],

@@ -61,8 +61,9 @@ def parse_rows(
     ``skip_rows`` counts data rows after the header. ``skip_columns`` may name header cells or
     column indexes (as strings). Cells beyond the header's width are keyed by their index.
     """
+    quoting = csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar or None,
-                        escapechar=escapechar or None)
+                        escapechar=escapechar or None, quoting=quoting)
     clean = (lambda s: s.strip()) if strip else (lambda s: s)
     header: list[str] = []
     if has_header:

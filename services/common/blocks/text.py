@@ -36,42 +36,40 @@ except ImportError:  # pragma: no cover - exercised by forcing the fallback in t
 REGEX_TIMEOUT_SECONDS = 5.0
 
 
-class RegexTimeout(Exception):
+class PatternError(ValueError):
+    """The pattern is invalid or did not finish in time; the message says which."""
+
+
+class RegexTimeout(PatternError):
     """The pattern did not finish within the time limit."""
 
 
-def _scan_with_re(pattern: str, text: str, flags: int, group: int, first_only: bool) -> list[Any]:
+def _collect(matches: Any, group: int, first_only: bool, deadline: float) -> list[Any]:
+    """``match.group(group)`` of each match that has that group; stop after one if ``first_only``."""
     found = []
-    for match in re.finditer(pattern, text, flags):
-        if group <= len(match.groups()):
+    for match in matches:
+        if 0 <= group <= len(match.groups()):
             found.append(match.group(group))
         if first_only:
             break
+        if time.monotonic() > deadline:  # the engine's limit may apply per match; this one is overall
+            raise RegexTimeout("pattern timed out")
     return found
 
 
 def _scan_with_regex(pattern: str, text: str, flags: int, group: int, first_only: bool,
                      timeout: float) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    compiled = _regex.compile(pattern, flags)
-    found = []
     try:
-        for match in compiled.finditer(text, timeout=timeout):
-            if group <= len(match.groups()):
-                found.append(match.group(group))
-            if first_only:
-                break
-            if time.monotonic() > deadline:
-                raise RegexTimeout
+        matches = _regex.compile(pattern, flags).finditer(text, timeout=timeout)
+        return _collect(matches, group, first_only, time.monotonic() + timeout)
     except TimeoutError:
-        raise RegexTimeout from None
-    return found
+        raise RegexTimeout("pattern timed out") from None
 
 
-def _child_scan(conn: Any, *args: Any) -> None:
+def _child_scan(conn: Any, pattern: str, text: str, flags: int, group: int, first_only: bool) -> None:
     try:
-        conn.send(("ok", _scan_with_re(*args)))
-    except Exception as exc:  # reported to the parent, which raises it as a pattern error
+        conn.send(("ok", _collect(re.finditer(pattern, text, flags), group, first_only, float("inf"))))
+    except Exception as exc:  # sent back; the parent raises it as a pattern error
         conn.send(("error", str(exc)))
     finally:
         conn.close()
@@ -86,9 +84,8 @@ def _scan_in_child(pattern: str, text: str, flags: int, group: int, first_only: 
     proc.start()
     child.close()
     try:
-        # Spawning costs a fraction of a second; grant it on top of the matching limit.
-        if not parent.poll(timeout + 2.0):
-            raise RegexTimeout
+        if not parent.poll(timeout + 2.0):  # + the cost of spawning the interpreter
+            raise RegexTimeout("pattern timed out")
         status, payload = parent.recv()
     finally:
         if proc.is_alive():
@@ -105,19 +102,18 @@ async def scan_pattern(pattern: str, text: str, *, ignore_case: bool = False, do
                        timeout: float | None = None) -> list[Any]:
     """Return ``match.group(group)`` for the pattern's matches in ``text`` (only the first when
     ``first_only``), skipping matches that have no such group. Raises ``RegexTimeout`` past the
-    time limit and ``ValueError`` for an invalid pattern."""
+    time limit and ``PatternError`` for an invalid pattern."""
     limit = REGEX_TIMEOUT_SECONDS if timeout is None else timeout
-    flags = (re.IGNORECASE if ignore_case else 0) | (re.DOTALL if dot_all else 0)
+    flags = (re.IGNORECASE if ignore_case else 0) | (re.DOTALL if dot_all else 0)  # same bits in `regex`
     try:
         if _regex is not None:
-            rflags = (_regex.IGNORECASE if ignore_case else 0) | (_regex.DOTALL if dot_all else 0)
-            return await asyncio.to_thread(_scan_with_regex, pattern, text, rflags, group, first_only, limit)
+            return await asyncio.to_thread(_scan_with_regex, pattern, text, flags, group, first_only, limit)
         re.compile(pattern, flags)  # report a bad pattern without spawning a process
         return await asyncio.to_thread(_scan_in_child, pattern, text, flags, group, first_only, limit)
     except RegexTimeout:
-        raise
+        raise RegexTimeout(f"pattern timed out after {limit:g} seconds") from None
     except (re.error, *((_regex.error,) if _regex is not None else ())) as exc:
-        raise ValueError(f"invalid pattern {pattern!r}: {exc}") from None
+        raise PatternError(f"invalid pattern {pattern!r}: {exc}") from None
 
 
 def _as_text(value: Any) -> str:
@@ -149,13 +145,8 @@ class MatchTextPatternBlock(Block):
         {"text": "Hello World!", "match": "World![a-z]+", "data": "Z"},
         {"text": {"status": "ok"}, "match": '"status": "ok"', "data": ""},
     ]
-    test_output = [
-        ("positive", "X"),
-        ("negative", "Y"),
-        ("positive", "Z"),
-        ("negative", "Z"),
-        ("positive", {"status": "ok"}),  # empty data falls back to the text
-    ]
+    test_output = [("positive", "X"), ("negative", "Y"), ("positive", "Z"), ("negative", "Z"),
+                   ("positive", {"status": "ok"})]  # the last: empty data falls back to the text
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         forward = input_data.data or input_data.text
@@ -163,10 +154,7 @@ class MatchTextPatternBlock(Block):
             found = await scan_pattern(input_data.match, _as_text(input_data.text),
                                        ignore_case=not input_data.case_sensitive,
                                        dot_all=input_data.dot_all, first_only=True)
-        except RegexTimeout:
-            yield "error", f"pattern timed out after {REGEX_TIMEOUT_SECONDS:g} seconds"
-            return
-        except ValueError as exc:
+        except PatternError as exc:
             yield "error", str(exc)
             return
         yield ("positive" if found else "negative"), forward
@@ -217,10 +205,7 @@ class ExtractTextInformationBlock(Block):
                                          ignore_case=not input_data.case_sensitive,
                                          dot_all=input_data.dot_all, group=input_data.group,
                                          first_only=not input_data.find_all)
-        except RegexTimeout:
-            yield "error", f"pattern timed out after {REGEX_TIMEOUT_SECONDS:g} seconds"
-            return
-        except ValueError as exc:
+        except PatternError as exc:
             yield "error", str(exc)
             return
         for found in matches:
@@ -242,8 +227,7 @@ class FillTextTemplateBlock(Block):
         values: dict[str, Any] = SchemaField(
             description="Values for the template, referenced in double curly braces, e.g. {{value_name}}.")
         format: str = SchemaField(description="Template for the text, in Jinja2 syntax.")
-        escape_html: bool = SchemaField(default=False, advanced=True,
-                                        description="Escape HTML special characters in the inserted values.")
+        escape_html: bool = SchemaField(default=False, description="Escape HTML in the inserted values.")
 
     class Output(BlockSchemaOutput):
         output: str = SchemaField(description="Formatted text.")
@@ -255,13 +239,8 @@ class FillTextTemplateBlock(Block):
         {"values": {"a": "x"}, "format": "[{{ a }}|{{ missing }}]"},
         {"values": {"tag": "<b>"}, "format": "{{ tag }}", "escape_html": True},
     ]
-    test_output = [
-        ("output", "Hello, World! Alice"),
-        ("output", "Hello World!"),
-        ("output", "Hello, World! Alice"),
-        ("output", "[x|]"),
-        ("output", "&lt;b&gt;"),
-    ]
+    test_output = [("output", "Hello, World! Alice"), ("output", "Hello World!"), ("output", "Hello, World! Alice"),
+                   ("output", "[x|]"), ("output", "&lt;b&gt;")]
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         try:
@@ -344,10 +323,7 @@ class TextReplaceBlock(Block):
     class Output(BlockSchemaOutput):
         output: str = SchemaField(description="The text after replacement.")
 
-    test_input = [
-        {"text": "Hello, World!", "old": "Hello", "new": "Hi"},
-        {"text": "a-b-c", "old": "-", "new": ""},
-    ]
+    test_input = [{"text": "Hello, World!", "old": "Hello", "new": "Hi"}, {"text": "a-b-c", "old": "-", "new": ""}]
     test_output = [("output", "Hi, World!"), ("output", "abc")]
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
@@ -362,8 +338,7 @@ class WordCharacterCountBlock(Block):
     categories = frozenset({BlockCategory.TEXT})
 
     class Input(BlockSchemaInput):
-        text: str = SchemaField(description="The text to count words and characters in.",
-                                placeholder="Enter your text here")
+        text: str = SchemaField(description="The text to count in.", placeholder="Enter your text here")
 
     class Output(BlockSchemaOutput):
         word_count: int = SchemaField(description="Number of words in the text.")

@@ -1,10 +1,8 @@
 """Pure rules over a graph: id reassignment, validation, the graph's I/O schemas, export stripping.
 
-Works on the ``schemas.graph`` models (``GraphInput``/``BaseGraph`` or a stored
-``GraphVersionBody``): anything with ``nodes`` (id, block_id, input_default, metadata) and
-``links``. Nothing here touches storage, so the command side can run these rules before it
-records a graph version, and the executor can re-run validation with ``for_run=True``.
-Behaviour and error texts follow AutoGPT's graph model so clients see the same answers.
+Works on ``schemas.graph`` models (``GraphInput``/``BaseGraph`` or a stored ``GraphVersionBody``).
+No storage here, so the command side runs these before recording a version and the executor can
+re-validate with ``for_run=True``. Behaviour and error texts follow AutoGPT's graph model.
 """
 
 from __future__ import annotations
@@ -47,17 +45,8 @@ def _graphs(graph: Any) -> list[Any]:
     return [graph, *(getattr(graph, "sub_graphs", None) or [])]
 
 
-# -- ids ------------------------------------------------------------------------------------------
-
-
-def reassign_ids(
-    graph: GraphInput,
-    *,
-    user_id: str,
-    new_graph_id: str | None = None,
-    reassign_graph_id: bool = False,
-    id_factory: Callable[[], Any] = uuid4,
-) -> GraphInput:
+def reassign_ids(graph: GraphInput, *, user_id: str, new_graph_id: str | None = None,
+                 reassign_graph_id: bool = False, id_factory: Callable[[], Any] = uuid4) -> GraphInput:
     """A copy with fresh node and link ids, so client-chosen ids never collide across graphs.
 
     Graph ids change only on create: pass ``new_graph_id`` (used for the top graph) or
@@ -77,7 +66,7 @@ def reassign_ids(
             graph_ids[graph.id] = top_id
         result.id = top_id
         for sub in result.sub_graphs:
-            sub.id = graph_ids.get(sub.id, sub.id) if sub.id else sub.id
+            sub.id = graph_ids.get(sub.id, sub.id)
     for g in _graphs(result):
         _reassign_nodes(g, user_id, graph_ids, fresh)
     return result
@@ -98,9 +87,6 @@ def _reassign_nodes(graph: Any, user_id: str, graph_ids: dict[str, str], fresh: 
         link.id = fresh()
         link.source_id = node_ids.get(link.source_id, link.source_id)
         link.sink_id = node_ids.get(link.sink_id, link.sink_id)
-
-
-# -- validation -----------------------------------------------------------------------------------
 
 
 def validate_graph(graph: G, *, for_run: bool = False,
@@ -167,6 +153,8 @@ def _node_blocks(graph: Any) -> dict[str, type[Block]]:
     blocks: dict[str, type[Block]] = {}
     for node in graph.nodes:
         block = get_block(node.block_id)
+        if node.id in blocks:  # ids key links and errors; two nodes must never share one
+            raise GraphValidationError(f"Duplicate node id {node.id}")
         if block is None:
             raise GraphValidationError(f"Invalid block {node.block_id} for node #{node.id}")
         if block.disabled:
@@ -201,7 +189,7 @@ def _dependency_errors(input_default: dict[str, Any], mask: dict[str, Any], prop
         return source.get(name) is not None and str(source[name]).strip() != ""
 
     def has_value(name: str) -> bool:
-        default = props.get(name, {}).get("default") if isinstance(props.get(name), dict) else None
+        default = (props.get(name) or {}).get("default")
         return filled(input_default, name) or filled(mask, name) or default is not None
 
     errors: dict[str, str] = {}
@@ -213,9 +201,6 @@ def _dependency_errors(input_default: dict[str, Any], mask: dict[str, Any], prop
         if missing and (name in required or has_value(name)):
             errors[name] = f"Requires {', '.join(missing)} to be set"
     return errors
-
-
-# -- derived views --------------------------------------------------------------------------------
 
 
 def input_schema(graph: Any) -> dict[str, Any]:
@@ -306,9 +291,6 @@ def _credentials_key(name: str, field: dict[str, Any]) -> str:
     if isinstance(providers, list) and isinstance(types, list) and providers and types:
         return f"{'_'.join(sorted(map(str, providers)))}_{'_'.join(sorted(map(str, types)))}_credentials"
     return name
-
-
-# -- export ---------------------------------------------------------------------------------------
 
 
 def strip_for_export(graph_dict: dict[str, Any]) -> dict[str, Any]:

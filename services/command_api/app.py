@@ -1,0 +1,62 @@
+"""The command API: validates commands and records events. It never reads a read model."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.command_api.api import errors, graphs
+from services.command_api.application.graphs import GraphCommands
+from services.common import db
+from services.common.auth import TokenVerifier
+from services.common.eventstore import EventStore
+from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
+from services.common.settings import Settings
+
+
+class CommandServices:
+    """The command side's resources, opened once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.datastore = db.make_datastore(settings)
+        self.stores = {ctx: EventStore(self.datastore, ctx) for ctx in ("graphs", "executions")}
+        self.graph_commands = GraphCommands(self.stores["graphs"])
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def routers(settings: Settings):
+    current_user = user_dependency(TokenVerifier(settings))
+    return [graphs.build_router(current_user)]
+
+
+def attach(app: FastAPI, services: CommandServices) -> None:
+    app.state.command_services = services
+    app.state.graph_commands = services.graph_commands
+
+
+def create_app(settings: Settings) -> FastAPI:
+    services_holder: dict[str, CommandServices] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = CommandServices(settings)
+        services_holder["s"] = services
+        attach(app, services)
+        yield
+        services.close()
+
+    app = FastAPI(title="agentloom command API", lifespan=lifespan)
+    configure(app, settings)
+    for router in routers(settings):
+        app.include_router(router)
+    return app
+
+
+def configure(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    install_error_handlers(app)
+    errors.install(app)

@@ -1,0 +1,106 @@
+"""Graph commands: create, new version, activate, delete.
+
+Each command loads the Graph aggregate from its stream, lets the pure rules decide, and records
+the resulting events in one atomic append. A concurrent writer makes the append fail with a
+conflict; the command then reloads and decides again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable
+
+from schemas.events.base import Event
+from schemas.graph import BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
+from services.command_api.domain.errors import NotFoundError
+from services.command_api.domain.graph import Graph
+from services.common.auth import User
+from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent, utcnow
+from services.common.graphs import rules
+from services.common.graphs.model import graph_model
+
+MAX_ATTEMPTS = 5
+
+
+def to_version_body(graph: BaseGraph, version: int) -> GraphVersionBody:
+    return GraphVersionBody(
+        id=str(graph.id), version=version, name=graph.name, description=graph.description,
+        instructions=graph.instructions, recommended_schedule_cron=graph.recommended_schedule_cron,
+        forked_from_id=graph.forked_from_id, forked_from_version=graph.forked_from_version,
+        nodes=[StoredNode(id=n.id, block_id=n.block_id, input_default=n.input_default, metadata=n.metadata)
+               for n in graph.nodes],
+        links=[StoredLink(id=lk.id or str(uuid.uuid4()), source_id=lk.source_id, sink_id=lk.sink_id,
+                          source_name=lk.source_name, sink_name=lk.sink_name, is_static=lk.is_static)
+               for lk in graph.links],
+    )
+
+
+class GraphCommands:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def load(self, graph_id: str) -> Graph:
+        events = self.store.read_stream(uuid.UUID(graph_id))
+        return Graph.from_events(graph_id, [e.decode() for e in events])
+
+    def _record(self, graph: Graph, events: list[Event], user_id: str) -> None:
+        self.store.append([
+            NewEvent(uuid.UUID(graph.graph_id), graph.stream_version + i + 1, event, user_id=user_id)
+            for i, event in enumerate(events)])
+
+    def _retrying(self, graph_id: str, decide: Callable[[Graph], Any]) -> Any:
+        for attempt in range(MAX_ATTEMPTS):
+            graph = self.load(graph_id)
+            try:
+                return decide(graph)
+            except ConcurrencyConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def create(self, user: User, payload: GraphInput) -> dict[str, Any]:
+        graph = rules.reassign_ids(payload, user_id=user.id, reassign_graph_id=True)
+        graph = rules.validate_graph(graph, for_run=False)
+        now = utcnow()
+        main = to_version_body(graph, payload.version or 1)
+        subs = [to_version_body(sub, sub.version or 1) for sub in graph.sub_graphs]
+        self.store.append([
+            NewEvent(uuid.UUID(body.id), 1, event, user_id=user.id, occurred_at=now)
+            for body in [main, *subs]
+            for event in Graph.create(user.id, body, is_active=True)])
+        sub_models = [graph_model(b, user_id=user.id, created_at=now) for b in subs]
+        return graph_model(main, user_id=user.id, created_at=now, sub_graphs=sub_models)
+
+    def update(self, user: User, graph_id: str, payload: GraphInput) -> dict[str, Any]:
+        def decide(graph: Graph) -> dict[str, Any]:
+            graph.require_owner(user.id)
+            fresh = rules.reassign_ids(payload.model_copy(update={"id": graph_id}), user_id=user.id)
+            fresh = rules.validate_graph(fresh, for_run=False)
+            body = to_version_body(fresh, graph.next_version)
+            self._record(graph, graph.add_version(user.id, body, payload.is_active), user.id)
+            return graph_model(body, user_id=user.id, created_at=utcnow(), is_active=payload.is_active)
+
+        return self._retrying(graph_id, decide)
+
+    def set_active(self, user: User, graph_id: str, version: int) -> dict[str, Any]:
+        def decide(graph: Graph) -> dict[str, Any]:
+            self._record(graph, graph.set_active(user.id, version), user.id)
+            return {"id": graph_id, "active_graph_version": version}
+
+        return self._retrying(graph_id, decide)
+
+    def delete(self, user: User, graph_id: str) -> dict[str, Any]:
+        def decide(graph: Graph) -> dict[str, Any]:
+            events = graph.delete(user.id)
+            self._record(graph, events, user.id)
+            return {"version_counts": events[0].version_count}
+
+        return self._retrying(graph_id, decide)
+
+    def version_for_run(self, user: User, graph_id: str, version: int) -> GraphVersionBody:
+        graph = self.load(graph_id)
+        if not graph.exists or graph.user_id != user.id:
+            raise NotFoundError(f"Graph #{graph_id} not found")
+        return graph.version(user.id, version)

@@ -1,0 +1,175 @@
+"""HTTP plumbing shared by both APIs: one error table, body limits, JSON depth, auth dependency.
+
+Bad input always gets a 4xx with a clear message; nothing reaches a client as a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.auth import AuthError, TokenVerifier, User, bearer_token
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail if detail is not None else message
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class BadRequest(DomainError):
+    status_code = 400
+
+
+class InsufficientCredits(DomainError):
+    status_code = 402
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+
+
+def _validation_message(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors()[:20]:
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"loc": loc, "msg": err.get("msg"), "type": err.get("type")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` (413) and JSON nested deeper than ``max_depth`` (400)
+    before any route parses them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _reject(send, 413, f"Request body exceeds the limit of {self.max_bytes} bytes")
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await _reject(send, 413, f"Request body exceeds the limit of {self.max_bytes} bytes")
+                return
+        if body and _json_too_deep(bytes(body), self.max_depth):
+            await _reject(send, 400, f"JSON nested deeper than {self.max_depth} levels")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _json_too_deep(raw: bytes, max_depth: int) -> bool:
+    """Bracket depth scan that skips string contents; cheap and safe on hostile input."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+async def _reject(send: Send, status: int, message: str) -> None:
+    body = orjson.dumps({"detail": message})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def user_dependency(verifier: TokenVerifier):
+    """FastAPI dependency resolving the bearer token to a ``User`` (401 otherwise)."""
+
+    def current_user(request: Request) -> User:
+        return verifier.verify(bearer_token(request.headers.get("authorization")))
+
+    return current_user
+
+
+def parse_uuid(value: str, what: str = "id") -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise BadRequest(f"{what} must be a UUID, got {value[:60]!r}") from None
+
+
+def raise_http(status: int, message: str) -> None:
+    raise HTTPException(status_code=status, detail=message)

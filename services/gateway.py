@@ -1,0 +1,56 @@
+"""One base URL for the whole API: command routes, query routes, the WebSocket and ``/health``.
+
+``agentloom up`` serves this app; a production deployment can instead run ``serve command-api``
+and ``serve query-api`` separately behind a load balancer that routes reads (GET) to the query
+API and writes to the command API, since both use the same AutoGPT paths.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.command_api import app as command_app
+from services.common.heartbeat import component_status
+from services.common.settings import Settings
+from services.query_api import app as query_app
+
+BACKGROUND_COMPONENTS = ["relay", "projector", "executor"]
+
+
+def create_app(settings: Settings, *, background: list[str] | None = None) -> FastAPI:
+    expected = BACKGROUND_COMPONENTS if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = command_app.CommandServices(settings)
+        command_app.attach(app, services)
+        pool = await query_app.open_pool(app, settings)
+        yield
+        await pool.close()
+        services.close()
+
+    app = FastAPI(title="agentloom", version="0.1.0", lifespan=lifespan)
+    command_app.configure(app, settings)
+    for router in [*command_app.routers(settings), *query_app.routers(settings)]:
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> JSONResponse:
+        components: dict[str, dict] = {}
+        try:
+            async with app.state.read_pool.connection() as conn:
+                await conn.execute("SELECT 1")
+            components["database"] = {"ready": True}
+            components.update(await component_status(app.state.read_pool, expected))
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            components["database"] = {"ready": False, "error": str(exc)[:200]}
+        components["command_api"] = {"ready": components["database"]["ready"]}
+        components["query_api"] = {"ready": components["database"]["ready"]}
+        ok = all(c.get("ready") for name, c in components.items() if name in {*expected, "database"})
+        return JSONResponse({"status": "ok" if ok else "unavailable", "components": components},
+                            status_code=200 if ok else 503)
+
+    return app

@@ -1,0 +1,15 @@
+"""Which projection handles which context, and the read-model tables each one owns."""
+
+from __future__ import annotations
+
+from services.projector.projections import graphs
+
+PROJECTION_NAME = "read_models"
+
+HANDLERS = {
+    "graphs": graphs.apply,
+}
+
+TABLES = {
+    "graphs": graphs.TABLES,
+}

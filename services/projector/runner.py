@@ -1,0 +1,104 @@
+"""The projector service: consumes the context topics in a consumer group and keeps the read
+models current.
+
+Each fetched batch is applied in one PostgreSQL transaction together with the per-stream versions
+and per-partition positions; Kafka offsets are committed only after that transaction commits.
+A crash in between replays the batch, and the per-stream versions make the replay a no-op.
+After the commit a NOTIFY tells query APIs which streams changed (WebSocket fan-out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import orjson
+import psycopg
+from aiokafka.errors import KafkaError
+
+from schemas.envelope import Envelope
+from schemas.topics import CONTEXTS
+from services.common import db
+from services.common.kafka import ensure_topics, make_consumer
+from services.common.settings import Settings
+from services.projector.applier import apply_envelope
+from services.projector.registry import HANDLERS, PROJECTION_NAME
+
+log = logging.getLogger(__name__)
+
+
+def group_id(settings: Settings) -> str:
+    """``<prefix>.projector.read-models``: one group per installation sharing a broker."""
+    return f"{settings.topic_prefix}.projector.read-models"
+
+
+def notify_channel(settings: Settings) -> str:
+    return f"agentloom_rm_{settings.db_schema}"
+
+
+@dataclass
+class ProjectorStats:
+    applied: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    ready: bool = False
+
+
+class Projector:
+    def __init__(self, settings: Settings, *, contexts: tuple[str, ...] = CONTEXTS) -> None:
+        self.settings = settings
+        self.contexts = tuple(c for c in contexts if c in HANDLERS)
+        self.topics = {settings.topic(c): c for c in self.contexts}
+        self.stats = ProjectorStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except (KafkaError, OSError, psycopg.OperationalError) as exc:
+                self.stats.ready = False
+                log.warning("projector: %s; reconnecting", exc)
+                await asyncio.sleep(1.0)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.settings, self.contexts)
+        consumer = make_consumer(self.settings, *self.topics, group_id=group_id(self.settings))
+        conn = await db.aconnect(self.settings)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+                self.stats.ready = bool(consumer.assignment())
+                if batch:
+                    await self._apply_batch(conn, batch)
+                    await consumer.commit()
+        finally:
+            self.stats.ready = False
+            await consumer.stop()
+            await conn.close()
+
+    async def _apply_batch(self, conn: psycopg.AsyncConnection, batch) -> None:
+        changed: dict[str, int] = {}
+        async with conn.transaction():
+            async with conn.cursor() as cur:
+                for tp, messages in batch.items():
+                    context = self.topics[tp.topic]
+                    position = 0
+                    for message in messages:
+                        env = Envelope.from_bytes(message.value)
+                        if await apply_envelope(cur, context, env):
+                            self.stats.applied += 1
+                            changed[str(env.stream_id)] = max(changed.get(str(env.stream_id), 0), env.stream_version)
+                        else:
+                            self.stats.duplicates += 1
+                        position = max(position, env.position)
+                    await cur.execute(
+                        "INSERT INTO projection_partitions (projection, log, partition, position) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
+                        "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
+                        (PROJECTION_NAME, context, tp.partition, position))
+                if changed:
+                    await cur.execute("SELECT pg_notify(%s, %s)",
+                                      (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))
+        self.stats.batches += 1

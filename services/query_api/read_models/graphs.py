@@ -1,0 +1,93 @@
+"""Graph queries over ``rm_graphs`` / ``rm_graph_versions`` (only ever the caller's graphs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+AGENT_EXECUTOR_BLOCK_ID = "e189baac-8c20-45a1-94a7-55177ea42565"
+MAX_SUB_GRAPHS = 100
+
+_VERSION_SQL = """
+SELECT v.model, v.version, g.active_version
+FROM rm_graph_versions v JOIN rm_graphs g ON g.graph_id = v.graph_id
+WHERE v.graph_id = %(graph_id)s AND g.user_id = %(user_id)s AND NOT g.deleted
+"""
+
+
+def _with_active(row: dict[str, Any]) -> dict[str, Any]:
+    model = dict(row["model"])
+    model["is_active"] = row["version"] == row["active_version"]
+    return model
+
+
+async def list_active(pool: AsyncConnectionPool, user_id: str, limit: int = 250) -> list[dict[str, Any]]:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT v.model, v.version, g.active_version FROM rm_graphs g "
+            "JOIN rm_graph_versions v ON v.graph_id = g.graph_id AND v.version = g.active_version "
+            "WHERE g.user_id = %s AND NOT g.deleted ORDER BY g.updated_at DESC LIMIT %s", (user_id, limit))
+        return [_with_active(r) for r in await cur.fetchall()]
+
+
+async def get_version(pool: AsyncConnectionPool, user_id: str, graph_id: str,
+                      version: int | None) -> dict[str, Any] | None:
+    """The given version, or the newest one (AutoGPT's ``get_graph`` without a version)."""
+    sql = _VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "") + " ORDER BY v.version DESC LIMIT 1"
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, {"graph_id": graph_id, "user_id": user_id, "version": version})
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    model = _with_active(row)
+    model["sub_graphs"] = await _sub_graphs(pool, user_id, model)
+    return model
+
+
+async def all_versions(pool: AsyncConnectionPool, user_id: str, graph_id: str) -> list[dict[str, Any]]:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_VERSION_SQL + " ORDER BY v.version DESC", {"graph_id": graph_id, "user_id": user_id})
+        return [_with_active(r) for r in await cur.fetchall()]
+
+
+def _references(model: dict[str, Any]) -> list[tuple[str, int | None]]:
+    refs = []
+    for node in model.get("nodes", []):
+        if node.get("block_id") == AGENT_EXECUTOR_BLOCK_ID:
+            data = node.get("input_default") or {}
+            if isinstance(data.get("graph_id"), str):
+                version = data.get("graph_version")
+                refs.append((data["graph_id"], version if isinstance(version, int) else None))
+    return refs
+
+
+async def _sub_graphs(pool: AsyncConnectionPool, user_id: str, model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every graph referenced by AgentExecutor nodes, breadth first, only the caller's own."""
+    seen = {(model["id"], model["version"])}
+    queue, found = _references(model), []
+    while queue and len(found) < MAX_SUB_GRAPHS:
+        graph_id, version = queue.pop(0)
+        if (graph_id, version) in seen:
+            continue
+        seen.add((graph_id, version))
+        sub = await get_version_flat(pool, user_id, graph_id, version)
+        if sub is not None:
+            found.append(sub)
+            queue.extend(_references(sub))
+    return found
+
+
+async def get_version_flat(pool, user_id: str, graph_id: str, version: int | None) -> dict[str, Any] | None:
+    import uuid
+
+    try:
+        uuid.UUID(graph_id)
+    except ValueError:
+        return None
+    sql = _VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "") + " ORDER BY v.version DESC LIMIT 1"
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, {"graph_id": graph_id, "user_id": user_id, "version": version})
+        row = await cur.fetchone()
+    return _with_active(row) if row else None

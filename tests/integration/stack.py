@@ -1,0 +1,100 @@
+"""Runs the real services in-process for integration tests: gateway (HTTP), relays, projector
+and optionally executors, against the real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import uvicorn
+
+from services import gateway
+from services.common import db
+from services.common.auth import issue_token
+from services.common.eventstore import EventStore
+from services.common.kafka import ensure_topics
+from services.common.local_broker import free_port
+from services.common.relay import Relay
+from services.common.settings import Settings
+from services.projector.runner import Projector
+from tests.integration.helpers import eventually
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base_url = ""
+        self.tasks: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
+        self.projector: Projector | None = None
+        self.relays: list[Relay] = []
+        self.datastore = None
+
+    def token(self, user: str, *, admin: bool = False) -> str:
+        return issue_token(self.settings, user, admin=admin)
+
+    def client(self, user: str | None = None, **kwargs) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+
+    def start(self, name: str, factory) -> None:
+        stop = asyncio.Event()
+        self.tasks[name] = (asyncio.create_task(factory(stop)), stop)
+
+    async def stop(self, name: str) -> None:
+        task, stop = self.tasks.pop(name)
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=15)
+        except asyncio.TimeoutError:
+            task.cancel()
+
+    async def kill(self, name: str) -> None:
+        """Cancel a service abruptly (no graceful shutdown of its work)."""
+        task, _ = self.tasks.pop(name)
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+    def start_projector(self, name: str = "projector") -> Projector:
+        projector = Projector(self.settings)
+        self.start(name, projector.run)
+        self.projector = projector
+        return projector
+
+
+@contextlib.asynccontextmanager
+async def running_stack(settings: Settings, *, projector: bool = True):
+    await asyncio.to_thread(db.migrate, settings)
+    await ensure_topics(settings)
+    stack = Stack(settings)
+    stack.datastore = db.make_datastore(settings, pool_size=2)
+    for context in ("graphs", "executions"):
+        relay = Relay(settings, EventStore(stack.datastore, context))
+        stack.relays.append(relay)
+        stack.start(f"relay-{context}", relay.run)
+    if projector:
+        proj = stack.start_projector()
+        await eventually(lambda: _ready(proj), timeout=30, message="projector joined its group")
+    port = free_port()
+    app = gateway.create_app(settings, background=[])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server_task = asyncio.create_task(server.serve())
+    stack.base_url = f"http://127.0.0.1:{port}"
+    await eventually(lambda: _started(server), timeout=20, message="gateway started")
+    try:
+        yield stack
+    finally:
+        server.should_exit = True
+        for name in list(stack.tasks):
+            await stack.stop(name)
+        await asyncio.wait_for(server_task, timeout=15)
+        stack.datastore.close()
+
+
+async def _ready(service) -> bool:
+    return service.stats.ready
+
+
+async def _started(server) -> bool:
+    return server.started
