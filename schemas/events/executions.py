@@ -1,1 +1,138 @@
-"""Events of the executions context (stream = one graph execution id)."""
+"""Events of the executions context (stream = one graph execution id).
+
+The command API records ``ExecutionQueued`` (with the exact graph version to run, so an execution
+is self-contained and replayable) and ``ExecutionStopRequested``. The executor that owns the
+execution records everything else as it drives the run. Folding the stream in order reproduces
+the execution exactly: which node executions exist, what each received, queued with, yielded
+and how it ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events.base import Event
+from schemas.graph import GraphVersionBody
+
+
+class ExecutionEvent(Event):
+    CONTEXT: ClassVar[str] = "executions"
+
+
+class ExecutionStats(BaseModel):
+    """The stats block carried by terminal events (AutoGPT's GraphExecutionStats)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    cost: int = 0
+    duration: float = 0.0
+    duration_cpu_only: float = 0.0
+    node_exec_time: float = 0.0
+    node_exec_time_cpu_only: float = 0.0
+    node_exec_count: int = 0
+    node_error_count: int = 0
+    error: str | None = None
+
+
+class ExecutionQueued(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionQueued"
+    user_id: str
+    graph_id: str
+    graph_version: int
+    graph: GraphVersionBody
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    credentials_inputs: dict[str, Any] = Field(default_factory=dict)
+    nodes_input_masks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    preset_id: str | None = None
+    parent_execution_id: str | None = None
+    parent_node_exec_id: str | None = None
+
+
+class ExecutionStarted(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionStarted"
+    resumed: bool = False
+
+
+class ExecutionStopRequested(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionStopRequested"
+    requested_by: str
+
+
+class NodeInputAdded(ExecutionEvent):
+    """A value arrived on an input pin of a waiting (INCOMPLETE) node execution; ``created``
+    means this value opened a new node execution."""
+
+    TYPE: ClassVar[str] = "NodeInputAdded"
+    node_exec_id: str
+    node_id: str
+    block_id: str
+    pin: str
+    value: Any = None
+    created: bool = False
+
+
+class NodeQueued(ExecutionEvent):
+    """The node execution has every input it needs; ``input_data`` is the resolved input."""
+
+    TYPE: ClassVar[str] = "NodeQueued"
+    node_exec_id: str
+    node_id: str
+    block_id: str
+    input_data: dict[str, Any]
+
+
+class NodeStarted(ExecutionEvent):
+    TYPE: ClassVar[str] = "NodeStarted"
+    node_exec_id: str
+    attempt: int = 1
+
+
+class NodeOutput(ExecutionEvent):
+    """One yielded output, in yield order (``seq`` counts from 0 per node execution)."""
+
+    TYPE: ClassVar[str] = "NodeOutput"
+    node_exec_id: str
+    pin: str
+    value: Any = None
+    seq: int
+
+
+class NodeCompleted(ExecutionEvent):
+    TYPE: ClassVar[str] = "NodeCompleted"
+    node_exec_id: str
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+
+class NodeFailed(ExecutionEvent):
+    TYPE: ClassVar[str] = "NodeFailed"
+    node_exec_id: str
+    error: str
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+
+class NodeTerminated(ExecutionEvent):
+    """A queued or running node execution was cut short because the execution ended."""
+
+    TYPE: ClassVar[str] = "NodeTerminated"
+    node_exec_id: str
+    reason: str = ""
+
+
+class ExecutionCompleted(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionCompleted"
+    stats: ExecutionStats
+
+
+class ExecutionFailed(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionFailed"
+    error: str
+    stats: ExecutionStats
+
+
+class ExecutionTerminated(ExecutionEvent):
+    TYPE: ClassVar[str] = "ExecutionTerminated"
+    stats: ExecutionStats
+
+
+TERMINAL_EVENTS = (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)

@@ -1,0 +1,198 @@
+"""An execution as it stands after a prefix of its event stream (pure fold, no I/O).
+
+The executor decides with it, the command API answers with it, replay and audit show it. Folding
+the same events always gives the same state, which is what makes crash recovery and
+``state?at_seq=N`` trustworthy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.events.base import Event
+from schemas.events.executions import (
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionQueued,
+    ExecutionStarted,
+    ExecutionStats,
+    ExecutionStopRequested,
+    ExecutionTerminated,
+    NodeCompleted,
+    NodeFailed,
+    NodeInputAdded,
+    NodeOutput,
+    NodeQueued,
+    NodeStarted,
+    NodeTerminated,
+)
+from schemas.graph import GraphVersionBody
+
+TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+NODE_DONE = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+
+
+@dataclass
+class NodeExec:
+    id: str
+    node_id: str
+    block_id: str
+    status: str = "INCOMPLETE"
+    pins: dict[str, Any] = field(default_factory=dict)
+    input_data: dict[str, Any] | None = None
+    outputs: list[tuple[str, Any]] = field(default_factory=list)
+    added_seq: int = 0
+    queued_seq: int | None = None
+    attempts: int = 0
+    add_time: datetime | None = None
+    queue_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    error: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def output_data(self) -> dict[str, list[Any]]:
+        data: dict[str, list[Any]] = {}
+        for pin, value in self.outputs:
+            data.setdefault(pin, []).append(value)
+        return data
+
+
+@dataclass
+class ExecutionState:
+    id: str
+    version: int = 0  # stream version of the last folded event
+    user_id: str = ""
+    graph_id: str = ""
+    graph_version: int = 0
+    graph: GraphVersionBody | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    credentials_inputs: dict[str, Any] = field(default_factory=dict)
+    nodes_input_masks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    preset_id: str | None = None
+    parent_execution_id: str | None = None
+    parent_node_exec_id: str | None = None
+    status: str = "INCOMPLETE"
+    error: str | None = None
+    stop_requested: bool = False
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    stats: ExecutionStats | None = None
+    node_execs: dict[str, NodeExec] = field(default_factory=dict)
+    _counter: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def _next(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def apply(self, event: Event, at: datetime | None = None) -> None:
+        self.version += 1
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event, at)
+
+    # -- node queries used by the planner ------------------------------------------------------
+
+    def execs_of(self, node_id: str) -> list[NodeExec]:
+        return [ne for ne in self.node_execs.values() if ne.node_id == node_id]
+
+    def graph_outputs(self, output_block_ids: set[str]) -> dict[str, list[Any]]:
+        outputs: dict[str, list[Any]] = {}
+        for ne in self.node_execs.values():
+            if ne.block_id in output_block_ids and ne.status in NODE_DONE and ne.input_data:
+                name = ne.input_data.get("name")
+                if isinstance(name, str):
+                    outputs.setdefault(name, []).append(ne.input_data.get("value"))
+        return outputs
+
+
+def _queued(s: ExecutionState, e: ExecutionQueued, at) -> None:
+    s.user_id, s.graph_id, s.graph_version, s.graph = e.user_id, e.graph_id, e.graph_version, e.graph
+    s.inputs, s.credentials_inputs, s.nodes_input_masks = e.inputs, e.credentials_inputs, e.nodes_input_masks
+    s.preset_id, s.parent_execution_id, s.parent_node_exec_id = e.preset_id, e.parent_execution_id, e.parent_node_exec_id
+    s.status, s.created_at = "QUEUED", at
+
+
+def _started(s: ExecutionState, e: ExecutionStarted, at) -> None:
+    if s.status in ("QUEUED", "INCOMPLETE"):
+        s.status = "RUNNING"
+        s.started_at = s.started_at or at
+
+
+def _stop(s: ExecutionState, e: ExecutionStopRequested, at) -> None:
+    s.stop_requested = True
+
+
+def _input(s: ExecutionState, e: NodeInputAdded, at) -> None:
+    ne = s.node_execs.get(e.node_exec_id)
+    if ne is None:
+        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s._next(), add_time=at)
+        s.node_execs[ne.id] = ne
+    ne.pins[e.pin] = e.value
+
+
+def _node_queued(s: ExecutionState, e: NodeQueued, at) -> None:
+    ne = s.node_execs.get(e.node_exec_id)
+    if ne is None:
+        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s._next(), add_time=at)
+        s.node_execs[ne.id] = ne
+    ne.status, ne.input_data, ne.queued_seq, ne.queue_time = "QUEUED", e.input_data, s._next(), at
+
+
+def _node_started(s: ExecutionState, e: NodeStarted, at) -> None:
+    ne = s.node_execs[e.node_exec_id]
+    ne.status, ne.attempts = "RUNNING", e.attempt
+    ne.start_time = ne.start_time or at
+
+
+def _node_output(s: ExecutionState, e: NodeOutput, at) -> None:
+    ne = s.node_execs[e.node_exec_id]
+    if e.seq == len(ne.outputs):
+        ne.outputs.append((e.pin, e.value))
+
+
+def _node_end(status: str):
+    def handler(s: ExecutionState, e, at) -> None:
+        ne = s.node_execs[e.node_exec_id]
+        ne.status, ne.end_time = status, at
+        ne.error = getattr(e, "error", None) or getattr(e, "reason", None) or None
+        ne.stats = getattr(e, "stats", None) or {}
+    return handler
+
+
+def _end(status: str):
+    def handler(s: ExecutionState, e, at) -> None:
+        s.status, s.ended_at, s.stats = status, at, e.stats
+        s.error = getattr(e, "error", None)
+    return handler
+
+
+_HANDLERS = {
+    ExecutionQueued: _queued,
+    ExecutionStarted: _started,
+    ExecutionStopRequested: _stop,
+    NodeInputAdded: _input,
+    NodeQueued: _node_queued,
+    NodeStarted: _node_started,
+    NodeOutput: _node_output,
+    NodeCompleted: _node_end("COMPLETED"),
+    NodeFailed: _node_end("FAILED"),
+    NodeTerminated: _node_end("TERMINATED"),
+    ExecutionCompleted: _end("COMPLETED"),
+    ExecutionFailed: _end("FAILED"),
+    ExecutionTerminated: _end("TERMINATED"),
+}
+
+
+def fold(execution_id: str, events: list[tuple[Event, datetime | None]]) -> ExecutionState:
+    state = ExecutionState(execution_id)
+    for event, at in events:
+        state.apply(event, at)
+    return state

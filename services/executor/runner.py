@@ -1,0 +1,181 @@
+"""Drives one graph execution: the I/O shell around the pure planner.
+
+The runner asks the planner what is ready, records the planner's events through the writer and
+runs blocks concurrently. A node's ``NodeStarted`` is durable before its block runs; each yielded
+output is recorded together with the routing it caused (inputs added, successors queued and
+started) in one write, and only then do successors run. So at every commit the store holds a
+consistent execution, and a new owner can resume from it:
+
+- QUEUED node executions run; RUNNING ones (interrupted) run once more, and the outputs they had
+  already recorded are recognised by position and not recorded or routed again;
+- completed node executions never run again;
+- a stop request recorded in the stream ends the execution TERMINATED.
+
+Any failure to record (lost ownership, database down) aborts the runner without a terminal event:
+the service resumes the execution from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+import orjson
+
+from services.common.blocks.base import BlockType, RunContext
+from services.common.executions.state import ExecutionState, NodeExec
+from services.executor.scheduling.planner import Planner
+
+log = logging.getLogger(__name__)
+
+
+def to_jsonable(value: Any) -> Any:
+    """What a block yields, as JSON the store and every reader can hold."""
+    return orjson.loads(orjson.dumps(value, default=_fallback, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _fallback(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "__dict__"):
+        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
+    return str(value)
+
+
+class ExecutionRunner:
+    def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
+                 node_timeout_s: float, max_node_executions: int) -> None:
+        self.state = state
+        self.writer = writer
+        self.context_factory = context_factory
+        self.node_timeout_s = node_timeout_s
+        self.planner = Planner(state, max_node_executions=max_node_executions)
+        self.stream_id = uuid.UUID(state.id)
+        self.next_version = state.version + 1
+        self.tasks: dict[str, asyncio.Task] = {}
+        self._failure: BaseException | None = None
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def _record(self) -> asyncio.Future:
+        events = self.planner.take()
+        future = self.writer.write(self.stream_id, self.next_version, events, self.state.user_id)
+        self.next_version += len(events)
+        return future
+
+    async def _flush(self) -> None:
+        await self._record()
+
+    # -- driving -------------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        """Run to a terminal state; returns it. Raises if events could not be recorded."""
+        if self.state.is_terminal:
+            return self.state.status
+        if self.state.stop_requested:
+            self.planner.finish()
+            await self._flush()
+            return self.state.status
+        if self.state.status in ("QUEUED", "INCOMPLETE"):
+            ready = self.planner.start()
+        else:
+            ready = [ne.id for ne in self.state.node_execs.values() if ne.status in ("QUEUED", "RUNNING")]
+        self._start(ready)
+        await self._flush()
+        self._launch(ready)
+        try:
+            while self.tasks:
+                await asyncio.wait(list(self.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+                if self._failure is not None:
+                    raise self._failure
+                if self.planner.cap_exceeded:
+                    break
+        finally:
+            await self._cancel_tasks()
+        error = None
+        if self.planner.cap_exceeded:
+            error = (f"Execution exceeded the limit of {self.planner.max_node_executions} node executions "
+                     "(a runaway loop?)")
+        self.planner.finish(error=error)
+        await self._flush()
+        return self.state.status
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    def _start(self, node_exec_ids: list[str]) -> None:
+        for ne_id in node_exec_ids:
+            self.planner.started(self.state.node_execs[ne_id])
+
+    def _launch(self, node_exec_ids: list[str]) -> None:
+        for ne_id in node_exec_ids:
+            task = asyncio.create_task(self._run_node(self.state.node_execs[ne_id]))
+            self.tasks[ne_id] = task
+            task.add_done_callback(lambda t, i=ne_id: self._done(i, t))
+
+    def _done(self, ne_id: str, task: asyncio.Task) -> None:
+        self.tasks.pop(ne_id, None)
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+
+    # -- one node ------------------------------------------------------------------------------
+
+    def _block_input(self, ne: NodeExec) -> dict[str, Any]:
+        data = dict(ne.input_data or {})
+        node = self.planner.index.nodes[ne.node_id]
+        if self.planner.index.block_type(ne.node_id) == BlockType.AGENT:
+            data = {**node.input_default, "inputs": data, "user_id": self.state.user_id}
+        return data
+
+    async def _run_node(self, ne: NodeExec) -> None:
+        block_cls = self.planner.index.blocks.get(ne.node_id)
+        already = len(ne.outputs)
+        seen = 0
+        error: str | None = None
+        ctx = self.context_factory(self.state, ne)
+        started = time.monotonic()
+        try:
+            if block_cls is None:
+                raise ValueError(f"Block {ne.block_id} no longer exists")
+            if block_cls.disabled:
+                raise ValueError(f"Block {ne.block_id} is disabled")
+            async with asyncio.timeout(self.node_timeout_s):
+                async for pin, value in block_cls().execute(self._block_input(ne), ctx):
+                    seen += 1
+                    if seen <= already:
+                        continue  # recorded and routed before an interruption
+                    if pin == "error":
+                        error = str(value)
+                        break
+                    await self._emit_output(ne, pin, to_jsonable(value))
+        except TimeoutError:
+            error = f"Node timed out after {self.node_timeout_s:g}s"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing block fails its node, not the graph
+            error = str(exc) or type(exc).__name__
+        if error is not None and not _has_error_output(ne):
+            await self._emit_output(ne, "error", error)
+        stats = {"walltime": round(time.monotonic() - started, 6), **ctx.stats}
+        self.planner.finished(ne, error, stats)
+        await self._flush()
+
+    async def _emit_output(self, ne: NodeExec, pin: str, value: Any) -> None:
+        queued = self.planner.on_output(ne, pin, value)
+        self._start(queued)
+        await self._flush()
+        self._launch(queued)
+
+
+def _has_error_output(ne: NodeExec) -> bool:
+    return any(pin == "error" for pin, _ in ne.outputs)
