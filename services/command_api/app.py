@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.command_api.api import errors, graphs
+from services.command_api.api import errors, executions, graphs
+from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
 from services.common import db
 from services.common.auth import TokenVerifier
@@ -23,6 +24,7 @@ class CommandServices:
         self.datastore = db.make_datastore(settings)
         self.stores = {ctx: EventStore(self.datastore, ctx) for ctx in ("graphs", "executions")}
         self.graph_commands = GraphCommands(self.stores["graphs"])
+        self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands)
 
     def close(self) -> None:
         self.datastore.close()
@@ -30,12 +32,13 @@ class CommandServices:
 
 def routers(settings: Settings):
     current_user = user_dependency(TokenVerifier(settings))
-    return [graphs.build_router(current_user)]
+    return [graphs.build_router(current_user), executions.build_router(current_user)]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:
     app.state.command_services = services
     app.state.graph_commands = services.graph_commands
+    app.state.execution_commands = services.execution_commands
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from services.projector.projections import graphs
+from services.projector.projections import executions, graphs
 
 PROJECTION_NAME = "read_models"
 
 HANDLERS = {
     "graphs": graphs.apply,
+    "executions": executions.apply,
 }
 
 TABLES = {
     "graphs": graphs.TABLES,
+    "executions": executions.TABLES,
 }

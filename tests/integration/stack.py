@@ -56,6 +56,22 @@ class Stack:
         with contextlib.suppress(BaseException):
             await task
 
+    def start_executor(self, name: str = "executor"):
+        from services.executor.service import ExecutorService
+
+        service = ExecutorService(self.settings)
+        self.start(name, service.run)
+        return service
+
+    async def wait_terminal(self, client, graph_id: str, exec_id: str, timeout: float = 30.0) -> dict:
+        async def check():
+            r = await client.get(f"/api/graphs/{graph_id}/executions/{exec_id}")
+            if r.status_code == 200 and r.json()["status"] in ("COMPLETED", "FAILED", "TERMINATED"):
+                return r.json()
+            return None
+
+        return await eventually(check, timeout=timeout, interval=0.05, message=f"execution {exec_id} ends")
+
     def start_projector(self, name: str = "projector") -> Projector:
         projector = Projector(self.settings)
         self.start(name, projector.run)
@@ -64,7 +80,7 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(settings: Settings, *, projector: bool = True):
+async def running_stack(settings: Settings, *, projector: bool = True, executors: int = 0):
     await asyncio.to_thread(db.migrate, settings)
     await ensure_topics(settings)
     stack = Stack(settings)
@@ -76,6 +92,9 @@ async def running_stack(settings: Settings, *, projector: bool = True):
     if projector:
         proj = stack.start_projector()
         await eventually(lambda: _ready(proj), timeout=30, message="projector joined its group")
+    for i in range(executors):
+        service = stack.start_executor(f"executor-{i}")
+        await eventually(lambda: _ready_flag(service), timeout=30, message="executor joined its group")
     port = free_port()
     app = gateway.create_app(settings, background=[])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -90,6 +109,10 @@ async def running_stack(settings: Settings, *, projector: bool = True):
             await stack.stop(name)
         await asyncio.wait_for(server_task, timeout=15)
         stack.datastore.close()
+
+
+async def _ready_flag(service) -> bool:
+    return service.ready
 
 
 async def _ready(service) -> bool:

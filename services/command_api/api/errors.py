@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.command_api.application.executions import StopTimeout
 from services.command_api.domain.errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
 from services.common.eventstore import ConcurrencyConflict
 from services.common.graphs.rules import GraphValidationError
@@ -27,6 +28,10 @@ def install(app: FastAPI) -> None:
     async def _invalid_graph(_: Request, exc: GraphValidationError) -> JSONResponse:
         return JSONResponse({"detail": {"type": "validation_error", "message": exc.message,
                                         "node_errors": exc.node_errors}}, status_code=400)
+
+    @app.exception_handler(StopTimeout)
+    async def _stop_timeout(_: Request, exc: StopTimeout) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=504)
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:

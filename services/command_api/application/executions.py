@@ -1,0 +1,71 @@
+"""Execution commands: queue a run of a graph version, stop a run.
+
+Queuing records ``ExecutionQueued`` with the exact graph version in it; the executor that owns the
+execution's partition takes it from there. Stopping records ``ExecutionStopRequested`` and waits
+until the owner has recorded the end.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from schemas.events.executions import ExecutionQueued
+from services.command_api.application.graphs import GraphCommands
+from services.command_api.domain.errors import InvalidCommand, NotFoundError
+from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
+from services.common.auth import User
+from services.common.eventstore import EventStore, NewEvent
+from services.common.executions.state import ExecutionState
+from services.common.executions.stream import load_state, request_stop
+from services.common.executions.views import execution_meta
+
+
+class StopTimeout(Exception):
+    pass
+
+
+class ExecutionCommands:
+    def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0) -> None:
+        self.store = store
+        self.graphs = graphs
+        self.stop_wait_s = stop_wait_s
+
+    def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
+                credentials_inputs: dict[str, Any], preset_id: str | None = None) -> dict[str, Any]:
+        body = self.graphs.version_for_run(user, graph_id, version)
+        try:
+            body = prepare_run(body)
+        except NoStartingNodes as exc:
+            raise InvalidCommand(str(exc)) from None
+        execution_id = uuid.uuid4()
+        queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
+                                 inputs=inputs, credentials_inputs=credentials_inputs, preset_id=preset_id)
+        new = NewEvent(execution_id, 1, queued, user_id=user.id)
+        self.store.append([new])
+        state = ExecutionState(str(execution_id))
+        state.apply(queued, new.occurred_at)
+        return execution_meta(state)
+
+    def owned_state(self, user: User, graph_id: str | None, execution_id: str) -> ExecutionState:
+        state = load_state(self.store, execution_id)
+        if state.version == 0 or state.user_id != user.id or (graph_id and state.graph_id != graph_id):
+            raise NotFoundError(f"Graph execution #{execution_id} not found")
+        return state
+
+    def stop(self, user: User, graph_id: str, execution_id: str) -> dict[str, Any]:
+        state = self.owned_state(user, graph_id, execution_id)
+        if state.is_terminal:
+            return execution_meta(state)
+        request_stop(self.store, execution_id, user.id)
+        deadline = time.monotonic() + self.stop_wait_s
+        delay = 0.02
+        while time.monotonic() < deadline:
+            state = load_state(self.store, execution_id)
+            if state.is_terminal:
+                return execution_meta(state)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+        raise StopTimeout(f"Graph execution #{execution_id} did not stop within {self.stop_wait_s:g}s; "
+                          "the stop is recorded and it will end TERMINATED")

@@ -1,0 +1,149 @@
+"""The executor's adapters for block ports: key/value storage and child executions.
+
+Both reach PostgreSQL; eventsourcing calls run in worker threads so the event loop keeps running
+other nodes meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, AsyncIterator
+
+from psycopg.types.json import Jsonb
+
+from schemas.events.executions import ExecutionQueued
+from schemas.events.graphs import GraphCreated, GraphDeleted, GraphVersionCreated
+from schemas.graph import GraphVersionBody
+from services.common.blocks.base import BlockType
+from services.common.blocks.registry import get_block
+from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.executions.state import NODE_DONE, ExecutionState
+from services.common.executions.stream import request_stop
+
+CHILD_NAMESPACE = uuid.UUID("0b5e6a52-8a8e-4f0e-9d53-6c3a3f1f2a10")
+MAX_CHILD_DEPTH = 10
+
+
+class PostgresKeyValueStore:
+    """Per-user durable values for the Persist/Retrieve blocks (``kv_data``)."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    async def get(self, user_id: str, key: str) -> Any:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT value FROM kv_data WHERE user_id = %s AND key = %s",
+                                            (user_id, key))).fetchone()
+        return row[0] if row else None
+
+    async def set(self, user_id: str, key: str, value: Any) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO kv_data (user_id, key, value, updated_at) VALUES (%s, %s, %s, now()) "
+                "ON CONFLICT (user_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                (user_id, key, Jsonb(value)))
+
+
+def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:
+    """The caller's own graph version (newest if ``version`` is None), folded from its stream."""
+    try:
+        stream = uuid.UUID(graph_id)
+    except ValueError:
+        return None
+    owner, versions = None, {}
+    for recorded in store.read_stream(stream):
+        event = recorded.decode()
+        if isinstance(event, GraphCreated):
+            owner = event.user_id
+            versions[event.graph.version] = event.graph
+        elif isinstance(event, GraphVersionCreated):
+            versions[event.graph.version] = event.graph
+        elif isinstance(event, GraphDeleted):
+            return None
+    if owner != user_id or not versions:
+        return None
+    return versions.get(version if version is not None else max(versions))
+
+
+class StoreChildRunner:
+    """Runs a sub-graph as a child execution and streams the child's graph outputs.
+
+    The child's id is derived from the parent node execution, so a parent node re-run after a
+    crash follows the same child instead of starting another. Outputs come from the child's
+    OUTPUT node executions as they finish (their formatted ``output`` pin, named by ``name``).
+    """
+
+    def __init__(self, executions: EventStore, graphs: EventStore, parent: ExecutionState, node_exec_id: str,
+                 stats: dict, poll_s: float = 0.02) -> None:
+        self.executions = executions
+        self.graphs = graphs
+        self.parent = parent
+        self.node_exec_id = node_exec_id
+        self.stats = stats
+        self.poll_s = poll_s
+
+    async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+        child_id = uuid.uuid5(CHILD_NAMESPACE, self.node_exec_id)
+        await asyncio.to_thread(self._queue_child, child_id, graph_id, graph_version, inputs)
+        try:
+            async for item in self._follow(child_id):
+                yield item
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._stop_child, child_id))
+            raise
+
+    def _queue_child(self, child_id: uuid.UUID, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> None:
+        if self.executions.read_stream(child_id, upto=1):
+            return  # already queued by an earlier attempt of this node
+        if _depth(self.executions, self.parent) >= MAX_CHILD_DEPTH:
+            raise ValueError(f"sub-graphs nested deeper than {MAX_CHILD_DEPTH} levels")
+        body = find_graph_version(self.graphs, self.parent.user_id, graph_id, graph_version)
+        if body is None:
+            raise ValueError(f"Graph #{graph_id} v{graph_version} not found")
+        queued = ExecutionQueued(user_id=self.parent.user_id, graph_id=graph_id, graph_version=body.version,
+                                 graph=body, inputs=inputs, parent_execution_id=self.parent.id,
+                                 parent_node_exec_id=self.node_exec_id)
+        try:
+            self.executions.append([NewEvent(child_id, 1, queued, user_id=self.parent.user_id)])
+        except ConcurrencyConflict:
+            pass
+
+    async def _follow(self, child_id: uuid.UUID) -> AsyncIterator[tuple[str, Any]]:
+        state = ExecutionState(str(child_id))
+        reported: set[str] = set()
+        delay = self.poll_s
+        while True:
+            recorded = await asyncio.to_thread(self.executions.read_stream, child_id, after=state.version)
+            for item in recorded:
+                state.apply(item.decode(), item.occurred_at)
+            for ne in state.node_execs.values():
+                if ne.id in reported or ne.status not in NODE_DONE:
+                    continue
+                reported.add(ne.id)
+                block = get_block(ne.block_id)
+                if block is not None and block.block_type == BlockType.OUTPUT and ne.input_data:
+                    for pin, value in ne.outputs:
+                        if pin == "output":
+                            yield ne.input_data.get("name"), value
+            if state.is_terminal:
+                if state.stats is not None:
+                    self.stats["extra_cost"] = state.stats.cost
+                    self.stats["extra_steps"] = state.stats.node_exec_count
+                return
+            delay = self.poll_s if recorded else min(delay * 1.5, 0.25)
+            await asyncio.sleep(delay)
+
+    def _stop_child(self, child_id: uuid.UUID) -> None:
+        request_stop(self.executions, child_id, self.parent.user_id)
+
+
+def _depth(store: EventStore, state: ExecutionState) -> int:
+    depth, parent = 0, state.parent_execution_id
+    while parent and depth < MAX_CHILD_DEPTH:
+        first = store.read_stream(uuid.UUID(parent), upto=1)
+        if not first:
+            break
+        parent = first[0].payload.get("parent_execution_id")
+        depth += 1
+    return depth

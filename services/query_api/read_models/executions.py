@@ -1,0 +1,79 @@
+"""Execution queries over ``rm_executions`` / ``rm_node_executions`` in AutoGPT's shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from services.common.executions.views import output_block_ids
+
+_META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, preset_id, "
+                 "parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
+_NODE_DONE = ("COMPLETED", "FAILED", "TERMINATED")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["execution_id"]), "user_id": row["user_id"], "graph_id": str(row["graph_id"]),
+        "graph_version": row["graph_version"], "inputs": row["inputs"], "credential_inputs": None,
+        "nodes_input_masks": row["nodes_input_masks"], "preset_id": row["preset_id"], "status": row["status"],
+        "started_at": _iso(row["started_at"]), "ended_at": _iso(row["ended_at"]), "is_shared": False,
+        "share_token": None, "is_dry_run": False, "stats": row["stats"],
+        "parent_graph_exec_id": str(row["parent_execution_id"]) if row["parent_execution_id"] else None,
+    }
+
+
+def node_from_row(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "user_id": meta["user_id"], "graph_id": meta["graph_id"], "graph_version": meta["graph_version"],
+        "graph_exec_id": meta["id"], "node_exec_id": str(row["node_exec_id"]), "node_id": row["node_id"],
+        "block_id": row["block_id"], "status": row["status"], "input_data": row["input_data"],
+        "output_data": row["output_data"], "add_time": _iso(row["add_time"]), "queue_time": _iso(row["queue_time"]),
+        "start_time": _iso(row["start_time"]), "end_time": _iso(row["end_time"]),
+    }
+
+
+def graph_outputs(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    outputs: dict[str, list[Any]] = {}
+    output_blocks = output_block_ids()
+    for node in nodes:
+        data = node["input_data"] or {}
+        if node["block_id"] in output_blocks and node["status"] in _NODE_DONE and isinstance(data.get("name"), str):
+            outputs.setdefault(data["name"], []).append(data.get("value"))
+    return outputs
+
+
+async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: str,
+                        graph_id: str | None = None) -> dict[str, Any] | None:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT {_META_COLUMNS} FROM rm_executions WHERE execution_id = %s AND user_id = %s "  # noqa: S608
+                          "AND NOT is_deleted", (execution_id, user_id))
+        row = await cur.fetchone()
+        if row is None or (graph_id is not None and str(row["graph_id"]) != graph_id):
+            return None
+        await cur.execute("SELECT * FROM rm_node_executions WHERE execution_id = %s ORDER BY added_seq",
+                          (execution_id,))
+        node_rows = await cur.fetchall()
+    meta = meta_from_row(row)
+    nodes = [node_from_row(meta, r) for r in node_rows]
+    return {**meta, "outputs": graph_outputs(nodes), "node_executions": nodes}
+
+
+async def list_executions(pool: AsyncConnectionPool, user_id: str, *, graph_id: str | None = None,
+                          limit: int = 250, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    where = "user_id = %s AND NOT is_deleted" + (" AND graph_id = %s" if graph_id else "")
+    params: tuple = (user_id, graph_id) if graph_id else (user_id,)
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT count(*) AS n FROM rm_executions WHERE {where}", params)  # noqa: S608
+        total = (await cur.fetchone())["n"]
+        await cur.execute(f"SELECT {_META_COLUMNS} FROM rm_executions WHERE {where} "  # noqa: S608
+                          "ORDER BY created_at DESC, execution_id LIMIT %s OFFSET %s", (*params, limit, offset))
+        rows = await cur.fetchall()
+    return [meta_from_row(r) for r in rows], total
