@@ -26,11 +26,12 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         services = command_app.CommandServices(settings)
+        await services.open()
         command_app.attach(app, services)
         pool = await query_app.open_pool(app, settings)
         yield
         await pool.close()
-        services.close()
+        await services.aclose()
 
     app = FastAPI(title="agentloom", version="0.1.0", lifespan=lifespan)
     command_app.configure(app, settings)

@@ -72,13 +72,34 @@ class BrokerHandle:
         self.proc = start_broker(self.port)
 
 
-@pytest.fixture
-def settings(database_url, broker) -> Settings:
+def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Settings:
+    """Settings with a schema and topic prefix of their own."""
     suffix = uuid.uuid4().hex[:10]
-    schema = f"t_{suffix}"
-    s = Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
-                 db_schema=schema, topic_prefix=f"t{suffix}", topic_partitions=4,
-                 read_fence_timeout_s=5.0)
-    yield s
+    return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
+                    topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0, **overrides)
+
+
+def drop_schema(database_url: str, schema: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(database_url, broker) -> Settings:
+    s = isolated_settings(database_url, broker.bootstrap)
+    yield s
+    drop_schema(database_url, s.db_schema)
+
+
+@pytest.fixture(scope="module")
+def module_settings(database_url, broker) -> Settings:
+    s = isolated_settings(database_url, broker.bootstrap)
+    yield s
+    drop_schema(database_url, s.db_schema)
+
+
+@pytest.fixture
+def user_ids():
+    """Fresh user ids per test, so tests sharing a stack never see each other's data."""
+    suffix = uuid.uuid4().hex[:8]
+    return {name: f"{name}-{suffix}" for name in ("alice", "bob", "carol")}

@@ -6,11 +6,13 @@ CREATE TABLE IF NOT EXISTS relay_positions (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Last position the relay published to each partition (for read fences).
+-- Last position the relay published to each partition (for read fences), and the Kafka offset
+-- the broker gave it (an end offset below it later means the broker lost data).
 CREATE TABLE IF NOT EXISTS relay_partitions (
-    log       text NOT NULL,
-    partition int NOT NULL,
-    position  bigint NOT NULL,
+    log          text NOT NULL,
+    partition    int NOT NULL,
+    position     bigint NOT NULL,
+    kafka_offset bigint NOT NULL DEFAULT -1,
     PRIMARY KEY (log, partition)
 );
 

@@ -6,11 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.command_api.api import errors, executions, graphs
+from services.command_api.api import blocks, errors, executions, graphs
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
 from services.common import db
 from services.common.auth import TokenVerifier
+from services.common.kv import PostgresKeyValueStore
 from services.common.eventstore import EventStore
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
 from services.common.settings import Settings
@@ -26,13 +27,25 @@ class CommandServices:
         self.graph_commands = GraphCommands(self.stores["graphs"])
         self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands)
 
-    def close(self) -> None:
+        self.kv_pool = None
+        self.kv_store = None
+
+    async def open(self) -> None:
+        """Async resources (the key/value store used when blocks run directly)."""
+        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
+        await self.kv_pool.open()
+        self.kv_store = PostgresKeyValueStore(self.kv_pool)
+
+    async def aclose(self) -> None:
+        if self.kv_pool is not None:
+            await self.kv_pool.close()
         self.datastore.close()
 
 
 def routers(settings: Settings):
     current_user = user_dependency(TokenVerifier(settings))
-    return [graphs.build_router(current_user), executions.build_router(current_user)]
+    return [graphs.build_router(current_user), executions.build_router(current_user),
+            blocks.build_router(current_user)]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:
@@ -42,15 +55,13 @@ def attach(app: FastAPI, services: CommandServices) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    services_holder: dict[str, CommandServices] = {}
-
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         services = CommandServices(settings)
-        services_holder["s"] = services
+        await services.open()
         attach(app, services)
         yield
-        services.close()
+        await services.aclose()
 
     app = FastAPI(title="agentloom command API", lifespan=lifespan)
     configure(app, settings)

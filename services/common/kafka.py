@@ -68,17 +68,22 @@ async def ensure_topics(settings: Settings, contexts: tuple[str, ...] = CONTEXTS
 
 async def topic_end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """High-water mark of every partition of ``topic`` (empty dict if the topic is unknown)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                request_timeout_ms=5000)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
+        for _ in range(50):
+            if partitions:
+                break
             await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in partitions or ()]
         if not tps:
             return {}
-        offsets = await consumer.end_offsets(tps)
+        offsets = await asyncio.wait_for(consumer.end_offsets(tps), timeout=10)
         return {tp.partition: off for tp, off in offsets.items()}
     finally:
         await consumer.stop()
@@ -98,3 +103,24 @@ async def wait_for_broker(settings: Settings, timeout_s: float = 60.0) -> None:
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def recreate_topic(settings: Settings, topic: str) -> None:
+    """Delete and create ``topic`` with the configured partitions (only after the broker lost it:
+    a client may have auto-created it meanwhile with the broker's default partition count)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        try:
+            await admin.delete_topics([topic])
+        except KafkaError as exc:
+            log.info("delete of %s: %s", topic, exc)
+        for _ in range(50):
+            try:
+                await admin.create_topics([NewTopic(topic, num_partitions=settings.topic_partitions,
+                                                    replication_factor=1)])
+                return
+            except TopicAlreadyExistsError:
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()

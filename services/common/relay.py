@@ -22,10 +22,12 @@ from aiokafka.errors import KafkaError
 
 from services.common import db
 from services.common.eventstore import EventStore, RecordedEvent
-from services.common.kafka import ensure_topics, make_producer, topic_end_offsets
+from services.common.kafka import ensure_topics, make_producer, recreate_topic, topic_end_offsets
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
+PUBLISH_TIMEOUT_S = 5.0
+INTEGRITY_CHECK_S = 3.0
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Relay:
         self.stats = RelayStats()
         self._wake = asyncio.Event()
         self._last_offsets: dict[int, int] = {}
+        self._lost_data = False
 
     # -- lock ---------------------------------------------------------------------------------
 
@@ -84,15 +87,23 @@ class Relay:
         row = await (await conn.execute("SELECT position FROM relay_positions WHERE log = %s", (self.context,))).fetchone()
         return int(row[0])
 
-    async def _save_position(self, conn: psycopg.AsyncConnection, position: int, partitions: dict[int, int]) -> None:
+    async def _save_position(self, conn: psycopg.AsyncConnection, position: int,
+                             partitions: dict[int, tuple[int, int]]) -> None:
         async with conn.transaction():
             await conn.execute("UPDATE relay_positions SET position = %s, updated_at = now() WHERE log = %s",
                                (position, self.context))
-            for partition, pos in partitions.items():
+            for partition, (pos, offset) in partitions.items():
                 await conn.execute(
-                    "INSERT INTO relay_partitions (log, partition, position) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (log, partition) DO UPDATE SET position = GREATEST(relay_partitions.position, EXCLUDED.position)",
-                    (self.context, partition, pos))
+                    "INSERT INTO relay_partitions (log, partition, position, kafka_offset) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (log, partition) DO UPDATE SET "
+                    "position = GREATEST(relay_partitions.position, EXCLUDED.position), "
+                    "kafka_offset = EXCLUDED.kafka_offset",
+                    (self.context, partition, pos, offset))
+
+    async def _published_offsets(self, conn: psycopg.AsyncConnection) -> dict[int, int]:
+        rows = await (await conn.execute("SELECT partition, kafka_offset FROM relay_partitions WHERE log = %s",
+                                         (self.context,))).fetchall()
+        return {int(p): int(o) for p, o in rows}
 
     async def _reset_position(self, conn: psycopg.AsyncConnection) -> None:
         async with conn.transaction():
@@ -116,6 +127,7 @@ class Relay:
                                 self.context, self.topic)
                     await self._reset_position(lock_conn)
                     self.stats.refills += 1
+                    self._lost_data = True
                 except (KafkaError, OSError, asyncio.TimeoutError) as exc:
                     log.warning("relay %s: broker unavailable (%s); retrying", self.context, exc)
                     await _wait_or_stop(stop, 1.0)
@@ -129,23 +141,34 @@ class Relay:
         """Create the topic if needed; if the broker lost everything, start over from 0."""
         await ensure_topics(self.settings, (self.context,))
         self._last_offsets = {}
-        if position > 0:
-            offsets = await topic_end_offsets(self.settings, self.topic)
-            if sum(offsets.values()) == 0:
-                log.warning("relay %s: topic %s is empty but %d events were published; "
-                            "the broker lost its data, refilling from the store", self.context, self.topic, position)
-                await self._reset_position(conn)
-                self.stats.refills += 1
-                return 0
+        offsets = await topic_end_offsets(self.settings, self.topic)
+        published = await self._published_offsets(conn)
+        behind = _emptied(offsets, published)
+        if position > 0 and behind:
+            log.warning("relay %s: topic %s ends before offsets the broker acknowledged (partitions %s); "
+                        "the broker lost its data, refilling from the store", self.context, self.topic, behind)
+            await self._reset_position(conn)
+            self.stats.refills += 1
+            self._lost_data = True
+            position = 0
+        if self._lost_data and len(offsets) != self.settings.topic_partitions:
+            log.warning("relay %s: %s came back with %d partitions; recreating it with %d",
+                        self.context, self.topic, len(offsets), self.settings.topic_partitions)
+            await recreate_topic(self.settings, self.topic)
+        self._lost_data = False
         return position
 
     async def _publish_until_stopped(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
         position = await self._prepare_topic(conn, await self._load_position(conn))
         producer = make_producer(self.settings)
         await producer.start()
+        checked = asyncio.get_running_loop().time()
         try:
             while not stop.is_set():
                 await conn.execute("SELECT 1")  # the lock's session must still be alive
+                if asyncio.get_running_loop().time() - checked > INTEGRITY_CHECK_S:
+                    await self._check_broker_kept_data(conn)
+                    checked = asyncio.get_running_loop().time()
                 batch = await asyncio.to_thread(self.store.read_log, after=position, limit=self.batch_size)
                 if not batch:
                     self._wake.clear()
@@ -158,7 +181,18 @@ class Relay:
                 self.stats.published += len(batch)
                 self.stats.batches += 1
         finally:
-            await producer.stop()
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=2.0)
+            except asyncio.TimeoutError:
+                log.warning("relay %s: producer did not stop cleanly", self.context)
+
+    async def _check_broker_kept_data(self, conn: psycopg.AsyncConnection) -> None:
+        """A broker that restarted empty may take new events on partitions it never had before,
+        so offsets seen while publishing do not always go backwards; look for partitions that
+        held acknowledged messages and are empty now."""
+        offsets = await topic_end_offsets(self.settings, self.topic)
+        if _emptied(offsets, await self._published_offsets(conn)):
+            raise BrokerLostData()
 
     async def _publish(self, producer, batch: list[RecordedEvent]) -> dict[int, int]:
         futures = []
@@ -166,11 +200,12 @@ class Relay:
             futures.append(await producer.send(
                 self.topic, key=str(event.stream_id).encode(), value=event.envelope().to_bytes(),
                 headers=[("type", event.type.encode())]))
-        metadata = await asyncio.gather(*futures)
-        partitions: dict[int, int] = {}
+        # A broker that restarted empty keeps the producer retrying; give up and re-check instead.
+        metadata = await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+        partitions: dict[int, tuple[int, int]] = {}
         lost = False
         for event, meta in zip(batch, metadata):
-            partitions[meta.partition] = max(partitions.get(meta.partition, 0), event.position or 0)
+            partitions[meta.partition] = (event.position or 0, meta.offset)
             lost = lost or meta.offset <= self._last_offsets.get(meta.partition, -1)
             self._last_offsets[meta.partition] = meta.offset
         if lost:
@@ -191,6 +226,14 @@ class Relay:
             except (psycopg.Error, OSError) as exc:
                 log.debug("relay listener reconnecting: %s", exc)
                 await _wait_or_stop(stop, 1.0)
+
+
+def _emptied(end_offsets: dict[int, int], acknowledged: dict[int, int]) -> list[int]:
+    """Partitions the broker acknowledged messages on that are now empty.
+
+    (Only emptiness is trusted: the local broker's end offsets are not exact for multi-record
+    batches, so "fewer than acknowledged" would raise false alarms.)"""
+    return [p for p, last in acknowledged.items() if last >= 0 and end_offsets.get(p, 0) == 0]
 
 
 async def _wait_or_stop(stop: asyncio.Event, timeout: float, other: asyncio.Event | None = None) -> None:

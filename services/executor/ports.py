@@ -1,6 +1,6 @@
-"""The executor's adapters for block ports: key/value storage and child executions.
+"""The executor's adapter for child executions (AgentExecutorBlock).
 
-Both reach PostgreSQL; eventsourcing calls run in worker threads so the event loop keeps running
+It reaches the store; eventsourcing calls run in worker threads so the event loop keeps running
 other nodes meanwhile.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Any, AsyncIterator
-
-from psycopg.types.json import Jsonb
 
 from schemas.events.executions import ExecutionQueued
 from schemas.events.graphs import GraphCreated, GraphDeleted, GraphVersionCreated
@@ -23,26 +21,6 @@ from services.common.executions.stream import request_stop
 
 CHILD_NAMESPACE = uuid.UUID("0b5e6a52-8a8e-4f0e-9d53-6c3a3f1f2a10")
 MAX_CHILD_DEPTH = 10
-
-
-class PostgresKeyValueStore:
-    """Per-user durable values for the Persist/Retrieve blocks (``kv_data``)."""
-
-    def __init__(self, pool) -> None:
-        self.pool = pool
-
-    async def get(self, user_id: str, key: str) -> Any:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT value FROM kv_data WHERE user_id = %s AND key = %s",
-                                            (user_id, key))).fetchone()
-        return row[0] if row else None
-
-    async def set(self, user_id: str, key: str, value: Any) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO kv_data (user_id, key, value, updated_at) VALUES (%s, %s, %s, now()) "
-                "ON CONFLICT (user_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-                (user_id, key, Jsonb(value)))
 
 
 def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:

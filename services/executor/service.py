@@ -28,7 +28,8 @@ from services.common.executions.state import ExecutionState, NodeExec
 from services.common.executions.stream import load_state
 from services.common.kafka import ensure_topics, make_consumer
 from services.common.settings import Settings
-from services.executor.ports import PostgresKeyValueStore, StoreChildRunner
+from services.common.kv import PostgresKeyValueStore
+from services.executor.ports import StoreChildRunner
 from services.executor.runner import ExecutionRunner
 from services.executor.writer import GroupCommitWriter
 

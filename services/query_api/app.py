@@ -14,7 +14,7 @@ from services.common import db
 from services.common.auth import TokenVerifier
 from services.common.http import install_error_handlers, user_dependency
 from services.common.settings import Settings
-from services.query_api.api import executions, graphs
+from services.query_api.api import blocks, executions, graphs
 from services.query_api.read_models.fence import wait_for_read_models
 
 
@@ -33,7 +33,8 @@ def fence_dependency(settings: Settings):
 def routers(settings: Settings):
     current_user = user_dependency(TokenVerifier(settings))
     fenced = fence_dependency(settings)
-    return [graphs.build_router(current_user, fenced), executions.build_router(current_user, fenced)]
+    return [graphs.build_router(current_user, fenced), executions.build_router(current_user, fenced),
+            blocks.build_router(current_user)]
 
 
 async def open_pool(app: FastAPI, settings: Settings):

@@ -2,7 +2,6 @@
 
 import asyncio
 
-from tests.integration.stack import running_stack
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 
 TEMPLATE = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
@@ -32,63 +31,60 @@ def timer_graph(seconds=30):
     ], "links": [{"source_id": "t", "sink_id": "o", "source_name": "output_message", "sink_name": "value"}]}
 
 
-async def test_execute_and_read_back(settings):
-    async with running_stack(settings, executors=1) as stack:
-        async with stack.client("alice") as alice, stack.client("bob") as bob:
-            graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
-            r = await alice.post(f"/api/graphs/{graph['id']}/execute/1",
-                                 json={"inputs": {"input_1": "Hello", "input_2": "World"}})
-            assert r.status_code == 200, r.text
-            meta = r.json()
-            assert meta["status"] == "QUEUED" and meta["graph_version"] == 1
-            done = await stack.wait_terminal(alice, graph["id"], meta["id"])
-            assert done["status"] == "COMPLETED"
-            assert done["outputs"] == {"greeting": ["Hello, World!!!"]}
-            assert len(done["node_executions"]) == 5
-            assert all(ne["status"] == "COMPLETED" for ne in done["node_executions"])
-            tmpl = [ne for ne in done["node_executions"] if ne["block_id"] == TEMPLATE][0]
-            assert tmpl["input_data"]["values"] == {"a": "Hello", "b": "World", "c": "!!!"}
-            assert done["stats"]["node_exec_count"] == 5
-            # another user sees nothing
-            assert (await bob.get(f"/api/graphs/{graph['id']}/executions/{meta['id']}")).status_code == 404
-            assert (await bob.post(f"/api/graphs/{graph['id']}/execute/1", json={})).status_code == 404
-            listed = (await alice.get(f"/api/graphs/{graph['id']}/executions")).json()
-            assert listed["pagination"]["total_items"] == 1
-            assert [e["id"] for e in (await alice.get("/api/executions")).json()] == [meta["id"]]
+async def test_execute_and_read_back(stack, user_ids):
+    async with stack.client(user_ids["alice"]) as alice, stack.client(user_ids["bob"]) as bob:
+        graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
+        r = await alice.post(f"/api/graphs/{graph['id']}/execute/1",
+                             json={"inputs": {"input_1": "Hello", "input_2": "World"}})
+        assert r.status_code == 200, r.text
+        meta = r.json()
+        assert meta["status"] == "QUEUED" and meta["graph_version"] == 1
+        done = await stack.wait_terminal(alice, graph["id"], meta["id"])
+        assert done["status"] == "COMPLETED"
+        assert done["outputs"] == {"greeting": ["Hello, World!!!"]}
+        assert len(done["node_executions"]) == 5
+        assert all(ne["status"] == "COMPLETED" for ne in done["node_executions"])
+        tmpl = [ne for ne in done["node_executions"] if ne["block_id"] == TEMPLATE][0]
+        assert tmpl["input_data"]["values"] == {"a": "Hello", "b": "World", "c": "!!!"}
+        assert done["stats"]["node_exec_count"] == 5
+        # another user sees nothing
+        assert (await bob.get(f"/api/graphs/{graph['id']}/executions/{meta['id']}")).status_code == 404
+        assert (await bob.post(f"/api/graphs/{graph['id']}/execute/1", json={})).status_code == 404
+        listed = (await alice.get(f"/api/graphs/{graph['id']}/executions")).json()
+        assert listed["pagination"]["total_items"] == 1
+        assert [e["id"] for e in (await alice.get("/api/executions")).json()] == [meta["id"]]
 
 
-async def test_run_validation_and_missing_version(settings):
-    async with running_stack(settings) as stack:
-        async with stack.client("alice") as alice:
-            graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
-            assert (await alice.post(f"/api/graphs/{graph['id']}/execute/9", json={})).status_code == 404
-            calc = {"name": "c", "nodes": [{"id": "c", "block_id": "b1ab9b19-67a6-406d-abf5-2dba76d00c79",
-                                            "input_default": {"operation": "Add"}}], "links": []}
-            g2 = (await alice.post("/api/graphs", json={"graph": calc})).json()
-            r = await alice.post(f"/api/graphs/{g2['id']}/execute/1", json={})
-            assert r.status_code == 400
-            errors = r.json()["detail"]["node_errors"]
-            assert set(next(iter(errors.values()))) == {"a", "b"}
+async def test_run_validation_and_missing_version(stack, user_ids):
+    async with stack.client(user_ids["alice"]) as alice:
+        graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
+        assert (await alice.post(f"/api/graphs/{graph['id']}/execute/9", json={})).status_code == 404
+        calc = {"name": "c", "nodes": [{"id": "c", "block_id": "b1ab9b19-67a6-406d-abf5-2dba76d00c79",
+                                        "input_default": {"operation": "Add"}}], "links": []}
+        g2 = (await alice.post("/api/graphs", json={"graph": calc})).json()
+        r = await alice.post(f"/api/graphs/{g2['id']}/execute/1", json={})
+        assert r.status_code == 400
+        errors = r.json()["detail"]["node_errors"]
+        assert set(next(iter(errors.values()))) == {"a", "b"}
 
 
-async def test_stop_a_running_execution(settings):
-    async with running_stack(settings, executors=1) as stack:
-        async with stack.client("alice") as alice:
-            graph = (await alice.post("/api/graphs", json={"graph": timer_graph()})).json()
-            meta = (await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={})).json()
+async def test_stop_a_running_execution(stack, user_ids):
+    async with stack.client(user_ids["alice"]) as alice:
+        graph = (await alice.post("/api/graphs", json={"graph": timer_graph()})).json()
+        meta = (await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={})).json()
 
-            async def running():
-                r = await alice.get(f"/api/graphs/{graph['id']}/executions/{meta['id']}")
-                return r.json()["status"] == "RUNNING" and r.json()["node_executions"]
+        async def running():
+            r = await alice.get(f"/api/graphs/{graph['id']}/executions/{meta['id']}")
+            return r.json()["status"] == "RUNNING" and r.json()["node_executions"]
 
-            from tests.integration.helpers import eventually
-            await eventually(running, timeout=20)
-            r = await alice.post(f"/api/graphs/{graph['id']}/executions/{meta['id']}/stop")
-            assert r.status_code == 200, r.text
-            assert r.json()["status"] == "TERMINATED"
-            done = await stack.wait_terminal(alice, graph["id"], meta["id"])
-            assert done["status"] == "TERMINATED"
-            assert [ne["status"] for ne in done["node_executions"]] == ["TERMINATED"]
-            # stopping a finished execution is a no-op that returns it
-            again = await alice.post(f"/api/graphs/{graph['id']}/executions/{meta['id']}/stop")
-            assert again.status_code == 200 and again.json()["status"] == "TERMINATED"
+        from tests.integration.helpers import eventually
+        await eventually(running, timeout=20)
+        r = await alice.post(f"/api/graphs/{graph['id']}/executions/{meta['id']}/stop")
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "TERMINATED"
+        done = await stack.wait_terminal(alice, graph["id"], meta["id"])
+        assert done["status"] == "TERMINATED"
+        assert [ne["status"] for ne in done["node_executions"]] == ["TERMINATED"]
+        # stopping a finished execution is a no-op that returns it
+        again = await alice.post(f"/api/graphs/{graph['id']}/executions/{meta['id']}/stop")
+        assert again.status_code == 200 and again.json()["status"] == "TERMINATED"

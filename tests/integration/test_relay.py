@@ -95,7 +95,7 @@ async def test_relay_refills_a_broker_that_lost_its_data(settings, store, broker
     await eventually(lambda: _published(relay, 12))
     broker.restart()
     await asyncio.to_thread(append_versions, store, 1, 1)
-    await eventually(lambda: _flag_ge(relay.stats, "refills", 1), timeout=40, message="relay refills")
+    await eventually(lambda: _flag_ge(relay.stats, "refills", 1), timeout=30, message="relay refills")
     envs = await read_topic(settings, settings.topic("graphs"), expect=13, timeout=40)
     assert len({(e.stream_id, e.stream_version) for e in envs}) == 13
     stop.set()

@@ -1,0 +1,59 @@
+"""``POST /api/blocks/{id}/execute``: run one block directly, outside any graph.
+
+Body: the block's input as ``{pin: value}``. Answer: ``{output_pin: [values...]}`` (AutoGPT's
+CompletedBlockOutput). 404 unknown block, 403 disabled, 400 input the block refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from services.common.auth import User
+from services.common.blocks.base import BlockInputError, BlockType, RunContext
+from services.common.blocks.registry import get_block
+from services.common.http import BadRequest, Forbidden, NotFound
+
+DIRECT_RUN_TIMEOUT_S = 60.0
+_NOT_DIRECT = {BlockType.AGENT, BlockType.NOTE}
+
+
+async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, kv_store=None,
+                             allow_hosts: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    block_cls = get_block(block_id)
+    if block_cls is None:
+        raise NotFound(f"Block #{block_id} not found")
+    if block_cls.disabled:
+        raise Forbidden(f"Block #{block_id} is disabled")
+    if block_cls.block_type in _NOT_DIRECT:
+        raise BadRequest(f"Block {block_cls.name()} cannot run outside a graph")
+    ctx = RunContext(user_id=user_id, graph_id="", graph_exec_id="", node_id="", node_exec_id=str(uuid.uuid4()),
+                     kv_store=kv_store, http_allow_hosts=allow_hosts)
+    outputs: dict[str, list[Any]] = {}
+    try:
+        async with asyncio.timeout(DIRECT_RUN_TIMEOUT_S):
+            async for pin, value in block_cls().execute(data, ctx):
+                outputs.setdefault(pin, []).append(value)
+    except BlockInputError as exc:
+        raise BadRequest(f"Invalid input for {block_cls.name()}: {exc}") from None
+    except TimeoutError:
+        outputs.setdefault("error", []).append(f"Block ran longer than {DIRECT_RUN_TIMEOUT_S:g}s")
+    except Exception as exc:  # noqa: BLE001 - a block failure is an answer, not a server error
+        outputs.setdefault("error", []).append(str(exc) or type(exc).__name__)
+    return outputs
+
+
+def build_router(current_user) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["blocks"])
+
+    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input")
+    async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
+                            user: User = Depends(current_user)) -> dict[str, list[Any]]:
+        services = request.app.state.command_services
+        return await run_block_directly(block_id, data, user.id, services.kv_store,
+                                        tuple(services.settings.http_allow_hosts))
+
+    return router
