@@ -1,0 +1,101 @@
+"""The whole stack started the way `make run` starts it (embedded PostgreSQL, local Tansu broker,
+every service as a child process), driven over HTTP like a user would."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.local_broker import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CALC = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("stack")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env["AGENTLOOM_DATA_DIR"] = str(data_dir)
+    port = free_port()
+    log = open(data_dir / "up.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"agentloom up exited: {(data_dir / 'up.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"stack not healthy in time: {(data_dir / 'up.log').read_text()[-3000:]}")
+    token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", "e2e-user"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    yield {"base": base, "token": token, "proc": proc, "data_dir": data_dir}
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_health_reports_every_component(local_stack):
+    r = httpx.get(f"{local_stack['base']}/health")
+    assert r.status_code == 200
+    components = r.json()["components"]
+    for name in ("database", "command_api", "query_api", "relay", "projector", "executor"):
+        assert components[name]["ready"], (name, components)
+
+
+def test_user_flow_over_http(local_stack):
+    headers = {"Authorization": f"Bearer {local_stack['token']}"}
+    graph = {"name": "add", "nodes": [
+        {"id": "in", "block_id": "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b", "input_default": {"name": "x"}},
+        {"id": "c", "block_id": CALC, "input_default": {"operation": "Add", "b": 1}},
+        {"id": "out", "block_id": "363ae599-353e-4804-937e-b2ee3cef3da4", "input_default": {"name": "result"}},
+    ], "links": [
+        {"source_id": "in", "sink_id": "c", "source_name": "result", "sink_name": "a"},
+        {"source_id": "c", "sink_id": "out", "source_name": "result", "sink_name": "value"},
+    ]}
+    with httpx.Client(base_url=local_stack["base"], headers=headers, timeout=30) as client:
+        assert client.get("/api/graphs").status_code == 200
+        created = client.post("/api/graphs", json={"graph": graph})
+        assert created.status_code == 200, created.text
+        gid = created.json()["id"]
+        assert client.get(f"/api/graphs/{gid}").json()["id"] == gid
+        run = client.post(f"/api/graphs/{gid}/execute/1", json={"inputs": {"x": 41}})
+        assert run.status_code == 200, run.text
+        exec_id = run.json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = client.get(f"/api/graphs/{gid}/executions/{exec_id}").json()
+            if got["status"] in ("COMPLETED", "FAILED", "TERMINATED"):
+                break
+            time.sleep(0.1)
+        assert got["status"] == "COMPLETED", got
+        assert got["outputs"] == {"result": [42]}
+        assert client.get("/api/graphs", headers={"Authorization": "Bearer bad"}).status_code == 401
+
+
+def test_ctrl_c_stops_every_child(local_stack):
+    proc = local_stack["proc"]
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= 5  # api, relay, projector, executor, broker
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    time.sleep(0.5)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
+             and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+    assert alive == []
