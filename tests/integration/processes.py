@@ -1,0 +1,54 @@
+"""Background services as real OS processes, so fault tests can kill -9 them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from services.common.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": settings.database_url, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "AGENTLOOM_DB_SCHEMA": settings.db_schema, "AGENTLOOM_TOPIC_PREFIX": settings.topic_prefix,
+        "AGENTLOOM_TOPIC_PARTITIONS": str(settings.topic_partitions), "AGENTLOOM_JWT_SECRET": settings.jwt_secret,
+        "AGENTLOOM_NODE_TIMEOUT_S": str(settings.node_timeout_s), "AGENTLOOM_LOG_LEVEL": "INFO",
+    })
+    return env
+
+
+class ServiceProcess:
+    def __init__(self, name: str, settings: Settings, log_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.log_path = log_dir / f"{name}-{os.getpid()}-{id(self)}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ServiceProcess":
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", self.name], cwd=ROOT,
+                                     env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
