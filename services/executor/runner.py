@@ -71,6 +71,16 @@ class ExecutionRunner:
     async def _flush(self) -> None:
         await self._record()
 
+    def _record_in_background(self) -> None:
+        """Record without waiting: later writes of this run queue behind it (order is kept), and
+        the run's terminal write is awaited, so a failure still surfaces before the run ends."""
+        future = self._record()
+        future.add_done_callback(self._background_done)
+
+    def _background_done(self, future: asyncio.Future) -> None:
+        if not future.cancelled() and future.exception() is not None and self._failure is None:
+            self._failure = future.exception()
+
     # -- driving -------------------------------------------------------------------------------
 
     async def run(self) -> str:
@@ -103,6 +113,8 @@ class ExecutionRunner:
                      "(a runaway loop?)")
         self.planner.finish(error=error)
         await self._flush()
+        if self._failure is not None:
+            raise self._failure
         return self.state.status
 
     async def _cancel_tasks(self) -> None:
@@ -168,7 +180,7 @@ class ExecutionRunner:
             await self._emit_output(ne, "error", error)
         stats = {"walltime": round(time.monotonic() - started, 6), **ctx.stats}
         self.planner.finished(ne, error, stats)
-        await self._flush()
+        self._record_in_background()
 
     async def _emit_output(self, ne: NodeExec, pin: str, value: Any) -> None:
         queued = self.planner.on_output(ne, pin, value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -185,6 +186,7 @@ class ExecutorService:
         async with self.slots:
             while True:
                 try:
+                    self.writer.reset(uuid.UUID(handle.execution_id))
                     state = await asyncio.to_thread(load_state, self.executions, handle.execution_id)
                     if state.version == 0:
                         log.warning("execution %s has no events in the store; ignoring", handle.execution_id)

@@ -37,6 +37,12 @@ class GroupCommitWriter:
         self._task: asyncio.Task | None = None
         self.commits = 0
         self.events_written = 0
+        # Streams whose write failed: later writes would leave a gap, so they fail too until the
+        # stream's next runner calls ``reset`` after reloading it from the store.
+        self._poisoned: set[uuid.UUID] = set()
+
+    def reset(self, stream_id: uuid.UUID) -> None:
+        self._poisoned.discard(stream_id)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -56,6 +62,9 @@ class GroupCommitWriter:
                for i, (event, at) in enumerate(events)]
         if not new:
             future.set_result(None)
+            return future
+        if stream_id in self._poisoned:
+            future.set_exception(ConcurrencyConflict(f"stream {stream_id} lost an earlier write"))
             return future
         self._queue.append(_Pending(stream_id, new, future))
         self._wake.set()
@@ -81,6 +90,7 @@ class GroupCommitWriter:
             return
         except Exception as exc:  # noqa: BLE001 - every waiter learns about the failure
             for item in batch:
+                self._poisoned.add(item.stream_id)
                 _fail(item.future, exc)
             return
         self.commits += 1
@@ -92,13 +102,14 @@ class GroupCommitWriter:
     async def _flush_one_by_one(self, batch: list[_Pending]) -> None:
         failed: set[uuid.UUID] = set()
         for item in batch:
-            if item.stream_id in failed:
+            if item.stream_id in failed or item.stream_id in self._poisoned:
                 _fail(item.future, ConcurrencyConflict(f"stream {item.stream_id} lost an earlier write"))
                 continue
             try:
                 await asyncio.to_thread(self.store.append, item.events)
             except Exception as exc:  # noqa: BLE001
                 failed.add(item.stream_id)
+                self._poisoned.add(item.stream_id)
                 _fail(item.future, exc)
                 continue
             self.commits += 1

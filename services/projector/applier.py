@@ -20,11 +20,11 @@ from services.projector.registry import HANDLERS, PROJECTION_NAME
 log = logging.getLogger(__name__)
 
 
-async def _applied_version(cur: AsyncCursor, env: Envelope) -> int:
-    row = await (await cur.execute(
-        "SELECT version FROM projection_streams WHERE projection = %s AND stream_id = %s FOR UPDATE",
-        (PROJECTION_NAME, env.stream_id))).fetchone()
-    return int(row[0]) if row else 0
+async def _applied_versions(cur: AsyncCursor, stream_ids: list) -> dict:
+    rows = await (await cur.execute(
+        "SELECT stream_id, version FROM projection_streams WHERE projection = %s AND stream_id = ANY(%s) FOR UPDATE",
+        (PROJECTION_NAME, stream_ids))).fetchall()
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def _missing(cur: AsyncCursor, context: str, env: Envelope, after: int) -> list[Envelope]:
@@ -44,21 +44,31 @@ def envelope_from_row(stream_id, version: int, topic: str, state: bytes, positio
                     occurred_at=data["occurred_at"], user_id=data.get("user_id"), payload=data["payload"])
 
 
-async def apply_envelope(cur: AsyncCursor, context: str, env: Envelope) -> bool:
-    """Apply one envelope (and any gap before it). Returns False for a duplicate."""
-    applied = await _applied_version(cur, env)
-    if env.stream_version <= applied:
-        return False
-    pending = [env]
-    if env.stream_version > applied + 1:
-        log.warning("stream %s: version %d arrived after %d; filling the gap from the store",
-                    env.stream_id, env.stream_version, applied)
-        pending = [*await _missing(cur, context, env, applied), env]
+async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelope]) -> tuple[list[Envelope], int]:
+    """Apply envelopes in order, each stream's versions exactly once (a gap before a version is
+    filled from the store first). Returns the applied envelopes and the number of duplicates."""
+    applied_versions = await _applied_versions(cur, list({env.stream_id for env in envelopes}))
     handler = HANDLERS[context]
-    for item in pending:
-        await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
-    await cur.execute(
-        "INSERT INTO projection_streams (projection, stream_id, version) VALUES (%s, %s, %s) "
-        "ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version",
-        (PROJECTION_NAME, env.stream_id, env.stream_version))
-    return True
+    applied: list[Envelope] = []
+    duplicates = 0
+    for env in envelopes:
+        current = applied_versions.get(env.stream_id, 0)
+        if env.stream_version <= current:
+            duplicates += 1
+            continue
+        pending = [env]
+        if env.stream_version > current + 1:
+            log.warning("stream %s: version %d arrived after %d; filling the gap from the store",
+                        env.stream_id, env.stream_version, current)
+            pending = [*await _missing(cur, context, env, current), env]
+        for item in pending:
+            await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
+        applied_versions[env.stream_id] = env.stream_version
+        applied.append(env)
+    if applied:
+        latest = {env.stream_id: env.stream_version for env in applied}
+        await cur.executemany(
+            "INSERT INTO projection_streams (projection, stream_id, version) VALUES (%s, %s, %s) "
+            "ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version",
+            [(PROJECTION_NAME, sid, version) for sid, version in latest.items()])
+    return applied, duplicates

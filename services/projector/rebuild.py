@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from services.common import db
 from services.common.settings import Settings
-from services.projector.applier import apply_envelope, envelope_from_row
+from services.projector.applier import apply_envelopes, envelope_from_row
 from services.projector.registry import HANDLERS, PROJECTION_NAME, TABLES
 
 BATCH = 2000
@@ -39,7 +39,8 @@ async def _replay_context(cur, context: str) -> int:
             "WHERE notification_id > %s ORDER BY notification_id LIMIT %s", (after, BATCH))).fetchall()
         if not rows:
             return total
-        for position, stream_id, version, topic, state in rows:
-            await apply_envelope(cur, context, envelope_from_row(stream_id, version, topic, state, position))
-            total += 1
+        envelopes = [envelope_from_row(stream_id, version, topic, state, position)
+                      for position, stream_id, version, topic, state in rows]
+        await apply_envelopes(cur, context, envelopes)
+        total += len(envelopes)
         after = rows[-1][0]

@@ -22,7 +22,7 @@ from schemas.topics import CONTEXTS
 from services.common import db
 from services.common.kafka import ensure_topics, make_consumer
 from services.common.settings import Settings
-from services.projector.applier import apply_envelope
+from services.projector.applier import apply_envelopes
 from services.projector.registry import HANDLERS, PROJECTION_NAME
 
 log = logging.getLogger(__name__)
@@ -80,24 +80,21 @@ class Projector:
 
     async def _apply_batch(self, conn: psycopg.AsyncConnection, batch) -> None:
         changed: dict[str, int] = {}
-        async with conn.transaction():
+        async with conn.transaction(), conn.pipeline():
             async with conn.cursor() as cur:
                 for tp, messages in batch.items():
                     context = self.topics[tp.topic]
-                    position = 0
-                    for message in messages:
-                        env = Envelope.from_bytes(message.value)
-                        if await apply_envelope(cur, context, env):
-                            self.stats.applied += 1
-                            changed[str(env.stream_id)] = max(changed.get(str(env.stream_id), 0), env.stream_version)
-                        else:
-                            self.stats.duplicates += 1
-                        position = max(position, env.position)
+                    envelopes = [Envelope.from_bytes(m.value) for m in messages]
+                    applied, duplicates = await apply_envelopes(cur, context, envelopes)
+                    self.stats.applied += len(applied)
+                    self.stats.duplicates += duplicates
+                    for env in applied:
+                        changed[str(env.stream_id)] = env.stream_version
                     await cur.execute(
                         "INSERT INTO projection_partitions (projection, log, partition, position) "
                         "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
                         "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
-                        (PROJECTION_NAME, context, tp.partition, position))
+                        (PROJECTION_NAME, context, tp.partition, max(env.position for env in envelopes)))
                 if changed:
                     await cur.execute("SELECT pg_notify(%s, %s)",
                                       (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))

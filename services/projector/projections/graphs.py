@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet, GraphCreated, GraphDeleted, GraphVersionCreated
-from services.common.graphs.model import graph_model
+from services.common.graphs.model import graph_meta, graph_model
 
 TABLES = ("rm_graphs", "rm_graph_versions")
 
@@ -20,9 +20,9 @@ async def _insert_version(cur: AsyncCursor, env: Envelope, user_id: str, body) -
     model = graph_model(body, user_id=user_id, created_at=env.occurred_at)
     model.pop("is_active", None)
     await cur.execute(
-        "INSERT INTO rm_graph_versions (graph_id, version, user_id, name, created_at, model) "
-        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (graph_id, version) DO NOTHING",
-        (body.id, body.version, user_id, body.name, env.occurred_at, Jsonb(model)))
+        "INSERT INTO rm_graph_versions (graph_id, version, user_id, name, created_at, model, meta) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (graph_id, version) DO NOTHING",
+        (body.id, body.version, user_id, body.name, env.occurred_at, Jsonb(model), Jsonb(graph_meta(model))))
 
 
 async def apply(cur: AsyncCursor, env: Envelope, event) -> None:

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
 from services.common.blocks.registry import enabled_blocks
@@ -26,7 +27,7 @@ def build_router(current_user) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["blocks"])
 
     @router.get("/blocks", summary="Every enabled block with its input and output schema")
-    async def list_blocks(user: User = Depends(current_user)) -> list[dict[str, Any]]:
-        return _catalogue()
+    async def list_blocks(user: User = Depends(current_user)):
+        return ORJSONResponse(_catalogue())
 
     return router

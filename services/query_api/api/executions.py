@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
 from services.common.http import NotFound, parse_uuid
@@ -20,35 +21,35 @@ def build_router(current_user, fenced) -> APIRouter:
 
     @router.get("/executions", summary="The caller's executions, newest first")
     async def list_all(request: Request, user: User = Depends(current_user),
-                       _: None = Depends(fenced("executions"))) -> list[dict[str, Any]]:
+                       _: None = Depends(fenced("executions"))):
         executions, _total = await rm.list_executions(pool(request), user.id)
-        return executions
+        return ORJSONResponse(executions)
 
     @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated")
     async def list_for_graph(graph_id: str, request: Request, page: int = Query(1, ge=1),
                              page_size: int = Query(25, ge=1, le=100), user: User = Depends(current_user),
-                             _: None = Depends(fenced("executions"))) -> dict[str, Any]:
+                             _: None = Depends(fenced("executions"))):
         executions, total = await rm.list_executions(pool(request), user.id, graph_id=parse_uuid(graph_id, "graph_id"),
                                                      limit=page_size, offset=(page - 1) * page_size)
-        return {"executions": executions, "pagination": {
+        return ORJSONResponse({"executions": executions, "pagination": {
             "total_items": total, "total_pages": max(1, math.ceil(total / page_size)),
-            "current_page": page, "page_size": page_size}}
+            "current_page": page, "page_size": page_size}})
 
     @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions")
     async def get_one(graph_id: str, graph_exec_id: str, request: Request, user: User = Depends(current_user),
-                      _: None = Depends(fenced("executions"))) -> dict[str, Any]:
+                      _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"),
                                        parse_uuid(graph_id, "graph_id"))
         if found is None:
             raise NotFound(f"Graph execution #{graph_exec_id} not found")
-        return found
+        return ORJSONResponse(found)
 
     @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions")
     async def get_by_id(graph_exec_id: str, request: Request, user: User = Depends(current_user),
-                        _: None = Depends(fenced("executions"))) -> dict[str, Any]:
+                        _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"))
         if found is None:
             raise NotFound(f"Graph execution #{graph_exec_id} not found")
-        return found
+        return ORJSONResponse(found)
 
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
 from services.common.graphs.model import graph_meta
@@ -21,29 +22,29 @@ def build_router(current_user, fenced) -> APIRouter:
 
     @router.get("", summary="List the caller's graphs (active versions)")
     async def list_graphs(request: Request, user: User = Depends(current_user),
-                          _: None = Depends(fenced("graphs"))) -> list[dict[str, Any]]:
-        return [graph_meta(m) for m in await rm.list_active(pool(request), user.id)]
+                          _: None = Depends(fenced("graphs"))):
+        return ORJSONResponse([graph_meta(m) for m in await rm.list_active(pool(request), user.id)])
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)")
     async def get_graph(graph_id: str, request: Request, version: int | None = Query(default=None, ge=1),
                         for_export: bool = False, user: User = Depends(current_user),
-                        _: None = Depends(fenced("graphs"))) -> dict[str, Any]:
-        return await _one(request, user, graph_id, version, for_export)
+                        _: None = Depends(fenced("graphs"))):
+        return ORJSONResponse(await _one(request, user, graph_id, version, for_export))
 
     @router.get("/{graph_id}/versions/{version}", summary="Get one version of a graph")
     async def get_graph_version(graph_id: str, version: int, request: Request, user: User = Depends(current_user),
-                                _: None = Depends(fenced("graphs"))) -> dict[str, Any]:
-        return await _one(request, user, graph_id, version, False)
+                                _: None = Depends(fenced("graphs"))):
+        return ORJSONResponse(await _one(request, user, graph_id, version, False))
 
     @router.get("/{graph_id}/versions", summary="Every version of a graph, newest first")
     async def list_versions(graph_id: str, request: Request, user: User = Depends(current_user),
-                            _: None = Depends(fenced("graphs"))) -> list[dict[str, Any]]:
+                            _: None = Depends(fenced("graphs"))):
         versions = await rm.all_versions(pool(request), user.id, parse_uuid(graph_id, "graph_id"))
         if not versions:
             raise NotFound(f"Graph #{graph_id} not found")
-        return versions
+        return ORJSONResponse(versions)
 
-    async def _one(request: Request, user: User, graph_id: str, version: int | None, export: bool) -> dict[str, Any]:
+    async def _one(request: Request, user: User, graph_id: str, version: int | None, export: bool):
         model = await rm.get_version(pool(request), user.id, parse_uuid(graph_id, "graph_id"), version)
         if model is None:
             suffix = f" v{version}" if version is not None else ""

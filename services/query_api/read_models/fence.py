@@ -26,10 +26,10 @@ WHERE rp.log = %(log)s
 """
 
 
-async def store_head(pool: AsyncConnectionPool, context: str) -> int:
-    async with pool.connection() as conn:
-        row = await (await conn.execute(f'SELECT coalesce(max(notification_id), 0) FROM "{context}_events"')).fetchone()  # noqa: S608
-        return int(row[0])
+def _first_check(context: str) -> str:
+    """Head and caught-up test in one round trip (the common case needs nothing more)."""
+    head = f'(SELECT coalesce(max(notification_id), 0) FROM "{context}_events")'  # noqa: S608 - fixed names
+    return f"SELECT {head} AS head, " + _CHECK.replace("SELECT", "", 1).replace("%(head)s", head)
 
 
 async def caught_up(pool: AsyncConnectionPool, context: str, head: int) -> bool:
@@ -42,8 +42,10 @@ async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_
     """Block until the read models include everything recorded in ``context`` so far."""
     if timeout_s <= 0:
         return True
-    head = await store_head(pool, context)
-    if head == 0:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(_first_check(context), {"log": context, "projection": PROJECTION_NAME})).fetchone()
+    head, ok = int(row[0]), bool(row[1])
+    if ok or head == 0:
         return True
     deadline = time.monotonic() + timeout_s
     delay = 0.005

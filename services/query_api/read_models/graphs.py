@@ -24,9 +24,10 @@ def _with_active(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_active(pool: AsyncConnectionPool, user_id: str, limit: int = 250) -> list[dict[str, Any]]:
+    """GraphMeta of every active version the user owns."""
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT v.model, v.version, g.active_version FROM rm_graphs g "
+            "SELECT v.meta AS model, v.version, g.active_version FROM rm_graphs g "
             "JOIN rm_graph_versions v ON v.graph_id = g.graph_id AND v.version = g.active_version "
             "WHERE g.user_id = %s AND NOT g.deleted ORDER BY g.updated_at DESC LIMIT %s", (user_id, limit))
         return [_with_active(r) for r in await cur.fetchall()]
