@@ -178,20 +178,11 @@ async def bench_burst100(client: httpx.AsyncClient) -> str:
 
 
 async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, clients: int = 50) -> None:
-    for path in (f"/api/executions/{exec_id}", "/api/graphs"):
-        latencies: list[float] = []
-        deadline = time.perf_counter() + duration_s
+    from bench.httpload import load
 
-        async def worker(client: httpx.AsyncClient) -> None:
-            while time.perf_counter() < deadline:
-                t = time.perf_counter()
-                r = await client.get(path)
-                latencies.append(time.perf_counter() - t)
-                check(r.status_code == 200, f"GET {path} -> {r.status_code}")
-
-        async with stack.client() as client:
-            await asyncio.gather(*(worker(client) for _ in range(clients)))
-        name = "api-read " + ("execution" if "executions" in path else "graphs")
+    for name, path in (("api-read execution", f"/api/executions/{exec_id}"), ("api-read graphs", "/api/graphs")):
+        latencies, errors = await load("127.0.0.1", stack.port, stack.token, path, clients=clients, seconds=duration_s)
+        check(errors == 0, f"GET {path}: {errors} non-200 answers")
         report(name, clients=clients, rps=len(latencies) / duration_s, p50_ms=pct(latencies, 50) * 1e3,
                p99_ms=pct(latencies, 99) * 1e3)
 

@@ -47,13 +47,11 @@ def serve(name: str, port: int) -> None:
     if name in ("api", "command-api", "query-api"):
         import uvicorn
 
-        from services import gateway
-        from services.command_api.app import create_app as command_app
-        from services.query_api.app import create_app as query_app
-
-        app = {"api": gateway.create_app, "command-api": command_app, "query-api": query_app}[name](settings)
-        uvicorn.run(app, host=os.environ.get("AGENTLOOM_HOST", "127.0.0.1"), port=port, log_level="warning",
-                    ws="websockets-sansio" if _has_sansio() else "auto")
+        factory = {"api": "services.gateway:app_from_env", "command-api": "services.command_api.app:app_from_env",
+                   "query-api": "services.query_api.app:app_from_env"}[name]
+        workers = int(os.environ.get("AGENTLOOM_API_WORKERS", "2"))
+        uvicorn.run(factory, factory=True, workers=workers, host=os.environ.get("AGENTLOOM_HOST", "127.0.0.1"),
+                    port=port, log_level="warning", ws="websockets-sansio" if _has_sansio() else "auto")
         return
     from services import workers
 

@@ -28,9 +28,9 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
         services = command_app.CommandServices(settings)
         await services.open()
         command_app.attach(app, services)
-        pool = await query_app.open_pool(app, settings)
+        await query_app.open_pool(app, settings)
         yield
-        await pool.close()
+        await query_app.close_pool(app)
         await services.aclose()
 
     app = FastAPI(title="agentloom", version="0.1.0", lifespan=lifespan)
@@ -55,3 +55,10 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
                             status_code=200 if ok else 503)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
+    from services.local_stack import settings_from_env
+
+    return create_app(settings_from_env())

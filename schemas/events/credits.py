@@ -140,8 +140,6 @@ class LedgerEntry(BaseModel):
     @classmethod
     def from_event(cls, event: LedgerEntryEvent, stream_version: int) -> "LedgerEntry":
         data = event.model_dump(exclude={"transaction_key", "amount", "running_balance", "reason"})
-        if "usage" in data:
-            data["usage"] = event.usage  # type: ignore[attr-defined]  # keep the model
         return cls(transaction_key=event.transaction_key, transaction_type=ENTRY_TYPES[type(event)],
                    amount=event.amount, running_balance=event.running_balance, reason=event.reason,
                    stream_version=stream_version, **data)

@@ -74,3 +74,10 @@ def configure(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     install_error_handlers(app)
     errors.install(app)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
+    from services.local_stack import settings_from_env
+
+    return create_app(settings_from_env())

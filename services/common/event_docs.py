@@ -12,7 +12,10 @@ Regenerate: ``.venv/bin/python -m services.common.event_docs``.
 
 from __future__ import annotations
 
+import enum
+import importlib
 import json
+import pkgutil
 import types
 import typing
 from pathlib import Path
@@ -22,6 +25,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from schemas.envelope import EVENT_ID_NAMESPACE, Envelope, event_id_for
+import schemas.events
 from schemas.events import Event, registered_types
 from schemas.topics import CONTEXTS, topic_name
 
@@ -34,7 +38,9 @@ CONTEXT_NOTES = {
                    "while it drives the run. A stream reads: `ExecutionQueued`, `ExecutionStarted`, then "
                    "node events (`NodeInputAdded` / `NodeQueued` → `NodeStarted` → `NodeOutput`* → "
                    "`NodeCompleted` / `NodeFailed` / `NodeTerminated`), then exactly one of "
-                   "`ExecutionCompleted` / `ExecutionFailed` / `ExecutionTerminated`, which is always last."),
+                   "`ExecutionCompleted` / `ExecutionFailed` / `ExecutionTerminated`, which is always last. "
+                   "`ExecutionStopRequested` may come at any point before the end; a run stopped before it "
+                   "started has no `ExecutionStarted`."),
 }
 
 # type -> (recorded by, when)
@@ -76,6 +82,8 @@ FIELD_NOTES: dict[str, str] = {
     "position": "position in the context's log (commit order across all its streams)",
     "occurred_at": "when it was recorded (ISO 8601, UTC)",
     "user_id": "user the event was recorded for (owner / acting user)",
+    "GraphCreated.user_id": "owner of the graph",
+    "ExecutionQueued.user_id": "user the run belongs to",
     "payload": "the event's fields, tabled below per type",
     "graph": "the full graph version (nodes and links)",
     "is_active": "whether this version became the active one",
@@ -111,15 +119,16 @@ FIELD_NOTES: dict[str, str] = {
     "ExecutionTerminated.stats": "run totals",
     "ExecutionStats.cost": "credits spent by all node executions",
     "ExecutionStats.duration": "seconds from start to the terminal event",
-    "ExecutionStats.duration_cpu_only": "reserved (0)",
+    "ExecutionStats.duration_cpu_only": "always 0 today",
     "ExecutionStats.node_exec_time": "seconds spent inside blocks, summed",
-    "ExecutionStats.node_exec_time_cpu_only": "reserved (0)",
+    "ExecutionStats.node_exec_time_cpu_only": "always 0 today",
     "ExecutionStats.node_exec_count": "finished node executions (plus blocks' extra steps)",
     "ExecutionStats.node_error_count": "failed node executions",
     "ExecutionStats.error": "the run's error, if it failed",
-    "GraphVersionBody.id": "graph id", "GraphVersionBody.name": "", "GraphVersionBody.description": "",
-    "instructions": "", "recommended_schedule_cron": "", "forked_from_id": "graph this one was forked from",
-    "forked_from_version": "", "nodes": "", "links": "",
+    "GraphVersionBody.id": "graph id", "name": "graph name", "description": "graph description",
+    "instructions": "instructions for users of the graph", "recommended_schedule_cron": "suggested schedule",
+    "forked_from_id": "graph this one was forked from", "forked_from_version": "version it was forked from",
+    "nodes": "nodes of this version", "links": "links between node pins",
     "StoredNode.id": "node id (server-assigned)", "input_default": "constant inputs", "metadata": "UI data",
     "StoredLink.id": "link id", "source_id": "source node id", "sink_id": "sink node id",
     "source_name": "output pin of the source", "sink_name": "input pin of the sink",
@@ -177,6 +186,15 @@ Example (a `NodeOutput`):
 """
 
 
+def published_types() -> dict[str, type[Event]]:
+    """Every event type of a context that has a topic, whatever the caller imported before:
+    all ``schemas.events`` modules are imported first, so the output never depends on import order
+    (and a context still without a topic, i.e. not in ``CONTEXTS``, is left out)."""
+    for module in pkgutil.iter_modules(schemas.events.__path__):
+        importlib.import_module(f"schemas.events.{module.name}")
+    return {name: cls for name, cls in registered_types().items() if cls.CONTEXT in CONTEXTS}
+
+
 def type_label(annotation: Any) -> str:
     """A short, language-neutral rendering of a field's annotation."""
     if annotation is Any:
@@ -194,6 +212,8 @@ def type_label(annotation: Any) -> str:
     names = {str: "string", int: "integer", float: "number", bool: "boolean"}
     if annotation in names:
         return names[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return " \\| ".join(json.dumps(member.value) for member in annotation)
     if isinstance(annotation, type):
         label = {"UUID": "uuid", "datetime": "datetime"}.get(annotation.__name__, annotation.__name__)
         return f"[{label}](#{label.lower()})" if issubclass(annotation, BaseModel) else label
@@ -207,16 +227,22 @@ def _default(field: Any) -> str:
     return f"`{json.dumps(value)}`"
 
 
-def _note(model: type[BaseModel], name: str, field: Any) -> str:
-    if field.description:
-        return field.description
-    return FIELD_NOTES.get(f"{model.__name__}.{name}", FIELD_NOTES.get(name, ""))
+def field_note(model_name: str, name: str) -> str:
+    """The hand-written meaning of a field (also used by the AsyncAPI generator)."""
+    return FIELD_NOTES.get(f"{model_name}.{name}", FIELD_NOTES.get(name, ""))
+
+
+def _doc(model: type[BaseModel]) -> str:
+    """The class docstring as one Markdown paragraph (reST ``code`` becomes `code`)."""
+    doc = " ".join((model.__doc__ or "").split()).replace("``", "`")
+    return f"{doc}\n\n" if doc else ""
 
 
 def field_table(model: type[BaseModel]) -> str:
     rows = ["| Field | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | {type_label(field.annotation)} | {_default(field)} | {_note(model, name, field)} |")
+        note = field.description or field_note(model.__name__, name)
+        rows.append(f"| `{name}` | {type_label(field.annotation)} | {_default(field)} | {note} |")
     return "\n".join(rows)
 
 
@@ -251,28 +277,24 @@ def example_envelope() -> str:
 
 def render_events_markdown() -> str:
     """The whole of ``docs/events.md``."""
-    all_types = registered_types()
+    all_types = published_types()
     topics = "\n".join(
         f"| {ctx} | `{topic_name(ctx)}` | stream id (UUID string) | `type`: event type (UTF-8) | JSON envelope |"
         for ctx in CONTEXTS)
     parts = [INTRO.format(topics=topics, envelope=field_table(Envelope), example=example_envelope())]
     for ctx in CONTEXTS:
         events = [cls for cls in all_types.values() if cls.CONTEXT == ctx]
+        rows = [f"| [`{c.TYPE}`](#{c.TYPE.lower()}) | {' | '.join(RECORDED.get(c.TYPE, ('?', '?')))} |"
+                for c in events]
         parts.append(f"## Context `{ctx}`: topic `{topic_name(ctx)}`\n\n{CONTEXT_NOTES.get(ctx, '')}\n\n"
-                     "| Event | Recorded by | When |\n| --- | --- | --- |\n" + "\n".join(
-                         f"| [`{cls.TYPE}`](#{cls.TYPE.lower()}) | {RECORDED.get(cls.TYPE, ('?', '?'))[0]} "
-                         f"| {RECORDED.get(cls.TYPE, ('?', '?'))[1]} |" for cls in events))
+                     "| Event | Recorded by | When |\n| --- | --- | --- |\n" + "\n".join(rows))
         for cls in events:
-            doc = " ".join((cls.__doc__ or "").split())
             who, when = RECORDED.get(cls.TYPE, ("?", "?"))
-            parts.append(f"### {cls.TYPE}\n\n" + (f"{doc}\n\n" if doc else "")
-                         + f"Recorded by the {who}. When: {when} Current `class_version`: {cls.CLASS_VERSION}.\n\n"
-                         + field_table(cls))
-    nested = nested_models(list(all_types.values()))
+            parts.append(f"### {cls.TYPE}\n\n{_doc(cls)}**Recorded by:** {who}. **When:** {when} "
+                         f"**Current `class_version`:** {cls.CLASS_VERSION}.\n\n{field_table(cls)}")
     parts.append("## Shared payload types\n\nModels used inside payloads.")
-    for model in nested:
-        doc = " ".join((model.__doc__ or "").split())
-        parts.append(f"### {model.__name__}\n\n" + (f"{doc}\n\n" if doc else "") + field_table(model))
+    for model in nested_models(list(all_types.values())):
+        parts.append(f"### {model.__name__}\n\n{_doc(model)}{field_table(model)}")
     return "\n\n".join(p.strip() for p in parts) + "\n"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import AuthError, TokenVerifier, User, bearer_token
@@ -173,3 +173,8 @@ def parse_uuid(value: str, what: str = "id") -> str:
 
 def raise_http(status: int, message: str) -> None:
     raise HTTPException(status_code=status, detail=message)
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """Serialise with orjson straight to bytes (read models hand over plain dicts and lists)."""
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")

@@ -16,6 +16,8 @@ from services.common.http import install_error_handlers, user_dependency
 from services.common.settings import Settings
 from services.query_api.api import blocks, executions, graphs
 from services.query_api.read_models.fence import wait_for_read_models
+from services.query_api.ws import endpoint as ws_endpoint
+from services.query_api.ws.hub import Hub
 
 
 def fence_dependency(settings: Settings):
@@ -31,28 +33,44 @@ def fence_dependency(settings: Settings):
 
 
 def routers(settings: Settings):
-    current_user = user_dependency(TokenVerifier(settings))
+    verifier = TokenVerifier(settings)
+    current_user = user_dependency(verifier)
     fenced = fence_dependency(settings)
     return [graphs.build_router(current_user, fenced), executions.build_router(current_user, fenced),
-            blocks.build_router(current_user)]
+            blocks.build_router(current_user), ws_endpoint.build_router(verifier)]
 
 
 async def open_pool(app: FastAPI, settings: Settings):
+    """The read pool and the WebSocket hub that tails the executions log."""
     pool = db.make_async_pool(settings, min_size=2, max_size=settings.db_pool_size)
     await pool.open()
     app.state.read_pool = pool
+    app.state.ws_hub = Hub(settings, pool)
+    await app.state.ws_hub.start()
     return pool
+
+
+async def close_pool(app: FastAPI) -> None:
+    await app.state.ws_hub.close()
+    await app.state.read_pool.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = await open_pool(app, settings)
+        await open_pool(app, settings)
         yield
-        await pool.close()
+        await close_pool(app)
 
     app = FastAPI(title="agentloom query API", lifespan=lifespan)
     install_error_handlers(app)
     for router in routers(settings):
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
+    from services.local_stack import settings_from_env
+
+    return create_app(settings_from_env())

@@ -6,9 +6,9 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
+from services.common.http import json_response
 from services.common.blocks.registry import enabled_blocks
 
 
@@ -28,6 +28,6 @@ def build_router(current_user) -> APIRouter:
 
     @router.get("/blocks", summary="Every enabled block with its input and output schema")
     async def list_blocks(user: User = Depends(current_user)):
-        return ORJSONResponse(_catalogue())
+        return json_response(_catalogue())
 
     return router

@@ -6,10 +6,9 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
-from services.common.http import NotFound, parse_uuid
+from services.common.http import NotFound, parse_uuid, json_response
 from services.query_api.read_models import executions as rm
 
 
@@ -23,7 +22,7 @@ def build_router(current_user, fenced) -> APIRouter:
     async def list_all(request: Request, user: User = Depends(current_user),
                        _: None = Depends(fenced("executions"))):
         executions, _total = await rm.list_executions(pool(request), user.id)
-        return ORJSONResponse(executions)
+        return json_response(executions)
 
     @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated")
     async def list_for_graph(graph_id: str, request: Request, page: int = Query(1, ge=1),
@@ -31,7 +30,7 @@ def build_router(current_user, fenced) -> APIRouter:
                              _: None = Depends(fenced("executions"))):
         executions, total = await rm.list_executions(pool(request), user.id, graph_id=parse_uuid(graph_id, "graph_id"),
                                                      limit=page_size, offset=(page - 1) * page_size)
-        return ORJSONResponse({"executions": executions, "pagination": {
+        return json_response({"executions": executions, "pagination": {
             "total_items": total, "total_pages": max(1, math.ceil(total / page_size)),
             "current_page": page, "page_size": page_size}})
 
@@ -42,7 +41,7 @@ def build_router(current_user, fenced) -> APIRouter:
                                        parse_uuid(graph_id, "graph_id"))
         if found is None:
             raise NotFound(f"Graph execution #{graph_exec_id} not found")
-        return ORJSONResponse(found)
+        return json_response(found)
 
     @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions")
     async def get_by_id(graph_exec_id: str, request: Request, user: User = Depends(current_user),
@@ -50,6 +49,6 @@ def build_router(current_user, fenced) -> APIRouter:
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"))
         if found is None:
             raise NotFound(f"Graph execution #{graph_exec_id} not found")
-        return ORJSONResponse(found)
+        return json_response(found)
 
     return router

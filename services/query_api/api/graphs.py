@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from services.common.auth import User
 from services.common.graphs.model import graph_meta
 from services.common.graphs.rules import strip_for_export
-from services.common.http import NotFound, parse_uuid
+from services.common.http import NotFound, parse_uuid, json_response
 from services.query_api.read_models import graphs as rm
 
 
@@ -23,18 +22,18 @@ def build_router(current_user, fenced) -> APIRouter:
     @router.get("", summary="List the caller's graphs (active versions)")
     async def list_graphs(request: Request, user: User = Depends(current_user),
                           _: None = Depends(fenced("graphs"))):
-        return ORJSONResponse([graph_meta(m) for m in await rm.list_active(pool(request), user.id)])
+        return json_response([graph_meta(m) for m in await rm.list_active(pool(request), user.id)])
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)")
     async def get_graph(graph_id: str, request: Request, version: int | None = Query(default=None, ge=1),
                         for_export: bool = False, user: User = Depends(current_user),
                         _: None = Depends(fenced("graphs"))):
-        return ORJSONResponse(await _one(request, user, graph_id, version, for_export))
+        return json_response(await _one(request, user, graph_id, version, for_export))
 
     @router.get("/{graph_id}/versions/{version}", summary="Get one version of a graph")
     async def get_graph_version(graph_id: str, version: int, request: Request, user: User = Depends(current_user),
                                 _: None = Depends(fenced("graphs"))):
-        return ORJSONResponse(await _one(request, user, graph_id, version, False))
+        return json_response(await _one(request, user, graph_id, version, False))
 
     @router.get("/{graph_id}/versions", summary="Every version of a graph, newest first")
     async def list_versions(graph_id: str, request: Request, user: User = Depends(current_user),
@@ -42,7 +41,7 @@ def build_router(current_user, fenced) -> APIRouter:
         versions = await rm.all_versions(pool(request), user.id, parse_uuid(graph_id, "graph_id"))
         if not versions:
             raise NotFound(f"Graph #{graph_id} not found")
-        return ORJSONResponse(versions)
+        return json_response(versions)
 
     async def _one(request: Request, user: User, graph_id: str, version: int | None, export: bool):
         model = await rm.get_version(pool(request), user.id, parse_uuid(graph_id, "graph_id"), version)

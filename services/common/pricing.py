@@ -1,0 +1,101 @@
+"""Block pricing: what running a block costs, decided from its input before it runs (COMPAT §2.7).
+
+A block may have several ``BlockCost`` entries; the first whose ``cost_filter`` matches the node's
+input wins. Filters name *platform-provided* ("system") credentials, so a run with the user's own
+API key matches no entry and costs nothing: the user pays their provider, not us.
+
+Matching follows AutoGPT exactly:
+- a dict filter matches a dict input when each of its keys matches the input's value for that key,
+  recursively (so the filter is a subset of the input; extra input keys do not matter);
+- a falsy filter value matches a falsy or missing input value, using Python truthiness, so None,
+  "", a missing key (and also 0, False, [] and {}) are all alike;
+- anything else must be equal.
+
+Only RUN costs are used. SECOND and BYTE costs are computed from run time and data size, which are
+both 0 when the charge is taken (before execution), so they cost 0 there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BlockCostType(StrEnum):
+    RUN = "run"  # a fixed amount per run
+    BYTE = "byte"  # amount per byte of data
+    SECOND = "second"  # amount per second of run time
+
+
+class BlockCost(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cost_amount: int
+    cost_filter: dict[str, Any] = Field(default_factory=dict)
+    cost_type: BlockCostType = BlockCostType.RUN
+
+
+CostTable = Mapping[str, Sequence[BlockCost]]
+
+
+def cost_filter_matches(cost_filter: Any, input_data: Any) -> bool:
+    """Whether ``cost_filter`` selects ``input_data`` (AutoGPT's matching rules, see module doc)."""
+    if not isinstance(cost_filter, dict) or not isinstance(input_data, dict):
+        return cost_filter == input_data
+    for key, wanted in cost_filter.items():
+        actual = input_data.get(key)
+        if not wanted and not actual:
+            continue  # falsy equals falsy, including a missing key
+        if not actual or not cost_filter_matches(wanted, actual):
+            return False
+    return True
+
+
+def block_usage_cost(block_id: str, input_data: Mapping[str, Any], cost_table: CostTable | None = None,
+                     *, data_size: float = 0, run_time: float = 0) -> tuple[int, dict[str, Any]]:
+    """The cost of one run of ``block_id`` with this input, and the filter that decided it.
+
+    The filter is what the USAGE entry records as its ``input``; ``(0, {})`` when nothing matches.
+    """
+    table = COST_TABLE if cost_table is None else cost_table
+    data = dict(input_data)
+    for cost in table.get(block_id, ()):
+        if not cost_filter_matches(cost.cost_filter, data):
+            continue
+        if cost.cost_type is BlockCostType.RUN:
+            amount = cost.cost_amount
+        elif cost.cost_type is BlockCostType.SECOND:
+            amount = int(run_time * cost.cost_amount)
+        else:
+            amount = int(data_size * cost.cost_amount)
+        return amount, dict(cost.cost_filter)
+    return 0, {}
+
+
+def block_costs(block_id: str, cost_table: CostTable | None = None) -> list[dict[str, Any]]:
+    """The ``costs`` list shown for a block by ``GET /api/blocks``."""
+    table = COST_TABLE if cost_table is None else cost_table
+    return [cost.model_dump(mode="json") for cost in table.get(block_id, ())]
+
+
+# -- the default table --------------------------------------------------------------------------
+
+LLM_BLOCK_ID = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
+SYSTEM_OPENAI_CREDENTIALS_ID = "agentloom-system-openai"
+SYSTEM_OPENAI_CREDENTIALS = {"id": SYSTEM_OPENAI_CREDENTIALS_ID, "provider": "openai", "type": "api_key"}
+
+# Credits per run with the platform's OpenAI key (values from AutoGPT's MODEL_COST).
+LLM_MODEL_COST: dict[str, int] = {"gpt-4o": 3, "gpt-4o-mini": 1, "gpt-4-turbo": 10}
+
+
+def _llm_costs() -> list[BlockCost]:
+    return [BlockCost(cost_amount=amount,
+                      cost_filter={"model": model, "credentials": dict(SYSTEM_OPENAI_CREDENTIALS)})
+            for model, amount in LLM_MODEL_COST.items()]
+
+
+# Core blocks are free: only blocks calling paid external services with platform credentials
+# appear here.
+COST_TABLE: dict[str, list[BlockCost]] = {LLM_BLOCK_ID: _llm_costs()}

@@ -1,0 +1,102 @@
+"""``/ws?token=JWT``: the WebSocket route (AutoGPT's protocol, plus ``after_seq`` resumption)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from services.common.auth import AuthError, TokenVerifier
+from services.query_api.ws import protocol
+from services.query_api.ws.hub import Socket
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def build_router(verifier: TokenVerifier) -> APIRouter:
+    router = APIRouter()
+
+    @router.websocket("/ws")
+    async def websocket_endpoint(websocket: WebSocket, token: str | None = None) -> None:
+        await websocket.accept()
+        if not token:
+            await websocket.close(code=protocol.CLOSE_MISSING_TOKEN, reason="Missing token")
+            return
+        try:
+            user = verifier.verify(token)
+        except AuthError as exc:
+            await websocket.close(code=protocol.CLOSE_INVALID_TOKEN, reason=str(exc)[:120])
+            return
+        hub = websocket.app.state.ws_hub
+        socket = Socket(user.id, send=websocket.send_text)
+        writer = asyncio.create_task(_write(websocket, socket))
+        try:
+            while True:
+                raw = await websocket.receive_text()
+                reply = await _handle(hub, socket, raw)
+                if reply is not None:
+                    socket.queue.put_nowait(reply)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            hub.drop(socket)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    return router
+
+
+async def _write(websocket: WebSocket, socket: Socket) -> None:
+    while True:
+        msg = await socket.queue.get()
+        if msg is None:  # the client fell too far behind: close, it resumes with after_seq
+            await websocket.close(code=1013, reason="too slow; reconnect with after_seq")
+            return
+        await websocket.send_text(orjson.dumps(msg).decode())
+
+
+async def _handle(hub, socket: Socket, raw: str) -> dict[str, Any] | None:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return protocol.refusal(protocol.ERROR, "message too large")
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return protocol.refusal(protocol.ERROR, "invalid JSON")
+    if not isinstance(msg, dict) or not isinstance(msg.get("method"), str):
+        return protocol.refusal(protocol.ERROR, "a message needs a 'method'")
+    method, data = msg["method"], msg.get("data") or {}
+    if method == protocol.HEARTBEAT:
+        return protocol.pong()
+    if not isinstance(data, dict):
+        return protocol.refusal(method, "'data' must be an object")
+    if method == protocol.SUBSCRIBE_EXECUTION:
+        after = data.get("after_seq")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            return protocol.refusal(method, "after_seq must be a non-negative integer")
+        channel = await hub.subscribe_execution(socket, str(data.get("graph_exec_id", "")), after)
+        if channel is None:
+            return protocol.refusal(method, f"Graph execution #{data.get('graph_exec_id')} not found")
+        return _ack_first(socket, method, channel)
+    if method == protocol.SUBSCRIBE_GRAPH:
+        if not isinstance(data.get("graph_id"), str):
+            return protocol.refusal(method, "graph_id is required")
+        return protocol.ack(method, hub.subscribe_graph(socket, data["graph_id"]))
+    if method == protocol.UNSUBSCRIBE:
+        channel = hub.unsubscribe(socket, graph_exec_id=data.get("graph_exec_id"), graph_id=data.get("graph_id"))
+        return protocol.ack(method, channel) if channel else protocol.refusal(method, "graph_exec_id or graph_id is required")
+    return protocol.refusal(protocol.ERROR, f"unknown method {method!r}")
+
+
+def _ack_first(socket: Socket, method: str, channel: str) -> None:
+    """The ack must precede the catch-up events the hub already queued: put it at the front."""
+    pending = []
+    while not socket.queue.empty():
+        pending.append(socket.queue.get_nowait())
+    socket.queue.put_nowait(protocol.ack(method, channel))
+    for item in pending:
+        socket.queue.put_nowait(item)
+    return None

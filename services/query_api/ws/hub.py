@@ -1,0 +1,326 @@
+"""WebSocket fan-out: every query-API process tails the executions log and pushes each committed
+event to the sockets that subscribed to it.
+
+The hub wakes on the store's NOTIFY (sent by every append) and reads the rows after the last
+position it handled, so each process fans out on its own and any number of query-API instances
+can serve sockets. For every watched execution it keeps the folded ``ExecutionState`` so each
+event can be sent as AutoGPT's snapshot payload (node or graph execution), with ``seq`` = the
+event's stream version.
+
+A subscription first catches up from the store (everything after ``after_seq``, or the current
+state when no ``after_seq`` is given) while live events for it are buffered; then buffered and live
+events follow, filtered by ``seq``, so a client never misses an event or sees one twice, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import orjson
+import psycopg
+
+from schemas.events import decode_payload
+from schemas.events.executions import (
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionQueued,
+    ExecutionStarted,
+    ExecutionStopRequested,
+    ExecutionTerminated,
+)
+from services.common import db
+from services.common.executions.state import ExecutionState
+from services.common.executions.views import execution_meta, node_result, output_block_ids
+from services.common.settings import Settings
+from services.query_api.ws import protocol
+
+log = logging.getLogger(__name__)
+GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
+_ROWS = ("SELECT notification_id, originator_id, originator_version, topic, state FROM executions_events "
+         "WHERE notification_id > %s ORDER BY notification_id LIMIT 2000")
+_STREAM = ("SELECT originator_version, topic, state FROM executions_events WHERE originator_id = %s "
+           "ORDER BY originator_version")
+
+
+@dataclass
+class Socket:
+    """One client connection; ``send`` is called in order from the hub's loop."""
+
+    user_id: str
+    send: Callable[[dict[str, Any]], Awaitable[None]]
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
+
+
+@dataclass
+class _Sub:
+    socket: Socket
+    channel: str
+    last_seq: int
+    catching_up: bool = True
+    pending: list[tuple[int, dict]] = field(default_factory=list)
+
+
+@dataclass
+class _Watch:
+    state: ExecutionState
+    subs: list[_Sub] = field(default_factory=list)
+    loading: bool = False  # its history is being read: events the tail meets meanwhile wait in ``buffer``
+    buffer: list[tuple[int, Any, Any]] = field(default_factory=list)
+
+
+def _event_message(state: ExecutionState, event, seq: int, channel: str) -> dict[str, Any] | None:
+    node_exec_id = getattr(event, "node_exec_id", None)
+    if node_exec_id is not None:
+        ne = state.node_execs.get(node_exec_id)
+        if ne is None:
+            return None
+        data = {**node_result(state, ne), "event_type": "node_execution_update", "seq": seq}
+        return protocol.message(protocol.NODE_EVENT, data=data, channel=channel)
+    if isinstance(event, (*GRAPH_LEVEL, ExecutionStopRequested)):
+        return protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(state, seq), channel=channel)
+    return None
+
+
+def _graph_payload(state: ExecutionState, seq: int) -> dict[str, Any]:
+    return {**execution_meta(state), "outputs": state.graph_outputs(output_block_ids()),
+            "event_type": "graph_execution_update", "seq": seq}
+
+
+class Hub:
+    def __init__(self, settings: Settings, pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.position = 0
+        self.watches: dict[str, _Watch] = {}
+        self.graph_subs: dict[tuple[str, str], list[Socket]] = {}
+        self.stream_graph: dict[str, tuple[str, str]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT coalesce(max(notification_id), 0) FROM executions_events")).fetchone()
+        self.position = int(row[0])
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        listener = asyncio.create_task(self._listen())
+        try:
+            while not self._stop.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+                if self.watches or self.graph_subs:
+                    await self._drain()
+                else:
+                    await self._skip_to_head()
+        finally:
+            listener.cancel()
+
+    async def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = await db.aconnect(self.settings, autocommit=True)
+                try:
+                    await conn.execute('LISTEN "executions_events"')
+                    async for _ in conn.notifies():
+                        self._wake.set()
+                finally:
+                    await conn.close()
+            except (psycopg.Error, OSError):
+                await asyncio.sleep(1.0)
+
+    async def _skip_to_head(self) -> None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT coalesce(max(notification_id), 0) FROM executions_events")).fetchone()
+        self.position = max(self.position, int(row[0]))
+
+    async def _drain(self) -> None:
+        while True:
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(_ROWS, (self.position,))).fetchall()
+            for position, stream_id, version, topic, state in rows:
+                self.position = position
+                await self._on_row(str(stream_id), int(version), topic, state)
+            if len(rows) < 2000:
+                return
+
+    # -- routing one committed event -----------------------------------------------------------
+
+    async def _on_row(self, stream_id: str, version: int, topic: str, raw: bytes) -> None:
+        watch = self.watches.get(stream_id)
+        graph_key = self.stream_graph.get(stream_id)
+        if watch is None and not self.graph_subs:
+            return
+        data = orjson.loads(bytes(raw))
+        event = decode_payload(topic, data["class_version"], data["payload"])
+        if isinstance(event, ExecutionQueued):
+            graph_key = (event.user_id, event.graph_id)
+            self.stream_graph[stream_id] = graph_key
+        graph_sockets = self.graph_subs.get(graph_key, []) if graph_key else []
+        if watch is None and graph_sockets and isinstance(event, GRAPH_LEVEL):
+            watch = self.watches[stream_id] = _Watch(await self._load_state(stream_id, upto=version - 1))
+        if watch is None:
+            return
+        at = _parse_time(data["occurred_at"])
+        if watch.loading:
+            watch.buffer.append((version, event, at))
+            return
+        if version <= watch.state.version:
+            return  # already folded from the store when the watch was loaded
+        watch.state.apply(event, at)
+        for sub in watch.subs:
+            self._offer(sub, watch.state, event, version)
+        if graph_sockets and isinstance(event, GRAPH_LEVEL):
+            for socket in graph_sockets:
+                channel = protocol.graph_channel(socket.user_id, graph_key[1])
+                self._push(socket, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(watch.state, version),
+                                                    channel=channel))
+        if not watch.subs and watch.state.is_terminal:
+            self.watches.pop(stream_id, None)
+
+    def _offer(self, sub: _Sub, state: ExecutionState, event, seq: int) -> None:
+        msg = _event_message(state, event, seq, sub.channel)
+        if msg is None:
+            return
+        if sub.catching_up:
+            sub.pending.append((seq, msg))
+        elif seq > sub.last_seq:
+            sub.last_seq = seq
+            self._push(sub.socket, msg)
+
+    def _push(self, socket: Socket, msg: dict[str, Any]) -> None:
+        try:
+            socket.queue.put_nowait(msg)
+        except asyncio.QueueFull:
+            socket.queue = asyncio.Queue(maxsize=1)
+            socket.queue.put_nowait(None)  # the writer closes the socket; the client resumes with after_seq
+
+    async def _load_state(self, stream_id: str, upto: int | None = None) -> ExecutionState:
+        state = ExecutionState(stream_id)
+        for version, event, at in await self._stream_events(stream_id):
+            if upto is not None and version > upto:
+                break
+            state.apply(event, at)
+        return state
+
+    async def _stream_events(self, stream_id: str) -> list[tuple[int, Any, Any]]:
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(_STREAM, (stream_id,))).fetchall()
+        out = []
+        for version, topic, raw in rows:
+            data = orjson.loads(bytes(raw))
+            out.append((int(version), decode_payload(topic, data["class_version"], data["payload"]),
+                        _parse_time(data["occurred_at"])))
+        return out
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    async def subscribe_execution(self, socket: Socket, graph_exec_id: str, after_seq: int | None) -> str | None:
+        """Returns the channel, or None if the execution is not the socket user's."""
+        try:
+            stream_id = str(uuid.UUID(graph_exec_id))
+        except ValueError:
+            return None
+        channel = protocol.execution_channel(socket.user_id, stream_id)
+        watch = self.watches.get(stream_id)
+        new_watch = watch is None
+        if new_watch:
+            watch = self.watches[stream_id] = _Watch(ExecutionState(stream_id), loading=True)
+        sub = _Sub(socket, channel, last_seq=after_seq or 0)
+        watch.subs.append(sub)  # registered before reading, so nothing committed meanwhile is lost
+        events = await self._stream_events(stream_id)
+        if not events or getattr(events[0][1], "user_id", None) != socket.user_id:
+            watch.subs.remove(sub)
+            if new_watch:
+                self.watches.pop(stream_id, None)
+            return None
+        if new_watch:
+            self._finish_loading(watch, events)
+        known = events[-1][0]
+        later = [item for item in watch.buffer if item[0] > known] if not new_watch else []
+        catch_up = self._catch_up(stream_id, [*events, *later], after_seq, channel)
+        sub.catching_up = False
+        for seq, msg in [*catch_up, *sorted(sub.pending, key=lambda item: item[0])]:
+            if seq > sub.last_seq:
+                sub.last_seq = seq
+                self._push(socket, msg)
+        sub.pending.clear()
+        return channel
+
+    def _finish_loading(self, watch: _Watch, events: list) -> None:
+        for _version, event, at in events:
+            watch.state.apply(event, at)
+        buffered = sorted(watch.buffer, key=lambda item: item[0])
+        watch.loading, watch.buffer = False, []
+        for version, event, at in buffered:
+            if version > watch.state.version:
+                watch.state.apply(event, at)
+                for other in watch.subs:
+                    self._offer(other, watch.state, event, version)
+
+    def _catch_up(self, stream_id: str, events: list, after_seq: int | None, channel: str) -> list[tuple[int, dict]]:
+        """What a new subscriber is owed: every event after ``after_seq``; or, without it, the
+        execution as it stands now (so a finished execution still shows its terminal event)."""
+        state = ExecutionState(stream_id)
+        out: list[tuple[int, dict]] = []
+        for version, event, at in events:
+            state.apply(event, at)
+            if after_seq is not None and version > after_seq:
+                msg = _event_message(state, event, version, channel)
+                if msg is not None:
+                    out.append((version, msg))
+        if after_seq is None and events:
+            last = events[-1][0]
+            out.append((last, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(state, last),
+                                               channel=channel)))
+        return out
+
+    def subscribe_graph(self, socket: Socket, graph_id: str) -> str:
+        self.graph_subs.setdefault((socket.user_id, graph_id), []).append(socket)
+        return protocol.graph_channel(socket.user_id, graph_id)
+
+    def unsubscribe(self, socket: Socket, *, graph_exec_id: str | None = None, graph_id: str | None = None) -> str | None:
+        if graph_exec_id:
+            watch = self.watches.get(graph_exec_id)
+            if watch:
+                watch.subs = [s for s in watch.subs if s.socket is not socket]
+            return protocol.execution_channel(socket.user_id, graph_exec_id)
+        if graph_id:
+            key = (socket.user_id, graph_id)
+            self.graph_subs[key] = [s for s in self.graph_subs.get(key, []) if s is not socket]
+            if not self.graph_subs[key]:
+                self.graph_subs.pop(key)
+            return protocol.graph_channel(socket.user_id, graph_id)
+        return None
+
+    def drop(self, socket: Socket) -> None:
+        for stream_id, watch in list(self.watches.items()):
+            watch.subs = [s for s in watch.subs if s.socket is not socket]
+            if not watch.subs and (watch.state.is_terminal or stream_id not in self.stream_graph):
+                self.watches.pop(stream_id, None)
+        for key in list(self.graph_subs):
+            self.graph_subs[key] = [s for s in self.graph_subs[key] if s is not socket]
+            if not self.graph_subs[key]:
+                self.graph_subs.pop(key)
+
+
+def _parse_time(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value)

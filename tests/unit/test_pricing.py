@@ -1,0 +1,122 @@
+"""Block pricing: cost_filter matching and first-match-wins cost lookup (COMPAT §2.7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.pricing import (
+    COST_TABLE,
+    LLM_BLOCK_ID,
+    SYSTEM_OPENAI_CREDENTIALS_ID,
+    BlockCost,
+    BlockCostType,
+    block_costs,
+    block_usage_cost,
+    cost_filter_matches,
+)
+
+SYSTEM_CREDS = {"id": SYSTEM_OPENAI_CREDENTIALS_ID, "provider": "openai", "type": "api_key", "title": "OpenAI"}
+USER_CREDS = {"id": "5b7c0a9e-user-key", "provider": "openai", "type": "api_key", "title": "My key"}
+
+
+# -- matching -----------------------------------------------------------------------------------
+
+
+def test_dict_filter_is_a_recursive_subset():
+    data = {"model": "gpt-4o", "prompt": "hi", "credentials": {"id": "x", "provider": "openai", "title": "t"}}
+    assert cost_filter_matches({}, data)
+    assert cost_filter_matches({"model": "gpt-4o"}, data)
+    assert cost_filter_matches({"model": "gpt-4o", "credentials": {"id": "x"}}, data)
+    assert cost_filter_matches({"credentials": {"id": "x", "provider": "openai"}}, data)
+    assert not cost_filter_matches({"credentials": {"id": "y"}}, data)
+    assert not cost_filter_matches({"credentials": {"id": "x", "type": "oauth2"}}, data)
+    assert not cost_filter_matches({"model": "gpt-4o-mini"}, data)
+    assert not cost_filter_matches({"extra": "value"}, data)
+
+
+@pytest.mark.parametrize("wanted", [None, "", 0, False, [], {}])
+@pytest.mark.parametrize("data", [{}, {"k": None}, {"k": ""}, {"k": 0}])
+def test_falsy_equals_falsy_including_a_missing_key(wanted, data):
+    assert cost_filter_matches({"k": wanted}, data)
+
+
+def test_falsy_does_not_equal_truthy():
+    assert not cost_filter_matches({"k": None}, {"k": "set"})
+    assert not cost_filter_matches({"k": ""}, {"k": 1})
+    assert not cost_filter_matches({"k": "set"}, {})
+    assert not cost_filter_matches({"k": "set"}, {"k": None})
+    assert not cost_filter_matches({"k": {"id": "x"}}, {"k": {}})
+
+
+def test_empty_dict_filter_value_matches_any_dict():
+    assert cost_filter_matches({"k": {}}, {"k": {"a": 1}})
+
+
+def test_non_dicts_must_be_equal():
+    assert cost_filter_matches("a", "a")
+    assert not cost_filter_matches("a", "b")
+    assert cost_filter_matches({"n": 3}, {"n": 3})
+    assert not cost_filter_matches({"n": 3}, {"n": 4})
+    assert cost_filter_matches({"l": [1, 2]}, {"l": [1, 2]})
+    assert not cost_filter_matches({"l": [1]}, {"l": [1, 2]})  # lists are compared, not subsets
+    assert not cost_filter_matches({"k": {"id": "x"}}, {"k": "x"})  # a dict never equals a string
+    assert not cost_filter_matches({"k": "x"}, {"k": {"id": "x"}})
+
+
+# -- cost lookup --------------------------------------------------------------------------------
+
+
+def test_first_match_wins():
+    table = {"blk": [BlockCost(cost_amount=5, cost_filter={"mode": "fast"}),
+                     BlockCost(cost_amount=2, cost_filter={}),
+                     BlockCost(cost_amount=9, cost_filter={"mode": "fast"})]}
+    assert block_usage_cost("blk", {"mode": "fast"}, table) == (5, {"mode": "fast"})
+    assert block_usage_cost("blk", {"mode": "slow"}, table) == (2, {})
+
+
+def test_unknown_or_unmatched_block_is_free():
+    table = {"blk": [BlockCost(cost_amount=5, cost_filter={"mode": "fast"})]}
+    assert block_usage_cost("other", {"mode": "fast"}, table) == (0, {})
+    assert block_usage_cost("blk", {"mode": "slow"}, table) == (0, {})
+
+
+def test_second_and_byte_costs_are_zero_before_execution():
+    table = {"s": [BlockCost(cost_amount=4, cost_type=BlockCostType.SECOND)],
+             "b": [BlockCost(cost_amount=4, cost_type=BlockCostType.BYTE)]}
+    assert block_usage_cost("s", {}, table) == (0, {})
+    assert block_usage_cost("b", {}, table) == (0, {})
+    assert block_usage_cost("s", {}, table, run_time=2.6) == (10, {})
+    assert block_usage_cost("b", {}, table, data_size=3) == (12, {})
+
+
+def test_returned_filter_is_a_copy():
+    table = {"blk": [BlockCost(cost_amount=1, cost_filter={"a": "b"})]}
+    _, matched = block_usage_cost("blk", {"a": "b"}, table)
+    matched["a"] = "changed"
+    assert table["blk"][0].cost_filter == {"a": "b"}
+
+
+# -- the default table --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model,cost", [("gpt-4o", 3), ("gpt-4o-mini", 1), ("gpt-4-turbo", 10)])
+def test_llm_with_system_credentials_is_charged(model, cost):
+    amount, matched = block_usage_cost(LLM_BLOCK_ID, {"model": model, "prompt": "x", "credentials": SYSTEM_CREDS})
+    assert amount == cost
+    assert matched == {"model": model, "credentials": {"id": SYSTEM_OPENAI_CREDENTIALS_ID,
+                                                       "provider": "openai", "type": "api_key"}}
+
+
+def test_llm_with_user_credentials_is_free():
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "gpt-4o", "credentials": USER_CREDS}) == (0, {})
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "gpt-4o"}) == (0, {})
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "unpriced", "credentials": SYSTEM_CREDS}) == (0, {})
+
+
+def test_core_blocks_have_no_costs():
+    assert set(COST_TABLE) == {LLM_BLOCK_ID}
+    assert block_costs("any-core-block") == []
+    assert block_costs(LLM_BLOCK_ID)[0] == {
+        "cost_amount": 3, "cost_type": "run",
+        "cost_filter": {"model": "gpt-4o", "credentials": {"id": SYSTEM_OPENAI_CREDENTIALS_ID,
+                                                           "provider": "openai", "type": "api_key"}}}
