@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print("relay will republish from position 0:", ", ".join(contexts))
         return 0
     if args.command == "replay":
-        from services.executor.replay import print_timeline
+        from services.common.executions.replay_cli import print_timeline
 
         return print_timeline(load_settings(), args.execution_id)
     return 2

@@ -135,4 +135,11 @@ class ExecutionTerminated(ExecutionEvent):
     stats: ExecutionStats
 
 
+class ExecutionDeleted(ExecutionEvent):
+    """The owner deleted the execution from their history (soft delete: the events stay)."""
+
+    TYPE: ClassVar[str] = "ExecutionDeleted"
+    deleted_by: str
+
+
 TERMINAL_EVENTS = (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)

@@ -56,6 +56,8 @@ RECORDED: dict[str, tuple[str, str]] = {
     "ExecutionStopRequested": ("command API; executor for child runs",
                                "`POST /api/graphs/{id}/executions/{exec_id}/stop`, or a parent run stopping "
                                "its children. Not recorded once the execution has ended."),
+    "ExecutionDeleted": ("command API", "`DELETE /api/executions/{exec_id}`: the owner hides the run from "
+                                        "lists and reads (soft delete; the history stays)."),
     "NodeInputAdded": ("executor", "A node output was routed over a link to an input pin."),
     "NodeQueued": ("executor", "A node execution has all its inputs (starting nodes: right after "
                                "`ExecutionStarted`)."),
@@ -102,6 +104,7 @@ FIELD_NOTES: dict[str, str] = {
     "parent_node_exec_id": "for a sub-graph run: the AgentExecutor node execution that started it",
     "resumed": "reserved: true if recorded by a resuming owner (recorded false today)",
     "requested_by": "user who asked for the stop",
+    "deleted_by": "user who deleted the execution",
     "node_exec_id": "node execution id (several per node when values arrive repeatedly)",
     "node_id": "node of the graph version",
     "block_id": "block the node runs",

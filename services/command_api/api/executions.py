@@ -21,22 +21,26 @@ class ExecuteGraphRequest(BaseModel):
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api/graphs", tags=["executions"])
+    router = APIRouter(prefix="/api", tags=["executions"])
 
     def commands(request: Request):
         return request.app.state.execution_commands
 
-    @router.post("/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version")
+    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version")
     def execute_graph(graph_id: str, graph_version: int, request: Request, body: ExecuteGraphRequest | None = None,
                       preset_id: str | None = None, user: User = Depends(current_user)) -> dict[str, Any]:
         body = body or ExecuteGraphRequest()
         return commands(request).execute(user, parse_uuid(graph_id, "graph_id"), graph_version, body.inputs,
                                          body.credentials_inputs, preset_id)
 
-    @router.post("/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end")
+    @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end")
     def stop_execution(graph_id: str, graph_exec_id: str, request: Request,
                        user: User = Depends(current_user)) -> dict[str, Any]:
         return commands(request).stop(user, parse_uuid(graph_id, "graph_id"),
                                       parse_uuid(graph_exec_id, "graph_exec_id"))
+
+    @router.delete("/executions/{graph_exec_id}", status_code=204, summary="Delete an execution (soft)")
+    def delete_execution(graph_exec_id: str, request: Request, user: User = Depends(current_user)) -> None:
+        commands(request).delete(user, parse_uuid(graph_exec_id, "graph_exec_id"))
 
     return router

@@ -11,12 +11,12 @@ import time
 import uuid
 from typing import Any
 
-from schemas.events.executions import ExecutionQueued
+from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.domain.errors import InvalidCommand, NotFoundError
 from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
 from services.common.auth import User
-from services.common.eventstore import EventStore, NewEvent
+from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from services.common.executions.state import ExecutionState
 from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
@@ -48,9 +48,23 @@ class ExecutionCommands:
         state.apply(queued, new.occurred_at)
         return execution_meta(state)
 
+    def delete(self, user: User, execution_id: str) -> None:
+        """Soft delete: hidden from the owner's lists and reads; the history stays in the store."""
+        for _ in range(50):
+            state = self.owned_state(user, None, execution_id)
+            if state.deleted:
+                raise NotFoundError(f"Graph execution #{execution_id} not found")
+            try:
+                self.store.append([NewEvent(uuid.UUID(execution_id), state.version + 1,
+                                            ExecutionDeleted(deleted_by=user.id), user_id=user.id)])
+                return
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"could not delete {execution_id}")
+
     def owned_state(self, user: User, graph_id: str | None, execution_id: str) -> ExecutionState:
         state = load_state(self.store, execution_id)
-        if state.version == 0 or state.user_id != user.id or (graph_id and state.graph_id != graph_id):
+        if state.version == 0 or state.user_id != user.id or state.deleted or (graph_id and state.graph_id != graph_id):
             raise NotFoundError(f"Graph execution #{execution_id} not found")
         return state
 

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.events.base import Event
 from schemas.events.executions import (
     ExecutionCompleted,
+    ExecutionDeleted,
     ExecutionFailed,
     ExecutionQueued,
     ExecutionStarted,
@@ -77,6 +78,7 @@ class ExecutionState:
     status: str = "INCOMPLETE"
     error: str | None = None
     stop_requested: bool = False
+    deleted: bool = False
     created_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -130,6 +132,10 @@ def _stop(s: ExecutionState, e: ExecutionStopRequested, at) -> None:
     s.stop_requested = True
 
 
+def _deleted(s: ExecutionState, e: ExecutionDeleted, at) -> None:
+    s.deleted = True
+
+
 def _input(s: ExecutionState, e: NodeInputAdded, at) -> None:
     ne = s.node_execs.get(e.node_exec_id)
     if ne is None:
@@ -178,6 +184,7 @@ _HANDLERS = {
     ExecutionQueued: _queued,
     ExecutionStarted: _started,
     ExecutionStopRequested: _stop,
+    ExecutionDeleted: _deleted,
     NodeInputAdded: _input,
     NodeQueued: _node_queued,
     NodeStarted: _node_started,

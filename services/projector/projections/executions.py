@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from schemas.envelope import Envelope
 from schemas.events.executions import (
     ExecutionCompleted,
+    ExecutionDeleted,
     ExecutionFailed,
     ExecutionQueued,
     ExecutionStarted,
@@ -78,6 +79,8 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
         return
     if isinstance(event, (NodeInputAdded, NodeQueued, NodeStarted, NodeOutput, *_NODE_END)):
         await _node(cur, env, event)
+    elif isinstance(event, ExecutionDeleted):
+        await cur.execute("UPDATE rm_executions SET is_deleted = true WHERE execution_id = %s", (env.stream_id,))
     elif isinstance(event, ExecutionStarted):
         await cur.execute("UPDATE rm_executions SET status = 'RUNNING', started_at = coalesce(started_at, %s) "
                           "WHERE execution_id = %s AND status IN ('QUEUED', 'INCOMPLETE')",
