@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -42,6 +43,11 @@ class Stack:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Stack":
+        # A fresh installation each run: an old store would be refilled into the (memory) broker at
+        # start and replayed by every consumer while the benchmark runs.
+        if (self.data_dir / "pgdata").exists() and not os.environ.get("DATABASE_URL"):
+            subprocess.run(["pkill", "-f", str(self.data_dir / "pgdata")], check=False)
+            shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "up.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(self.port)],
@@ -59,7 +65,8 @@ class Stack:
             time.sleep(0.5)
         else:
             raise SystemExit("stack not healthy within 180 s")
-        self.token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", "bench-user"], cwd=ROOT,
+        user = f"bench-{int(time.time())}"  # a fresh user: list sizes do not grow across runs
+        self.token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", user], cwd=ROOT,
                                     env=self.env, capture_output=True, text=True, check=True).stdout.strip()
         return self
 
@@ -88,16 +95,54 @@ async def create_graph(client: httpx.AsyncClient, name: str) -> dict:
     return r.json()
 
 
-async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, poll_s: float = 0.002) -> tuple[float, dict]:
+class Watcher:
+    """Learns that runs ended from the WebSocket's graph channel (a push, so the benchmark does not
+    load the machine with polling); the time then stops at the REST read that reports it."""
+
+    def __init__(self, stack: "Stack", graph_id: str) -> None:
+        self.url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
+        self.graph_id = graph_id
+        self.ended: dict[str, asyncio.Event] = {}
+
+    async def __aenter__(self) -> "Watcher":
+        import orjson
+        import websockets
+
+        self.ws = await websockets.connect(self.url, max_size=None)
+        await self.ws.send(orjson.dumps({"method": "subscribe_graph_executions",
+                                         "data": {"graph_id": self.graph_id}}).decode())
+        await self.ws.recv()
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import orjson
+
+        async for raw in self.ws:
+            msg = orjson.loads(raw)
+            data = msg.get("data") or {}
+            if msg.get("method") == "graph_execution_event" and data.get("status") in TERMINAL:
+                self.event_for(data["id"]).set()
+
+    def event_for(self, exec_id: str) -> asyncio.Event:
+        return self.ended.setdefault(exec_id, asyncio.Event())
+
+    async def __aexit__(self, *exc) -> None:
+        self.reader.cancel()
+        await self.ws.close()
+
+
+async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, watcher: Watcher) -> tuple[float, dict]:
     start = time.perf_counter()
     r = await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": inputs})
     r.raise_for_status()
     exec_id = r.json()["id"]
+    await asyncio.wait_for(watcher.event_for(exec_id).wait(), timeout=120)
     while True:
         got = (await client.get(f"/api/graphs/{graph['id']}/executions/{exec_id}")).json()
         if got.get("status") in TERMINAL:
             return time.perf_counter() - start, got
-        await asyncio.sleep(poll_s)
+        await asyncio.sleep(0.002)
 
 
 def check(condition: bool, what: str) -> None:
@@ -123,58 +168,92 @@ async def bench_graph_api(client: httpx.AsyncClient) -> None:
     report("graph-read", n=len(reads), p50_ms=pct(reads, 50) * 1e3, p99_ms=pct(reads, 99) * 1e3)
 
 
-async def bench_chain40(client: httpx.AsyncClient) -> None:
+async def bench_chain40(stack: Stack, client: httpx.AsyncClient) -> None:
     graph = await create_graph(client, "chain40.json")
-    await run_once(client, graph, {"x": 1})  # warm-up
-    times = []
-    for _ in range(5):
-        seconds, result = await run_once(client, graph, {"x": 1})
-        check(result["status"] == "COMPLETED" and result["outputs"].get("result") == [41], f"chain40 -> {result['outputs']}")
-        times.append(seconds)
+    async with Watcher(stack, graph["id"]) as watcher:
+        await run_once(client, graph, {"x": 1}, watcher)  # warm-up
+        times = await _runs(client, graph, {"x": 1}, watcher, lambda r: r["outputs"].get("result") == [41])
     median = statistics.median(times)
     report("chain40", median_s=median, min_s=min(times), ms_per_node_transition=median / 40 * 1e3)
 
 
-async def bench_fan20(client: httpx.AsyncClient) -> None:
+async def _runs(client, graph, inputs, watcher, correct, n: int = 5) -> list[float]:
+    times = []
+    for _ in range(n):
+        seconds, result = await run_once(client, graph, inputs, watcher)
+        check(result["status"] == "COMPLETED" and correct(result), f"{graph['name']} -> {result['outputs']}")
+        times.append(seconds)
+    return times
+
+
+async def bench_fan20(stack: Stack, client: httpx.AsyncClient) -> None:
     graph = await create_graph(client, "fan20.json")
     expected = {f"k{i:02d}": 2 * i for i in range(1, 21)}
-    await run_once(client, graph, {"x": 2})
-    times = []
-    for _ in range(5):
-        seconds, result = await run_once(client, graph, {"x": 2})
-        check(result["status"] == "COMPLETED" and result["outputs"].get("result") == [expected],
-              f"fan20 -> {result['outputs']}")
-        times.append(seconds)
+    async with Watcher(stack, graph["id"]) as watcher:
+        await run_once(client, graph, {"x": 2}, watcher)
+        times = await _runs(client, graph, {"x": 2}, watcher, lambda r: r["outputs"].get("result") == [expected])
     report("fan20", median_s=statistics.median(times), min_s=min(times))
 
 
-async def bench_burst100(client: httpx.AsyncClient) -> str:
+async def bench_burst100(stack: Stack, client: httpx.AsyncClient) -> str:
     graph = await create_graph(client, "small3.json")
-    await run_once(client, graph, {"x": 0})
-    start = time.perf_counter()
-    queued = await asyncio.gather(*(
-        client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"x": i}})
-        for i in range(100)))
-    exec_ids = [(i, r.json()["id"]) for i, r in enumerate(queued)]
-    accepted = time.perf_counter() - start
-    pending = dict(exec_ids)
-    last_id = exec_ids[-1][1]
-    while pending:
-        listed = (await client.get("/api/executions")).json()
-        done = {e["id"]: e for e in listed if e["status"] in TERMINAL}
-        for i, exec_id in list(pending.items()):
-            if exec_id in done:
-                pending.pop(i)
-        if pending:
+    async with Watcher(stack, graph["id"]) as watcher:
+        start = time.perf_counter()
+        queued = await asyncio.gather(*(
+            client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"x": i}})
+            for i in range(100)))
+        exec_ids = [(i, r.json()["id"]) for i, r in enumerate(queued)]
+        accepted = time.perf_counter() - start
+        await asyncio.wait_for(asyncio.gather(*(watcher.event_for(e).wait() for _, e in exec_ids)), timeout=300)
+        while True:  # then the query API must report all of them
+            listed = {e["id"]: e["status"] for e in (await client.get("/api/executions")).json()}
+            if all(listed.get(e) in TERMINAL for _, e in exec_ids):
+                break
             await asyncio.sleep(0.005)
-    seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+    last_id = exec_ids[-1][1]
     results = await asyncio.gather(*(client.get(f"/api/graphs/{graph['id']}/executions/{e}") for _, e in exec_ids))
     for (i, _), r in zip(exec_ids, results):
         body = r.json()
         check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [i + 1], f"burst100[{i}] -> {body}")
     report("burst100", seconds=seconds, accepted_s=accepted, executions_per_s=100 / seconds,
            node_executions_per_s=300 / seconds)
+    health = (await client.get("/health")).json()["components"]["projector"]["details"][0]
+    report("projection-lag", workload="burst100", p50_ms=float(health["lag_p50_ms"]), p99_ms=float(health["lag_p99_ms"]))
     return last_id
+
+
+async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
+    """Store commit (event time) to WebSocket client, over chain40 runs watched live."""
+    import orjson
+    import websockets
+    from datetime import datetime, timezone
+
+    graph = await create_graph(client, "chain40.json")
+    latencies: list[float] = []
+    url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send(orjson.dumps({"method": "subscribe_graph_executions", "data": {"graph_id": graph["id"]}}).decode())
+        await ws.recv()
+        for _ in range(3):
+            r = await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"x": 1}})
+            exec_id = r.json()["id"]
+            await ws.send(orjson.dumps({"method": "subscribe_graph_execution",
+                                        "data": {"graph_exec_id": exec_id}}).decode())
+            subscribed = datetime.now(timezone.utc)
+            while True:
+                msg = orjson.loads(await ws.recv())
+                received = datetime.now(timezone.utc)
+                data = msg.get("data") or {}
+                if msg.get("channel", "").endswith(exec_id) and msg["method"] == "node_execution_event":
+                    stamp = data.get("end_time") or data.get("start_time") or data.get("queue_time") or data.get("add_time")
+                    at = datetime.fromisoformat(stamp) if stamp else None
+                    if at and at > subscribed:
+                        latencies.append((received - at).total_seconds())
+                if msg["method"] == "graph_execution_event" and data.get("id") == exec_id and \
+                        data.get("status") in TERMINAL and msg.get("channel", "").endswith(exec_id):
+                    break
+    report("ws-delivery", events=len(latencies), p50_ms=pct(latencies, 50) * 1e3, p99_ms=pct(latencies, 99) * 1e3)
 
 
 async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, clients: int = 50) -> None:
@@ -222,17 +301,29 @@ async def bench_relay(stack: Stack) -> None:
     report("relay", events=5000, seconds=seconds, events_per_s=5000 / seconds)
 
 
-async def main() -> None:
+async def main(only: set[str]) -> None:
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     with Stack() as stack:
         print(f"agentloom bench against {stack.base} (2-core machine figures; outputs checked)", flush=True)
+        last = None
         async with stack.client() as client:
-            await bench_graph_api(client)
-            await bench_chain40(client)
-            await bench_fan20(client)
-            last = await bench_burst100(client)
-        await bench_api_read(stack, last)
-        await bench_relay(stack)
+            if wanted("graph-api"):
+                await bench_graph_api(client)
+            if wanted("chain40"):
+                await bench_chain40(stack, client)
+            if wanted("fan20"):
+                await bench_fan20(stack, client)
+            if wanted("burst100") or wanted("api-read"):
+                last = await bench_burst100(stack, client)
+            if wanted("ws"):
+                await bench_ws_latency(stack, client)
+        if wanted("api-read") and last:
+            await bench_api_read(stack, last)
+        if wanted("relay"):
+            await bench_relay(stack)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(set(sys.argv[1:])))  # e.g. python -m bench.run chain40 fan20

@@ -10,11 +10,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.command_api import app as command_app
 from services.common.heartbeat import component_status
 from services.common.settings import Settings
+from services.metrics import render as render_metrics
 from services.query_api import app as query_app
 
 BACKGROUND_COMPONENTS = ["relay", "projector", "executor"]
@@ -53,6 +54,10 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
         ok = all(c.get("ready") for name, c in components.items() if name in {*expected, "database"})
         return JSONResponse({"status": "ok" if ok else "unavailable", "components": components},
                             status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(await render_metrics(app.state.read_pool))
 
     return app
 

@@ -37,7 +37,7 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     projector = Projector(settings)
 
     def status() -> tuple[bool, dict]:
-        return projector.stats.ready, {"applied": projector.stats.applied}
+        return projector.stats.ready, {"applied": projector.stats.applied, **projector.stats.lag_quantiles()}
 
     await asyncio.gather(beat(settings, "projector", status, stop), projector.run(stop))
 

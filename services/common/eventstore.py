@@ -114,9 +114,19 @@ class EventStore:
         stored = self.recorder.select_events(stream_id, gt=after or None, lte=upto)
         return [RecordedEvent.from_stored(s) for s in stored]
 
+    def stream_version(self, stream_id: uuid.UUID) -> int:
+        """The stream's latest version (0 if empty): a cheap freshness check for cached state."""
+        last = self.recorder.select_events(stream_id, desc=True, limit=1)
+        return last[0].originator_version if last else 0
+
     def read_log(self, *, after: int, limit: int = 500) -> list[RecordedEvent]:
         notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
         return [RecordedEvent.from_stored(n) for n in notes]
+
+    def read_log_raw(self, *, after: int, limit: int = 500) -> list[tuple[int, uuid.UUID, int, str, bytes]]:
+        """``(position, stream_id, stream_version, type, state)`` without decoding (for the relay)."""
+        notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [(n.id, uuid.UUID(str(n.originator_id)), n.originator_version, n.topic, n.state) for n in notes]
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -31,6 +31,7 @@ async def beat(settings: Settings, component: str, status: Callable[[], tuple[bo
         try:
             if conn is None or conn.closed:
                 conn = await db.aconnect(settings, autocommit=True)
+                await conn.execute("SET synchronous_commit TO OFF")  # liveness, not data
             ready, details = status()
             await conn.execute(
                 "INSERT INTO component_heartbeats (component, instance, ready, details, updated_at) "

@@ -151,39 +151,71 @@ class ExecutionRunner:
 
     async def _run_node(self, ne: NodeExec) -> None:
         block_cls = self.planner.index.blocks.get(ne.node_id)
-        already = len(ne.outputs)
-        seen = 0
-        error: str | None = None
         ctx = self.context_factory(self.state, ne)
         started = time.monotonic()
+        error: str | None = None
+        finished_early = False
         try:
             if block_cls is None:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
             if block_cls.disabled:
                 raise ValueError(f"Block {ne.block_id} is disabled")
             async with asyncio.timeout(self.node_timeout_s):
-                async for pin, value in block_cls().execute(self._block_input(ne), ctx):
-                    seen += 1
-                    if seen <= already:
-                        continue  # recorded and routed before an interruption
-                    if pin == "error":
-                        error = str(value)
-                        break
-                    await self._emit_output(ne, pin, to_jsonable(value))
+                error, finished_early = await self._drive_block(ne, block_cls().execute(self._block_input(ne), ctx),
+                                                                ctx, started)
         except TimeoutError:
             error = f"Node timed out after {self.node_timeout_s:g}s"
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing block fails its node, not the graph
             error = str(exc) or type(exc).__name__
+        if finished_early:
+            return
         if error is not None and not _has_error_output(ne):
             await self._emit_output(ne, "error", error)
-        stats = {"walltime": round(time.monotonic() - started, 6), **ctx.stats}
-        self.planner.finished(ne, error, stats)
+        self.planner.finished(ne, error, self._stats(ctx, started))
         self._record_in_background()
 
-    async def _emit_output(self, ne: NodeExec, pin: str, value: Any) -> None:
+    async def _drive_block(self, ne: NodeExec, outputs, ctx: RunContext, started: float) -> tuple[str | None, bool]:
+        """Route each output as it comes. After a yield the block is given one turn of the loop
+        to reach its next yield or its end; a block that ended has its completion recorded in the
+        same write as its last output (one commit per node instead of two). Outputs recorded
+        before an interruption are recognised by position and neither recorded nor routed again.
+        Returns ``(error, completion_already_recorded)``."""
+        already, seen = len(ne.outputs), 0
+        pending = asyncio.ensure_future(outputs.__anext__())
+        try:
+            while True:
+                try:
+                    pin, value = await pending
+                except StopAsyncIteration:
+                    return None, False
+                seen += 1
+                pending = asyncio.ensure_future(outputs.__anext__())
+                if seen <= already:
+                    continue
+                if pin == "error":
+                    return str(value), False
+                await asyncio.sleep(0)
+                ended = pending.done() and not pending.cancelled() and isinstance(pending.exception(), StopAsyncIteration)
+                await self._emit_output(ne, pin, to_jsonable(value),
+                                        finish=(ctx, started) if ended else None)
+                if ended:
+                    return None, True
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+            elif not pending.cancelled():
+                pending.exception()  # retrieved: a StopAsyncIteration or an error already handled
+
+    def _stats(self, ctx: RunContext, started: float) -> dict[str, Any]:
+        return {"walltime": round(time.monotonic() - started, 6), **ctx.stats}
+
+    async def _emit_output(self, ne: NodeExec, pin: str, value: Any, finish=None) -> None:
         queued = self.planner.on_output(ne, pin, value)
+        if finish is not None:
+            self.planner.finished(ne, None, self._stats(*finish))
         self._start(queued)
         await self._flush()
         self._launch(queued)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import orjson
 import psycopg
@@ -43,6 +45,15 @@ class ProjectorStats:
     duplicates: int = 0
     batches: int = 0
     ready: bool = False
+    # Seconds from an event's recording to its projection commit, for the last events applied.
+    lags: deque = field(default_factory=lambda: deque(maxlen=2000))
+
+    def lag_quantiles(self) -> dict[str, float]:
+        if not self.lags:
+            return {"lag_p50_ms": 0.0, "lag_p99_ms": 0.0}
+        ordered = sorted(self.lags)
+        pick = lambda q: ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))] * 1000  # noqa: E731
+        return {"lag_p50_ms": round(pick(0.5), 2), "lag_p99_ms": round(pick(0.99), 2)}
 
 
 class Projector:
@@ -80,11 +91,15 @@ class Projector:
 
     async def _apply_batch(self, conn: psycopg.AsyncConnection, batch) -> None:
         changed: dict[str, int] = {}
+        occurred: list[datetime] = []
         async with conn.transaction(), conn.pipeline():
             async with conn.cursor() as cur:
                 for tp, messages in batch.items():
                     context = self.topics[tp.topic]
-                    envelopes = [Envelope.from_bytes(m.value) for m in messages]
+                    envelopes = _parse(messages)
+                    if not envelopes:
+                        continue
+                    occurred.extend(env.occurred_at for env in envelopes)
                     applied, duplicates = await apply_envelopes(cur, context, envelopes)
                     self.stats.applied += len(applied)
                     self.stats.duplicates += duplicates
@@ -98,4 +113,19 @@ class Projector:
                 if changed:
                     await cur.execute("SELECT pg_notify(%s, %s)",
                                       (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))
+        committed = datetime.now(timezone.utc)
+        self.stats.lags.extend((committed - at).total_seconds() for at in occurred)
         self.stats.batches += 1
+
+
+def _parse(messages) -> list[Envelope]:
+    """Envelopes of a partition's messages; a message that is not one is logged and skipped
+    (a foreign producer must not stop the read models)."""
+    out = []
+    for message in messages:
+        try:
+            out.append(Envelope.from_bytes(message.value))
+        except (ValueError, TypeError) as exc:
+            log.error("skipping a malformed message at %s/%d offset %d: %s", message.topic, message.partition,
+                      message.offset, str(exc)[:200])
+    return out

@@ -57,6 +57,9 @@ def test_health_reports_every_component(local_stack):
     components = r.json()["components"]
     for name in ("database", "command_api", "query_api", "relay", "projector", "executor"):
         assert components[name]["ready"], (name, components)
+    assert "lag_p99_ms" in components["projector"]["details"][0]
+    metrics = httpx.get(f"{local_stack['base']}/metrics").text
+    assert 'agentloom_projection_lag_events{context="executions"}' in metrics
 
 
 def test_user_flow_over_http(local_stack):

@@ -25,11 +25,13 @@ async def recv(ws, timeout=30):
 
 
 async def collect_until_terminal(ws, timeout=60):
+    """Messages until the terminal event on an execution channel (graph channels may end first)."""
     messages = []
     while True:
         msg = await recv(ws, timeout)
         messages.append(msg)
-        if msg["method"] == "graph_execution_event" and msg["data"]["status"] in TERMINAL:
+        if msg["method"] == "graph_execution_event" and msg["data"]["status"] in TERMINAL \
+                and "|graph_exec#" in (msg.get("channel") or ""):
             return messages
 
 

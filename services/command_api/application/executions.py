@@ -31,14 +31,11 @@ class ExecutionCommands:
         self.store = store
         self.graphs = graphs
         self.stop_wait_s = stop_wait_s
+        self._prepared_cache: dict[tuple[str, int], Any] = {}
 
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], preset_id: str | None = None) -> dict[str, Any]:
-        body = self.graphs.version_for_run(user, graph_id, version)
-        try:
-            body = prepare_run(body)
-        except NoStartingNodes as exc:
-            raise InvalidCommand(str(exc)) from None
+        body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         execution_id = uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                  inputs=inputs, credentials_inputs=credentials_inputs, preset_id=preset_id)
@@ -61,6 +58,18 @@ class ExecutionCommands:
             except ConcurrencyConflict:
                 continue
         raise ConcurrencyConflict(f"could not delete {execution_id}")
+
+    def _prepared(self, body):
+        """Run validation of a graph version; versions never change, so the answer is kept."""
+        key = (body.id, body.version)
+        if key not in self._prepared_cache:
+            try:
+                self._prepared_cache[key] = prepare_run(body)
+            except NoStartingNodes as exc:
+                raise InvalidCommand(str(exc)) from None
+            while len(self._prepared_cache) > 1000:
+                self._prepared_cache.pop(next(iter(self._prepared_cache)))
+        return self._prepared_cache[key]
 
     def owned_state(self, user: User, graph_id: str | None, execution_id: str) -> ExecutionState:
         state = load_state(self.store, execution_id)

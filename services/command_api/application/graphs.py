@@ -7,7 +7,9 @@ conflict; the command then reloads and decides again.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from typing import Any, Callable
 
 from schemas.events.base import Event
@@ -36,12 +38,28 @@ def to_version_body(graph: BaseGraph, version: int) -> GraphVersionBody:
 
 
 class GraphCommands:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, cache_size: int = 2000) -> None:
         self.store = store
+        # Folded graphs by id. A cached graph is used only if the stream has no newer event (one
+        # index lookup), so the cache can never answer with stale state.
+        self._cache: OrderedDict[str, Graph] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
 
     def load(self, graph_id: str) -> Graph:
-        events = self.store.read_stream(uuid.UUID(graph_id))
-        return Graph.from_events(graph_id, [e.decode() for e in events])
+        stream = uuid.UUID(graph_id)
+        with self._lock:
+            cached = self._cache.get(graph_id)
+        if cached is not None and self.store.stream_version(stream) == cached.stream_version:
+            return cached  # read-only: decisions return events and never change the aggregate
+        events = self.store.read_stream(stream)
+        graph = Graph.from_events(graph_id, [e.decode() for e in events])
+        with self._lock:
+            self._cache[graph_id] = graph
+            self._cache.move_to_end(graph_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return graph
 
     def _record(self, graph: Graph, events: list[Event], user_id: str) -> None:
         self.store.append([

@@ -84,7 +84,7 @@ async def _handle(hub, socket: Socket, raw: str) -> dict[str, Any] | None:
     if method == protocol.SUBSCRIBE_GRAPH:
         if not isinstance(data.get("graph_id"), str):
             return protocol.refusal(method, "graph_id is required")
-        return protocol.ack(method, hub.subscribe_graph(socket, data["graph_id"]))
+        return protocol.ack(method, await hub.subscribe_graph(socket, data["graph_id"]))
     if method == protocol.UNSUBSCRIBE:
         channel = hub.unsubscribe(socket, graph_exec_id=data.get("graph_exec_id"), graph_id=data.get("graph_id"))
         return protocol.ack(method, channel) if channel else protocol.refusal(method, "graph_exec_id or graph_id is required")

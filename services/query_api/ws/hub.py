@@ -99,6 +99,7 @@ class Hub:
         self.graph_subs: dict[tuple[str, str], list[Socket]] = {}
         self.stream_graph: dict[str, tuple[str, str]] = {}
         self._wake = asyncio.Event()
+        self._idle = False
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
@@ -128,7 +129,7 @@ class Hub:
                 if self.watches or self.graph_subs:
                     await self._drain()
                 else:
-                    await self._skip_to_head()
+                    self._idle = True  # nobody listens: don't read; catch up to the head on demand
         finally:
             listener.cancel()
 
@@ -231,6 +232,13 @@ class Hub:
 
     # -- subscriptions -------------------------------------------------------------------------
 
+    async def _wake_up(self) -> None:
+        """Leaving idle: skip what nobody was subscribed to (a new subscription catches up from the
+        store itself, and live events start after the head)."""
+        if self._idle and not self.watches and not self.graph_subs:
+            await self._skip_to_head()
+        self._idle = False
+
     async def subscribe_execution(self, socket: Socket, graph_exec_id: str, after_seq: int | None) -> str | None:
         """Returns the channel, or None if the execution is not the socket user's."""
         try:
@@ -238,6 +246,7 @@ class Hub:
         except ValueError:
             return None
         channel = protocol.execution_channel(socket.user_id, stream_id)
+        await self._wake_up()
         watch = self.watches.get(stream_id)
         new_watch = watch is None
         if new_watch:
@@ -291,7 +300,8 @@ class Hub:
                                                channel=channel)))
         return out
 
-    def subscribe_graph(self, socket: Socket, graph_id: str) -> str:
+    async def subscribe_graph(self, socket: Socket, graph_id: str) -> str:
+        await self._wake_up()
         self.graph_subs.setdefault((socket.user_id, graph_id), []).append(socket)
         return protocol.graph_channel(socket.user_id, graph_id)
 
