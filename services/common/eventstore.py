@@ -119,6 +119,20 @@ class EventStore:
         last = self.recorder.select_events(stream_id, desc=True, limit=1)
         return last[0].originator_version if last else 0
 
+    def latest_of_type(self, stream_id: uuid.UUID, type_name: str) -> RecordedEvent | None:
+        """The stream's newest event of one type (snapshots): a backwards scan of the stream's
+        primary-key range that stops at the first match."""
+        sql = (f'SELECT originator_id, originator_version, topic, state FROM "{self.recorder.datastore.schema}".'  # noqa: S608
+               f'"{self.table}" WHERE originator_id = %s AND topic = %s ORDER BY originator_version DESC LIMIT 1')
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, (stream_id, type_name))
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return RecordedEvent.from_stored(StoredEvent(originator_id=row["originator_id"],
+                                                     originator_version=row["originator_version"],
+                                                     topic=row["topic"], state=bytes(row["state"])))
+
     def read_log(self, *, after: int, limit: int = 500) -> list[RecordedEvent]:
         notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
         return [RecordedEvent.from_stored(n) for n in notes]

@@ -99,3 +99,12 @@ def _llm_costs() -> list[BlockCost]:
 # Core blocks are free: only blocks calling paid external services with platform credentials
 # appear here.
 COST_TABLE: dict[str, list[BlockCost]] = {LLM_BLOCK_ID: _llm_costs()}
+
+
+def cost_table_with(extra: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[BlockCost]]:
+    """The built-in table plus a deployment's prices (``AGENTLOOM_BLOCK_COSTS``); a deployment's
+    entries for a block come first, so they win over the built-in ones."""
+    table = {block_id: list(costs) for block_id, costs in COST_TABLE.items()}
+    for block_id, costs in extra.items():
+        table[block_id] = [BlockCost.model_validate(c) for c in costs] + table.get(block_id, [])
+    return table

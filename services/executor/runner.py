@@ -26,6 +26,7 @@ from typing import Any, Callable
 import orjson
 
 from services.common.blocks.base import BlockType, RunContext
+from services.common.credits.ledger import InsufficientBalance
 from services.common.executions.state import ExecutionState, NodeExec
 from services.executor.scheduling.planner import Planner
 
@@ -49,7 +50,7 @@ def _fallback(value: Any) -> Any:
 
 class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
-                 node_timeout_s: float, max_node_executions: int) -> None:
+                 node_timeout_s: float, max_node_executions: int, charge=None) -> None:
         self.state = state
         self.writer = writer
         self.context_factory = context_factory
@@ -57,8 +58,10 @@ class ExecutionRunner:
         self.planner = Planner(state, max_node_executions=max_node_executions)
         self.stream_id = uuid.UUID(state.id)
         self.next_version = state.version + 1
+        self.charge = charge  # async (state, node_exec, input) -> credits spent; may raise InsufficientBalance
         self.tasks: dict[str, asyncio.Task] = {}
         self._failure: BaseException | None = None
+        self._fatal: str | None = None  # ends the run FAILED (out of credits)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -103,11 +106,11 @@ class ExecutionRunner:
                 await asyncio.wait(list(self.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
                 if self._failure is not None:
                     raise self._failure
-                if self.planner.cap_exceeded:
+                if self.planner.cap_exceeded or self._fatal:
                     break
         finally:
             await self._cancel_tasks()
-        error = None
+        error = self._fatal
         if self.planner.cap_exceeded:
             error = (f"Execution exceeded the limit of {self.planner.max_node_executions} node executions "
                      "(a runaway loop?)")
@@ -160,6 +163,8 @@ class ExecutionRunner:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
             if block_cls.disabled:
                 raise ValueError(f"Block {ne.block_id} is disabled")
+            if not await self._charged(ne, ctx):
+                return
             async with asyncio.timeout(self.node_timeout_s):
                 error, finished_early = await self._drive_block(ne, block_cls().execute(self._block_input(ne), ctx),
                                                                 ctx, started)
@@ -175,6 +180,20 @@ class ExecutionRunner:
             await self._emit_output(ne, "error", error)
         self.planner.finished(ne, error, self._stats(ctx, started))
         self._record_in_background()
+
+    async def _charged(self, ne: NodeExec, ctx: RunContext) -> bool:
+        """Charge before running; out of credits fails the node and, with it, the whole run."""
+        if self.charge is None:
+            return True
+        try:
+            ctx.stats["cost"] = await self.charge(self.state, ne, ne.input_data or {})
+            return True
+        except InsufficientBalance as exc:
+            await self._emit_output(ne, "error", exc.message)
+            self.planner.finished(ne, exc.message, {"cost": 0})
+            self._fatal = exc.message
+            await self._flush()
+            return False
 
     async def _drive_block(self, ne: NodeExec, outputs, ctx: RunContext, started: float) -> tuple[str | None, bool]:
         """Route each output as it comes. After a yield the block is given one turn of the loop

@@ -29,7 +29,10 @@ from services.common.executions.state import ExecutionState, NodeExec
 from services.common.executions.stream import load_state
 from services.common.kafka import ensure_topics, make_consumer
 from services.common.settings import Settings
+from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
+from services.common.pricing import cost_table_with
+from services.executor.charging import NodeCharger
 from services.executor.ports import StoreChildRunner
 from services.executor.runner import ExecutionRunner
 from services.executor.writer import GroupCommitWriter
@@ -86,6 +89,11 @@ class ExecutorService:
         self.graphs = EventStore(self.datastore, "graphs")
         self.writer = GroupCommitWriter(self.executions)
         self.writer.start()
+        self.charger = None
+        if self.settings.credits_enabled:
+            ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
+                                   snapshot_every=self.settings.ledger_snapshot_every)
+            self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs))
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
         try:
@@ -210,7 +218,7 @@ class ExecutorService:
     def _runner(self, state: ExecutionState) -> ExecutionRunner:
         return ExecutionRunner(state, self.writer, context_factory=self._context,
                                node_timeout_s=self.settings.node_timeout_s,
-                               max_node_executions=self.settings.max_node_executions)
+                               max_node_executions=self.settings.max_node_executions, charge=self.charger)
 
     def _context(self, state: ExecutionState, ne: NodeExec) -> RunContext:
         stats: dict = {}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from services.projector.projections import executions, graphs
+from services.projector.projections import apikeys, credits, executions, graphs
 
 PROJECTION_NAME = "read_models"
 
 HANDLERS = {
     "graphs": graphs.apply,
     "executions": executions.apply,
+    "credits": credits.apply,
+    "apikeys": apikeys.apply,
 }
 
 TABLES = {
     "graphs": graphs.TABLES,
     "executions": executions.TABLES,
+    "credits": credits.TABLES,
+    "apikeys": apikeys.TABLES,
 }

@@ -9,6 +9,7 @@ import contextlib
 import httpx
 import uvicorn
 
+from schemas.topics import CONTEXTS
 from services import gateway
 from services.common import db
 from services.common.auth import issue_token
@@ -33,8 +34,8 @@ class Stack:
     def token(self, user: str, *, admin: bool = False) -> str:
         return issue_token(self.settings, user, admin=admin)
 
-    def client(self, user: str | None = None, **kwargs) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+    def client(self, user: str | None = None, *, admin: bool = False, **kwargs) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(user, admin=admin)}"} if user else {}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
 
     def start(self, name: str, factory) -> None:
@@ -85,7 +86,7 @@ async def running_stack(settings: Settings, *, projector: bool = True, executors
     await ensure_topics(settings)
     stack = Stack(settings)
     stack.datastore = db.make_datastore(settings, pool_size=2)
-    for context in ("graphs", "executions"):
+    for context in CONTEXTS:
         relay = Relay(settings, EventStore(stack.datastore, context))
         stack.relays.append(relay)
         stack.start(f"relay-{context}", relay.run)

@@ -18,15 +18,15 @@ from schemas.events.credits import (
     TransactionType,
     UsageMetadata,
 )
-from services.command_api.domain.errors import ConflictError, InvalidCommand, NotFoundError
-from services.command_api.domain.ledger import (
+from services.common.domain_errors import ConflictError, InvalidCommand, NotFoundError
+from services.common.credits.ledger import (
     MAX_BALANCE,
     Decision,
     InsufficientBalance,
     Ledger,
     ledger_stream_id,
 )
-from services.command_api.domain.transactions import MAX_TIME, group_transactions, to_user_transaction
+from services.common.credits.transactions import MAX_TIME, group_transactions, to_user_transaction
 
 USER = "user-1"
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.command_api.application.executions import StopTimeout
+from services.command_api.application.executions import NoCredits, StopTimeout
+from services.common.credits.ledger import InsufficientBalance
 from services.command_api.domain.errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
 from services.common.eventstore import ConcurrencyConflict
 from services.common.graphs.rules import GraphValidationError
 
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (NoCredits, 402),
+    (InsufficientBalance, 402),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InvalidCommand, 400),

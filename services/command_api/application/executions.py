@@ -13,7 +13,7 @@ from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
-from services.command_api.domain.errors import InvalidCommand, NotFoundError
+from services.command_api.domain.errors import DomainRefusal, InvalidCommand, NotFoundError
 from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
 from services.common.auth import User
 from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
@@ -26,9 +26,15 @@ class StopTimeout(Exception):
     pass
 
 
+class NoCredits(DomainRefusal):
+    """A run refused up front because the balance is zero or less (HTTP 402)."""
+
+
 class ExecutionCommands:
-    def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0) -> None:
+    def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0,
+                 ledger=None) -> None:
         self.store = store
+        self.ledger = ledger
         self.graphs = graphs
         self.stop_wait_s = stop_wait_s
         self._prepared_cache: dict[tuple[str, int], Any] = {}
@@ -36,6 +42,8 @@ class ExecutionCommands:
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], preset_id: str | None = None) -> dict[str, Any]:
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
+        if self.ledger is not None and self.ledger.balance(user.id) <= 0:
+            raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
         execution_id = uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                  inputs=inputs, credentials_inputs=credentials_inputs, preset_id=preset_id)

@@ -1,19 +1,6 @@
-"""Domain errors: the command side's vocabulary of refusals (mapped to HTTP in one table)."""
+"""Domain refusals of the command side (defined once in services.common.domain_errors, because the
+credits ledger, shared with the executor, refuses in the same vocabulary)."""
 
+from services.common.domain_errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
 
-class DomainRefusal(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotFoundError(DomainRefusal):
-    """The thing does not exist *for this user* (another user's graph looks missing)."""
-
-
-class ConflictError(DomainRefusal):
-    pass
-
-
-class InvalidCommand(DomainRefusal):
-    pass
+__all__ = ["ConflictError", "DomainRefusal", "InvalidCommand", "NotFoundError"]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from services.common.auth import User
 from services.common.http import json_response
 from services.common.blocks.registry import enabled_blocks
+from services.common.pricing import block_costs
 
 
 @lru_cache(maxsize=1)
@@ -18,7 +19,7 @@ def _catalogue() -> list[dict[str, Any]]:
     for block in sorted(enabled_blocks(), key=lambda b: b.name()):
         item = block.to_dict()
         item.pop("disabled", None)
-        item["costs"] = []
+        item["costs"] = block_costs(block.id)
         items.append(item)
     return items
 

@@ -44,7 +44,7 @@ from schemas.events.credits import (
     TransactionType,
     UsageMetadata,
 )
-from services.command_api.domain.errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
+from services.common.domain_errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
 
 LEDGER_NAMESPACE = uuid.UUID("2fb79def-2301-4448-bd0f-a008ee1bc9bd")
 MAX_BALANCE = 2**31 - 1  # AutoGPT keeps balances in a 32-bit integer column

@@ -1,0 +1,19 @@
+"""Domain errors: the command side's vocabulary of refusals (mapped to HTTP in one table)."""
+
+
+class DomainRefusal(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(DomainRefusal):
+    """The thing does not exist *for this user* (another user's graph looks missing)."""
+
+
+class ConflictError(DomainRefusal):
+    pass
+
+
+class InvalidCommand(DomainRefusal):
+    pass
