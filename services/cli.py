@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 
+from schemas.topics import CONTEXTS
 from services.common.settings import Settings
 
 SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay")
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     pj.add_argument("action", choices=["rebuild"])
     rl = sub.add_parser("relay", help="outbox maintenance")
     rl.add_argument("action", choices=["reset"])
-    rl.add_argument("--context", choices=["graphs", "executions"], action="append")
+    rl.add_argument("--context", choices=list(CONTEXTS), action="append")
     rp = sub.add_parser("replay", help="print an execution's timeline from the store")
     rp.add_argument("execution_id")
     args = parser.parse_args(argv)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "relay":
         from services.common.relay import reset_positions
 
-        contexts = args.context or ["graphs", "executions"]
+        contexts = args.context or list(CONTEXTS)
         asyncio.run(reset_positions(load_settings(), contexts))
         print("relay will republish from position 0:", ", ".join(contexts))
         return 0

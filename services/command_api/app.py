@@ -6,14 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.command_api.api import blocks, errors, executions, graphs
+from services.command_api.api import api_keys, blocks, credits, errors, executions, external, graphs
+from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
 from services.common import db
+from schemas.topics import CONTEXTS
 from services.common.auth import TokenVerifier
+from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
 from services.common.eventstore import EventStore
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
+from services.common.ratelimit import RateLimiter
 from services.common.settings import Settings
 
 
@@ -23,18 +27,29 @@ class CommandServices:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.datastore = db.make_datastore(settings)
-        self.stores = {ctx: EventStore(self.datastore, ctx) for ctx in ("graphs", "executions")}
+        self.stores = {ctx: EventStore(self.datastore, ctx) for ctx in CONTEXTS}
+        self.ledger = LedgerService(self.stores["credits"], signup_credits=settings.signup_credits,
+                                    monthly_refill=settings.monthly_refill_credits,
+                                    snapshot_every=settings.ledger_snapshot_every)
         self.graph_commands = GraphCommands(self.stores["graphs"])
-        self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands)
+        self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands,
+                                                    ledger=self.ledger if settings.credits_enabled else None)
+
+        self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
 
         self.kv_pool = None
         self.kv_store = None
+        self.rate_limiter: RateLimiter | None = None
+        self.key_usage: KeyUsage | None = None
 
     async def open(self) -> None:
-        """Async resources (the key/value store used when blocks run directly)."""
-        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
+        """Async resources: the key/value store used when blocks run directly, the shared rate
+        limit counters and API key last-use records (one small pool for all three)."""
+        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=8)
         await self.kv_pool.open()
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
+        self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
+        self.key_usage = KeyUsage(self.kv_pool)
 
     async def aclose(self) -> None:
         if self.kv_pool is not None:
@@ -45,13 +60,15 @@ class CommandServices:
 def routers(settings: Settings):
     current_user = user_dependency(TokenVerifier(settings))
     return [graphs.build_router(current_user), executions.build_router(current_user),
-            blocks.build_router(current_user)]
+            blocks.build_router(current_user), credits.build_router(current_user),
+            api_keys.build_router(current_user), external.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:
     app.state.command_services = services
     app.state.graph_commands = services.graph_commands
     app.state.execution_commands = services.execution_commands
+    app.state.api_key_commands = services.api_key_commands
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -37,7 +37,7 @@ DESCRIPTION = """\
 Every event recorded in agentloom's event store, published by the outbox relay.
 Field-by-field reference and the meaning of every event: `docs/events.md`.
 
-- **Key**: the stream id (graph id or graph execution id, UUID string). One stream stays on one
+- **Key**: the stream id (graph, execution, ledger or API key id). One stream stays on one
   partition and arrives in `stream_version` order (1, 2, 3 …, no gaps). No order across streams.
 - **Header** `type`: the event type, same as the envelope's `type`.
 - **At-least-once**: deduplicate on `(stream_id, stream_version)`; `event_id` is

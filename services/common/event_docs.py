@@ -32,6 +32,10 @@ from schemas.topics import CONTEXTS, topic_name
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 CONTEXT_NOTES = {
+    "apikeys": ("Stream = one API key, id `uuid5(namespace, lookup_id)` (also the key's public id). Recorded "
+                "by the command API only: `ApiKeyCreated` first, then any of `ApiKeyPermissionsChanged` / "
+                "`ApiKeySuspended`, and `ApiKeyRevoked`, which is always last. The plain key is never recorded, "
+                "only its display head/tail, its lookup id and an HMAC-SHA256 of it with a server secret."),
     "graphs": "Stream = one graph id (all its versions). Recorded by the command API only.",
     "executions": ("Stream = one graph execution id. The command API records `ExecutionQueued` and "
                    "`ExecutionStopRequested`; the executor owning the execution records everything else "
@@ -41,10 +45,25 @@ CONTEXT_NOTES = {
                    "`ExecutionCompleted` / `ExecutionFailed` / `ExecutionTerminated`, which is always last. "
                    "`ExecutionStopRequested` may come at any point before the end; a run stopped before it "
                    "started has no `ExecutionStarted`."),
+    "credits": ("Stream = one user's ledger (uuid5 of the user id). Every balance change is one entry event "
+                "carrying its idempotency key, signed amount and the running balance after it; the balance "
+                "never goes below zero. The command API records grants (admin, sign-up, monthly refill); "
+                "the executor records usage before a priced node runs, keyed `USAGE-{node_exec_id}`. "
+                "`LedgerSnapshotTaken` changes nothing: it lets the ledger load from it."),
 }
 
 # type -> (recorded by, when)
 RECORDED: dict[str, tuple[str, str]] = {
+    "ApiKeyCreated": ("command API", "`POST /api/api-keys` creates a key (stream version 1)."),
+    "ApiKeyRevoked": ("command API", "`DELETE /api/api-keys/{id}`; always the last event of its stream."),
+    "ApiKeySuspended": ("command API", "`POST /api/api-keys/{id}/suspend` on an active key."),
+    "ApiKeyPermissionsChanged": ("command API", "`PUT /api/api-keys/{id}/permissions` with a different set."),
+    "CreditsGranted": ("command API", "An admin grant, the sign-up grant or the monthly refill (GRANT)."),
+    "CreditsToppedUp": ("command API", "Paid credits, once the payment is settled (TOP_UP)."),
+    "CreditsSpent": ("executor", "Before a priced node runs (USAGE); refused, not recorded, when the balance "
+                                 "cannot cover it."),
+    "CreditsRefunded": ("command API", "Credits of a refunded top-up taken back (REFUND)."),
+    "LedgerSnapshotTaken": ("command API; executor", "Every few hundred entries, right after an entry."),
     "GraphCreated": ("command API", "`POST /api/graphs` creates a graph; it is stream version 1."),
     "GraphVersionCreated": ("command API", "`PUT /api/graphs/{id}` records a further full version."),
     "ActiveVersionSet": ("command API", "`PUT /api/graphs/{id}/versions/active` picks the active version."),
@@ -76,10 +95,42 @@ RECORDED: dict[str, tuple[str, str]] = {
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
 FIELD_NOTES: dict[str, str] = {
+    "ApiKeyCreated.user_id": "owner of the key",
+    "ApiKeyCreated.user_email": "the owner's email when the key was created (from the token), if known",
+    "ApiKeyCreated.name": "the key's name",
+    "ApiKeyCreated.description": "the key's description",
+    "ApiKeyCreated.permissions": "what the key may do (AutoGPT's `APIKeyPermission` names)",
+    "ApiKeyPermissionsChanged.permissions": "the key's whole new permission set",
+    "ApiKeyCreated.head": "first 8 characters of the key (`agpt_…`), for display",
+    "ApiKeyCreated.tail": "last 8 characters of the key, for display",
+    "ApiKeyCreated.lookup_id": "16 characters of the key's SHA-256: locates its stream when the key is presented",
+    "ApiKeyCreated.key_hash": "HMAC-SHA256 (hex) of the whole key with the server's `AGENTLOOM_API_KEY_SECRET`",
+    "transaction_key": "idempotency key: the same key twice changes the balance once",
+    "amount": "signed credits (1 credit = 1 cent): positive adds, negative removes",
+    "running_balance": "the balance right after this entry",
+    "reason": "human-readable reason",
+    "admin_id": "admin who granted, if any",
+    "refill_month": "YYYY-MM of a monthly refill, else null",
+    "metadata": "free-form details",
+    "top_up_type": "AUTO, MANUAL or UNCATEGORIZED",
+    "usage": "what the credits paid for (graph, execution, node, block)",
+    "top_up_key": "the top-up this refund takes back from",
+    "requested_amount": "credits asked to refund (the deduction may be smaller: balance never < 0)",
+    "LedgerSnapshotTaken.user_id": "owner of the ledger",
+    "balance": "balance at the snapshot",
+    "entry_count": "entries folded into the snapshot",
+    "LedgerSnapshotTaken.stream_version": "the snapshot's own stream version",
+    "last_refill_month": "YYYY-MM of the latest monthly refill",
+    "usage_key_window": "how many recent USAGE keys are remembered for idempotency",
+    "entries": "entries whose keys must stay remembered",
+    "transaction_type": "GRANT, TOP_UP, USAGE, REFUND or CARD_CHECK",
+    "graph_exec_id": "graph execution that used the credits",
+    "block": "block name",
+    "input": "the price filter that matched the node's input",
     "event_id": "uuid5 of `stream_id:stream_version`: the same for every re-delivery",
     "type": "permanent event type name (same as the `type` header)",
     "class_version": "payload schema version it was recorded with; upcast if below the current one",
-    "stream_id": "aggregate id: graph id or graph execution id (also the Kafka key)",
+    "stream_id": "aggregate id: graph, graph execution, ledger or API key id (also the Kafka key)",
     "stream_version": "1, 2, 3 … within the stream, no gaps: the order and dedup key",
     "position": "position in the context's log (commit order across all its streams)",
     "occurred_at": "when it was recorded (ISO 8601, UTC)",
@@ -227,6 +278,8 @@ def _default(field: Any) -> str:
     if field.is_required():
         return "required"
     value = field.default_factory() if field.default is PydanticUndefined else field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     return f"`{json.dumps(value)}`"
 
 

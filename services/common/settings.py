@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.topics import topic_name
 
 LOCAL_JWT_SECRET = "agentloom-local-dev-secret-change-me-0123456789"
+LOCAL_API_KEY_SECRET = "agentloom-local-api-key-secret-change-me-0123456789"
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     jwt_public_key: str = ""
     jwt_jwks_url: str = ""
     jwt_audience: str = "authenticated"
+    # HMAC secret for API key hashes; changing it invalidates every existing key.
+    api_key_secret: str = LOCAL_API_KEY_SECRET
+    rate_limit_execute_per_minute: int = 1000  # per user and per API key; 0 disables
 
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
@@ -44,10 +48,19 @@ class Settings(BaseSettings):
     executor_max_concurrent_graphs: int = 200
     http_allow_hosts: list[str] = []
 
+    credits_enabled: bool = True
+    signup_credits: int = 1500          # granted on a user's first ledger access; 0 disables
+    monthly_refill_credits: int = 0     # AutoGPT's beta refill (e.g. 1500); 0 disables
+    ledger_snapshot_every: int = 1000
+    # Extra prices: {block_id: [{"cost_amount": n, "cost_filter": {...}, "cost_type": "run"}]}
+    block_costs: dict[str, list[dict]] = {}
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
         if not self.local_mode and self.jwt_secret == LOCAL_JWT_SECRET and "HS256" in self.jwt_algorithms:
             raise ValueError("AGENTLOOM_JWT_SECRET must be set outside local mode")
+        if not self.local_mode and self.api_key_secret == LOCAL_API_KEY_SECRET:
+            raise ValueError("AGENTLOOM_API_KEY_SECRET must be set outside local mode")
         if not self.db_schema.replace("_", "").isalnum():
             raise ValueError("AGENTLOOM_DB_SCHEMA must be alphanumeric/underscore")
         return self

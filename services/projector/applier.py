@@ -16,22 +16,23 @@ from psycopg import AsyncCursor
 from schemas.envelope import Envelope, event_id_for
 from schemas.events import decode_payload
 from services.projector.registry import HANDLERS, PROJECTION_NAME
+from services.projector.sql import fetch_all
 
 log = logging.getLogger(__name__)
 
 
 async def _applied_versions(cur: AsyncCursor, stream_ids: list) -> dict:
-    rows = await (await cur.execute(
-        "SELECT stream_id, version FROM projection_streams WHERE projection = %s AND stream_id = ANY(%s) FOR UPDATE",
-        (PROJECTION_NAME, stream_ids))).fetchall()
+    rows = await fetch_all(
+        cur, "SELECT stream_id, version FROM projection_streams WHERE projection = %s AND stream_id = ANY(%s) "
+        "FOR UPDATE", (PROJECTION_NAME, stream_ids))
     return {row[0]: int(row[1]) for row in rows}
 
 
 async def _missing(cur: AsyncCursor, context: str, env: Envelope, after: int) -> list[Envelope]:
-    rows = await (await cur.execute(
-        f'SELECT originator_version, topic, state, notification_id FROM "{context}_events" '  # noqa: S608 - fixed names
+    rows = await fetch_all(
+        cur, f'SELECT originator_version, topic, state, notification_id FROM "{context}_events" '  # noqa: S608
         "WHERE originator_id = %s AND originator_version > %s AND originator_version < %s "
-        "ORDER BY originator_version", (env.stream_id, after, env.stream_version))).fetchall()
+        "ORDER BY originator_version", (env.stream_id, after, env.stream_version))
     return [envelope_from_row(env.stream_id, version, topic, state, position)
             for version, topic, state, position in rows]
 

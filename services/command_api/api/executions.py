@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import User
 from services.common.http import parse_uuid
+from services.common.ratelimit import execute_limit
 
 
 class ExecuteGraphRequest(BaseModel):
@@ -26,7 +27,8 @@ def build_router(current_user) -> APIRouter:
     def commands(request: Request):
         return request.app.state.execution_commands
 
-    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version")
+    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
+                 dependencies=[Depends(execute_limit(current_user))])
     def execute_graph(graph_id: str, graph_version: int, request: Request, body: ExecuteGraphRequest | None = None,
                       preset_id: str | None = None, user: User = Depends(current_user)) -> dict[str, Any]:
         body = body or ExecuteGraphRequest()

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet, GraphCreated, GraphDeleted, GraphVersionCreated
 from services.common.graphs.model import graph_meta, graph_model
+from services.projector.sql import fetch_all
 
 TABLES = ("rm_graphs", "rm_graph_versions")
 
@@ -34,10 +35,10 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
              event.graph.version, env.occurred_at, env.occurred_at))
         await _insert_version(cur, env, event.user_id, event.graph)
     elif isinstance(event, GraphVersionCreated):
-        row = await (await cur.execute("SELECT user_id FROM rm_graphs WHERE graph_id = %s", (env.stream_id,))).fetchone()
-        if row is None:
+        rows = await fetch_all(cur, "SELECT user_id FROM rm_graphs WHERE graph_id = %s", (env.stream_id,))
+        if not rows:
             return
-        await _insert_version(cur, env, row[0], event.graph)
+        await _insert_version(cur, env, rows[0][0], event.graph)
         await cur.execute(
             "UPDATE rm_graphs SET latest_version = GREATEST(latest_version, %s), updated_at = %s, "
             "active_version = CASE WHEN %s THEN %s ELSE active_version END WHERE graph_id = %s",

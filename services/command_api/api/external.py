@@ -1,0 +1,118 @@
+"""The external API (``/external-api/v1``, AutoGPT's v1 paths): the platform driven with an API key.
+
+Callers authenticate with ``X-API-Key``. The key is loaded from its stream in the event store (not
+a read model) and its keyed hash compared in constant time, so a revoked or suspended key stops
+working on the very next request. Missing, unknown, revoked or suspended keys get 401; a key
+without the route's permission gets 403 naming it. Every route then acts as the key's owner,
+through the same commands as the ``/api`` routes, so ownership rules (another user's graph or
+execution is "not found") hold unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from schemas.events.apikeys import ApiKeyPermission as P
+from schemas.graph import CreateGraphRequest
+from services.command_api.api.blocks import run_block_directly
+from services.command_api.domain.api_key import ApiKey
+from services.common.auth import User
+from services.common.blocks.registry import enabled_blocks
+from services.common.executions.views import output_block_ids
+from services.common.http import Forbidden, parse_uuid
+from services.common.pricing import block_costs
+from services.common.ratelimit import enforce, key_bucket, user_bucket
+
+USER_TIMEZONE_NOT_SET = "not-set"  # AutoGPT's value for a user without a chosen time zone
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")
+
+
+def require(*permissions: P):
+    """Dependency: the ACTIVE key presented in ``X-API-Key`` holding every given permission."""
+
+    async def authorized(request: Request, presented: str | None = Security(_api_key_header)) -> ApiKey:
+        key = await asyncio.to_thread(request.app.state.api_key_commands.authenticate, presented)
+        await request.app.state.command_services.key_usage.touch(key.key_id)
+        missing = [p.value for p in permissions if not key.allows(p)]
+        if missing:
+            raise Forbidden(f"API key lacks the required permission(s): {', '.join(missing)}")
+        return key
+
+    return authorized
+
+
+def owner(key: ApiKey) -> User:
+    return User(id=key.user_id or "", email=key.user_email)
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> list[dict[str, Any]]:
+    """The same block list as ``GET /api/blocks`` (block dict + costs, enabled blocks only)."""
+    items = []
+    for block in sorted(enabled_blocks(), key=lambda b: b.name()):
+        item = block.to_dict()
+        item.pop("disabled", None)
+        item["costs"] = block_costs(block.id)
+        items.append(item)
+    return items
+
+
+def execution_results(state) -> dict[str, Any]:
+    """AutoGPT's ``GraphExecutionResult``: per node execution its input and outputs, and the graph
+    outputs as ``[{name: value}]`` once the run COMPLETED (``null`` before or otherwise)."""
+    nodes = sorted(state.node_execs.values(), key=lambda ne: ne.added_seq)
+    output = None
+    if state.status == "COMPLETED":
+        output = [{name: value} for name, values in state.graph_outputs(output_block_ids()).items()
+                  for value in values]
+    return {"execution_id": state.id, "status": state.status, "output": output,
+            "nodes": [{"node_id": ne.node_id,
+                       "input": ne.input_data if ne.input_data is not None else dict(ne.pins),
+                       "output": ne.output_data()} for ne in nodes]}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/external-api/v1", tags=["external"])
+
+    @router.get("/me", summary="The API key owner")
+    async def me(key: ApiKey = Depends(require(P.IDENTITY))) -> dict[str, Any]:
+        return {"id": key.user_id, "name": None, "email": key.user_email, "timezone": USER_TIMEZONE_NOT_SET}
+
+    @router.get("/blocks", summary="Every enabled block")
+    async def list_blocks(key: ApiKey = Depends(require(P.READ_BLOCK))) -> list[dict[str, Any]]:
+        return _catalogue()
+
+    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input")
+    async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
+                            key: ApiKey = Depends(require(P.EXECUTE_BLOCK))) -> dict[str, list[Any]]:
+        services = request.app.state.command_services
+        return await run_block_directly(block_id, data, key.user_id, services.kv_store,
+                                        tuple(services.settings.http_allow_hosts))
+
+    @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)")
+    def create_graph(body: CreateGraphRequest, request: Request,
+                     key: ApiKey = Depends(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))) -> dict[str, Any]:
+        return request.app.state.graph_commands.create(owner(key), body.graph)
+
+    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version")
+    async def execute_graph(graph_id: str, graph_version: int, request: Request,
+                            node_input: dict[str, Any] = Body(default_factory=dict, embed=True),
+                            key: ApiKey = Depends(require(P.EXECUTE_GRAPH))) -> dict[str, Any]:
+        await enforce(request, key_bucket(key.key_id), user_bucket(key.user_id or ""))
+        meta = await asyncio.to_thread(request.app.state.execution_commands.execute, owner(key),
+                                       parse_uuid(graph_id, "graph_id"), graph_version, node_input, {})
+        return {"id": meta["id"]}
+
+    @router.get("/graphs/{graph_id}/executions/{graph_exec_id}/results", summary="An execution's results")
+    def execution_result(graph_id: str, graph_exec_id: str, request: Request,
+                         key: ApiKey = Depends(require(P.READ_GRAPH))) -> dict[str, Any]:
+        state = request.app.state.execution_commands.owned_state(
+            owner(key), parse_uuid(graph_id, "graph_id"), parse_uuid(graph_exec_id, "graph_exec_id"))
+        return execution_results(state)
+
+    return router
