@@ -348,8 +348,8 @@ async def bench_ledger(stack: "Stack") -> None:
             ledger.apply(snap[0])
             batch += snap
     version = 0
-    for chunk in range(0, len(batch), 5000):
-        part = batch[chunk:chunk + 5000]
+    for chunk in range(0, len(batch), 500):  # small appends: psycopg's pipeline can stall on huge ones
+        part = batch[chunk:chunk + 500]
         store.append([NewEvent(ledger_stream_id(big), version + j + 1, e, user_id=big) for j, e in enumerate(part)])
         version += len(part)
     reads = []

@@ -174,25 +174,31 @@ class Hub:
             graph_key = (event.user_id, event.graph_id)
             self.stream_graph[stream_id] = graph_key
         graph_sockets = self.graph_subs.get(graph_key, []) if graph_key else []
+        at = _parse_time(data["occurred_at"])
         if watch is None and graph_sockets and isinstance(event, GRAPH_LEVEL):
-            watch = self.watches[stream_id] = _Watch(await self._load_state(stream_id, upto=version - 1))
+            state = await self._load_state(stream_id, upto=version - 1)
+            # an execution subscription may have created the watch while the history was read
+            watch = self.watches.setdefault(stream_id, _Watch(state))
         if watch is None:
             return
-        at = _parse_time(data["occurred_at"])
         if watch.loading:
             watch.buffer.append((version, event, at))
-            return
-        if version <= watch.state.version:
-            return  # already folded from the store when the watch was loaded
-        watch.state.apply(event, at)
-        for sub in watch.subs:
-            self._offer(sub, watch.state, event, version)
+            if not (graph_sockets and isinstance(event, GRAPH_LEVEL)):
+                return
+            state = await self._load_state(stream_id, upto=version)  # graph sockets still get the event
+        else:
+            if version <= watch.state.version:
+                return  # already folded from the store when the watch was loaded
+            watch.state.apply(event, at)
+            for sub in watch.subs:
+                self._offer(sub, watch.state, event, version)
+            state = watch.state
         if graph_sockets and isinstance(event, GRAPH_LEVEL):
             for socket in graph_sockets:
                 channel = protocol.graph_channel(socket.user_id, graph_key[1])
-                self._push(socket, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(watch.state, version),
+                self._push(socket, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(state, version),
                                                     channel=channel))
-        if not watch.subs and watch.state.is_terminal:
+        if not watch.loading and not watch.subs and watch.state.is_terminal:
             self.watches.pop(stream_id, None)
 
     def _offer(self, sub: _Sub, state: ExecutionState, event, seq: int) -> None:
