@@ -17,6 +17,8 @@ both 0 when the charge is taken (before execution), so they cost 0 there.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
@@ -108,3 +110,18 @@ def cost_table_with(extra: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[st
     for block_id, costs in extra.items():
         table[block_id] = [BlockCost.model_validate(c) for c in costs] + table.get(block_id, [])
     return table
+
+
+@lru_cache(maxsize=1)
+def block_catalogue() -> list[dict[str, Any]]:
+    """``GET /api/blocks`` (and the external API's ``/blocks``): every enabled block in AutoGPT's
+    block dict shape, with its prices."""
+    from services.common.blocks.registry import enabled_blocks
+
+    items = []
+    for block in sorted(enabled_blocks(), key=lambda b: b.name()):
+        item = block.to_dict()
+        item.pop("disabled", None)
+        item["costs"] = block_costs(block.id)
+        items.append(item)
+    return items

@@ -11,7 +11,6 @@ execution is "not found") hold unchanged.
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Security
@@ -22,10 +21,9 @@ from schemas.graph import CreateGraphRequest
 from services.command_api.api.blocks import run_block_directly
 from services.command_api.domain.api_key import ApiKey
 from services.common.auth import User
-from services.common.blocks.registry import enabled_blocks
 from services.common.executions.views import output_block_ids
 from services.common.http import Forbidden, parse_uuid
-from services.common.pricing import block_costs
+from services.common.pricing import block_catalogue
 from services.common.ratelimit import enforce, key_bucket, user_bucket
 
 USER_TIMEZONE_NOT_SET = "not-set"  # AutoGPT's value for a user without a chosen time zone
@@ -50,16 +48,8 @@ def owner(key: ApiKey) -> User:
     return User(id=key.user_id or "", email=key.user_email)
 
 
-@lru_cache(maxsize=1)
 def _catalogue() -> list[dict[str, Any]]:
-    """The same block list as ``GET /api/blocks`` (block dict + costs, enabled blocks only)."""
-    items = []
-    for block in sorted(enabled_blocks(), key=lambda b: b.name()):
-        item = block.to_dict()
-        item.pop("disabled", None)
-        item["costs"] = block_costs(block.id)
-        items.append(item)
-    return items
+    return block_catalogue()
 
 
 def execution_results(state) -> dict[str, Any]:
