@@ -312,6 +312,7 @@ async def bench_ledger(stack: "Stack") -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from services.common import db
+    from schemas.events.credits import LedgerSnapshotTaken
     from services.common.credits.ledger import Ledger, ledger_stream_id
     from services.common.credits.service import LedgerService
     from services.common.eventstore import EventStore, NewEvent
@@ -347,11 +348,19 @@ async def bench_ledger(stack: "Stack") -> None:
             snap = ledger.snapshot()
             ledger.apply(snap[0])
             batch += snap
-    version = 0
-    for chunk in range(0, len(batch), 500):  # small appends: psycopg's pipeline can stall on huge ones
-        part = batch[chunk:chunk + 500]
-        store.append([NewEvent(ledger_stream_id(big), version + j + 1, e, user_id=big) for j, e in enumerate(part)])
-        version += len(part)
+    version, part = 0, []
+    for event in [*batch, None]:  # small appends; each snapshot alone (large pipelined appends stall)
+        if event is None or isinstance(event, LedgerSnapshotTaken) or len(part) == 500:
+            if part:
+                store.append([NewEvent(ledger_stream_id(big), version + j + 1, e, user_id=big)
+                              for j, e in enumerate(part)])
+                version += len(part)
+            part = []
+        if isinstance(event, LedgerSnapshotTaken):
+            store.append([NewEvent(ledger_stream_id(big), version + 1, event, user_id=big)])
+            version += 1
+        elif event is not None:
+            part.append(event)
     reads = []
     for _ in range(20):  # a cold read each time: newest snapshot plus its tail, from the store
         t = time.perf_counter()
