@@ -11,7 +11,7 @@ from services.common.blocks.registry import all_blocks
 from services.common.executions.state import ExecutionState, NodeExec
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -23,8 +23,8 @@ def execution_meta(state: ExecutionState) -> dict[str, Any]:
     return {
         "id": state.id, "user_id": state.user_id, "graph_id": state.graph_id, "graph_version": state.graph_version,
         "inputs": state.inputs, "credential_inputs": None, "nodes_input_masks": state.nodes_input_masks or None,
-        "preset_id": state.preset_id, "status": state.status, "started_at": _iso(state.started_at),
-        "ended_at": _iso(state.ended_at), "is_shared": False, "share_token": None, "is_dry_run": False,
+        "preset_id": state.preset_id, "status": state.status, "started_at": iso(state.started_at),
+        "ended_at": iso(state.ended_at), "is_shared": False, "share_token": None, "is_dry_run": False,
         "stats": state.stats.model_dump() if state.stats else None,
         "parent_graph_exec_id": state.parent_execution_id,
     }
@@ -35,8 +35,8 @@ def node_result(state: ExecutionState, ne: NodeExec) -> dict[str, Any]:
         "user_id": state.user_id, "graph_id": state.graph_id, "graph_version": state.graph_version,
         "graph_exec_id": state.id, "node_exec_id": ne.id, "node_id": ne.node_id, "block_id": ne.block_id,
         "status": ne.status, "input_data": ne.input_data if ne.input_data is not None else dict(ne.pins),
-        "output_data": ne.output_data(), "add_time": _iso(ne.add_time), "queue_time": _iso(ne.queue_time),
-        "start_time": _iso(ne.start_time), "end_time": _iso(ne.end_time),
+        "output_data": ne.output_data(), "add_time": iso(ne.add_time), "queue_time": iso(ne.queue_time),
+        "start_time": iso(ne.start_time), "end_time": iso(ne.end_time),
     }
 
 

@@ -23,7 +23,7 @@ def build_router(current_user) -> APIRouter:
     @router.get("/{graph_exec_id}/events", summary="The execution's complete event history, in order")
     async def events(graph_exec_id: str, request: Request, user: User = Depends(current_user)):
         execution_id, history = await owned_history(request, user, graph_exec_id)
-        entries = with_causes([(seq, kind, at, payload) for seq, kind, at, payload, _ in history])
+        entries = with_causes([(seq, kind, at, event.model_dump(mode="json")) for seq, kind, at, event in history])
         return json_response({"execution_id": execution_id, "events": entries})
 
     @router.get("/{graph_exec_id}/state", summary="The execution as it stood after event at_seq")

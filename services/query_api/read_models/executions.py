@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.common.executions.views import output_block_ids
+from services.common.executions.views import iso, output_block_ids
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, preset_id, "
                  "parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
 _NODE_DONE = ("COMPLETED", "FAILED", "TERMINATED")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +19,7 @@ def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "id": str(row["execution_id"]), "user_id": row["user_id"], "graph_id": str(row["graph_id"]),
         "graph_version": row["graph_version"], "inputs": row["inputs"], "credential_inputs": None,
         "nodes_input_masks": row["nodes_input_masks"], "preset_id": row["preset_id"], "status": row["status"],
-        "started_at": _iso(row["started_at"]), "ended_at": _iso(row["ended_at"]), "is_shared": False,
+        "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]), "is_shared": False,
         "share_token": None, "is_dry_run": False, "stats": row["stats"],
         "parent_graph_exec_id": str(row["parent_execution_id"]) if row["parent_execution_id"] else None,
     }
@@ -35,8 +30,8 @@ def node_from_row(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         "user_id": meta["user_id"], "graph_id": meta["graph_id"], "graph_version": meta["graph_version"],
         "graph_exec_id": meta["id"], "node_exec_id": str(row["node_exec_id"]), "node_id": row["node_id"],
         "block_id": row["block_id"], "status": row["status"], "input_data": row["input_data"],
-        "output_data": row["output_data"], "add_time": _iso(row["add_time"]), "queue_time": _iso(row["queue_time"]),
-        "start_time": _iso(row["start_time"]), "end_time": _iso(row["end_time"]),
+        "output_data": row["output_data"], "add_time": iso(row["add_time"]), "queue_time": iso(row["queue_time"]),
+        "start_time": iso(row["start_time"]), "end_time": iso(row["end_time"]),
     }
 
 

@@ -36,14 +36,13 @@ from services.common import db
 from services.common.executions.state import ExecutionState
 from services.common.executions.views import execution_meta, node_result, output_block_ids
 from services.common.settings import Settings
+from services.query_api.read_models.history import read_history
 from services.query_api.ws import protocol
 
 log = logging.getLogger(__name__)
 GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
 _ROWS = ("SELECT notification_id, originator_id, originator_version, topic, state FROM executions_events "
          "WHERE notification_id > %s ORDER BY notification_id LIMIT 2000")
-_STREAM = ("SELECT originator_version, topic, state FROM executions_events WHERE originator_id = %s "
-           "ORDER BY originator_version")
 
 
 @dataclass
@@ -227,14 +226,7 @@ class Hub:
         return state
 
     async def _stream_events(self, stream_id: str) -> list[tuple[int, Any, Any]]:
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(_STREAM, (stream_id,))).fetchall()
-        out = []
-        for version, topic, raw in rows:
-            data = orjson.loads(bytes(raw))
-            out.append((int(version), decode_payload(topic, data["class_version"], data["payload"]),
-                        _parse_time(data["occurred_at"])))
-        return out
+        return [(seq, event, at) for seq, _type, at, event in await read_history(self.pool, stream_id)]
 
     # -- subscriptions -------------------------------------------------------------------------
 
