@@ -6,8 +6,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.command_api.api import api_keys, blocks, credits, errors, executions, external, graphs
+from services.command_api.api import api_keys, blocks, credentials, credits, errors, executions, external, graphs
 from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
+from services.command_api.application.credentials import CredentialsCommands
+from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
 from services.common import db
@@ -16,6 +18,12 @@ from services.common.auth import TokenVerifier
 from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
 from services.common.eventstore import EventStore
+from services.common.integrations.crypto import Keyring
+from services.common.integrations.resolver import NodeCredentials
+from services.common.integrations.store import CredentialsReader
+from services.common.llm.gateway import LlmGateway
+from services.common.pricing import cost_table_with
+from services.common.integrations.system import configured_system_credentials
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
 from services.common.ratelimit import RateLimiter
 from services.common.settings import Settings
@@ -32,11 +40,18 @@ class CommandServices:
                                     monthly_refill=settings.monthly_refill_credits,
                                     snapshot_every=settings.ledger_snapshot_every)
         self.graph_commands = GraphCommands(self.stores["graphs"])
+        self.credentials_reader = CredentialsReader(self.stores["integrations"], Keyring.parse(settings.credentials_keys),
+                                                    configured_system_credentials(settings))
+        self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)
         self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands,
-                                                    ledger=self.ledger if settings.credits_enabled else None)
+                                                    ledger=self.ledger if settings.credits_enabled else None,
+                                                    credentials=self.credentials_reader)
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
 
+        self.block_charger = (DirectRunCharger(self.ledger, cost_table_with(settings.block_costs))
+                              if settings.credits_enabled else None)
+        self.llm: LlmGateway | None = None
         self.kv_pool = None
         self.kv_store = None
         self.rate_limiter: RateLimiter | None = None
@@ -50,8 +65,18 @@ class CommandServices:
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
         self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
+        self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
+                              max_retries=self.settings.llm_max_retries)
+
+    def block_ports(self) -> dict:
+        """What a direct block run needs from this process (``run_block_directly`` keywords)."""
+        return {"kv_store": self.kv_store, "allow_hosts": tuple(self.settings.http_allow_hosts),
+                "credentials": NodeCredentials(self.credentials_reader), "llm": self.llm,
+                "charge": self.block_charger}
 
     async def aclose(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
         if self.kv_pool is not None:
             await self.kv_pool.close()
         self.datastore.close()
@@ -61,7 +86,7 @@ def routers(settings: Settings):
     current_user = user_dependency(TokenVerifier(settings))
     return [graphs.build_router(current_user), executions.build_router(current_user),
             blocks.build_router(current_user), credits.build_router(current_user),
-            api_keys.build_router(current_user), external.build_router()]
+            api_keys.build_router(current_user), credentials.build_router(current_user), external.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:
@@ -69,6 +94,7 @@ def attach(app: FastAPI, services: CommandServices) -> None:
     app.state.graph_commands = services.graph_commands
     app.state.execution_commands = services.execution_commands
     app.state.api_key_commands = services.api_key_commands
+    app.state.credentials_commands = services.credentials_commands
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -92,6 +92,11 @@ def _describe_fields(schemas: dict[str, Any]) -> None:
                 prop["description"] = note
 
 
+STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
+               "credits": "ledger id (uuid5 of the user id)", "apikeys": "API key id",
+               "integrations": "credential id"}
+
+
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:
     """Add what FastStream cannot say: Kafka key, the ``type`` header, content type."""
     by_channel = {f"{ctx}Events": ctx for ctx in CONTEXTS}
@@ -110,8 +115,7 @@ def _fix_messages(spec: dict[str, Any], prefix: str) -> None:
                 "enum": [t for t, cls in published_types().items() if cls.CONTEXT == context]}},
         }
         message["bindings"] = {"kafka": {
-            "key": {"type": "string", "format": "uuid", "description": "stream id: "
-                    + ("graph id" if context == "graphs" else "graph execution id")},
+            "key": {"type": "string", "format": "uuid", "description": "stream id: " + STREAM_KEYS[context]},
             "bindingVersion": KAFKA_BINDING_VERSION,
         }}
     for name, operation in spec["operations"].items():

@@ -17,3 +17,7 @@ class ConflictError(DomainRefusal):
 
 class InvalidCommand(DomainRefusal):
     pass
+
+
+class Forbidden(DomainRefusal):
+    """The user may not do this to this thing, and may know it exists (e.g. a system credential)."""

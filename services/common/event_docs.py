@@ -50,6 +50,11 @@ CONTEXT_NOTES = {
                 "never goes below zero. The command API records grants (admin, sign-up, monthly refill); "
                 "the executor records usage before a priced node runs, keyed `USAGE-{node_exec_id}`. "
                 "`LedgerSnapshotTaken` changes nothing: it lets the ledger load from it."),
+    "integrations": ("Stream = one user credential (its UUID). Recorded by the command API only: "
+                     "`CredentialsCreated` first, then any `CredentialsSecretReencrypted`, and "
+                     "`CredentialsDeleted`, which is always last. The API key is never recorded in clear: "
+                     "`encrypted_secret` is AES-256-GCM ciphertext naming the keyring key that sealed it, "
+                     "bound to the credential id and owner."),
 }
 
 # type -> (recorded by, when)
@@ -58,6 +63,12 @@ RECORDED: dict[str, tuple[str, str]] = {
     "ApiKeyRevoked": ("command API", "`DELETE /api/api-keys/{id}`; always the last event of its stream."),
     "ApiKeySuspended": ("command API", "`POST /api/api-keys/{id}/suspend` on an active key."),
     "ApiKeyPermissionsChanged": ("command API", "`PUT /api/api-keys/{id}/permissions` with a different set."),
+    "CredentialsCreated": ("command API", "`POST /api/integrations/{provider}/credentials` stores an API key "
+                                          "(stream version 1)."),
+    "CredentialsSecretReencrypted": ("command API", "`agentloom credentials reencrypt` after a key rotation: "
+                                                    "the same secret sealed under the active key."),
+    "CredentialsDeleted": ("command API", "`DELETE /api/integrations/{provider}/credentials/{id}`; always the "
+                                          "last event of its stream."),
     "CreditsGranted": ("command API", "An admin grant, the sign-up grant or the monthly refill (GRANT)."),
     "CreditsToppedUp": ("command API", "Paid credits, once the payment is settled (TOP_UP)."),
     "CreditsSpent": ("executor", "Before a priced node runs (USAGE); refused, not recorded, when the balance "
@@ -95,6 +106,12 @@ RECORDED: dict[str, tuple[str, str]] = {
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
 FIELD_NOTES: dict[str, str] = {
+    "CredentialsCreated.user_id": "owner of the credential",
+    "CredentialsCreated.provider": "the provider the key is for (AutoGPT's `ProviderName`, e.g. `openai`)",
+    "CredentialsCreated.type": "credential type; only `api_key` is stored this way",
+    "CredentialsCreated.title": "the owner's name for it",
+    "CredentialsCreated.expires_at": "Unix time after which it no longer resolves, if set",
+    "encrypted_secret": "`v1:<key id>:<base64url(nonce + AES-256-GCM ciphertext)>` of the API key",
     "ApiKeyCreated.user_id": "owner of the key",
     "ApiKeyCreated.user_email": "the owner's email when the key was created (from the token), if known",
     "ApiKeyCreated.name": "the key's name",

@@ -62,8 +62,11 @@ def block_usage_cost(block_id: str, input_data: Mapping[str, Any], cost_table: C
     The filter is what the USAGE entry records as its ``input``; ``(0, {})`` when nothing matches.
     """
     table = COST_TABLE if cost_table is None else cost_table
-    data = dict(input_data)
-    for cost in table.get(block_id, ()):
+    entries = table.get(block_id, ())
+    if not entries:
+        return 0, {}
+    data = {**input_defaults(block_id), **input_data}  # a model left at its default is still that model
+    for cost in entries:
         if not cost_filter_matches(cost.cost_filter, data):
             continue
         if cost.cost_type is BlockCostType.RUN:
@@ -76,6 +79,23 @@ def block_usage_cost(block_id: str, input_data: Mapping[str, Any], cost_table: C
     return 0, {}
 
 
+@lru_cache(maxsize=None)
+def input_defaults(block_id: str) -> dict[str, Any]:
+    """The block's non-None input defaults (what it runs with when the node leaves them unset)."""
+    from services.common.blocks.registry import get_block
+
+    block = get_block(block_id)
+    if block is None:
+        return {}
+    found = {}
+    for name, info in block.Input.model_fields.items():
+        if not info.is_required():
+            value = info.get_default(call_default_factory=True)
+            if value is not None:
+                found[name] = value
+    return found
+
+
 def block_costs(block_id: str, cost_table: CostTable | None = None) -> list[dict[str, Any]]:
     """The ``costs`` list shown for a block by ``GET /api/blocks``."""
     table = COST_TABLE if cost_table is None else cost_table
@@ -84,23 +104,30 @@ def block_costs(block_id: str, cost_table: CostTable | None = None) -> list[dict
 
 # -- the default table --------------------------------------------------------------------------
 
-LLM_BLOCK_ID = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
-SYSTEM_OPENAI_CREDENTIALS_ID = "agentloom-system-openai"
-SYSTEM_OPENAI_CREDENTIALS = {"id": SYSTEM_OPENAI_CREDENTIALS_ID, "provider": "openai", "type": "api_key"}
-
-# Credits per run with the platform's OpenAI key (values from AutoGPT's MODEL_COST).
-LLM_MODEL_COST: dict[str, int] = {"gpt-4o": 3, "gpt-4o-mini": 1, "gpt-4-turbo": 10}
+# The AI blocks: priced per model when the platform's own key pays (AutoGPT's LLM_COST); a user's
+# own key matches no entry, so it costs nothing.
+LLM_BLOCK_IDS = (
+    "1f292d4a-41a4-4977-9684-7c8d560b9f91",  # AITextGeneratorBlock
+    "ed55ac19-356e-4243-a6cb-bc599e9b716f",  # AIStructuredResponseGeneratorBlock
+    "32a87eab-381e-4dd4-bdb8-4c47151be35a",  # AIConversationBlock
+    "a0a69be1-4528-491c-a85a-a4ab6873e3f0",  # AITextSummarizerBlock
+    "9c0b0450-d199-458b-a731-072189dd6593",  # AIListGeneratorBlock
+    "553ec5b8-6c45-4299-8d75-b394d05f72ff",  # AIConditionBlock
+)
+LLM_BLOCK_ID = LLM_BLOCK_IDS[0]
 
 
 def _llm_costs() -> list[BlockCost]:
-    return [BlockCost(cost_amount=amount,
-                      cost_filter={"model": model, "credentials": dict(SYSTEM_OPENAI_CREDENTIALS)})
-            for model, amount in LLM_MODEL_COST.items()]
+    from services.common.integrations.system import SYSTEM_CREDENTIALS, system_meta
+    from services.common.llm.models import MODELS
+
+    return [BlockCost(cost_amount=info.cost, cost_filter={"model": model, "credentials": system_meta(info.provider)})
+            for model, info in MODELS.items() if info.provider in SYSTEM_CREDENTIALS and info.provider != "ollama"]
 
 
 # Core blocks are free: only blocks calling paid external services with platform credentials
 # appear here.
-COST_TABLE: dict[str, list[BlockCost]] = {LLM_BLOCK_ID: _llm_costs()}
+COST_TABLE: dict[str, list[BlockCost]] = {block_id: _llm_costs() for block_id in LLM_BLOCK_IDS}
 
 
 def cost_table_with(extra: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[BlockCost]]:

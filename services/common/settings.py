@@ -7,13 +7,20 @@ environment at import time. Secrets have local-only defaults, refused outside lo
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import topic_name
 
 LOCAL_JWT_SECRET = "agentloom-local-dev-secret-change-me-0123456789"
 LOCAL_API_KEY_SECRET = "agentloom-local-api-key-secret-change-me-0123456789"
+# A fixed development key for credential secrets (base64url of 32 bytes); refused outside local mode.
+LOCAL_CREDENTIALS_KEY = "local-dev:YWdlbnRsb29tLWxvY2FsLWRldi1jcmVkZW50aWFscyE"
+
+
+def _system_key(provider_env: str) -> SecretStr:
+    """A platform-owned provider key, read from ``AGENTLOOM_<X>`` or AutoGPT's plain ``<X>``."""
+    return Field(default=SecretStr(""), validation_alias=AliasChoices(f"AGENTLOOM_{provider_env}", provider_env))
 
 
 class Settings(BaseSettings):
@@ -55,12 +62,32 @@ class Settings(BaseSettings):
     # Extra prices: {block_id: [{"cost_amount": n, "cost_filter": {...}, "cost_type": "run"}]}
     block_costs: dict[str, list[dict]] = {}
 
+    # Credentials store: keyring for secrets at rest, "<key id>:<base64url 32 bytes>", first = active.
+    credentials_keys: list[str] = [LOCAL_CREDENTIALS_KEY]
+
+    # Platform-owned ("system") provider keys; a configured key appears to every user as
+    # "Use Credits for <provider>" and runs are charged per model (COMPAT §2.7).
+    openai_api_key: SecretStr = _system_key("OPENAI_API_KEY")
+    anthropic_api_key: SecretStr = _system_key("ANTHROPIC_API_KEY")
+    groq_api_key: SecretStr = _system_key("GROQ_API_KEY")
+    open_router_api_key: SecretStr = _system_key("OPEN_ROUTER_API_KEY")
+    aiml_api_key: SecretStr = _system_key("AIML_API_KEY")
+    llama_api_key: SecretStr = _system_key("LLAMA_API_KEY")
+    v0_api_key: SecretStr = _system_key("V0_API_KEY")
+    # Provider base URLs, e.g. {"openai": "http://127.0.0.1:8000/v1"} for a local server.
+    llm_base_urls: dict[str, str] = {}
+    llm_timeout_s: float = 120.0
+    llm_max_retries: int = 3
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
         if not self.local_mode and self.jwt_secret == LOCAL_JWT_SECRET and "HS256" in self.jwt_algorithms:
             raise ValueError("AGENTLOOM_JWT_SECRET must be set outside local mode")
         if not self.local_mode and self.api_key_secret == LOCAL_API_KEY_SECRET:
             raise ValueError("AGENTLOOM_API_KEY_SECRET must be set outside local mode")
+        if not self.local_mode and LOCAL_CREDENTIALS_KEY in self.credentials_keys:
+            raise ValueError("AGENTLOOM_CREDENTIALS_KEYS must be set outside local mode "
+                             "(generate a key with `agentloom credentials keygen`)")
         if not self.db_schema.replace("_", "").isalnum():
             raise ValueError("AGENTLOOM_DB_SCHEMA must be alphanumeric/underscore")
         return self

@@ -11,6 +11,7 @@ import uuid
 from typing import Any, AsyncIterator
 
 from schemas.events.executions import ExecutionQueued
+from services.common.graphs.credentials import node_credentials_masks
 from schemas.events.graphs import GraphCreated, GraphDeleted, GraphVersionCreated
 from schemas.graph import GraphVersionBody
 from services.common.blocks.base import BlockType
@@ -79,8 +80,13 @@ class StoreChildRunner:
         body = find_graph_version(self.graphs, self.parent.user_id, graph_id, graph_version)
         if body is None:
             raise ValueError(f"Graph #{graph_id} v{graph_version} not found")
+        # The parent's run-level credentials reach the sub-graph's nodes the same way (AutoGPT
+        # aggregates sub-graph credential fields into the parent's credentials inputs).
+        credentials_inputs = dict(self.parent.credentials_inputs or {})
         queued = ExecutionQueued(user_id=self.parent.user_id, graph_id=graph_id, graph_version=body.version,
-                                 graph=body, inputs=inputs, parent_execution_id=self.parent.id,
+                                 graph=body, inputs=inputs, credentials_inputs=credentials_inputs,
+                                 nodes_input_masks=node_credentials_masks(body, credentials_inputs),
+                                 parent_execution_id=self.parent.id,
                                  parent_node_exec_id=self.node_exec_id)
         try:
             self.executions.append([NewEvent(child_id, 1, queued, user_id=self.parent.user_id)])

@@ -50,7 +50,7 @@ def _fallback(value: Any) -> Any:
 
 class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
-                 node_timeout_s: float, max_node_executions: int, charge=None) -> None:
+                 node_timeout_s: float, max_node_executions: int, charge=None, credentials=None) -> None:
         self.state = state
         self.writer = writer
         self.context_factory = context_factory
@@ -59,6 +59,7 @@ class ExecutionRunner:
         self.stream_id = uuid.UUID(state.id)
         self.next_version = state.version + 1
         self.charge = charge  # async (state, node_exec, input) -> credits spent; may raise InsufficientBalance
+        self.credentials = credentials  # async (user_id, block_cls, input) -> {field: resolved credentials}
         self.tasks: dict[str, asyncio.Task] = {}
         self._failure: BaseException | None = None
         self._fatal: str | None = None  # ends the run FAILED (out of credits)
@@ -163,6 +164,8 @@ class ExecutionRunner:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
             if block_cls.disabled:
                 raise ValueError(f"Block {ne.block_id} is disabled")
+            if self.credentials is not None:  # before charging: a node that cannot run costs nothing
+                ctx.credentials = await self.credentials(self.state.user_id, block_cls, ne.input_data or {})
             if not await self._charged(ne, ctx):
                 return
             async with asyncio.timeout(self.node_timeout_s):

@@ -32,7 +32,12 @@ from services.common.settings import Settings
 from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
 from services.common.pricing import cost_table_with
+from services.common.integrations.crypto import Keyring
+from services.common.integrations.store import CredentialsReader
+from services.common.integrations.system import configured_system_credentials
+from services.common.llm.gateway import LlmGateway
 from services.executor.charging import NodeCharger
+from services.common.integrations.resolver import NodeCredentials
 from services.executor.ports import StoreChildRunner
 from services.executor.runner import ExecutionRunner
 from services.executor.writer import GroupCommitWriter
@@ -94,6 +99,11 @@ class ExecutorService:
             ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
                                    snapshot_every=self.settings.ledger_snapshot_every)
             self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs))
+        self.node_credentials = NodeCredentials(CredentialsReader(
+            EventStore(self.datastore, "integrations"), Keyring.parse(self.settings.credentials_keys),
+            configured_system_credentials(self.settings)))
+        self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
+                              max_retries=self.settings.llm_max_retries)
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
         try:
@@ -107,6 +117,7 @@ class ExecutorService:
             self.ready = False
             await self.release(None)
             await self.writer.close()
+            await self.llm.aclose()
             await self.kv_pool.close()
             self.datastore.close()
 
@@ -218,7 +229,8 @@ class ExecutorService:
     def _runner(self, state: ExecutionState) -> ExecutionRunner:
         return ExecutionRunner(state, self.writer, context_factory=self._context,
                                node_timeout_s=self.settings.node_timeout_s,
-                               max_node_executions=self.settings.max_node_executions, charge=self.charger)
+                               max_node_executions=self.settings.max_node_executions, charge=self.charger,
+                               credentials=self.node_credentials)
 
     def _context(self, state: ExecutionState, ne: NodeExec) -> RunContext:
         stats: dict = {}
@@ -227,5 +239,5 @@ class ExecutorService:
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
             kv_store=PostgresKeyValueStore(self.kv_pool),
             child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats),
-            http_allow_hosts=tuple(self.settings.http_allow_hosts), stats=stats)
+            http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats)
 

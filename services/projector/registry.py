@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.projector.projections import apikeys, credits, executions, graphs
+from services.projector.projections import apikeys, credits, executions, graphs, integrations
 
 PROJECTION_NAME = "read_models"
 
@@ -11,6 +11,7 @@ HANDLERS = {
     "executions": executions.apply,
     "credits": credits.apply,
     "apikeys": apikeys.apply,
+    "integrations": integrations.apply,
 }
 
 TABLES = {
@@ -18,4 +19,5 @@ TABLES = {
     "executions": executions.TABLES,
     "credits": credits.TABLES,
     "apikeys": apikeys.TABLES,
+    "integrations": integrations.TABLES,
 }

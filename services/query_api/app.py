@@ -14,7 +14,7 @@ from services.common import db
 from services.common.auth import TokenVerifier
 from services.common.http import install_error_handlers, user_dependency
 from services.common.settings import Settings
-from services.query_api.api import api_keys, audit, blocks, credits, executions, graphs
+from services.query_api.api import api_keys, audit, blocks, credentials, credits, executions, graphs
 from services.query_api.read_models.fence import wait_for_read_models
 from services.query_api.ws import endpoint as ws_endpoint
 from services.query_api.ws.hub import Hub
@@ -38,7 +38,8 @@ def routers(settings: Settings):
     fenced = fence_dependency(settings)
     return [graphs.build_router(current_user, fenced), executions.build_router(current_user, fenced),
             blocks.build_router(current_user), audit.build_router(current_user), credits.build_router(current_user, fenced),
-            api_keys.build_router(current_user, fenced), ws_endpoint.build_router(verifier)]
+            api_keys.build_router(current_user, fenced), credentials.build_router(current_user, fenced, settings),
+            ws_endpoint.build_router(verifier)]
 
 
 async def open_pool(app: FastAPI, settings: Settings):

@@ -63,10 +63,15 @@ def test_stream_id_is_stable_per_lookup_id():
     assert isinstance(material.stream_id_for("abc"), uuid.UUID)
 
 
+PROD_CREDENTIALS_KEY = "k1:" + "A" * 43
+
+
 def test_default_api_key_secret_refused_outside_local_mode():
     with pytest.raises(ValueError, match="AGENTLOOM_API_KEY_SECRET"):
-        Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret=LOCAL_API_KEY_SECRET)
-    assert Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret="y" * 40).api_key_secret == "y" * 40
+        Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret=LOCAL_API_KEY_SECRET,
+                 credentials_keys=[PROD_CREDENTIALS_KEY])
+    assert Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret="y" * 40,
+                    credentials_keys=[PROD_CREDENTIALS_KEY]).api_key_secret == "y" * 40
 
 
 async def test_rate_limit_zero_disables_without_touching_the_database():

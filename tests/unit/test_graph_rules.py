@@ -12,7 +12,7 @@ from schemas.graph import GraphInput
 from services.common.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
 from services.common.blocks.basic import NoteBlock, PrintToConsoleBlock, StoreValueBlock
 from services.common.blocks.io import AgentInputBlock, AgentNumberInputBlock, AgentOutputBlock
-from services.common.graphs import rules
+from services.common.graphs import credentials as graph_credentials, rules
 from services.common.graphs.rules import (
     AGENT_EXECUTOR_BLOCK_ID,
     GraphValidationError,
@@ -87,6 +87,7 @@ def fake_blocks(monkeypatch):
     }
     real = rules.get_block
     monkeypatch.setattr(rules, "get_block", lambda block_id: extra.get(block_id) or real(block_id))
+    monkeypatch.setattr(graph_credentials, "get_block", lambda block_id: extra.get(block_id) or real(block_id))
 
 
 # -- helpers ------------------------------------------------------------------------------------

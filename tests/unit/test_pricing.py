@@ -7,7 +7,7 @@ import pytest
 from services.common.pricing import (
     COST_TABLE,
     LLM_BLOCK_ID,
-    SYSTEM_OPENAI_CREDENTIALS_ID,
+    LLM_BLOCK_IDS,
     BlockCost,
     BlockCostType,
     block_costs,
@@ -15,6 +15,7 @@ from services.common.pricing import (
     cost_filter_matches,
 )
 
+SYSTEM_OPENAI_CREDENTIALS_ID = "53c25cb8-e3ee-465c-a4d1-e75a4c899c2a"  # AutoGPT's "Use Credits for OpenAI"
 SYSTEM_CREDS = {"id": SYSTEM_OPENAI_CREDENTIALS_ID, "provider": "openai", "type": "api_key", "title": "OpenAI"}
 USER_CREDS = {"id": "5b7c0a9e-user-key", "provider": "openai", "type": "api_key", "title": "My key"}
 
@@ -99,7 +100,8 @@ def test_returned_filter_is_a_copy():
 # -- the default table --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model,cost", [("gpt-4o", 3), ("gpt-4o-mini", 1), ("gpt-4-turbo", 10)])
+@pytest.mark.parametrize("model,cost", [("gpt-4o", 3), ("gpt-4o-mini", 1), ("gpt-4-turbo", 10), ("o3-mini", 2),
+                                        ("gpt-5.2-2025-12-11", 6)])
 def test_llm_with_system_credentials_is_charged(model, cost):
     amount, matched = block_usage_cost(LLM_BLOCK_ID, {"model": model, "prompt": "x", "credentials": SYSTEM_CREDS})
     assert amount == cost
@@ -113,10 +115,21 @@ def test_llm_with_user_credentials_is_free():
     assert block_usage_cost(LLM_BLOCK_ID, {"model": "unpriced", "credentials": SYSTEM_CREDS}) == (0, {})
 
 
-def test_core_blocks_have_no_costs():
-    assert set(COST_TABLE) == {LLM_BLOCK_ID}
+def test_anthropic_system_credentials_priced_per_model():
+    creds = {"id": "24e5d942-d9e3-4798-8151-90143ee55629", "provider": "anthropic", "type": "api_key"}
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "claude-opus-4-1-20250805", "credentials": creds})[0] == 21
+
+
+def test_default_model_is_priced_when_left_unset():
+    """A node that leaves ``model`` at the block default runs (and pays for) that model."""
+    amount, matched = block_usage_cost(LLM_BLOCK_ID, {"prompt": "x", "credentials": SYSTEM_CREDS})
+    assert amount == 6 and matched["model"] == "gpt-5.2-2025-12-11"
+
+
+def test_only_ai_blocks_have_costs():
+    assert set(COST_TABLE) == set(LLM_BLOCK_IDS)
     assert block_costs("any-core-block") == []
-    assert block_costs(LLM_BLOCK_ID)[0] == {
-        "cost_amount": 3, "cost_type": "run",
-        "cost_filter": {"model": "gpt-4o", "credentials": {"id": SYSTEM_OPENAI_CREDENTIALS_ID,
-                                                           "provider": "openai", "type": "api_key"}}}
+    assert {"cost_amount": 3, "cost_type": "run",
+            "cost_filter": {"model": "gpt-4o", "credentials": {"id": SYSTEM_OPENAI_CREDENTIALS_ID,
+                                                               "provider": "openai", "type": "api_key"}}} \
+        in block_costs(LLM_BLOCK_ID)

@@ -16,13 +16,18 @@ from services.common.auth import User
 from services.common.blocks.base import BlockInputError, BlockType, RunContext
 from services.common.blocks.registry import get_block
 from services.common.http import BadRequest, Forbidden, NotFound
+from services.common.integrations.resolver import CredentialsUnavailable
 
 DIRECT_RUN_TIMEOUT_S = 60.0
 _NOT_DIRECT = {BlockType.AGENT, BlockType.NOTE}
 
 
 async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, kv_store=None,
-                             allow_hosts: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+                             allow_hosts: tuple[str, ...] = (), *, credentials=None, llm=None,
+                             charge=None) -> dict[str, list[Any]]:
+    """Run a block once. ``credentials`` resolves the input's credential references (as in a graph
+    run) and ``charge(user_id, block_cls, data, run_id)`` takes the block's price first, so platform
+    keys cost the same here as in a graph."""
     block_cls = get_block(block_id)
     if block_cls is None:
         raise NotFound(f"Block #{block_id} not found")
@@ -31,7 +36,14 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
     if block_cls.block_type in _NOT_DIRECT:
         raise BadRequest(f"Block {block_cls.name()} cannot run outside a graph")
     ctx = RunContext(user_id=user_id, graph_id="", graph_exec_id="", node_id="", node_exec_id=str(uuid.uuid4()),
-                     kv_store=kv_store, http_allow_hosts=allow_hosts)
+                     kv_store=kv_store, http_allow_hosts=allow_hosts, llm=llm)
+    if credentials is not None:
+        try:
+            ctx.credentials = await credentials(user_id, block_cls, data)
+        except CredentialsUnavailable as exc:
+            raise BadRequest(str(exc)) from None
+    if charge is not None:
+        ctx.stats["cost"] = await charge(user_id, block_cls, data, ctx.node_exec_id)
     outputs: dict[str, list[Any]] = {}
     try:
         async with asyncio.timeout(DIRECT_RUN_TIMEOUT_S):
@@ -53,7 +65,6 @@ def build_router(current_user) -> APIRouter:
     async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
                             user: User = Depends(current_user)) -> dict[str, list[Any]]:
         services = request.app.state.command_services
-        return await run_block_directly(block_id, data, user.id, services.kv_store,
-                                        tuple(services.settings.http_allow_hosts))
+        return await run_block_directly(block_id, data, user.id, **services.block_ports())
 
     return router

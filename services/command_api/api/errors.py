@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from services.command_api.application.executions import NoCredits, StopTimeout
 from services.common.credits.ledger import InsufficientBalance
-from services.command_api.domain.errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
+from services.command_api.domain.errors import ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError
 from services.common.eventstore import ConcurrencyConflict
 from services.common.graphs.rules import GraphValidationError
 
@@ -15,6 +15,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (NoCredits, 402),
     (InsufficientBalance, 402),
     (NotFoundError, 404),
+    (Forbidden, 403),
     (ConflictError, 409),
     (InvalidCommand, 400),
     (DomainRefusal, 400),

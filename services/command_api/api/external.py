@@ -81,8 +81,7 @@ def build_router() -> APIRouter:
     async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
                             key: ApiKey = Depends(require(P.EXECUTE_BLOCK))) -> dict[str, list[Any]]:
         services = request.app.state.command_services
-        return await run_block_directly(block_id, data, key.user_id, services.kv_store,
-                                        tuple(services.settings.http_allow_hosts))
+        return await run_block_directly(block_id, data, key.user_id, **services.block_ports())
 
     @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)")
     def create_graph(body: CreateGraphRequest, request: Request,

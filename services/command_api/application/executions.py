@@ -20,6 +20,9 @@ from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from services.common.executions.state import ExecutionState
 from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
+from services.common.graphs.credentials import credentials_errors, node_credentials_masks
+from services.common.graphs.rules import GraphValidationError
+from services.common.integrations.credentials import CredentialsMeta
 
 
 class StopTimeout(Exception):
@@ -32,8 +35,9 @@ class NoCredits(DomainRefusal):
 
 class ExecutionCommands:
     def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0,
-                 ledger=None) -> None:
+                 ledger=None, credentials=None) -> None:
         self.store = store
+        self.credentials = credentials  # CredentialsReader: who may use which credential
         self.ledger = ledger
         self.graphs = graphs
         self.stop_wait_s = stop_wait_s
@@ -44,14 +48,29 @@ class ExecutionCommands:
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         if self.ledger is not None and self.ledger.balance(user.id) <= 0:
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
+        credentials_inputs = _references(credentials_inputs)
+        masks = self._credential_masks(user, body, credentials_inputs)
         execution_id = uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
-                                 inputs=inputs, credentials_inputs=credentials_inputs, preset_id=preset_id)
+                                 inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
+                                 preset_id=preset_id)
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
         self.store.append([new])
         state = ExecutionState(str(execution_id))
         state.apply(queued, new.occurred_at)
         return execution_meta(state)
+
+    def _credential_masks(self, user: User, body, credentials_inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Map the run's credentials onto the nodes and check every node can use what it gets
+        (AutoGPT's run-time credential checks; 400 with ``node_errors`` otherwise)."""
+        masks = node_credentials_masks(body, credentials_inputs)
+        if self.credentials is None:
+            return masks
+        errors = credentials_errors(body, masks, lambda cred_id: self.credentials.meta_for(user.id, cred_id))
+        if errors:
+            count = sum(len(e) for e in errors.values())
+            raise GraphValidationError(f"Graph validation failed: {count} issues on {len(errors)} nodes", errors)
+        return masks
 
     def delete(self, user: User, execution_id: str) -> None:
         """Soft delete: hidden from the owner's lists and reads; the history stays in the store."""
@@ -100,3 +119,17 @@ class ExecutionCommands:
             delay = min(delay * 1.5, 0.25)
         raise StopTimeout(f"Graph execution #{execution_id} did not stop within {self.stop_wait_s:g}s; "
                           "the stop is recorded and it will end TERMINATED")
+
+
+def _references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
+    """Only the reference fields of each credentials input are kept: whatever else a client sends
+    (a pasted key, say) must not be recorded in the execution's events. A value that is not a
+    reference is kept as given so the checks can name the problem."""
+    cleaned: dict[str, Any] = {}
+    for name, value in (credentials_inputs or {}).items():
+        try:
+            cleaned[name] = CredentialsMeta.model_validate(value).model_dump()
+        except ValueError:
+            cleaned[name] = {k: value[k] for k in ("id", "provider", "type", "title") if k in value} \
+                if isinstance(value, dict) else None
+    return cleaned

@@ -1,6 +1,6 @@
 """Domain refusals of the command side (defined once in services.common.domain_errors, because the
 credits ledger, shared with the executor, refuses in the same vocabulary)."""
 
-from services.common.domain_errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
+from services.common.domain_errors import ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError
 
-__all__ = ["ConflictError", "DomainRefusal", "InvalidCommand", "NotFoundError"]
+__all__ = ["ConflictError", "DomainRefusal", "Forbidden", "InvalidCommand", "NotFoundError"]

@@ -90,6 +90,28 @@ def SchemaField(  # noqa: N802 - reads like pydantic's Field on purpose
     return Field(default, **kwargs)
 
 
+def CredentialsField(  # noqa: N802 - mirrors SchemaField
+    *,
+    providers: list[str],
+    types: tuple[str, ...] = ("api_key",),
+    discriminator: str | None = None,
+    discriminator_mapping: dict[str, str] | None = None,
+    description: str | None = None,
+    title: str | None = None,
+) -> Any:
+    """An input field holding a credentials *reference* (``CredentialsMeta``), with AutoGPT's
+    schema hints: ``credentials_provider``, ``credentials_types`` and, for blocks whose provider
+    depends on another input (LLM blocks: the model), ``discriminator`` + ``discriminator_mapping``.
+    The field must be named ``credentials`` or ``*_credentials``."""
+    extra: dict[str, Any] = {"credentials_provider": list(providers), "credentials_types": list(types),
+                             "advanced": False, "secret": False}
+    if discriminator:
+        extra["discriminator"] = discriminator
+        extra["discriminator_mapping"] = dict(discriminator_mapping or {})
+    return Field(..., description=description or "The credentials to use", title=title,
+                 json_schema_extra=extra)
+
+
 class BlockSchemaInput(BaseModel):
     """Base of every block ``Input``. Unknown keys are ignored: resolved node input keeps the
     flattened dynamic-pin keys next to the merged values, and the block never sees them."""
@@ -133,6 +155,11 @@ class RunContext:
     kv_store: KeyValueStore | None = None
     child_runner: ChildRunner | None = None
     http_allow_hosts: tuple[str, ...] = ()
+    # Language-model port (``services.common.llm.types.LlmCaller``); None where no provider is set up.
+    llm: Any = None
+    # Resolved credentials by input field name (``credentials`` -> ``APIKeyCredentials``). The
+    # executor fills it just before the block runs; the secret never enters the node's input.
+    credentials: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -36,7 +36,7 @@ def node_result(state: ExecutionState, ne: NodeExec) -> dict[str, Any]:
         "graph_exec_id": state.id, "node_exec_id": ne.id, "node_id": ne.node_id, "block_id": ne.block_id,
         "status": ne.status, "input_data": ne.input_data if ne.input_data is not None else dict(ne.pins),
         "output_data": ne.output_data(), "add_time": iso(ne.add_time), "queue_time": iso(ne.queue_time),
-        "start_time": iso(ne.start_time), "end_time": iso(ne.end_time),
+        "start_time": iso(ne.start_time), "end_time": iso(ne.end_time), "stats": ne.stats or None,
     }
 
 

@@ -15,6 +15,7 @@ from uuid import uuid4
 from schemas.graph import GraphInput
 from services.common.blocks.base import Block, BlockType
 from services.common.blocks.registry import all_blocks, get_block
+from services.common.graphs.credentials import credentials_input_schema, is_credentials_field_name  # noqa: F401
 from services.common.graphs.pins import is_tool_pin, sanitize_pin_name
 
 AGENT_EXECUTOR_BLOCK_ID = "e189baac-8c20-45a1-94a7-55177ea42565"
@@ -34,10 +35,6 @@ class GraphValidationError(ValueError):
         super().__init__(message)
         self.message = message
         self.node_errors = node_errors or {}
-
-
-def is_credentials_field_name(name: str) -> bool:
-    return name == "credentials" or name.endswith("_credentials")
 
 
 def _graphs(graph: Any) -> list[Any]:
@@ -264,33 +261,6 @@ def starting_nodes(graph: Any) -> list[Any]:
         if block_type != BlockType.NOTE and (node.id not in fed or block_type == BlockType.INPUT):
             result.append(node)
     return result
-
-
-def credentials_input_schema(graph: Any) -> dict[str, Any]:
-    """Credentials the graph's blocks ask for, merged per provider/type where the field says so."""
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for g in _graphs(graph):
-        for node in g.nodes:
-            block = get_block(node.block_id)
-            if block is None:
-                continue
-            for name, field in block.input_schema().get("properties", {}).items():
-                if not is_credentials_field_name(name):
-                    continue
-                key = _credentials_key(name, field)
-                properties.setdefault(key, {k: copy.deepcopy(v) for k, v in field.items() if k != "default"})
-                optional = node.metadata.get("credentials_optional") or name not in block.required_inputs()
-                if not optional and key not in required:
-                    required.append(key)
-    return {"type": "object", "properties": properties, "required": required}
-
-
-def _credentials_key(name: str, field: dict[str, Any]) -> str:
-    providers, types = field.get("credentials_provider"), field.get("credentials_types")
-    if isinstance(providers, list) and isinstance(types, list) and providers and types:
-        return f"{'_'.join(sorted(map(str, providers)))}_{'_'.join(sorted(map(str, types)))}_credentials"
-    return name
 
 
 def strip_for_export(graph_dict: dict[str, Any]) -> dict[str, Any]:

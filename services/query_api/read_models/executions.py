@@ -31,7 +31,7 @@ def node_from_row(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         "graph_exec_id": meta["id"], "node_exec_id": str(row["node_exec_id"]), "node_id": row["node_id"],
         "block_id": row["block_id"], "status": row["status"], "input_data": row["input_data"],
         "output_data": row["output_data"], "add_time": iso(row["add_time"]), "queue_time": iso(row["queue_time"]),
-        "start_time": iso(row["start_time"]), "end_time": iso(row["end_time"]),
+        "start_time": iso(row["start_time"]), "end_time": iso(row["end_time"]), "stats": row.get("stats") or None,
     }
 
 

@@ -1,0 +1,94 @@
+"""Credential commands: store a user's provider API key (sealed), delete it.
+
+The plain key exists only inside ``create``: it is sealed with the keyring's active key before the
+event is built, so it reaches neither the store, nor Kafka, nor a log line. Answers carry the
+reference only (AutoGPT's ``CredentialsMetaResponse``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
+from services.command_api.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
+from services.common.auth import User
+from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.integrations.providers import KNOWN_PROVIDERS
+from services.common.integrations.store import CredentialsReader, StoredCredential, bound_to, stream_id
+from services.common.integrations.system import SYSTEM_CREDENTIAL_IDS
+
+MAX_SECRET_CHARS = 8192
+MAX_TITLE_CHARS = 200
+NOT_FOUND = "Credentials not found"
+
+
+def meta_response(cred_id: str, provider: str, type_: str, title: str | None) -> dict[str, Any]:
+    """AutoGPT's ``CredentialsMetaResponse``."""
+    return {"id": cred_id, "provider": provider, "type": type_, "title": title, "scopes": None,
+            "username": None, "host": None}
+
+
+def check_provider(provider: str) -> None:
+    if provider not in KNOWN_PROVIDERS:
+        raise NotFoundError(f"Unknown provider '{provider}'")
+
+
+class CredentialsCommands:
+    def __init__(self, store: EventStore, reader: CredentialsReader) -> None:
+        self.store = store
+        self.reader = reader
+
+    def create(self, user: User, provider: str, *, api_key: str, title: str | None, expires_at: int | None,
+               credentials_id: str | None = None, type_: str = "api_key") -> dict[str, Any]:
+        check_provider(provider)
+        if type_ != "api_key":
+            raise InvalidCommand(f"Only api_key credentials can be stored here (got '{type_}'); "
+                                 "OAuth credentials come from the provider's login flow")
+        if not api_key or not api_key.strip():
+            raise InvalidCommand("api_key must not be empty")
+        if len(api_key) > MAX_SECRET_CHARS:
+            raise InvalidCommand(f"api_key is longer than {MAX_SECRET_CHARS} characters")
+        if title is not None and len(title) > MAX_TITLE_CHARS:
+            raise InvalidCommand(f"title is longer than {MAX_TITLE_CHARS} characters")
+        if credentials_id in SYSTEM_CREDENTIAL_IDS:
+            raise Forbidden("Cannot create credentials with a reserved ID")
+        sid = uuid.uuid4() if credentials_id is None else stream_id(credentials_id)
+        if sid is None:
+            raise InvalidCommand("id must be a UUID")
+        cred_id = str(sid)
+        event = CredentialsCreated(
+            user_id=user.id, provider=provider, type="api_key", title=title, expires_at=expires_at,
+            encrypted_secret=self.reader.keyring.encrypt(api_key, bound_to=bound_to(cred_id, user.id)))
+        try:
+            self.store.append([NewEvent(sid, 1, event, user_id=user.id)])
+        except ConcurrencyConflict:
+            raise ConflictError(f"Can not re-create existing credentials #{cred_id}") from None
+        return meta_response(cred_id, provider, "api_key", title)
+
+    def delete(self, user: User, provider: str, credentials_id: str) -> dict[str, Any]:
+        check_provider(provider)
+        if credentials_id in SYSTEM_CREDENTIAL_IDS:
+            raise Forbidden("System-managed credentials cannot be deleted")
+        for _ in range(5):
+            cred = self.reader.owned(user.id, credentials_id)
+            if cred is None or cred.provider != provider:
+                raise NotFoundError(NOT_FOUND)
+            try:
+                self.store.append([NewEvent(uuid.UUID(cred.id), cred.version + 1, CredentialsDeleted(),
+                                            user_id=user.id)])
+                return {"deleted": True, "revoked": None}
+            except ConcurrencyConflict:
+                continue
+        raise ConflictError("Concurrent modification; please retry")
+
+    def reencrypt(self, cred: StoredCredential) -> bool:
+        """Seal ``cred``'s secret again under the active key (rotation); False if already there."""
+        keyring = self.reader.keyring
+        if keyring.key_id_of(cred.encrypted_secret) == keyring.active:
+            return False
+        aad = bound_to(cred.id, cred.user_id)
+        sealed = keyring.encrypt(keyring.decrypt(cred.encrypted_secret, bound_to=aad), bound_to=aad)
+        self.store.append([NewEvent(uuid.UUID(cred.id), cred.version + 1,
+                                    CredentialsSecretReencrypted(encrypted_secret=sealed), user_id=cred.user_id)])
+        return True

@@ -1,0 +1,64 @@
+"""Credential read routes (AutoGPT paths and shapes): the caller's credentials and the platform's
+system credentials, as references. No route on any side ever returns a secret."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request
+
+from services.common.auth import User
+from services.common.http import NotFound, json_response
+from services.common.integrations.providers import KNOWN_PROVIDERS
+from services.common.integrations.system import configured_system_credentials
+from services.common.settings import Settings
+from services.query_api.read_models import credentials as rm
+
+NOT_FOUND = "Credentials not found"
+
+
+def build_router(current_user, fenced, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+    system = [rm.meta(c.id, c.provider, c.type, c.title) for c in configured_system_credentials(settings).values()]
+    system_by_id = {item["id"]: item for item in system}
+
+    def known(provider: str) -> None:
+        if provider not in KNOWN_PROVIDERS:
+            raise NotFound(f"Unknown provider '{provider}'")
+
+    @router.get("/credentials", summary="The caller's credentials and the platform's, as references")
+    async def list_all_credentials(request: Request, user: User = Depends(current_user),
+                                   _: None = Depends(fenced("integrations"))):
+        return json_response(await rm.list_credentials(request.app.state.read_pool, user.id) + system)
+
+    @router.get("/providers", summary="Provider names credentials can be stored for")
+    async def list_providers(_: User = Depends(current_user)):
+        return json_response(sorted(KNOWN_PROVIDERS))
+
+    @router.get("/{provider}/credentials", summary="The caller's credentials for one provider")
+    async def list_provider_credentials(provider: str, request: Request, user: User = Depends(current_user),
+                                        _: None = Depends(fenced("integrations"))):
+        known(provider)
+        own = await rm.list_credentials(request.app.state.read_pool, user.id, provider)
+        return json_response(own + [item for item in system if item["provider"] == provider])
+
+    @router.get("/{provider}/credentials/{cred_id}", summary="One credential, as a reference")
+    async def get_credentials(provider: str, cred_id: str, request: Request, user: User = Depends(current_user),
+                              _: None = Depends(fenced("integrations"))):
+        known(provider)
+        found = system_by_id.get(cred_id)
+        if found is None and _is_uuid(cred_id):
+            found = await rm.get_credentials(request.app.state.read_pool, user.id, cred_id)
+        if found is None or found["provider"] != provider:
+            raise NotFound(NOT_FOUND)
+        return json_response(found)
+
+    return router
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
