@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from schemas.topics import CONTEXTS
 from services.common.settings import Settings
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     rl = sub.add_parser("relay", help="outbox maintenance")
     rl.add_argument("action", choices=["reset"])
     rl.add_argument("--context", choices=list(CONTEXTS), action="append")
+    cr = sub.add_parser("credentials", help="credential keyring: make a key, re-seal secrets after a rotation")
+    cr.add_argument("action", choices=["keygen", "reencrypt"])
     rp = sub.add_parser("replay", help="print an execution's timeline from the store")
     rp.add_argument("execution_id")
     args = parser.parse_args(argv)
@@ -123,11 +126,34 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(reset_positions(load_settings(), contexts))
         print("relay will republish from position 0:", ", ".join(contexts))
         return 0
+    if args.command == "credentials":
+        return _credentials(args.action)
     if args.command == "replay":
         from services.common.executions.replay_cli import print_timeline
 
         return print_timeline(load_settings(), args.execution_id)
     return 2
+
+
+def _credentials(action: str) -> int:
+    """``keygen`` prints a keyring entry for AGENTLOOM_CREDENTIALS_KEYS; ``reencrypt`` re-seals every
+    stored secret with the first (active) key, after which older keys can be dropped."""
+    from services.common.integrations.crypto import generate_key
+
+    if action == "keygen":
+        print(f"k{int(time.time())}:{generate_key()}")
+        return 0
+    from services.command_api.app import CommandServices
+    from services.command_api.application.credentials import reencrypt_all
+
+    services = CommandServices(load_settings())
+    try:
+        changed, live = reencrypt_all(services.credentials_commands)
+    finally:
+        services.datastore.close()
+    print(f"re-sealed {changed} of {live} credentials with key "
+          f"{services.credentials_reader.keyring.active!r}")
+    return 0
 
 
 if __name__ == "__main__":

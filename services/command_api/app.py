@@ -66,7 +66,8 @@ class CommandServices:
         self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
         self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
-                              max_retries=self.settings.llm_max_retries)
+                              max_retries=self.settings.llm_max_retries,
+                              ollama_allow_hosts=tuple(self.settings.ollama_allow_hosts))
 
     def block_ports(self) -> dict:
         """What a direct block run needs from this process (``run_block_directly`` keywords)."""

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     v0_api_key: SecretStr = _system_key("V0_API_KEY")
     # Provider base URLs, e.g. {"openai": "http://127.0.0.1:8000/v1"} for a local server.
     llm_base_urls: dict[str, str] = {}
+    # Hosts an Ollama block's ``ollama_host`` input may name (anything else is refused).
+    ollama_allow_hosts: list[str] = ["localhost:11434", "127.0.0.1:11434"]
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
 

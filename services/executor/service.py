@@ -103,7 +103,8 @@ class ExecutorService:
             EventStore(self.datastore, "integrations"), Keyring.parse(self.settings.credentials_keys),
             configured_system_credentials(self.settings)))
         self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
-                              max_retries=self.settings.llm_max_retries)
+                              max_retries=self.settings.llm_max_retries,
+                              ollama_allow_hosts=tuple(self.settings.ollama_allow_hosts))
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
         try:

@@ -377,13 +377,20 @@ async def test_credentials_for_another_provider_are_refused(gateway, server):
     assert server.requests == []
 
 
-async def test_ollama_uses_the_block_host(server):
-    async with make_gateway(server) as gateway:
+async def test_ollama_uses_the_block_host_when_allow_listed(server):
+    async with make_gateway(server, ollama_allow_hosts=(server.host,)) as gateway:
         response = await gateway.complete(creds("ollama", ""), ask("llama3.2", ollama_host=server.host))
 
     assert response.text == "echo: hello there world"
     assert server.requests[0]["path"] == "/v1/chat/completions"
     assert server.requests[0]["headers"]["authorization"].startswith("Bearer ")
+
+
+async def test_ollama_host_not_allow_listed_is_refused_before_any_request(server):
+    async with make_gateway(server) as gateway:  # default list: localhost:11434 only
+        with pytest.raises(LlmError, match="is not allowed"):
+            await gateway.complete(creds("ollama", ""), ask("llama3.2", ollama_host=f"http://{server.host}/v1"))
+    assert server.requests == []
 
 
 async def test_pinned_ollama_url_wins_over_block_host(server):

@@ -11,14 +11,13 @@ from services.common.blocks.ai_condition import AIConditionBlock, parse_boolean_
 from services.common.blocks.base import BlockInputError, RunContext
 from services.common.blocks.llm import (
     AIConversationBlock,
-    AIListGeneratorBlock,
     AIStructuredResponseGeneratorBlock,
     AITextGeneratorBlock,
-    AITextSummarizerBlock,
 )
+from services.common.blocks.llm_lists import AIListGeneratorBlock, AITextSummarizerBlock
+from services.common.blocks.llm_structured import extract_json
 from services.common.blocks.llm_support import (
     TEST_CREDENTIALS_INPUT,
-    extract_json,
     fake_json_reply,
     fit_to_context,
     split_words,

@@ -92,3 +92,27 @@ class CredentialsCommands:
         self.store.append([NewEvent(uuid.UUID(cred.id), cred.version + 1,
                                     CredentialsSecretReencrypted(encrypted_secret=sealed), user_id=cred.user_id)])
         return True
+
+
+def reencrypt_all(commands: CredentialsCommands) -> tuple[int, int]:
+    """Move every live credential's secret to the keyring's active key (after a rotation, before
+    an old key is removed). Returns ``(re-sealed, live credentials)``; safe to run again."""
+    store, position, ids = commands.store, 0, []
+    while batch := store.read_log_raw(after=position, limit=1000):
+        position = batch[-1][0]
+        ids.extend(str(stream) for _, stream, _, kind, _ in batch if kind == CredentialsCreated.TYPE)
+    changed = live = 0
+    for cred_id in ids:
+        cred = commands.reader.load(cred_id)
+        if cred is None or cred.deleted:
+            continue
+        live += 1
+        for _ in range(5):
+            try:
+                changed += commands.reencrypt(cred)
+                break
+            except ConcurrencyConflict:
+                cred = commands.reader.load(cred_id)
+                if cred is None or cred.deleted:
+                    break
+    return changed, live

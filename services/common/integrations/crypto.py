@@ -33,7 +33,7 @@ def _b64e(data: bytes) -> str:
 
 
 def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def generate_key() -> str:
@@ -61,7 +61,7 @@ class Keyring:
                 raise ValueError("each AGENTLOOM_CREDENTIALS_KEYS entry must be '<key id>:<base64url key>'")
             try:
                 key = _b64d(material.strip())
-            except (ValueError, TypeError):
+            except (ValueError, TypeError):  # binascii.Error is a ValueError
                 raise ValueError(f"credentials key {kid!r} is not valid base64url") from None
             if len(key) != 32:
                 raise ValueError(f"credentials key {kid!r} must be 32 bytes (got {len(key)})")
@@ -85,7 +85,10 @@ class Keyring:
         key = self.keys.get(kid)
         if key is None:
             raise SecretDecryptionError(f"ciphertext was made with key {kid!r}, which is not in the keyring")
-        raw = _b64d(body)
+        try:
+            raw = _b64d(body)
+        except ValueError:
+            raise SecretDecryptionError("malformed ciphertext") from None
         try:
             return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], bound_to.encode()).decode()
         except InvalidTag:

@@ -41,6 +41,7 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "v0": "https://api.v0.dev/v1",
     "ollama": "http://localhost:11434/v1",
 }
+DEFAULT_OLLAMA_HOSTS = ("localhost:11434", "127.0.0.1:11434")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 # A provider answer is a few KB; the cap only guards against a runaway (or user-chosen Ollama) host.
@@ -74,8 +75,10 @@ class LlmGateway:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        ollama_allow_hosts: tuple[str, ...] = DEFAULT_OLLAMA_HOSTS,
     ) -> None:
         overrides = dict(base_urls or {})
+        self._ollama_allow_hosts = {_host_key(h) for h in ollama_allow_hosts}
         self._base_urls = {**DEFAULT_BASE_URLS, **overrides}
         # An operator-pinned Ollama endpoint beats the host a block input names.
         self._ollama_pinned = "ollama" in overrides
@@ -139,6 +142,11 @@ class LlmGateway:
 
     def _base_url(self, provider: str, request: LlmRequest) -> str:
         if provider == "ollama" and request.ollama_host and not self._ollama_pinned:
+            # The host comes from a graph author: only allow-listed ones, or a block could make the
+            # executor call any internal service (server-side request forgery).
+            if _host_key(request.ollama_host) not in self._ollama_allow_hosts:
+                raise LlmError(f"Ollama host '{request.ollama_host}' is not allowed here; an operator can "
+                               "allow it with AGENTLOOM_OLLAMA_ALLOW_HOSTS or pin AGENTLOOM_LLM_BASE_URLS")
             return _ollama_base_url(request.ollama_host)
         base = self._base_urls.get(provider)
         if not base:
@@ -225,6 +233,13 @@ async def _read_capped(response: httpx.Response) -> bytes:
             raise _ResponseTooLarge()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _host_key(host: str) -> str:
+    """``http://Host:11434/v1/`` and ``host:11434`` compare equal."""
+    text = host.strip().lower()
+    text = text.split("://", 1)[-1]
+    return text.split("/", 1)[0]
 
 
 def _ollama_base_url(host: str) -> str:
