@@ -22,6 +22,7 @@ from services.common.blocks.base import (
     RunContext,
     SchemaField,
 )
+from services.common.blocks.llm_structured import StructuredSpec, generate_structured
 from services.common.blocks.llm_support import (
     TEST_CREDENTIALS_INPUT,
     LlmBlockFailure,
@@ -36,7 +37,6 @@ from services.common.blocks.llm_support import (
     provider_call,
     sys_prompt_field,
 )
-from services.common.blocks.llm_structured import StructuredSpec, generate_structured
 from services.common.integrations.credentials import CredentialsMeta
 from services.common.llm.types import LlmRequest, LlmResponse
 
