@@ -371,10 +371,56 @@ async def bench_ledger(stack: "Stack") -> None:
     datastore.close()
 
 
+async def bench_llm(stack: "Stack", client: httpx.AsyncClient, server) -> None:
+    """The AutoGPT "AI Function" sample graph (3 inputs -> AITextGenerator -> output) against a local
+    OpenAI-compatible server that answers at once: what the platform adds around a model call
+    (credential resolution and decryption, the HTTP call, recording), sequential and 50 at a time."""
+    sample = ROOT.parent / "shared" / "autogpt" / "agents" / "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json"
+    if not sample.exists():
+        print("llm                    skipped: ../shared/autogpt/agents not found", flush=True)
+        return
+    answer = '[{"name": "Ada", "age": 36}]'
+    server.responder = lambda body, wire: answer
+    r = await client.post("/api/integrations/openai/credentials", json={"api_key": "sk-bench", "title": "bench"})
+    r.raise_for_status()
+    creds = {"openai_api_key_credentials": {k: r.json()[k] for k in ("id", "provider", "type", "title")}}
+    r = await client.post("/api/graphs", json={"graph": json.loads(sample.read_text())})
+    r.raise_for_status()
+    graph = r.json()
+    url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
+
+    async def one(watcher: Watcher) -> float:
+        start = time.perf_counter()
+        r = await client.post(url, json={"inputs": {}, "credentials_inputs": creds})
+        r.raise_for_status()
+        exec_id = r.json()["id"]
+        await asyncio.wait_for(watcher.event_for(exec_id).wait(), timeout=120)
+        got = (await client.get(f"/api/graphs/{graph['id']}/executions/{exec_id}")).json()
+        check(got["status"] == "COMPLETED" and got["outputs"] == {"return": [answer]}, f"llm run {got.get('status')}")
+        return time.perf_counter() - start
+
+    async with Watcher(stack, graph["id"]) as watcher:
+        await one(watcher)  # warm-up
+        times = [await one(watcher) for _ in range(10)]
+        start = time.perf_counter()
+        await asyncio.gather(*(one(watcher) for _ in range(50)))
+        burst = time.perf_counter() - start
+    check(sum(1 for req in server.requests if req["headers"].get("authorization") == "Bearer sk-bench") >= 61,
+          "every run called the model with the user's key")
+    report("llm ai-function", runs=10, median_s=statistics.median(times), min_s=min(times))
+    report("llm burst50", seconds=burst, runs_per_s=50 / burst)
+
+
 async def main(only: set[str]) -> None:
     def wanted(name: str) -> bool:
         return not only or name in only
 
+    llm_server = None
+    if wanted("llm"):
+        from tests.fake_llm import FakeLlmServer
+
+        llm_server = FakeLlmServer().start()
+        os.environ["AGENTLOOM_LLM_BASE_URLS"] = json.dumps({"openai": llm_server.openai_base_url})
     with Stack() as stack:
         print(f"agentloom bench against {stack.base} (2-core machine figures; outputs checked)", flush=True)
         last = None
@@ -389,12 +435,16 @@ async def main(only: set[str]) -> None:
                 last = await bench_burst100(stack, client)
             if wanted("ws"):
                 await bench_ws_latency(stack, client)
+            if llm_server is not None:
+                await bench_llm(stack, client, llm_server)
         if wanted("api-read") and last:
             await bench_api_read(stack, last)
         if wanted("relay"):
             await bench_relay(stack)
         if wanted("ledger"):
             await bench_ledger(stack)
+    if llm_server is not None:
+        llm_server.stop()
 
 
 if __name__ == "__main__":
