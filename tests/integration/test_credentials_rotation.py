@@ -43,3 +43,34 @@ def test_add_key_reencrypt_then_drop_the_old_one(settings):
     finally:
         rotated.datastore.close()
         new_only.datastore.close()
+
+
+async def test_the_executor_resolves_only_the_owners_live_unexpired_credentials(settings):
+    """Run-time resolution (after the execute-time checks): a credential deleted or expired since the
+    run was queued, or someone else's, fails the node with a message and never yields a key."""
+    from services.common.integrations.resolver import CredentialsUnavailable, NodeCredentials
+    from services.common.blocks.llm import AITextGeneratorBlock
+
+    db.migrate(settings)
+    services = services_with(settings, [OLD])
+    try:
+        commands, resolve = services.credentials_commands, NodeCredentials(services.credentials_reader)
+        live = commands.create(User(id="alice"), "openai", api_key="sk-live", title=None, expires_at=None)
+        expired = commands.create(User(id="alice"), "openai", api_key="sk-old", title=None, expires_at=1)
+        deleted = commands.create(User(id="alice"), "openai", api_key="sk-del", title=None, expires_at=None)
+        commands.delete(User(id="alice"), "openai", deleted["id"])
+
+        def node_input(meta):
+            return {"model": "gpt-4o", "prompt": "x", "credentials": {k: meta[k] for k in ("id", "provider", "type")}}
+
+        got = await resolve("alice", AITextGeneratorBlock, node_input(live))
+        assert got["credentials"].bearer() == "sk-live" and not got["credentials"].is_system
+        for user, meta, message in [("bob", live, "unknown credentials"), ("alice", deleted, "unknown credentials"),
+                                    ("alice", expired, "have expired")]:
+            with pytest.raises(CredentialsUnavailable, match=message):
+                await resolve(user, AITextGeneratorBlock, node_input(meta))
+        with pytest.raises(CredentialsUnavailable, match="type/provider mismatch"):
+            await resolve("alice", AITextGeneratorBlock, node_input({**live, "provider": "groq"}))
+        assert await resolve("alice", AITextGeneratorBlock, {"model": "gpt-4o", "prompt": "x"}) == {}
+    finally:
+        services.datastore.close()

@@ -116,6 +116,8 @@ async def test_store_list_get_delete_and_isolation(stack, user_ids):
         assert (await alice.get(f"/api/integrations/openai/credentials/{meta['id']}")).json() == meta
         assert (await alice.get(f"/api/integrations/anthropic/credentials/{meta['id']}")).status_code == 404
         assert (await alice.get("/api/integrations/nosuch/credentials")).status_code == 404
+        assert (await alice.get("/api/integrations/providers/system")).json() == ["ollama", "openai"]
+        assert "anthropic" in (await alice.get("/api/integrations/providers")).json()
 
         # Bob can neither see nor delete it.
         assert meta["id"] not in [c["id"] for c in (await bob.get("/api/integrations/credentials")).json()]
@@ -250,6 +252,21 @@ async def test_provider_retries_then_clear_failure(stack, user_ids, fresh_server
         slow = await run(stack, alice, graph, creds)
         node = next(n for n in slow["node_executions"] if n["block_id"] == TEXT_GENERATOR)
         assert node["status"] == "FAILED" and "timed out" in node["output_data"]["error"][0]
+
+
+async def test_direct_block_run_resolves_credentials_and_charges_platform_keys(stack, user_ids, fresh_server):
+    async with stack.client(user_ids["carol"]) as carol, stack.client(user_ids["bob"]) as bob:
+        own = await store_key(carol, "openai", f"sk-{uuid.uuid4().hex}")
+        body = {"prompt": "hi {{who}}", "prompt_values": {"who": "you"}, "model": "gpt-4o"}
+        before = await balance(carol)
+        r = await carol.post(f"/api/blocks/{TEXT_GENERATOR}/execute", json={**body, "credentials": ref(own)})
+        assert r.status_code == 200 and r.json()["response"] == ["echo: hi you"], r.text
+        assert await balance(carol) == before
+        system = {"id": SYSTEM_OPENAI_ID, "provider": "openai", "type": "api_key"}
+        r = await carol.post(f"/api/blocks/{TEXT_GENERATOR}/execute", json={**body, "credentials": system})
+        assert r.status_code == 200 and await balance(carol) == before - 3  # gpt-4o on the platform's key
+        r = await bob.post(f"/api/blocks/{TEXT_GENERATOR}/execute", json={**body, "credentials": ref(own)})
+        assert r.status_code == 400 and "Credentials not available" in r.json()["detail"]
 
 
 async def test_malformed_structured_output_is_retried_and_accounted(stack, user_ids, fresh_server):

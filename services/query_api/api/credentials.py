@@ -35,6 +35,10 @@ def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     async def list_providers(_: User = Depends(current_user)):
         return json_response(sorted(KNOWN_PROVIDERS))
 
+    @router.get("/providers/system", summary="Providers the platform offers its own credentials for")
+    async def list_system_providers(_: User = Depends(current_user)):
+        return json_response(sorted({item["provider"] for item in system}))
+
     @router.get("/{provider}/credentials", summary="The caller's credentials for one provider")
     async def list_provider_credentials(provider: str, request: Request, user: User = Depends(current_user),
                                         _: None = Depends(fenced("integrations"))):
