@@ -156,6 +156,7 @@ async def test_ai_function_sample_graph_runs_with_the_users_own_key(stack, user_
         result = await run(stack, alice, graph, {"openai_api_key_credentials": ref(meta)})
         assert result["status"] == "COMPLETED", result
         assert result["outputs"] == {"return": [FAKE_PEOPLE]}
+        assert result["credential_inputs"] == {"openai_api_key_credentials": ref(meta)}
         assert await balance(alice) == before  # the user's own key: free
 
     sent = fresh_server.requests[-1]
@@ -294,11 +295,12 @@ async def test_no_secret_in_any_response_event_read_model_topic_or_log(stack, us
     fresh_server.expected_key = None
     texts: list[str] = []
     async with stack.client(user_ids["alice"]) as alice:
+        # A client pasting the key into the run request must not get it recorded either.
         meta = await store_key(alice, "openai", secret, "leak check")
         texts.append(json.dumps(meta))
         graph = await create_graph(alice, ai_function_graph())
         creds = {"openai_api_key_credentials": ref(meta)}
-        ok = await run(stack, alice, graph, creds)
+        ok = await run(stack, alice, graph, {"openai_api_key_credentials": {**ref(meta), "api_key": secret}})
         fresh_server.enqueue(status=401, body={"error": {"message": f"Incorrect API key provided: {secret}"}})
         failed = await run(stack, alice, graph, creds)
         assert ok["status"] == "COMPLETED" and failed["stats"]["node_error_count"] == 1

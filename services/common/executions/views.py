@@ -22,7 +22,8 @@ def output_block_ids() -> set[str]:
 def execution_meta(state: ExecutionState) -> dict[str, Any]:
     return {
         "id": state.id, "user_id": state.user_id, "graph_id": state.graph_id, "graph_version": state.graph_version,
-        "inputs": state.inputs, "credential_inputs": None, "nodes_input_masks": state.nodes_input_masks or None,
+        "inputs": state.inputs, "credential_inputs": state.credentials_inputs or None,
+        "nodes_input_masks": state.nodes_input_masks or None,
         "preset_id": state.preset_id, "status": state.status, "started_at": iso(state.started_at),
         "ended_at": iso(state.ended_at), "is_shared": False, "share_token": None, "is_dry_run": False,
         "stats": state.stats.model_dump() if state.stats else None,

@@ -9,15 +9,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.common.executions.views import iso, output_block_ids
 
-_META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, preset_id, "
-                 "parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
+_META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
+                 "credential_inputs, preset_id, parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
 _NODE_DONE = ("COMPLETED", "FAILED", "TERMINATED")
 
 
 def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["execution_id"]), "user_id": row["user_id"], "graph_id": str(row["graph_id"]),
-        "graph_version": row["graph_version"], "inputs": row["inputs"], "credential_inputs": None,
+        "graph_version": row["graph_version"], "inputs": row["inputs"], "credential_inputs": row["credential_inputs"],
         "nodes_input_masks": row["nodes_input_masks"], "preset_id": row["preset_id"], "status": row["status"],
         "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]), "is_shared": False,
         "share_token": None, "is_dry_run": False, "stats": row["stats"],
