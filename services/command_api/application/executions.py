@@ -20,6 +20,7 @@ from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from services.common.executions.state import ExecutionState
 from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
+from services.common.group_append import GroupAppender
 from services.common.graphs.credentials import credentials_errors, node_credentials_masks
 from services.common.graphs.rules import GraphValidationError
 from services.common.integrations.credentials import CredentialsMeta
@@ -37,6 +38,7 @@ class ExecutionCommands:
     def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0,
                  ledger=None, credentials=None) -> None:
         self.store = store
+        self.appender = GroupAppender(store)  # concurrent runs queued in shared commits
         self.credentials = credentials  # CredentialsReader: who may use which credential
         self.ledger = ledger
         self.graphs = graphs
@@ -55,7 +57,7 @@ class ExecutionCommands:
                                  inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
                                  preset_id=preset_id)
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
-        self.store.append([new])
+        self.appender.append([new])
         state = ExecutionState(str(execution_id))
         state.apply(queued, new.occurred_at)
         return execution_meta(state)

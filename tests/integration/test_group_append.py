@@ -1,0 +1,76 @@
+"""Group commit for request handlers against the real store: shared commits, isolated conflicts."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from schemas.events.graphs import ActiveVersionSet
+from services.common import db
+from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.group_append import GroupAppender
+
+
+@pytest.fixture
+def store(settings):
+    db.migrate(settings)
+    datastore = db.make_datastore(settings, pool_size=4)
+    yield EventStore(datastore, "graphs")
+    datastore.close()
+
+
+def test_concurrent_appends_share_commits_and_all_are_durable(store):
+    appender = GroupAppender(store)
+    real_append, first = store.append, threading.Event()
+
+    def slow_first_append(events):  # hold the first leader so the others queue up behind it
+        if not first.is_set():
+            first.set()
+            time.sleep(0.3)
+        return real_append(events)
+
+    store.append = slow_first_append
+    streams = [uuid.uuid4() for _ in range(20)]
+    results: dict[uuid.UUID, list[int]] = {}
+
+    def one(sid):
+        results[sid] = appender.append([NewEvent(sid, 1, ActiveVersionSet(version=1), user_id="u")])
+
+    threads = [threading.Thread(target=one, args=(sid,)) for sid in streams]
+    threads[0].start()
+    first.wait(5)
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert appender.commits == 2  # the held leader's own event, then the 19 that queued behind it
+    positions = [p for sid in streams for p in results[sid]]
+    assert len(set(positions)) == 20
+    assert all(len(store.read_stream(sid)) == 1 for sid in streams)
+
+
+def test_only_the_conflicting_command_fails(store):
+    taken = uuid.uuid4()
+    store.append([NewEvent(taken, 1, ActiveVersionSet(version=1), user_id="u")])
+    appender = GroupAppender(store)
+    fresh = uuid.uuid4()
+    errors: dict[str, BaseException] = {}
+    barrier = threading.Barrier(2)
+
+    def run(name, sid):
+        barrier.wait()
+        try:
+            appender.append([NewEvent(sid, 1, ActiveVersionSet(version=2), user_id="u")])
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            errors[name] = exc
+
+    threads = [threading.Thread(target=run, args=("loser", taken)), threading.Thread(target=run, args=("ok", fresh))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert isinstance(errors.get("loser"), ConcurrencyConflict) and "ok" not in errors
+    assert [e.decode().version for e in store.read_stream(fresh)] == [2]
