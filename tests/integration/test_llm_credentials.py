@@ -200,6 +200,9 @@ async def test_missing_foreign_and_mismatched_credentials_fail_validation(stack,
         graph2 = await create_graph(alice, own)
         r = await alice.post(f"/api/graphs/{graph2['id']}/execute/{graph2['version']}", json={"inputs": {}})
         assert r.status_code == 400 and "Unknown credentials" in r.text
+        exported = (await alice.get(f"/api/graphs/{graph2['id']}?for_export=true")).json()
+        llm = next(n for n in exported["nodes"] if n["block_id"] == TEXT_GENERATOR)
+        assert "credentials" not in llm["input_default"] and llm["input_default"]["model"] == "o3-mini"
 
 
 async def test_system_credentials_are_charged_per_model(stack, user_ids, fresh_server):
