@@ -26,6 +26,8 @@ AI_FUNCTION = AGENTS / "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json"
 TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 STRUCTURED = "ed55ac19-356e-4243-a6cb-bc599e9b716f"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+AGENT_EXECUTOR = "e189baac-8c20-45a1-94a7-55177ea42565"
 SYSTEM_OPENAI_ID = SYSTEM_CREDENTIALS["openai"][0]
 SYSTEM_KEY = f"sk-system-{uuid.uuid4().hex}"
 FAKE_PEOPLE = '[{"name": "Ada", "age": 36}]'
@@ -271,6 +273,34 @@ async def test_direct_block_run_resolves_credentials_and_charges_platform_keys(s
         assert r.status_code == 200 and await balance(carol) == before - 3  # gpt-4o on the platform's key
         r = await bob.post(f"/api/blocks/{TEXT_GENERATOR}/execute", json={**body, "credentials": ref(own)})
         assert r.status_code == 400 and "Credentials not available" in r.json()["detail"]
+
+
+async def test_sub_graph_llm_nodes_get_the_runs_credentials(stack, user_ids, fresh_server):
+    secret = f"sk-{uuid.uuid4().hex}"
+    async with stack.client(user_ids["bob"]) as bob:
+        child = await create_graph(bob, {"name": "ask", "nodes": [
+            {"id": "i", "block_id": INPUT, "input_default": {"name": "question"}},
+            {"id": "llm", "block_id": TEXT_GENERATOR, "input_default": {"model": "gpt-4o-mini"}},
+            {"id": "o", "block_id": OUTPUT, "input_default": {"name": "answer"}},
+        ], "links": [{"source_id": "i", "sink_id": "llm", "source_name": "result", "sink_name": "prompt"},
+                     {"source_id": "llm", "sink_id": "o", "source_name": "response", "sink_name": "value"}]})
+        parent = await create_graph(bob, {"name": "parent", "nodes": [
+            {"id": "i", "block_id": INPUT, "input_default": {"name": "q"}},
+            {"id": "a", "block_id": AGENT_EXECUTOR, "input_default": {
+                "graph_id": child["id"], "graph_version": child["version"], "inputs": {},
+                "input_schema": child["input_schema"], "output_schema": child["output_schema"]}},
+            {"id": "o", "block_id": OUTPUT, "input_default": {"name": "result"}},
+        ], "links": [{"source_id": "i", "sink_id": "a", "source_name": "result", "sink_name": "question"},
+                     {"source_id": "a", "sink_id": "o", "source_name": "answer", "sink_name": "value"}]})
+        child_llm = next(n["id"] for n in child["nodes"] if n["block_id"] == TEXT_GENERATOR)
+        r = await bob.post(f"/api/graphs/{parent['id']}/execute/{parent['version']}", json={"inputs": {"q": "hi"}})
+        assert r.status_code == 400, r.text  # checked up front, not when the child runs
+        assert r.json()["detail"]["node_errors"] == {child_llm: {"credentials": "These credentials are required"}}
+
+        meta = await store_key(bob, "openai", secret)
+        result = await run(stack, bob, parent, {"openai_api_key_credentials": ref(meta)}, {"q": "hi"})
+        assert result["status"] == "COMPLETED" and result["outputs"] == {"result": ["echo: hi"]}, result
+    assert fresh_server.requests[-1]["headers"]["authorization"] == f"Bearer {secret}"
 
 
 async def test_malformed_structured_output_is_retried_and_accounted(stack, user_ids, fresh_server):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
@@ -22,8 +23,11 @@ from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
 from services.common.group_append import GroupAppender
 from services.common.graphs.credentials import credentials_errors, node_credentials_masks
-from services.common.graphs.rules import GraphValidationError
+from services.common.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
 from services.common.integrations.credentials import CredentialsMeta
+
+
+MAX_SUB_GRAPHS = 100
 
 
 class StopTimeout(Exception):
@@ -65,14 +69,34 @@ class ExecutionCommands:
     def _credential_masks(self, user: User, body, credentials_inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Map the run's credentials onto the nodes and check every node can use what it gets
         (AutoGPT's run-time credential checks; 400 with ``node_errors`` otherwise)."""
-        masks = node_credentials_masks(body, credentials_inputs)
+        graph = self._with_sub_graphs(user, body)
+        masks = node_credentials_masks(graph, credentials_inputs)
         if self.credentials is None:
             return masks
-        errors = credentials_errors(body, masks, lambda cred_id: self.credentials.meta_for(user.id, cred_id))
+        errors = credentials_errors(graph, masks, lambda cred_id: self.credentials.meta_for(user.id, cred_id))
         if errors:
             count = sum(len(e) for e in errors.values())
             raise GraphValidationError(f"Graph validation failed: {count} issues on {len(errors)} nodes", errors)
         return masks
+
+    def _with_sub_graphs(self, user: User, body) -> SimpleNamespace:
+        """The version plus every sub-graph version its AgentExecutor nodes run, recursively, so the
+        credential checks cover the whole run (as AutoGPT aggregates sub-graph credentials). A
+        missing sub-graph is left out: its node fails at run time with its own message."""
+        subs, seen, queue = [], {(body.id, body.version)}, [body]
+        while queue and len(subs) < MAX_SUB_GRAPHS:
+            for node in queue.pop().nodes:
+                target = (node.input_default.get("graph_id"), node.input_default.get("graph_version"))
+                if node.block_id != AGENT_EXECUTOR_BLOCK_ID or target in seen or not isinstance(target[1], int):
+                    continue
+                seen.add(target)
+                try:
+                    sub = self.graphs.version_for_run(user, str(target[0]), target[1])
+                except (NotFoundError, ValueError):
+                    continue
+                subs.append(sub)
+                queue.append(sub)
+        return SimpleNamespace(nodes=body.nodes, sub_graphs=subs)
 
     def delete(self, user: User, execution_id: str) -> None:
         """Soft delete: hidden from the owner's lists and reads; the history stays in the store."""
