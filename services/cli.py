@@ -56,7 +56,9 @@ def serve(name: str, port: int) -> None:
                     port=port, log_level="warning", ws="websockets-sansio" if _has_sansio() else "auto")
         return
     from services import workers
+    from services.common.gc_tuning import tune_gc
 
+    tune_gc()
     _run_until_signal(lambda stop: workers.run(name, settings, stop))
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.command_api import app as command_app
+from services.common.gc_tuning import tune_gc
 from services.common.heartbeat import component_status
 from services.common.settings import Settings
 from services.metrics import render as render_metrics
@@ -66,4 +67,6 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     from services.local_stack import settings_from_env
 
-    return create_app(settings_from_env())
+    app = create_app(settings_from_env())
+    tune_gc()
+    return app

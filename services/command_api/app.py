@@ -26,6 +26,7 @@ from services.common.pricing import cost_table_with
 from services.common.integrations.system import configured_system_credentials
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
 from services.common.ratelimit import RateLimiter
+from services.common.gc_tuning import tune_gc
 from services.common.settings import Settings
 
 
@@ -124,4 +125,6 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     from services.local_stack import settings_from_env
 
-    return create_app(settings_from_env())
+    app = create_app(settings_from_env())
+    tune_gc()
+    return app

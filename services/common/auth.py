@@ -8,6 +8,7 @@ HS256 with a shared secret by default, RS256/ES256 with a PEM public key or a JW
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -30,11 +31,17 @@ class User:
         return self.role == "admin"
 
 
+VERIFIED_CACHE_SIZE = 4096
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.algorithms = list(settings.jwt_algorithms)
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        # token -> (user, exp): a client sends the same token on every request, and checking its
+        # signature again each time was a tenth of a simple read's CPU. Entries die at ``exp``.
+        self._verified: OrderedDict[str, tuple[User, float]] = OrderedDict()
 
     def _key_for(self, token: str):
         if self._jwks is not None:
@@ -43,9 +50,29 @@ class TokenVerifier:
             return self.settings.jwt_public_key
         return self.settings.jwt_secret
 
+    @property
+    def may_fetch_keys(self) -> bool:
+        """Whether verifying can block on the network (a JWKS endpoint)."""
+        return self._jwks is not None
+
     def verify(self, token: str | None) -> User:
         if not token:
             raise AuthError("Authorization header is missing")
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached[1]:
+                return cached[0]
+            self._verified.pop(token, None)
+        user, exp = self._verify_uncached(token)
+        self._verified[token] = (user, exp)
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            try:
+                self._verified.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
+        return user
+
+    def _verify_uncached(self, token: str) -> tuple[User, float]:
         try:
             claims = jwt.decode(
                 token, self._key_for(token), algorithms=self.algorithms,
@@ -59,7 +86,7 @@ class TokenVerifier:
             raise AuthError("Invalid token: bad 'sub' claim")
         role = claims.get("role") if isinstance(claims.get("role"), str) else "authenticated"
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
-        return User(id=sub, email=email, role=role)
+        return User(id=sub, email=email, role=role), float(claims["exp"])
 
 
 def issue_token(settings: Settings, user_id: str, *, email: str | None = None, admin: bool = False,

@@ -9,11 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from services.common.settings import Settings
+
+# jsonb columns (read models) decode with orjson: several times faster than the stdlib on the
+# read path, same values. Process-wide, for every connection this process opens.
+set_json_loads(orjson.loads)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "infra" / "migrations"
 

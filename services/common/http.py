@@ -5,6 +5,8 @@ Bad input always gets a 4xx with a clear message; nothing reaches a client as a 
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from typing import Any
 
@@ -156,7 +158,15 @@ async def _reject(send: Send, status: int, message: str) -> None:
 def user_dependency(verifier: TokenVerifier):
     """FastAPI dependency resolving the bearer token to a ``User`` (401 otherwise)."""
 
-    def current_user(request: Request) -> User:
+    if verifier.may_fetch_keys:
+        # A JWKS lookup can go to the network: keep it off the event loop.
+        async def current_user_fetching(request: Request) -> User:
+            return await asyncio.to_thread(verifier.verify, bearer_token(request.headers.get("authorization")))
+
+        return current_user_fetching
+
+    async def current_user(request: Request) -> User:
+        # Pure CPU (an HMAC or signature check): inline, which spares every request a thread hop.
         return verifier.verify(bearer_token(request.headers.get("authorization")))
 
     return current_user

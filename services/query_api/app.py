@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from services.common import db
 from services.common.auth import TokenVerifier
 from services.common.http import install_error_handlers, user_dependency
+from services.common.gc_tuning import tune_gc
 from services.common.settings import Settings
 from services.query_api.api import api_keys, audit, blocks, credentials, credits, executions, graphs
 from services.query_api.read_models.fence import wait_for_read_models
@@ -75,4 +76,6 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     from services.local_stack import settings_from_env
 
-    return create_app(settings_from_env())
+    app = create_app(settings_from_env())
+    tune_gc()
+    return app

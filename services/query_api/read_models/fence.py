@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -38,13 +39,72 @@ async def caught_up(pool: AsyncConnectionPool, context: str, head: int) -> bool:
         return bool(row[0])
 
 
+class _SharedChecks:
+    """Concurrent reads share head checks. A check answers every request that arrived before it
+    was sent, so requests arriving while one runs wait for the next one, which starts as soon as
+    the running one ends: under load one query serves a whole wave of requests, and a fence is
+    never answered by a check older than the request."""
+
+    def __init__(self, pool: AsyncConnectionPool, context: str) -> None:
+        self.pool, self.context = pool, context
+        self.running: asyncio.Future | None = None
+        self.waiting: asyncio.Future | None = None
+
+    async def check(self) -> tuple[int, bool]:
+        if self.running is None:
+            self._start()
+            flight = self.running
+        else:
+            if self.waiting is None:
+                self.waiting = asyncio.get_running_loop().create_future()
+            flight = self.waiting
+        return await asyncio.shield(flight)  # one request giving up must not cancel the others
+
+    def _start(self, into: asyncio.Future | None = None) -> None:
+        task = asyncio.ensure_future(self._query())
+        self.running = task
+
+        def done(finished: asyncio.Future) -> None:
+            if into is not None:
+                if finished.cancelled():
+                    into.cancel()
+                elif finished.exception() is not None:
+                    into.set_exception(finished.exception())
+                else:
+                    into.set_result(finished.result())
+            elif not finished.cancelled():
+                finished.exception()  # retrieved here; the awaiting requests get it too
+            self.running = None
+            if self.waiting is not None:
+                waiting, self.waiting = self.waiting, None
+                self._start(into=waiting)
+
+        task.add_done_callback(done)
+        if into is not None:
+            self.running = into
+
+    async def _query(self) -> tuple[int, bool]:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(_first_check(self.context),
+                                            {"log": self.context, "projection": PROJECTION_NAME})).fetchone()
+        return int(row[0]), bool(row[1])
+
+
+_shared: "weakref.WeakKeyDictionary[AsyncConnectionPool, dict[str, _SharedChecks]]" = weakref.WeakKeyDictionary()
+
+
+def _checks(pool: AsyncConnectionPool, context: str) -> _SharedChecks:
+    by_context = _shared.setdefault(pool, {})
+    if context not in by_context:
+        by_context[context] = _SharedChecks(pool, context)
+    return by_context[context]
+
+
 async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_s: float) -> bool:
     """Block until the read models include everything recorded in ``context`` so far."""
     if timeout_s <= 0:
         return True
-    async with pool.connection() as conn:
-        row = await (await conn.execute(_first_check(context), {"log": context, "projection": PROJECTION_NAME})).fetchone()
-    head, ok = int(row[0]), bool(row[1])
+    head, ok = await _checks(pool, context).check()
     if ok or head == 0:
         return True
     deadline = time.monotonic() + timeout_s
