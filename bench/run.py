@@ -349,7 +349,7 @@ async def bench_ledger(stack: "Stack") -> None:
             ledger.apply(snap[0])
             batch += snap
     version, part = 0, []
-    for event in [*batch, None]:  # small appends; each snapshot alone (large pipelined appends stall)
+    for event in [*batch, None]:  # appends of at most 500 events; each snapshot alone
         if event is None or isinstance(event, LedgerSnapshotTaken) or len(part) == 500:
             if part:
                 store.append([NewEvent(ledger_stream_id(big), version + j + 1, e, user_id=big)

@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import orjson
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 
 from schemas.envelope import Envelope, event_id_for
 from schemas.events import Event, decode_payload
@@ -89,13 +90,30 @@ class RecordedEvent:
             occurred_at=self.occurred_at, user_id=self.user_id, payload=self.payload)
 
 
+class SequentialRecorder(PostgresApplicationRecorder):
+    """eventsourcing's recorder with appends sent statement by statement instead of in a libpq
+    pipeline. Under concurrent appends from many threads, the pipelined append was seen to hang
+    for good in ``Pipeline.sync`` with the server waiting for the client (``ClientRead``) inside
+    the transaction, i.e. holding the log's table lock and so stopping every writer of that
+    context. The statements are the same (table lock, NOTIFY, one INSERT of all events, the new
+    positions returned); the extra round trips cost far less than the commit's fsync."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the base class does
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+
 class EventStore:
     """One context's log: append to streams, read a stream, tail the log."""
 
     def __init__(self, datastore: PostgresDatastore, context: str) -> None:
         self.context = context
         self.table = f"{context}_events"
-        self.recorder = PostgresApplicationRecorder(datastore, events_table_name=self.table)
+        self.recorder = SequentialRecorder(datastore, events_table_name=self.table)
 
     def create_tables(self) -> None:
         self.recorder.create_table()
