@@ -13,9 +13,10 @@ import uuid
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from services.common.local_broker import free_port, start_broker
-from services.common.settings import Settings
+from services.common.settings import SYSTEM_KEY_FIELDS, Settings
 
 DEFAULT_TEST_DB = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -75,8 +76,11 @@ class BrokerHandle:
 def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Settings:
     """Settings with a schema and topic prefix of their own."""
     suffix = uuid.uuid4().hex[:10]
+    # Platform provider keys only when a test asks: never a developer's real OPENAI_API_KEY & co.
+    no_system_keys = {name: SecretStr("") for name in SYSTEM_KEY_FIELDS if name not in overrides}
     return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
-                    topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0, **overrides)
+                    topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0,
+                    **no_system_keys, **overrides)
 
 
 def drop_schema(database_url: str, schema: str) -> None:

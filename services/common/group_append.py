@@ -7,8 +7,8 @@ queued so far in one append and wakes the others with their results, and the nex
 leads the next batch. No caller returns before its events are durable; nothing waits on a timer, so
 a lone request costs what it did before.
 
-If the shared append hits a version conflict, the batch is retried item by item, so only the
-command that actually lost its race sees ``ConcurrencyConflict``.
+If the shared append hits a version conflict (or one command's events cannot be serialised), the
+batch is retried item by item, so only the command at fault sees the error.
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class GroupAppender:
             self.commits += 1
             for item in batch:
                 item.positions, positions = positions[:len(item.events)], positions[len(item.events):]
-        except ConcurrencyConflict:
+        except (ConcurrencyConflict, TypeError, ValueError):
+            # A version conflict, or one command's events that cannot be serialised: find out
+            # whose, so only that caller fails.
             for item in batch:
                 try:
                     item.positions = self.store.append(item.events)

@@ -6,8 +6,10 @@ Bad input always gets a 4xx with a clear message; nothing reaches a client as a 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -112,6 +114,10 @@ class BodyLimitMiddleware:
         if body and _json_too_deep(bytes(body), self.max_depth):
             await _reject(send, 400, f"JSON nested deeper than {self.max_depth} levels")
             return
+        problem = _unstorable_json(bytes(body)) if body else None
+        if problem:
+            await _reject(send, 400, problem)
+            return
         sent = False
 
         async def replay() -> Message:
@@ -122,6 +128,45 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\d{19,}")
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _unstorable_json(raw: bytes) -> str | None:
+    """Values valid in JSON that no store or read model can hold: a NUL character (PostgreSQL text
+    refuses it), a lone UTF-16 surrogate (not UTF-8) or an integer beyond 64 bits. Refused here, at
+    the edge, because once recorded in an event such a value would stop every projection of it.
+    Only bodies that look suspicious are parsed, so ordinary requests pay one regex scan."""
+    if not _SUSPICIOUS.search(raw):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None  # not JSON at all: the route's own parsing answers that
+
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Request JSON contains a NUL character (\\u0000), which cannot be stored"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "Request JSON contains a lone UTF-16 surrogate, which is not valid text"
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not _INT64[0] <= item <= _INT64[1]:
+                return "Request JSON contains an integer outside the 64-bit range"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _json_too_deep(raw: bytes, max_depth: int) -> bool:

@@ -65,7 +65,9 @@ def block_usage_cost(block_id: str, input_data: Mapping[str, Any], cost_table: C
     entries = table.get(block_id, ())
     if not entries:
         return 0, {}
-    data = {**input_defaults(block_id), **input_data}  # a model left at its default is still that model
+    data = priced_input(block_id, input_data)
+    if data is None:
+        return 0, {}
     for cost in entries:
         if not cost_filter_matches(cost.cost_filter, data):
             continue
@@ -79,21 +81,21 @@ def block_usage_cost(block_id: str, input_data: Mapping[str, Any], cost_table: C
     return 0, {}
 
 
-@lru_cache(maxsize=None)
-def input_defaults(block_id: str) -> dict[str, Any]:
-    """The block's non-None input defaults (what it runs with when the node leaves them unset)."""
+def priced_input(block_id: str, input_data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The input a price is decided on: as the block will actually run it (validated, defaults
+    filled in, a prefixed model name normalised). Matching the raw input instead would let
+    ``"model": null`` or ``"openai/gpt-4o"`` run a priced model for free. None when the block
+    would refuse the input: it will not run, so it costs nothing."""
+    from services.common.blocks.base import BlockInputError
     from services.common.blocks.registry import get_block
 
     block = get_block(block_id)
     if block is None:
-        return {}
-    found = {}
-    for name, info in block.Input.model_fields.items():
-        if not info.is_required():
-            value = info.get_default(call_default_factory=True)
-            if value is not None:
-                found[name] = value
-    return found
+        return dict(input_data)
+    try:
+        return block().parse_input(dict(input_data)).model_dump(mode="json")
+    except BlockInputError:
+        return None
 
 
 def block_costs(block_id: str, cost_table: CostTable | None = None) -> list[dict[str, Any]]:

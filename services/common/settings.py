@@ -23,8 +23,14 @@ def _system_key(provider_env: str) -> SecretStr:
     return Field(default=SecretStr(""), validation_alias=AliasChoices(f"AGENTLOOM_{provider_env}", provider_env))
 
 
+SYSTEM_KEY_FIELDS = ("openai_api_key", "anthropic_api_key", "groq_api_key", "open_router_api_key", "aiml_api_key",
+                     "llama_api_key", "v0_api_key")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AGENTLOOM_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a settings error must never print the environment (it holds secrets).
+    model_config = SettingsConfigDict(env_prefix="AGENTLOOM_", extra="ignore", populate_by_name=True,
+                                      hide_input_in_errors=True)
 
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
@@ -80,6 +86,18 @@ class Settings(BaseSettings):
     ollama_allow_hosts: list[str] = ["localhost:11434", "127.0.0.1:11434"]
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
+
+    @model_validator(mode="after")
+    def _clean_system_keys(self) -> "Settings":
+        """A provider key from the environment is stripped (a secret file written with ``echo``
+        ends in a newline) and must be visible ASCII: it is sent in an HTTP header, and a refused
+        header can be quoted back in an error. The message names the variable, never the value."""
+        for name in SYSTEM_KEY_FIELDS:
+            value = getattr(self, name).get_secret_value().strip()
+            if value and not all(0x21 <= ord(c) <= 0x7E for c in value):
+                raise ValueError(f"{name.upper()} contains spaces, line breaks or non-ASCII characters")
+            setattr(self, name, SecretStr(value))
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":

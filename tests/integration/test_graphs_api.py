@@ -135,3 +135,17 @@ async def test_sample_graphs_import_or_name_their_unknown_blocks(stack, user_ids
         else:
             assert r.status_code == 400, r.text
             assert "is invalid block id" in r.json()["detail"]["message"], r.text
+
+
+async def test_values_no_store_can_hold_are_refused_at_the_edge(stack, user_ids):
+    """A NUL character, a lone surrogate or a >64-bit integer would be recorded and then stop every
+    projection of the event; they get a 400 instead."""
+    async with stack.client(user_ids["alice"]) as alice:
+        for raw in (b'{"graph": {"name": "a\\u0000b", "nodes": [], "links": []}}',
+                    b'{"graph": {"name": "\\ud800", "nodes": [], "links": []}}',
+                    b'{"graph": {"name": "n", "nodes": [], "links": [], "version": 99999999999999999999}}'):
+            r = await alice.post("/api/graphs", content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == 400, r.text
+        ok = await alice.post("/api/graphs", json={"graph": {"name": "emoji \U0001F600 and \\u0000 text",
+                                                             "nodes": [], "links": []}})
+        assert ok.status_code == 200 and ok.json()["name"] == "emoji \U0001F600 and \\u0000 text"

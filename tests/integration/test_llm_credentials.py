@@ -138,6 +138,21 @@ async def test_store_list_get_delete_and_isolation(stack, user_ids):
         assert again.status_code == 409
         assert (await alice.delete(f"/api/integrations/openai/credentials/{SYSTEM_OPENAI_ID}")).status_code == 403
 
+        # Keys go into HTTP headers: a pasted trailing newline is dropped, anything else refused.
+        trimmed = await alice.post("/api/integrations/groq/credentials", json={"api_key": "gsk-abc\n"})
+        assert trimmed.status_code == 201
+        for bad in ("sk a", "sk-\u00e9", "sk-\r\nX-Evil: 1"):
+            r = await alice.post("/api/integrations/groq/credentials", json={"api_key": bad})
+            assert r.status_code == 400 and "visible ASCII" in r.json()["detail"] and bad not in r.text
+        assert (await alice.post("/api/integrations/groq/credentials",
+                                 json={"api_key": "k", "expires_at": 2 ** 60})).status_code == 422
+        assert (await alice.post("/api/integrations/groq/credentials",
+                                 json={"api_key": "k", "title": "a\u0000b"})).status_code == 400
+        upper = await alice.post("/api/integrations/openai/credentials",
+                                 json={"api_key": "x", "id": SYSTEM_OPENAI_ID.upper()})
+        assert upper.status_code == 403
+        assert (await alice.get(f"/api/integrations/openai/credentials/urn:uuid:{meta['id']}")).json() == meta
+
         deleted = await alice.delete(f"/api/integrations/openai/credentials/{meta['id']}")
         assert deleted.json() == {"deleted": True, "revoked": None}
         assert (await alice.get(f"/api/integrations/openai/credentials/{meta['id']}")).status_code == 404
@@ -301,6 +316,20 @@ async def test_sub_graph_llm_nodes_get_the_runs_credentials(stack, user_ids, fre
         result = await run(stack, bob, parent, {"openai_api_key_credentials": ref(meta)}, {"q": "hi"})
         assert result["status"] == "COMPLETED" and result["outputs"] == {"result": ["echo: hi"]}, result
     assert fresh_server.requests[-1]["headers"]["authorization"] == f"Bearer {secret}"
+
+
+async def test_a_malformed_sub_graph_reference_is_not_a_server_error(stack, user_ids):
+    async with stack.client(user_ids["carol"]) as carol:
+        r = await carol.post("/api/graphs", json={"graph": {"name": "odd", "nodes": [
+            {"id": "a", "block_id": AGENT_EXECUTOR, "input_default": {
+                "graph_id": [], "graph_version": 1, "inputs": {}, "input_schema": {}, "output_schema": {}}}],
+            "links": []}})
+        if r.status_code == 200:  # saved: running it must answer, not crash
+            graph = r.json()
+            run = await carol.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {}})
+            assert run.status_code < 500, run.text
+        else:
+            assert 400 <= r.status_code < 500, r.text
 
 
 async def test_malformed_structured_output_is_retried_and_accounted(stack, user_ids, fresh_server):

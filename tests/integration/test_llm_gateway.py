@@ -400,3 +400,12 @@ async def test_pinned_ollama_url_wins_over_block_host(server):
 
     assert response.text == "echo: hello there world"
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("key", ["sk-SECRET-with-newline\n", "sk-SECRET\r\nX: y", "sk-SECRET-\u00e9t\u00e9"])
+async def test_a_key_the_http_library_refuses_is_not_quoted_back(server, key):
+    async with make_gateway(server, max_retries=0) as gateway:
+        with pytest.raises(LlmError) as info:
+            await gateway.complete(creds("openai", key), ask("gpt-4o"))
+    assert "SECRET" not in info.value.message and "request failed" in info.value.message
+    assert server.requests == []

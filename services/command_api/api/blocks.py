@@ -42,6 +42,10 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
             ctx.credentials = await credentials(user_id, block_cls, data)
         except CredentialsUnavailable as exc:
             raise BadRequest(str(exc)) from None
+    try:
+        block_cls().parse_input(data)  # refuse bad input before anything is charged
+    except BlockInputError as exc:
+        raise BadRequest(f"Invalid input for {block_cls.name()}: {exc}") from None
     if charge is not None:
         ctx.stats["cost"] = await charge(user_id, block_cls, data, ctx.node_exec_id)
     outputs: dict[str, list[Any]] = {}

@@ -22,7 +22,7 @@ class CreateCredentialsRequest(BaseModel):
     type: str = "api_key"
     api_key: str = Field(min_length=1, max_length=8192)
     title: str | None = Field(default=None, max_length=200)
-    expires_at: int | None = None
+    expires_at: int | None = Field(default=None, ge=0, le=2 ** 53)
     id: str | None = None
     provider: str | None = None  # the path wins, as in AutoGPT
 

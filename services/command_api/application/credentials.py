@@ -7,6 +7,7 @@ reference only (AutoGPT's ``CredentialsMetaResponse``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ from services.common.integrations.store import CredentialsReader, StoredCredenti
 from services.common.integrations.system import SYSTEM_CREDENTIAL_IDS
 
 MAX_SECRET_CHARS = 8192
+MAX_EXPIRES_AT = 2 ** 53
+KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 MAX_TITLE_CHARS = 200
 NOT_FOUND = "Credentials not found"
 
@@ -45,18 +48,27 @@ class CredentialsCommands:
         if type_ != "api_key":
             raise InvalidCommand(f"Only api_key credentials can be stored here (got '{type_}'); "
                                  "OAuth credentials come from the provider's login flow")
-        if not api_key or not api_key.strip():
+        api_key = (api_key or "").strip()
+        if not api_key:
             raise InvalidCommand("api_key must not be empty")
+        if not KEY_CHARS.fullmatch(api_key):
+            # A key goes into an HTTP header: anything else could never work, and a library
+            # refusing it might quote it back in an error message.
+            raise InvalidCommand("api_key may only contain visible ASCII characters (no spaces or line breaks)")
         if len(api_key) > MAX_SECRET_CHARS:
             raise InvalidCommand(f"api_key is longer than {MAX_SECRET_CHARS} characters")
         if title is not None and len(title) > MAX_TITLE_CHARS:
             raise InvalidCommand(f"title is longer than {MAX_TITLE_CHARS} characters")
-        if credentials_id in SYSTEM_CREDENTIAL_IDS:
-            raise Forbidden("Cannot create credentials with a reserved ID")
+        if title is not None and any(ord(c) < 32 or ord(c) == 127 for c in title):
+            raise InvalidCommand("title must not contain control characters")
+        if expires_at is not None and not 0 <= expires_at <= MAX_EXPIRES_AT:
+            raise InvalidCommand("expires_at must be a Unix time in seconds")
         sid = uuid.uuid4() if credentials_id is None else stream_id(credentials_id)
         if sid is None:
             raise InvalidCommand("id must be a UUID")
         cred_id = str(sid)
+        if cred_id in SYSTEM_CREDENTIAL_IDS:
+            raise Forbidden("Cannot create credentials with a reserved ID")
         event = CredentialsCreated(
             user_id=user.id, provider=provider, type="api_key", title=title, expires_at=expires_at,
             encrypted_secret=self.reader.keyring.encrypt(api_key, bound_to=bound_to(cred_id, user.id)))
@@ -68,7 +80,8 @@ class CredentialsCommands:
 
     def delete(self, user: User, provider: str, credentials_id: str) -> dict[str, Any]:
         check_provider(provider)
-        if credentials_id in SYSTEM_CREDENTIAL_IDS:
+        sid = stream_id(credentials_id)
+        if sid is not None and str(sid) in SYSTEM_CREDENTIAL_IDS:
             raise Forbidden("System-managed credentials cannot be deleted")
         for _ in range(5):
             cred = self.reader.owned(user.id, credentials_id)

@@ -87,11 +87,12 @@ class ExecutionCommands:
         while queue and len(subs) < MAX_SUB_GRAPHS:
             for node in queue.pop().nodes:
                 target = (node.input_default.get("graph_id"), node.input_default.get("graph_version"))
-                if node.block_id != AGENT_EXECUTOR_BLOCK_ID or target in seen or not isinstance(target[1], int):
+                if (node.block_id != AGENT_EXECUTOR_BLOCK_ID or not isinstance(target[0], str)
+                        or not isinstance(target[1], int) or target in seen):
                     continue
                 seen.add(target)
                 try:
-                    sub = self.graphs.version_for_run(user, str(target[0]), target[1])
+                    sub = self.graphs.version_for_run(user, target[0], target[1])
                 except (NotFoundError, ValueError):
                     continue
                 subs.append(sub)

@@ -16,7 +16,6 @@ from services.common.blocks.base import (
     BlockCategory,
     BlockSchemaInput,
     BlockSchemaOutput,
-    BlockType,
     RunContext,
     SchemaField,
 )
@@ -66,7 +65,6 @@ class AIConditionBlock(Block):
     id = "553ec5b8-6c45-4299-8d75-b394d05f72ff"
     description = "Uses a language model to check a plain-English condition on a value and branches on the answer."
     categories = frozenset({BlockCategory.AI, BlockCategory.LOGIC})
-    block_type = BlockType.AI
 
     class Input(BlockSchemaInput):
         input_value: Any = SchemaField(description="The value the condition is checked against.",

@@ -18,7 +18,6 @@ from services.common.blocks.base import (
     BlockCategory,
     BlockSchemaInput,
     BlockSchemaOutput,
-    BlockType,
     RunContext,
     SchemaField,
 )
@@ -44,7 +43,6 @@ from services.common.llm.types import LlmRequest, LlmResponse
 class LlmBlockBase(Block):
     """The model-call seam shared by every LLM block (replaced by ``test_mock`` in examples)."""
 
-    block_type = BlockType.AI
     categories = frozenset({BlockCategory.AI})
 
     async def llm_call(self, ctx: RunContext, request: LlmRequest) -> LlmResponse:

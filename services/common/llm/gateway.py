@@ -196,9 +196,10 @@ class LlmGateway:
             ) from None
         except _ResponseTooLarge:
             raise LlmError(f"{provider} API response exceeded {MAX_RESPONSE_BYTES} bytes") from None
-        except httpx.HTTPError as exc:
-            detail = _truncate(_scrub(str(exc) or type(exc).__name__, api_key))
-            raise LlmError(f"{provider} API request failed: {detail}") from None
+        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
+            # The library's text may quote the request it refused (headers included): only the kind.
+            raise LlmError(f"{provider} API request failed ({type(exc).__name__}); if this persists, "
+                           "check that the credential's key is exactly what the provider issued") from None
 
         if 200 <= status < 300:
             try:
@@ -304,8 +305,14 @@ def _truncate(text: str) -> str:
 
 
 def _scrub(text: str, api_key: str) -> str:
-    """Remove the key from provider-derived text (error bodies may echo what was sent)."""
-    return text.replace(api_key, _REDACTED) if api_key else text
+    """Remove the key from provider-derived text (error bodies may echo what was sent), in the
+    forms it can take there: as sent, escaped as in a repr, and JSON-escaped."""
+    if not api_key:
+        return text
+    for form in {api_key, repr(api_key)[1:-1], json.dumps(api_key)[1:-1]}:
+        if form:
+            text = text.replace(form, _REDACTED)
+    return text
 
 
 def _retries_suffix(retries: int) -> str:

@@ -50,9 +50,10 @@ def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     async def get_credentials(provider: str, cred_id: str, request: Request, user: User = Depends(current_user),
                               _: None = Depends(fenced("integrations"))):
         known(provider)
-        found = system_by_id.get(cred_id)
-        if found is None and _is_uuid(cred_id):
-            found = await rm.get_credentials(request.app.state.read_pool, user.id, cred_id)
+        normalized = _normalized_uuid(cred_id)
+        found = system_by_id.get(normalized or cred_id)
+        if found is None and normalized is not None:
+            found = await rm.get_credentials(request.app.state.read_pool, user.id, normalized)
         if found is None or found["provider"] != provider:
             raise NotFound(NOT_FOUND)
         return json_response(found)
@@ -60,9 +61,10 @@ def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     return router
 
 
-def _is_uuid(value: str) -> bool:
+def _normalized_uuid(value: str) -> str | None:
+    """The canonical form of a UUID given in any form Python accepts (``urn:uuid:``, braces,
+    upper case), or None."""
     try:
-        uuid.UUID(value)
-        return True
+        return str(uuid.UUID(value))
     except ValueError:
-        return False
+        return None
