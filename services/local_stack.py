@@ -167,8 +167,15 @@ def _prepare(settings: Settings) -> None:
 def _announce(settings: Settings, url: str, logs: Path) -> None:
     from services.common.auth import issue_token
 
+    from services.common.integrations.system import configured_system_credentials
+
     token = issue_token(settings, "dev-user", email="dev@example.com")
+    platform = sorted(c.provider for c in configured_system_credentials(settings).values() if c.provider != "ollama")
+    llm = (f"platform LLM keys: {', '.join(platform)}" if platform else
+           "LLM blocks: store a provider key with POST /api/integrations/{provider}/credentials, "
+           "or start with OPENAI_API_KEY / ANTHROPIC_API_KEY set")
     print(f"\nagentloom is up at {url}  (REST under /api, WebSocket at /ws, health at /health)\n"
           f"dev token (user dev-user):\n{token}\n\n"
           f"more tokens: agentloom token --user ID [--admin]   logs: {logs}\n"
+          f"{llm}\n"
           "Ctrl-C stops everything.\n", flush=True)
