@@ -45,19 +45,27 @@ def graph_outputs(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return outputs
 
 
+_NODE_COLUMNS = ("node_exec_id", "node_id", "block_id", "status", "input_data", "output_data", "add_time",
+                 "queue_time", "start_time", "end_time", "stats")
+# The run and its node executions in one round trip: one row per node execution (or one row with
+# NULL node columns for a run without any), node columns prefixed ``n_`` so they cannot collide.
+_GET_EXECUTION = (
+    f"SELECT {', '.join('e.' + c.strip() for c in _META_COLUMNS.split(','))}, "
+    + ", ".join(f"n.{c} AS n_{c}" for c in _NODE_COLUMNS)
+    + " FROM rm_executions e LEFT JOIN rm_node_executions n ON n.execution_id = e.execution_id"
+    " WHERE e.execution_id = %s AND e.user_id = %s AND NOT e.is_deleted ORDER BY n.added_seq")
+
+
 async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: str,
                         graph_id: str | None = None) -> dict[str, Any] | None:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_META_COLUMNS} FROM rm_executions WHERE execution_id = %s AND user_id = %s "  # noqa: S608
-                          "AND NOT is_deleted", (execution_id, user_id))
-        row = await cur.fetchone()
-        if row is None or (graph_id is not None and str(row["graph_id"]) != graph_id):
-            return None
-        await cur.execute("SELECT * FROM rm_node_executions WHERE execution_id = %s ORDER BY added_seq",
-                          (execution_id,))
-        node_rows = await cur.fetchall()
-    meta = meta_from_row(row)
-    nodes = [node_from_row(meta, r) for r in node_rows]
+        await cur.execute(_GET_EXECUTION, (execution_id, user_id))  # noqa: S608 - fixed column lists
+        rows = await cur.fetchall()
+    if not rows or (graph_id is not None and str(rows[0]["graph_id"]) != graph_id):
+        return None
+    meta = meta_from_row(rows[0])
+    nodes = [node_from_row(meta, {c: r[f"n_{c}"] for c in _NODE_COLUMNS}) for r in rows
+             if r["n_node_exec_id"] is not None]
     return {**meta, "outputs": graph_outputs(nodes), "node_executions": nodes}
 
 
