@@ -259,6 +259,9 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
 async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, clients: int = 50) -> None:
     from bench.httpload import load
 
+    # Steady state: let the background work left by the previous sections (relay, projector and
+    # WebSocket tails catching up) finish first, so the figure is about reads, not about that.
+    await asyncio.sleep(3)
     for name, path in (("api-read execution", f"/api/executions/{exec_id}"), ("api-read graphs", "/api/graphs")):
         latencies, errors = await load("127.0.0.1", stack.port, stack.token, path, clients=clients, seconds=duration_s)
         check(errors == 0, f"GET {path}: {errors} non-200 answers")
