@@ -77,7 +77,7 @@ def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Setting
     """Settings with a schema and topic prefix of their own."""
     suffix = uuid.uuid4().hex[:10]
     # Platform provider keys only when a test asks: never a developer's real OPENAI_API_KEY & co.
-    no_system_keys = {name: SecretStr("") for name in SYSTEM_KEY_FIELDS if name not in overrides}
+    no_system_keys = {name: SecretStr("") for name in SYSTEM_KEY_FIELDS.values() if name not in overrides}
     return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
                     topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0,
                     **no_system_keys, **overrides)

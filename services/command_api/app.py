@@ -18,12 +18,10 @@ from services.common.auth import TokenVerifier
 from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
 from services.common.eventstore import EventStore
-from services.common.integrations.crypto import Keyring
 from services.common.integrations.resolver import NodeCredentials
 from services.common.integrations.store import CredentialsReader
 from services.common.llm.gateway import LlmGateway
 from services.common.pricing import cost_table_with
-from services.common.integrations.system import configured_system_credentials
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
 from services.common.ratelimit import RateLimiter
 from services.common.gc_tuning import tune_gc
@@ -41,8 +39,7 @@ class CommandServices:
                                     monthly_refill=settings.monthly_refill_credits,
                                     snapshot_every=settings.ledger_snapshot_every)
         self.graph_commands = GraphCommands(self.stores["graphs"])
-        self.credentials_reader = CredentialsReader(self.stores["integrations"], Keyring.parse(settings.credentials_keys),
-                                                    configured_system_credentials(settings))
+        self.credentials_reader = CredentialsReader.from_settings(self.stores["integrations"], settings)
         self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)
         self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands,
                                                     ledger=self.ledger if settings.credits_enabled else None,
@@ -66,9 +63,7 @@ class CommandServices:
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
         self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
-        self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
-                              max_retries=self.settings.llm_max_retries,
-                              ollama_allow_hosts=tuple(self.settings.ollama_allow_hosts))
+        self.llm = LlmGateway.from_settings(self.settings)
 
     def block_ports(self) -> dict:
         """What a direct block run needs from this process (``run_block_directly`` keywords)."""

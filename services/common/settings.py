@@ -23,8 +23,10 @@ def _system_key(provider_env: str) -> SecretStr:
     return Field(default=SecretStr(""), validation_alias=AliasChoices(f"AGENTLOOM_{provider_env}", provider_env))
 
 
-SYSTEM_KEY_FIELDS = ("openai_api_key", "anthropic_api_key", "groq_api_key", "open_router_api_key", "aiml_api_key",
-                     "llama_api_key", "v0_api_key")
+# provider -> the field holding the platform's own key for it (see integrations/system.py)
+SYSTEM_KEY_FIELDS = {"openai": "openai_api_key", "anthropic": "anthropic_api_key", "groq": "groq_api_key",
+                     "open_router": "open_router_api_key", "aiml_api": "aiml_api_key", "llama_api": "llama_api_key",
+                     "v0": "v0_api_key"}
 
 
 class Settings(BaseSettings):
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
         """A provider key from the environment is stripped (a secret file written with ``echo``
         ends in a newline) and must be visible ASCII: it is sent in an HTTP header, and a refused
         header can be quoted back in an error. The message names the variable, never the value."""
-        for name in SYSTEM_KEY_FIELDS:
+        for name in SYSTEM_KEY_FIELDS.values():
             value = getattr(self, name).get_secret_value().strip()
             if value and not all(0x21 <= ord(c) <= 0x7E for c in value):
                 raise ValueError(f"{name.upper()} contains spaces, line breaks or non-ASCII characters")

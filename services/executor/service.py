@@ -32,9 +32,7 @@ from services.common.settings import Settings
 from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
 from services.common.pricing import cost_table_with
-from services.common.integrations.crypto import Keyring
 from services.common.integrations.store import CredentialsReader
-from services.common.integrations.system import configured_system_credentials
 from services.common.llm.gateway import LlmGateway
 from services.executor.charging import NodeCharger
 from services.common.integrations.resolver import NodeCredentials
@@ -99,12 +97,9 @@ class ExecutorService:
             ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
                                    snapshot_every=self.settings.ledger_snapshot_every)
             self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs))
-        self.node_credentials = NodeCredentials(CredentialsReader(
-            EventStore(self.datastore, "integrations"), Keyring.parse(self.settings.credentials_keys),
-            configured_system_credentials(self.settings)))
-        self.llm = LlmGateway(base_urls=self.settings.llm_base_urls, timeout_s=self.settings.llm_timeout_s,
-                              max_retries=self.settings.llm_max_retries,
-                              ollama_allow_hosts=tuple(self.settings.ollama_allow_hosts))
+        self.node_credentials = NodeCredentials(
+            CredentialsReader.from_settings(EventStore(self.datastore, "integrations"), self.settings))
+        self.llm = LlmGateway.from_settings(self.settings)
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
         try:

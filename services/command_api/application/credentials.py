@@ -15,8 +15,9 @@ from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, 
 from services.command_api.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
 from services.common.auth import User
 from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.integrations.credentials import credentials_uuid, meta_response
 from services.common.integrations.providers import KNOWN_PROVIDERS
-from services.common.integrations.store import CredentialsReader, StoredCredential, bound_to, stream_id
+from services.common.integrations.store import CredentialsReader, StoredCredential, bound_to
 from services.common.integrations.system import SYSTEM_CREDENTIAL_IDS
 
 MAX_SECRET_CHARS = 8192
@@ -24,12 +25,6 @@ MAX_EXPIRES_AT = 2 ** 53
 KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 MAX_TITLE_CHARS = 200
 NOT_FOUND = "Credentials not found"
-
-
-def meta_response(cred_id: str, provider: str, type_: str, title: str | None) -> dict[str, Any]:
-    """AutoGPT's ``CredentialsMetaResponse``."""
-    return {"id": cred_id, "provider": provider, "type": type_, "title": title, "scopes": None,
-            "username": None, "host": None}
 
 
 def check_provider(provider: str) -> None:
@@ -63,7 +58,7 @@ class CredentialsCommands:
             raise InvalidCommand("title must not contain control characters")
         if expires_at is not None and not 0 <= expires_at <= MAX_EXPIRES_AT:
             raise InvalidCommand("expires_at must be a Unix time in seconds")
-        sid = uuid.uuid4() if credentials_id is None else stream_id(credentials_id)
+        sid = uuid.uuid4() if credentials_id is None else credentials_uuid(credentials_id)
         if sid is None:
             raise InvalidCommand("id must be a UUID")
         cred_id = str(sid)
@@ -80,7 +75,7 @@ class CredentialsCommands:
 
     def delete(self, user: User, provider: str, credentials_id: str) -> dict[str, Any]:
         check_provider(provider)
-        sid = stream_id(credentials_id)
+        sid = credentials_uuid(credentials_id)
         if sid is not None and str(sid) in SYSTEM_CREDENTIAL_IDS:
             raise Forbidden("System-managed credentials cannot be deleted")
         for _ in range(5):

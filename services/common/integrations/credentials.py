@@ -8,7 +8,8 @@ a ``SecretStr`` so that a stray ``repr`` or log line shows ``**********`` instea
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -45,3 +46,18 @@ class APIKeyCredentials(BaseModel):
     def bearer(self) -> str:
         """The key itself, for the one place that sends it (the provider request)."""
         return self.api_key.get_secret_value()
+
+
+def meta_response(cred_id: str, provider: str, type_: str, title: str | None) -> dict[str, Any]:
+    """AutoGPT's ``CredentialsMetaResponse``: what every credentials endpoint answers with."""
+    return {"id": cred_id, "provider": provider, "type": type_, "title": title, "scopes": None,
+            "username": None, "host": None}
+
+
+def credentials_uuid(value: Any) -> uuid.UUID | None:
+    """A user credential's id (its stream id) from any form a UUID may be written in, or None:
+    ids are compared after this, so ``urn:uuid:…`` or upper case cannot dodge a check."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None

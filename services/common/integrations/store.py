@@ -12,7 +12,6 @@ system ones. Someone else's id is indistinguishable from an unknown one.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,8 +19,9 @@ from pydantic import SecretStr
 
 from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
 from services.common.eventstore import EventStore
-from services.common.integrations.credentials import APIKeyCredentials, CredentialsMeta
+from services.common.integrations.credentials import APIKeyCredentials, CredentialsMeta, credentials_uuid
 from services.common.integrations.crypto import Keyring
+from services.common.integrations.system import configured_system_credentials
 
 
 @dataclass
@@ -69,21 +69,19 @@ def fold(credentials_id: str, recorded) -> StoredCredential | None:
     return cred
 
 
-def stream_id(credentials_id: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(credentials_id)
-    except (ValueError, AttributeError, TypeError):
-        return None
-
-
 class CredentialsReader:
     def __init__(self, store: EventStore, keyring: Keyring, system: dict[str, APIKeyCredentials]) -> None:
         self.store = store
         self.keyring = keyring
         self.system = system
 
+    @classmethod
+    def from_settings(cls, store: EventStore, settings) -> "CredentialsReader":
+        """The reader a service process runs with: its keyring and system credentials from settings."""
+        return cls(store, Keyring.parse(settings.credentials_keys), configured_system_credentials(settings))
+
     def load(self, credentials_id: str) -> StoredCredential | None:
-        sid = stream_id(credentials_id)
+        sid = credentials_uuid(credentials_id)
         if sid is None:
             return None
         return fold(str(sid), self.store.read_stream(sid))

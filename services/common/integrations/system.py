@@ -12,17 +12,19 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from services.common.integrations.credentials import APIKeyCredentials
+from services.common.settings import SYSTEM_KEY_FIELDS
 
-# provider -> (AutoGPT's system credential id, title, settings attribute holding the key)
-SYSTEM_CREDENTIALS: dict[str, tuple[str, str, str | None]] = {
-    "ollama": ("744fdc56-071a-4761-b5a5-0af0ce10a2b5", "Use Credits for Ollama", None),
-    "openai": ("53c25cb8-e3ee-465c-a4d1-e75a4c899c2a", "Use Credits for OpenAI", "openai_api_key"),
-    "anthropic": ("24e5d942-d9e3-4798-8151-90143ee55629", "Use Credits for Anthropic", "anthropic_api_key"),
-    "groq": ("4ec22295-8f97-4dd1-b42b-2c6957a02545", "Use Credits for Groq", "groq_api_key"),
-    "open_router": ("b5a0e27d-0c98-4df3-a4b9-10193e1f3c40", "Use Credits for Open Router", "open_router_api_key"),
-    "aiml_api": ("aad82a89-9794-4ebb-977f-d736aa5260a3", "Use Credits for AI/ML API", "aiml_api_key"),
-    "llama_api": ("d44045af-1c33-4833-9e19-752313214de2", "Use Credits for Llama API", "llama_api_key"),
-    "v0": ("c4e6d1a0-3b5f-4789-a8e2-9b123456789f", "Use Credits for v0 by Vercel", "v0_api_key"),
+# provider -> (AutoGPT's system credential id, title); the key itself is the setting named in
+# ``settings.SYSTEM_KEY_FIELDS`` (Ollama has none: it needs no key).
+SYSTEM_CREDENTIALS: dict[str, tuple[str, str]] = {
+    "ollama": ("744fdc56-071a-4761-b5a5-0af0ce10a2b5", "Use Credits for Ollama"),
+    "openai": ("53c25cb8-e3ee-465c-a4d1-e75a4c899c2a", "Use Credits for OpenAI"),
+    "anthropic": ("24e5d942-d9e3-4798-8151-90143ee55629", "Use Credits for Anthropic"),
+    "groq": ("4ec22295-8f97-4dd1-b42b-2c6957a02545", "Use Credits for Groq"),
+    "open_router": ("b5a0e27d-0c98-4df3-a4b9-10193e1f3c40", "Use Credits for Open Router"),
+    "aiml_api": ("aad82a89-9794-4ebb-977f-d736aa5260a3", "Use Credits for AI/ML API"),
+    "llama_api": ("d44045af-1c33-4833-9e19-752313214de2", "Use Credits for Llama API"),
+    "v0": ("c4e6d1a0-3b5f-4789-a8e2-9b123456789f", "Use Credits for v0 by Vercel"),
 }
 SYSTEM_CREDENTIAL_IDS = frozenset(entry[0] for entry in SYSTEM_CREDENTIALS.values())
 OLLAMA_PLACEHOLDER_KEY = "FAKE_API_KEY"
@@ -36,7 +38,8 @@ def system_meta(provider: str) -> dict[str, str]:
 def configured_system_credentials(settings) -> dict[str, APIKeyCredentials]:
     """Every system credential this deployment offers, by id."""
     found: dict[str, APIKeyCredentials] = {}
-    for provider, (cred_id, title, attr) in SYSTEM_CREDENTIALS.items():
+    for provider, (cred_id, title) in SYSTEM_CREDENTIALS.items():
+        attr = SYSTEM_KEY_FIELDS.get(provider)
         if attr is None:
             key = OLLAMA_PLACEHOLDER_KEY
         else:

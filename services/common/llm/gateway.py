@@ -88,6 +88,12 @@ class LlmGateway:
         self._backoff_max_s = backoff_max_s
         self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout_s))
 
+    @classmethod
+    def from_settings(cls, settings) -> "LlmGateway":
+        """The gateway a service process runs with (``AGENTLOOM_LLM_*``, ``AGENTLOOM_OLLAMA_ALLOW_HOSTS``)."""
+        return cls(base_urls=settings.llm_base_urls, timeout_s=settings.llm_timeout_s,
+                   max_retries=settings.llm_max_retries, ollama_allow_hosts=tuple(settings.ollama_allow_hosts))
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -3,12 +3,11 @@ system credentials, as references. No route on any side ever returns a secret.""
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Depends, Request
 
 from services.common.auth import User
 from services.common.http import NotFound, json_response
+from services.common.integrations.credentials import credentials_uuid, meta_response
 from services.common.integrations.providers import KNOWN_PROVIDERS
 from services.common.integrations.system import configured_system_credentials
 from services.common.settings import Settings
@@ -19,7 +18,7 @@ NOT_FOUND = "Credentials not found"
 
 def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/api/integrations", tags=["integrations"])
-    system = [rm.meta(c.id, c.provider, c.type, c.title) for c in configured_system_credentials(settings).values()]
+    system = [meta_response(c.id, c.provider, c.type, c.title) for c in configured_system_credentials(settings).values()]
     system_by_id = {item["id"]: item for item in system}
 
     def known(provider: str) -> None:
@@ -50,21 +49,13 @@ def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     async def get_credentials(provider: str, cred_id: str, request: Request, user: User = Depends(current_user),
                               _: None = Depends(fenced("integrations"))):
         known(provider)
-        normalized = _normalized_uuid(cred_id)
-        found = system_by_id.get(normalized or cred_id)
-        if found is None and normalized is not None:
-            found = await rm.get_credentials(request.app.state.read_pool, user.id, normalized)
+        parsed = credentials_uuid(cred_id)  # every credential id, system ones included, is a UUID
+        found = None
+        if parsed is not None:
+            found = system_by_id.get(str(parsed)) or await rm.get_credentials(request.app.state.read_pool,
+                                                                               user.id, str(parsed))
         if found is None or found["provider"] != provider:
             raise NotFound(NOT_FOUND)
         return json_response(found)
 
     return router
-
-
-def _normalized_uuid(value: str) -> str | None:
-    """The canonical form of a UUID given in any form Python accepts (``urn:uuid:``, braces,
-    upper case), or None."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None

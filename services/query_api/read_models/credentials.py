@@ -8,18 +8,14 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.common.integrations.credentials import meta_response
+
 _SELECT = ("SELECT credentials_id, provider, type, title FROM rm_credentials "
            "WHERE user_id = %(user_id)s AND deleted_at IS NULL")
 
 
-def meta(cred_id: str, provider: str, type_: str, title: str | None) -> dict[str, Any]:
-    """AutoGPT's ``CredentialsMetaResponse``."""
-    return {"id": cred_id, "provider": provider, "type": type_, "title": title, "scopes": None,
-            "username": None, "host": None}
-
-
 def _row(row: dict[str, Any]) -> dict[str, Any]:
-    return meta(str(row["credentials_id"]), row["provider"], row["type"], row["title"])
+    return meta_response(str(row["credentials_id"]), row["provider"], row["type"], row["title"])
 
 
 async def list_credentials(pool: AsyncConnectionPool, user_id: str, provider: str | None = None,
