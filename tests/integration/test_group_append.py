@@ -22,43 +22,10 @@ def store(settings):
     datastore.close()
 
 
-def test_concurrent_appends_share_commits_and_all_are_durable(store):
-    appender = GroupAppender(store)
-    real_append, first = store.append, threading.Event()
-    streams = [uuid.uuid4() for _ in range(20)]
-    results: dict[uuid.UUID, list[int]] = {}
-
-    def one(sid):
-        results[sid] = appender.append([NewEvent(sid, 1, ActiveVersionSet(version=1), user_id="u")])
-
-    release = threading.Event()
-
-    def held_first_append(events):  # hold the first leader until the others have queued behind it
-        if not first.is_set():
-            first.set()
-            release.wait(10)
-        return real_append(events)
-
-    store.append = held_first_append
-    threads = [threading.Thread(target=one, args=(sid,)) for sid in streams]
-    threads[0].start()
-    first.wait(5)
-    for t in threads[1:]:
-        t.start()
-    deadline = time.monotonic() + 10
-    while len(appender._queue) < 19 and time.monotonic() < deadline:  # noqa: SLF001 - the test's whole point
-        time.sleep(0.005)
-    release.set()
-    for t in threads:
-        t.join(10)
-    assert appender.commits == 2  # the held leader's own event, then the 19 that queued behind it
-    positions = [p for sid in streams for p in results[sid]]
-    assert len(set(positions)) == 20
-    assert all(len(store.read_stream(sid)) == 1 for sid in streams)
-
-
-def test_a_command_whose_events_cannot_be_stored_fails_alone(store):
-    appender = GroupAppender(store)
+def run_behind_a_held_leader(appender: GroupAppender, store, leader: threading.Thread,
+                             others: list[threading.Thread]) -> None:
+    """Start ``leader`` and hold its append until every one of ``others`` has queued behind it, so
+    they all land in the next batch; then let everything finish."""
     real_append, first, release = store.append, threading.Event(), threading.Event()
 
     def held_first_append(events):
@@ -68,6 +35,36 @@ def test_a_command_whose_events_cannot_be_stored_fails_alone(store):
         return real_append(events)
 
     store.append = held_first_append
+    leader.start()
+    first.wait(5)
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(appender._queue) < len(others) and time.monotonic() < deadline:  # noqa: SLF001 - the point
+        time.sleep(0.005)
+    release.set()
+    for t in [leader, *others]:
+        t.join(10)
+
+
+def test_concurrent_appends_share_commits_and_all_are_durable(store):
+    appender = GroupAppender(store)
+    streams = [uuid.uuid4() for _ in range(20)]
+    results: dict[uuid.UUID, list[int]] = {}
+
+    def one(sid):
+        results[sid] = appender.append([NewEvent(sid, 1, ActiveVersionSet(version=1), user_id="u")])
+
+    threads = [threading.Thread(target=one, args=(sid,)) for sid in streams]
+    run_behind_a_held_leader(appender, store, threads[0], threads[1:])
+    assert appender.commits == 2  # the held leader's own event, then the 19 that queued behind it
+    positions = [p for sid in streams for p in results[sid]]
+    assert len(set(positions)) == 20
+    assert all(len(store.read_stream(sid)) == 1 for sid in streams)
+
+
+def test_a_command_whose_events_cannot_be_stored_fails_alone(store):
+    appender = GroupAppender(store)
     good = [uuid.uuid4() for _ in range(3)]
     errors: dict[str, BaseException] = {}
 
@@ -78,19 +75,10 @@ def test_a_command_whose_events_cannot_be_stored_fails_alone(store):
             errors[name] = exc
 
     leader = threading.Thread(target=run, args=("leader", ActiveVersionSet(version=1)))
-    leader.start()
-    first.wait(5)
     unstorable = ActiveVersionSet.model_construct(version=2 ** 70)  # orjson refuses ints beyond 64 bits
     others = [threading.Thread(target=run, args=(n, e)) for n, e in
               [("bad", unstorable), ("ok1", ActiveVersionSet(version=1)), ("ok2", ActiveVersionSet(version=1))]]
-    for t in others:
-        t.start()
-    deadline = time.monotonic() + 10
-    while len(appender._queue) < 3 and time.monotonic() < deadline:  # noqa: SLF001
-        time.sleep(0.005)
-    release.set()
-    for t in [leader, *others]:
-        t.join(10)
+    run_behind_a_held_leader(appender, store, leader, others)
     assert set(errors) == {"bad"}
 
 

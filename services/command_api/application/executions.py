@@ -22,7 +22,7 @@ from services.common.executions.state import ExecutionState
 from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
 from services.common.group_append import GroupAppender
-from services.common.graphs.credentials import credentials_errors, node_credentials_masks
+from services.common.graphs.credentials import credential_slots, credentials_errors, node_credentials_masks
 from services.common.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
 from services.common.integrations.credentials import CredentialsMeta
 
@@ -70,10 +70,13 @@ class ExecutionCommands:
         """Map the run's credentials onto the nodes and check every node can use what it gets
         (AutoGPT's run-time credential checks; 400 with ``node_errors`` otherwise)."""
         graph = self._with_sub_graphs(user, body)
-        masks = node_credentials_masks(graph, credentials_inputs)
+        slots = credential_slots(graph)  # found once, used by both steps
+        if not slots:
+            return {}
+        masks = node_credentials_masks(graph, credentials_inputs, slots)
         if self.credentials is None:
             return masks
-        errors = credentials_errors(graph, masks, lambda cred_id: self.credentials.meta_for(user.id, cred_id))
+        errors = credentials_errors(graph, masks, lambda cred_id: self.credentials.meta_for(user.id, cred_id), slots)
         if errors:
             count = sum(len(e) for e in errors.values())
             raise GraphValidationError(f"Graph validation failed: {count} issues on {len(errors)} nodes", errors)

@@ -48,6 +48,17 @@ class LlmBlockBase(Block):
     async def llm_call(self, ctx: RunContext, request: LlmRequest) -> LlmResponse:
         return await provider_call(ctx, request)
 
+    async def text_answer(self, ctx: RunContext, spec: StructuredSpec) -> AsyncIterator[tuple[str, Any]]:
+        """A plain-text answer (``spec`` expects no keys): ``response`` then the messages sent on
+        ``prompt``, or the failure on ``error``."""
+        try:
+            result = await generate_structured(self.llm_call, ctx, spec)
+        except LlmBlockFailure as exc:
+            yield "error", str(exc)
+            return
+        yield "response", result.value["response"]
+        yield "prompt", result.messages
+
 
 _PROMPT_VALUES_HELP = ("Values for the {{name}} placeholders in the prompt and system prompt; "
                        "an unknown name renders as empty text.")
@@ -149,13 +160,8 @@ class AITextGeneratorBlock(LlmBlockBase):
                               sys_prompt=input_data.sys_prompt, retry=input_data.retry,
                               prompt_values=input_data.prompt_values, max_tokens=input_data.max_tokens,
                               ollama_host=input_data.ollama_host)
-        try:
-            result = await generate_structured(self.llm_call, ctx, spec)
-        except LlmBlockFailure as exc:
-            yield "error", str(exc)
-            return
-        yield "response", result.value["response"]
-        yield "prompt", result.messages
+        async for output in self.text_answer(ctx, spec):
+            yield output
 
 
 def _fake_conversation(ctx: RunContext, request: LlmRequest) -> LlmResponse:
@@ -201,10 +207,5 @@ class AIConversationBlock(LlmBlockBase):
         spec = StructuredSpec(prompt=input_data.prompt, expected_format={}, model=input_data.model,
                               conversation_history=history, max_tokens=input_data.max_tokens,
                               ollama_host=input_data.ollama_host)
-        try:
-            result = await generate_structured(self.llm_call, ctx, spec)
-        except LlmBlockFailure as exc:
-            yield "error", str(exc)
-            return
-        yield "response", result.value["response"]
-        yield "prompt", result.messages
+        async for output in self.text_answer(ctx, spec):
+            yield output

@@ -87,9 +87,9 @@ def _slot(node: Any, block: Any, name: str, schema: dict[str, Any], props: dict[
                            optional=optional, schema=schema, discriminator_value=value)
 
 
-def _groups(graph: Any) -> dict[str, _Group]:
+def _groups(graph: Any, slots: list[CredentialsSlot] | None = None) -> dict[str, _Group]:
     groups: dict[str, _Group] = {}
-    for slot in credential_slots(graph):
+    for slot in credential_slots(graph) if slots is None else slots:
         group = groups.setdefault(slot.key, _Group(schema=slot.schema))
         group.slots.append(slot)
         if isinstance(slot.discriminator_value, str):
@@ -117,12 +117,14 @@ def credentials_input_schema(graph: Any) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
 
 
-def node_credentials_masks(graph: Any, credentials_inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``credentials_inputs`` (graph-level input name -> reference) as per-node input masks."""
+def node_credentials_masks(graph: Any, credentials_inputs: dict[str, Any],
+                           slots: list[CredentialsSlot] | None = None) -> dict[str, dict[str, Any]]:
+    """``credentials_inputs`` (graph-level input name -> reference) as per-node input masks.
+    ``slots``: the graph's ``credential_slots`` when the caller already has them."""
     masks: dict[str, dict[str, Any]] = {}
     if not credentials_inputs:
         return masks
-    for key, group in _groups(graph).items():
+    for key, group in _groups(graph, slots).items():
         meta = credentials_inputs.get(key)
         if meta is None:
             continue
@@ -132,12 +134,13 @@ def node_credentials_masks(graph: Any, credentials_inputs: dict[str, Any]) -> di
 
 
 def credentials_errors(graph: Any, masks: dict[str, dict[str, Any]],
-                       lookup: Callable[[str], CredentialsMeta | None]) -> dict[str, dict[str, str]]:
+                       lookup: Callable[[str], CredentialsMeta | None],
+                       slots: list[CredentialsSlot] | None = None) -> dict[str, dict[str, str]]:
     """AutoGPT's run-time credential checks: ``{node_id: {field: message}}``. ``lookup`` returns
     the reference of a credential the running user may use (their own or a system one), else None."""
     errors: dict[str, dict[str, str]] = {}
     nodes = {node.id: node for g in _graphs(graph) for node in g.nodes}
-    for slot in credential_slots(graph):
+    for slot in credential_slots(graph) if slots is None else slots:
         node = nodes[slot.node_id]
         raw = (masks.get(slot.node_id) or {}).get(slot.field_name) or node.input_default.get(slot.field_name)
         message = _check(slot, raw, lookup)
