@@ -89,6 +89,31 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
 
+    # -- hostile input and fairness (issue 10) ---------------------------------------------------
+    # Sizes. Every recorded event stays under max_event_bytes (checked at start against the
+    # broker's message.max.bytes); a node output value above inline_value_bytes is stored out of
+    # line (content-addressed blob, the event carries a reference); a value above max_value_bytes
+    # or a run whose outputs pass max_run_bytes fails the node with a clear error.
+    max_event_bytes: int = 512 * 1024
+    inline_value_bytes: int = 32 * 1024
+    max_value_bytes: int = 16 * 1024 * 1024
+    max_run_bytes: int = 256 * 1024 * 1024
+    # Templates render in a worker process pool with enforced limits (the worker is killed).
+    template_workers: int = 2
+    template_timeout_s: float = 5.0
+    template_memory_mb: int = 512
+    # Fair executor: per-user quotas, scheduled round-robin across users.
+    executor_max_running_per_user: int = 20      # running executions per user (a parent waiting
+                                                 # on its child lends its slot)
+    executor_max_nodes_per_user: int = 50        # running nodes per user across their executions
+    max_descendants_per_execution: int = 200     # child executions under one root execution
+    # AutoGPT's per-node-execution surcharge: every Nth node execution of a user costs M credits.
+    execution_cost_count_threshold: int = 100
+    execution_cost_per_threshold: int = 1
+    # WebSocket bounds.
+    ws_max_subscriptions_per_socket: int = 100
+    ws_max_sockets_per_user: int = 20
+
     @model_validator(mode="after")
     def _clean_system_keys(self) -> "Settings":
         """A provider key from the environment is stripped (a secret file written with ``echo``

@@ -1,0 +1,114 @@
+"""Dead letters: events a consumer could not process, parked so the consumer keeps going.
+
+DESIGN §2.7: no event can stop a consumer. When a consumer (relay, projector, executor, …)
+fails on one event for a reason that retrying will not cure (a value the read model cannot
+hold, a record the broker refuses, a payload that does not decode), it parks the event here with
+its context, stream, position and error, and goes on with every other stream. The parked stream
+stays blocked for that consumer, in order: its later events wait behind the parked one, so a
+read model or a run never sees a stream with a hole in it. An operator resolves it with
+``agentloom deadletters list|retry|skip``; ``retry`` hands the event back to the consumer, which
+tries it again on its next pass, and ``skip`` lets the consumer step over it for good.
+
+Parking is recorded in PostgreSQL (the same database as the consumer's own positions), counted
+in ``/metrics`` and turns ``/health`` red for that consumer while anything is open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+OPEN_STATUSES = ("parked", "retry")
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    consumer: str
+    context: str
+    stream_id: str
+    position: int
+    version: int | None
+    event_type: str | None
+    error: str
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
+
+_COLUMNS = ("id, consumer, context, stream_id, position, version, event_type, error, status, attempts, "
+            "created_at, updated_at")
+
+
+async def park(conn, *, consumer: str, context: str, stream_id: str, position: int, error: str,
+               version: int | None = None, event_type: str | None = None) -> None:
+    """Record (or re-record, counting the attempt) an event this consumer cannot process.
+
+    Works on an open async connection or cursor; call it inside the consumer's own transaction
+    when the consumer's positions move in that transaction, so parking and moving on are atomic."""
+    await conn.execute(
+        "INSERT INTO dead_letters (consumer, context, stream_id, position, version, event_type, error) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (consumer, context, position) DO UPDATE SET "
+        "error = EXCLUDED.error, status = 'parked', attempts = dead_letters.attempts + 1, updated_at = now()",
+        (consumer, context, str(stream_id), position, version, event_type, error[:MAX_ERROR_CHARS]))
+
+
+async def blocked_streams(conn, *, consumer: str, context: str) -> set[str]:
+    """Streams with an open (parked) dead letter for this consumer: their events wait."""
+    cur = await conn.execute(
+        "SELECT DISTINCT stream_id FROM dead_letters WHERE consumer = %s AND context = %s AND status = 'parked'",
+        (consumer, context))
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def take_retries(conn, *, consumer: str, context: str) -> list[DeadLetter]:
+    """Dead letters an operator asked to retry, oldest first (the consumer re-processes them)."""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM dead_letters WHERE consumer = %s AND context = %s AND status = 'retry' "  # noqa: S608
+        "ORDER BY position", (consumer, context))
+    return [DeadLetter(*row) for row in await cur.fetchall()]
+
+
+async def skipped_positions(conn, *, consumer: str, context: str, stream_id: str) -> set[int]:
+    cur = await conn.execute(
+        "SELECT position FROM dead_letters WHERE consumer = %s AND context = %s AND stream_id = %s "
+        "AND status = 'skipped'", (consumer, context, str(stream_id)))
+    return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def resolve(conn, dead_letter_id: int) -> None:
+    """The consumer processed a retried dead letter: it is closed."""
+    await conn.execute("UPDATE dead_letters SET status = 'resolved', updated_at = now() WHERE id = %s",
+                       (dead_letter_id,))
+
+
+# -- operator side (CLI) -------------------------------------------------------------------------
+
+async def list_open(conn, *, include_closed: bool = False) -> list[DeadLetter]:
+    where = "" if include_closed else "WHERE status IN ('parked', 'retry')"
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM dead_letters {where} ORDER BY id")  # noqa: S608
+    return [DeadLetter(*row) for row in await cur.fetchall()]
+
+
+async def mark(conn, dead_letter_id: int, status: str) -> bool:
+    """``retry`` or ``skip`` one open dead letter; False if there is no such open entry."""
+    if status not in ("retry", "skipped"):
+        raise ValueError(f"unknown dead-letter status {status!r}")
+    cur = await conn.execute(
+        "UPDATE dead_letters SET status = %s, updated_at = now() WHERE id = %s AND status IN ('parked', 'retry')",
+        (status, dead_letter_id))
+    return cur.rowcount == 1
+
+
+async def open_counts(conn) -> dict[str, int]:
+    """``{consumer: open dead letters}`` for /health and /metrics."""
+    cur = await conn.execute(
+        "SELECT consumer, count(*) FROM dead_letters WHERE status IN ('parked', 'retry') GROUP BY consumer")
+    return {consumer: int(n) for consumer, n in await cur.fetchall()}
