@@ -1,25 +1,29 @@
-"""Sandboxed Jinja2 rendering shared by the template and output blocks.
+"""Template rendering as the blocks see it: one awaitable call, whatever renders behind it.
 
-Templates come from users, so they render in Jinja's sandbox with undefined variables rendering
-as empty strings (AutoGPT's behaviour) and a cap on output size.
+Templates come from users (FillTextTemplate, AgentOutput's ``format``, the LLM prompt templates),
+so they render in the bounded sandbox (``services.common.sandbox``): undefined variables render as
+empty strings (AutoGPT's behaviour), loops share a step budget, strings and lists have a size cap
+checked before they are built, and the output cap is counted while rendering. In the API and the
+executor the renderer is the process's ``TemplatePool`` (``RunContext.templates``): worker
+processes with an enforced wall-clock and memory limit, so a render never blocks the event loop.
+A context without one (block unit tests) renders in-process on a thread.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from services.common.blocks.base import RunContext
+from services.common.sandbox import INLINE_RENDERER, MAX_TEMPLATE_CHARS, TemplateRenderError
 
-MAX_RENDERED_CHARS = 1_000_000
+MAX_RENDERED_CHARS = MAX_TEMPLATE_CHARS
 
-_ENV = ImmutableSandboxedEnvironment(undefined=Undefined, autoescape=False)
-_ENV_ESCAPED = ImmutableSandboxedEnvironment(undefined=Undefined, autoescape=True)
+__all__ = ["MAX_RENDERED_CHARS", "TemplateRenderError", "render_template"]
 
 
-def render_template(template: str, values: dict[str, Any], *, escape_html: bool = False) -> str:
-    env = _ENV_ESCAPED if escape_html else _ENV
-    rendered = env.from_string(template).render(**values)
-    if len(rendered) > MAX_RENDERED_CHARS:
-        raise ValueError(f"rendered text exceeds {MAX_RENDERED_CHARS} characters")
-    return rendered
+async def render_template(ctx: RunContext, template: str, values: dict[str, Any], *,
+                          escape_html: bool = False) -> str:
+    """Render ``template`` with ``values``; raises ``TemplateRenderError`` (a ``ValueError``) with
+    a message for the graph's author: a syntax error, a limit passed, or the time limit."""
+    renderer = ctx.templates if ctx.templates is not None else INLINE_RENDERER
+    return await renderer.render(template, values, escape_html=escape_html)

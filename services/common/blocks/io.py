@@ -135,10 +135,12 @@ class AgentOutputBlock(Block):
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         if input_data.format:
             try:
-                yield "output", render_template(input_data.format, {input_data.name: input_data.value},
-                                                escape_html=input_data.escape_html)
+                rendered = await render_template(ctx, input_data.format, {input_data.name: input_data.value},
+                                                 escape_html=input_data.escape_html)
             except Exception as exc:  # a bad template is reported in the output, as AutoGPT does
                 yield "output", f"Error: {exc}, {input_data.value}"
+            else:
+                yield "output", rendered
         else:
             yield "output", input_data.value
             yield "name", input_data.name

@@ -151,7 +151,8 @@ async def generate_structured(call: LlmCall, ctx: RunContext, spec: StructuredSp
     Raises ``LlmBlockFailure`` with the last complaint (or the provider's error)."""
     prompt, sys_prompt = spec.prompt, spec.sys_prompt
     if spec.prompt_values:
-        prompt, sys_prompt = render_prompt(prompt, spec.prompt_values), render_prompt(sys_prompt, spec.prompt_values)
+        prompt = await render_prompt(ctx, prompt, spec.prompt_values)
+        sys_prompt = await render_prompt(ctx, sys_prompt, spec.prompt_values)
     messages = [dict(m) for m in spec.conversation_history if m]
     if sys_prompt:
         messages.append({"role": "system", "content": sys_prompt})

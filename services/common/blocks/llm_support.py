@@ -148,10 +148,11 @@ async def call_model(call: LlmCall, ctx: RunContext, request: LlmRequest) -> Llm
     return response
 
 
-def render_prompt(template: str, values: dict[str, str]) -> str:
-    """Fill ``{{var}}`` placeholders (sandboxed Jinja; unknown names render empty)."""
+async def render_prompt(ctx: RunContext, template: str, values: dict[str, str]) -> str:
+    """Fill ``{{var}}`` placeholders (bounded sandbox in the template workers; unknown names
+    render empty)."""
     try:
-        return render_template(template, values)
+        return await render_template(ctx, template, values)
     except Exception as exc:  # template syntax or sandbox errors come from user text
         raise LlmBlockFailure(f"Could not fill the prompt values into the prompt: {exc}") from None
 

@@ -244,7 +244,8 @@ class FillTextTemplateBlock(Block):
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         try:
-            rendered = render_template(input_data.format, input_data.values, escape_html=input_data.escape_html)
+            rendered = await render_template(ctx, input_data.format, input_data.values,
+                                             escape_html=input_data.escape_html)
         except (TemplateError, ValueError) as exc:
             yield "error", f"template could not be rendered: {exc}"
             return
