@@ -1,21 +1,85 @@
 """Charging a node before it runs: the block's price for this input, keyed by the node execution
-id (see ``services.common.credits.block_charge``)."""
+id (see ``services.common.credits.block_charge``), then AutoGPT's per-threshold surcharge
+(COMPAT §2.7 item 2: every Nth node execution of a user costs M credits), which makes a runaway
+loop of free blocks cost something (audit F5).
+
+The surcharge needs a count per user that survives crashes without counting a node twice:
+``NodeCounter`` gives every node execution its user's next number once (a node re-run after a
+crash gets the same number back), and the n-th surcharge is spent under ``EXECUTION-COST-{n}``,
+so the ledger refuses to take it twice."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from schemas.events.credits import UsageMetadata
 from services.common.credits.block_charge import charge_block_run
 from services.common.credits.service import LedgerService
 from services.common.executions.state import ExecutionState, NodeExec
+from services.executor.scheduling.limits import surcharge
+
+# One round trip: a node execution seen before keeps its number; a new one takes the user's next.
+_NUMBER = """
+WITH known AS (SELECT seq FROM executor_node_numbers WHERE node_exec_id = %(node)s),
+bump AS (
+    INSERT INTO executor_user_node_counts (user_id, node_executions)
+    SELECT %(user)s, 1 WHERE NOT EXISTS (SELECT 1 FROM known)
+    ON CONFLICT (user_id) DO UPDATE SET node_executions = executor_user_node_counts.node_executions + 1
+    RETURNING node_executions),
+numbered AS (
+    INSERT INTO executor_node_numbers (node_exec_id, user_id, seq) SELECT %(node)s, %(user)s, node_executions FROM bump
+    ON CONFLICT (node_exec_id) DO NOTHING RETURNING seq)
+SELECT seq FROM numbered UNION ALL SELECT seq FROM known
+"""
+_PRUNE = "DELETE FROM executor_node_numbers WHERE created_at < now() - interval '2 days'"
+
+
+class NodeCounter:
+    """Per-user node execution numbers in PostgreSQL, shared by every executor instance."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    async def number(self, user_id: str, node_exec_id: str) -> int:
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                # Losing this commit in a database crash can only skip a surcharge, never repeat one.
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                row = await (await conn.execute(_NUMBER, {"node": node_exec_id, "user": user_id})).fetchone()
+        return int(row[0])
+
+    async def prune(self) -> None:
+        """Numbers of node executions older than two days (a resume that late is not expected)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(_PRUNE)
 
 
 class NodeCharger:
-    def __init__(self, ledger: LedgerService, cost_table) -> None:
+    def __init__(self, ledger: LedgerService, cost_table, *, counter: NodeCounter | None = None,
+                 count_threshold: int = 0, cost_per_threshold: int = 0) -> None:
         self.ledger = ledger
         self.cost_table = cost_table
+        self.counter = counter
+        self.count_threshold = count_threshold
+        self.cost_per_threshold = cost_per_threshold
 
     async def __call__(self, state: ExecutionState, ne: NodeExec, input_data: dict[str, Any]) -> int:
-        return await charge_block_run(self.ledger, self.cost_table, state.user_id, ne.block_id, input_data, ne.id,
-                                      graph_id=state.graph_id, graph_version=state.graph_version,
-                                      graph_exec_id=state.id, node_id=ne.node_id)
+        usage = {"graph_id": state.graph_id, "graph_version": state.graph_version, "graph_exec_id": state.id,
+                 "node_id": ne.node_id}
+        cost = await charge_block_run(self.ledger, self.cost_table, state.user_id, ne.block_id, input_data, ne.id,
+                                      **usage)
+        return cost + await self._surcharge(state, ne, usage)
+
+    async def _surcharge(self, state: ExecutionState, ne: NodeExec, usage: dict[str, Any]) -> int:
+        if self.counter is None or self.count_threshold <= 0 or self.cost_per_threshold <= 0:
+            return 0
+        due = surcharge(await self.counter.number(state.user_id, ne.id), self.count_threshold,
+                        self.cost_per_threshold)
+        if due is None:
+            return 0
+        key, amount = due
+        metadata = UsageMetadata(node_exec_id=ne.id, block_id=ne.block_id, **usage)
+        await asyncio.to_thread(self.ledger.spend, state.user_id, amount, key, metadata,
+                                f"Execution Cost for {self.count_threshold} blocks")
+        return amount
