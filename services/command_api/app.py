@@ -24,6 +24,7 @@ from services.common.llm.gateway import LlmGateway
 from services.common.pricing import cost_table_with
 from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
 from services.common.ratelimit import RateLimiter
+from services.common.sandbox import TemplatePool
 from services.common.gc_tuning import tune_gc
 from services.common.settings import Settings
 
@@ -54,6 +55,7 @@ class CommandServices:
         self.kv_store = None
         self.rate_limiter: RateLimiter | None = None
         self.key_usage: KeyUsage | None = None
+        self.templates = TemplatePool.from_settings(settings)  # template workers start on first render
 
     async def open(self) -> None:
         """Async resources: the key/value store used when blocks run directly, the shared rate
@@ -69,9 +71,10 @@ class CommandServices:
         """What a direct block run needs from this process (``run_block_directly`` keywords)."""
         return {"kv_store": self.kv_store, "allow_hosts": tuple(self.settings.http_allow_hosts),
                 "credentials": NodeCredentials(self.credentials_reader), "llm": self.llm,
-                "charge": self.block_charger}
+                "charge": self.block_charger, "templates": self.templates}
 
     async def aclose(self) -> None:
+        await self.templates.aclose()
         if self.llm is not None:
             await self.llm.aclose()
         if self.kv_pool is not None:

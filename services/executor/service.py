@@ -34,6 +34,7 @@ from services.common.kv import PostgresKeyValueStore
 from services.common.pricing import cost_table_with
 from services.common.integrations.store import CredentialsReader
 from services.common.llm.gateway import LlmGateway
+from services.common.sandbox import TemplatePool
 from services.executor.charging import NodeCharger
 from services.common.integrations.resolver import NodeCredentials
 from services.executor.ports import StoreChildRunner
@@ -100,6 +101,7 @@ class ExecutorService:
         self.node_credentials = NodeCredentials(
             CredentialsReader.from_settings(EventStore(self.datastore, "integrations"), self.settings))
         self.llm = LlmGateway.from_settings(self.settings)
+        self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
         try:
@@ -114,6 +116,7 @@ class ExecutorService:
             await self.release(None)
             await self.writer.close()
             await self.llm.aclose()
+            await self.templates.aclose()
             await self.kv_pool.close()
             self.datastore.close()
 
@@ -235,5 +238,6 @@ class ExecutorService:
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
             kv_store=PostgresKeyValueStore(self.kv_pool),
             child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats),
-            http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats)
+            http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
+            templates=self.templates)
 

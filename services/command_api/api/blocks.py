@@ -24,7 +24,7 @@ _NOT_DIRECT = {BlockType.AGENT, BlockType.NOTE}
 
 async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, kv_store=None,
                              allow_hosts: tuple[str, ...] = (), *, credentials=None, llm=None,
-                             charge=None) -> dict[str, list[Any]]:
+                             charge=None, templates=None) -> dict[str, list[Any]]:
     """Run a block once. ``credentials`` resolves the input's credential references (as in a graph
     run) and ``charge(user_id, block_cls, data, run_id)`` takes the block's price first, so platform
     keys cost the same here as in a graph."""
@@ -36,7 +36,7 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
     if block_cls.block_type in _NOT_DIRECT:
         raise BadRequest(f"Block {block_cls.name()} cannot run outside a graph")
     ctx = RunContext(user_id=user_id, graph_id="", graph_exec_id="", node_id="", node_exec_id=str(uuid.uuid4()),
-                     kv_store=kv_store, http_allow_hosts=allow_hosts, llm=llm)
+                     kv_store=kv_store, http_allow_hosts=allow_hosts, llm=llm, templates=templates)
     if credentials is not None:
         try:
             ctx.credentials = await credentials(user_id, block_cls, data)

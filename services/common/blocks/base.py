@@ -157,6 +157,9 @@ class RunContext:
     http_allow_hosts: tuple[str, ...] = ()
     # Language-model port (``services.common.llm.types.LlmCaller``); None where no provider is set up.
     llm: Any = None
+    # Template renderer (``services.common.sandbox.TemplateRenderer``, the process's TemplatePool);
+    # None renders in-process, for block unit tests only.
+    templates: Any = None
     # Resolved credentials by input field name (``credentials`` -> ``APIKeyCredentials``). The
     # executor fills it just before the block runs; the secret never enters the node's input.
     credentials: dict[str, Any] = field(default_factory=dict)
