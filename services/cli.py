@@ -19,16 +19,25 @@ import signal
 import sys
 import time
 
+from pydantic import ValidationError
+
 from schemas.topics import CONTEXTS
 from services.common.settings import Settings
 
 SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay")
 
 
-def load_settings() -> Settings:
+def load_settings(*, local_default: bool = False) -> Settings:
+    """Settings from the environment; local mode only if ``AGENTLOOM_LOCAL_MODE`` is on (or, with
+    ``local_default``, unset). Outside local mode public or weak secrets are refused."""
     from services import local_stack
 
-    return local_stack.settings_from_env()
+    return local_stack.settings_from_env(local_default=local_default)
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """A refused configuration in one line per problem (the settings never echo their input)."""
+    return "; ".join(str(err.get("msg", "")).removeprefix("Value error, ") for err in exc.errors())
 
 
 def _run_until_signal(main) -> None:
@@ -53,7 +62,7 @@ def serve(name: str, port: int) -> None:
                    "query-api": "services.query_api.app:app_from_env"}[name]
         workers = int(os.environ.get("AGENTLOOM_API_WORKERS", "2"))
         uvicorn.run(factory, factory=True, workers=workers, host=os.environ.get("AGENTLOOM_HOST", "127.0.0.1"),
-                    port=port, log_level="warning", ws="websockets-sansio" if _has_sansio() else "auto")
+                    port=port, log_level="warning", ws=ws_protocol())
         return
     from services import workers
     from services.common.gc_tuning import tune_gc
@@ -62,12 +71,14 @@ def serve(name: str, port: int) -> None:
     _run_until_signal(lambda stop: workers.run(name, settings, stop))
 
 
-def _has_sansio() -> bool:
+def ws_protocol() -> str:
+    """uvicorn's ``ws=``: the sansio protocol that answers oversized upgrade requests (see
+    ``query_api/ws/uvicorn_protocol.py``), where this uvicorn has the sansio implementation."""
     try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+        from services.query_api.ws.uvicorn_protocol import UVICORN_WS
     except ImportError:
-        return False
-    return True
+        return "auto"
+    return UVICORN_WS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("replay", help="print an execution's timeline from the store")
     rp.add_argument("execution_id")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        print(f"agentloom: configuration refused: {_settings_problem(exc)}", file=sys.stderr)
+        return 2
 
+
+def _dispatch(args) -> int:
     if args.command == "up":
         from services import local_stack
 
@@ -108,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         from services.common.auth import issue_token
 
-        print(issue_token(load_settings(), args.user, email=args.email, admin=args.admin))
+        # a local helper: signs with this installation's development secret unless one is set
+        print(issue_token(load_settings(local_default=True), args.user, email=args.email, admin=args.admin))
         return 0
     if args.command == "migrate":
         from services.common import db

@@ -39,8 +39,19 @@ def local_secret() -> str:
     return path.read_text().strip()
 
 
-def settings_from_env() -> Settings:
-    if os.environ.get("AGENTLOOM_LOCAL_MODE", "true").lower() == "true" and not os.environ.get("AGENTLOOM_JWT_SECRET"):
+def local_mode_from_env() -> bool:
+    """``AGENTLOOM_LOCAL_MODE`` read the way the settings read a bool (unset: off)."""
+    return os.environ.get("AGENTLOOM_LOCAL_MODE", "").strip().lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+def settings_from_env(*, local_default: bool = False) -> Settings:
+    """The process's settings. Local mode (public development secrets allowed) only when
+    ``AGENTLOOM_LOCAL_MODE`` is on, as ``agentloom up`` sets it for its children, or when it is
+    unset and the caller is a local helper (``local_default``, e.g. ``agentloom token``). In local
+    mode the JWT secret defaults to this installation's own random one."""
+    if local_default:
+        os.environ.setdefault("AGENTLOOM_LOCAL_MODE", "true")
+    if local_mode_from_env() and not os.environ.get("AGENTLOOM_JWT_SECRET"):
         os.environ["AGENTLOOM_JWT_SECRET"] = local_secret()
     return Settings()
 
@@ -68,7 +79,9 @@ class Supervisor:
         cmd = [sys.executable, "-m", "services.cli", "serve", name]
         if name == "api":
             cmd += ["--port", str(self.port)]
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        # 0600: a log may hold what a service printed about a user's run
+        fd = os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")  # noqa: SIM115 - handed to the child
         self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def restart_dead(self) -> None:
@@ -101,8 +114,11 @@ def _healthy(url: str) -> bool:
 def up(port: int) -> int:
     base = data_dir()
     logs = base / "logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(mode=0o700, exist_ok=True)
     env = dict(os.environ)
+    # Everything `up` starts runs in local mode (public development secrets allowed), unless the
+    # caller said otherwise; a plain `serve` is not local and refuses them.
+    env.setdefault("AGENTLOOM_LOCAL_MODE", "true")
     env.setdefault("AGENTLOOM_JWT_SECRET", local_secret())
     env["PYTHONUNBUFFERED"] = "1"
     broker = None
@@ -119,7 +135,8 @@ def up(port: int) -> int:
         print(f"agentloom: starting the local Tansu broker on 127.0.0.1:{kafka_port}", flush=True)
         broker = start_broker(kafka_port, log_path=str(logs / "broker.log"))
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "AGENTLOOM_JWT_SECRET")})
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "AGENTLOOM_JWT_SECRET",
+                                           "AGENTLOOM_LOCAL_MODE")})
     settings = Settings()
     _prepare(settings)
 

@@ -78,6 +78,8 @@ def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Setting
     suffix = uuid.uuid4().hex[:10]
     # Platform provider keys only when a test asks: never a developer's real OPENAI_API_KEY & co.
     no_system_keys = {name: SecretStr("") for name in SYSTEM_KEY_FIELDS.values() if name not in overrides}
+    # Local mode: the tests sign with the public development secrets (processes.py passes it on).
+    overrides.setdefault("local_mode", True)
     return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
                     topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0,
                     **no_system_keys, **overrides)

@@ -80,13 +80,34 @@ class TokenVerifier:
         except jwt.ExpiredSignatureError:
             raise AuthError("Token has expired") from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValueError) as exc:
-            raise AuthError(f"Invalid token: {exc}") from None
+            raise AuthError(token_refusal(exc)) from None
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > 200:
             raise AuthError("Invalid token: bad 'sub' claim")
         role = claims.get("role") if isinstance(claims.get("role"), str) else "authenticated"
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
         return User(id=sub, email=email, role=role), float(claims["exp"])
+
+
+# Why a token was refused, in words of our own: PyJWT's messages quote decoder internals (a codec
+# error with the offending bytes, library wording that changes between versions).
+_REFUSAL_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (jwt.DecodeError, "malformed token"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.ImmatureSignatureError, "not valid yet"),
+    (jwt.InvalidIssuedAtError, "issued in the future"),
+    (jwt.PyJWKClientError, "signing key not found"),
+)
+
+
+def token_refusal(exc: Exception) -> str:
+    """``Invalid token`` plus a short reason class for a refused token (never PyJWT's text)."""
+    if isinstance(exc, jwt.MissingRequiredClaimError) and exc.claim in ("sub", "exp", "aud"):
+        return f"Invalid token: missing '{exc.claim}' claim"
+    reason = next((text for cls, text in _REFUSAL_REASONS if isinstance(exc, cls)), None)
+    return f"Invalid token: {reason}" if reason else "Invalid token"
 
 
 def issue_token(settings: Settings, user_id: str, *, email: str | None = None, admin: bool = False,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 import logging
+import math
 import re
 from typing import Any
 
@@ -16,11 +16,19 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import AuthError, TokenVerifier, User, bearer_token
 
 log = logging.getLogger(__name__)
+
+# Upper bounds of integer query and path parameters: what storage holds. Graph versions are int4 in
+# the read models (and bounded so where they enter); stream positions (``seq``) are bigint; a page
+# number times the largest page size must stay a bigint offset.
+MAX_VERSION = 2 ** 31 - 1
+MAX_SEQ = 2 ** 63 - 1
+MAX_PAGE = 2 ** 31 - 1
 
 
 class DomainError(Exception):
@@ -54,6 +62,37 @@ class InsufficientCredits(DomainError):
 
 class Unprocessable(DomainError):
     status_code = 422
+
+
+class ErrorBody(BaseModel):
+    """The body of every refusal: ``{"detail": ...}``, a message or (validation) a structure."""
+
+    detail: Any
+
+
+# The one table of refusals the routes document in OpenAPI: a route lists the codes it really
+# answers (``responses=refusals(401, 404)``) and the meaning is written here once. FastAPI adds
+# 422 itself for routes with parameters or a body.
+REFUSALS: dict[int, str] = {
+    400: "Bad input: a malformed id or value, a graph that does not validate, or a JSON body that "
+         "nests too deep or holds values nothing can store (NUL, lone surrogates, NaN/Infinity, "
+         "integers beyond 64 bits)",
+    401: "Missing, invalid or expired credentials (bearer token or API key)",
+    402: "Not enough credits",
+    403: "Not allowed: an admin route, a disabled block, a reserved id, or an API key without the permission",
+    404: "Not found (another user's resources are not found either)",
+    409: "Conflict: a concurrent change or a state that does not allow the command",
+    413: "Request body over the size limit",
+    429: "Too many requests; Retry-After says when to try again",
+    504: "Gave up waiting for the outcome",
+}
+# What any route taking a JSON body can answer before the route runs (BodyLimitMiddleware).
+BODY_REFUSALS = (400, 413)
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given refusal codes, from ``REFUSALS``."""
+    return {code: {"model": ErrorBody, "description": REFUSALS[code]} for code in sorted(set(codes))}
 
 
 def _validation_message(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -130,19 +169,32 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\d{19,}")
+_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\d{19,}|NaN|Infinity|[eE][+-]?\d{3,}")
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
+_NOT_FINITE = "Request JSON contains a number that is not finite (NaN, Infinity or beyond the float range, e.g. 1e400)"
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _refuse_constant(_name: str) -> float:
+    raise _NotFinite(_name)
 
 
 def _unstorable_json(raw: bytes) -> str | None:
     """Values valid in JSON that no store or read model can hold: a NUL character (PostgreSQL text
     refuses it), a lone UTF-16 surrogate (not UTF-8) or an integer beyond 64 bits. Refused here, at
     the edge, because once recorded in an event such a value would stop every projection of it.
+    Also refused: NaN, Infinity and floats that overflow (``1e400``). Python's parser accepts them,
+    but no JSON can carry them back out, so they were silently stored as ``null``.
     Only bodies that look suspicious are parsed, so ordinary requests pay one regex scan."""
     if not _SUSPICIOUS.search(raw):
         return None
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except _NotFinite:
+        return _NOT_FINITE
     except ValueError:
         return None  # not JSON at all: the route's own parsing answers that
 
@@ -158,6 +210,9 @@ def _unstorable_json(raw: bytes) -> str | None:
                 return "Request JSON contains a lone UTF-16 surrogate, which is not valid text"
         elif isinstance(item, bool):
             continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return _NOT_FINITE
         elif isinstance(item, int):
             if not _INT64[0] <= item <= _INT64[1]:
                 return "Request JSON contains an integer outside the 64-bit range"

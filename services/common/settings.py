@@ -16,6 +16,10 @@ LOCAL_JWT_SECRET = "agentloom-local-dev-secret-change-me-0123456789"
 LOCAL_API_KEY_SECRET = "agentloom-local-api-key-secret-change-me-0123456789"
 # A fixed development key for credential secrets (base64url of 32 bytes); refused outside local mode.
 LOCAL_CREDENTIALS_KEY = "local-dev:YWdlbnRsb29tLWxvY2FsLWRldi1jcmVkZW50aWFscyE"
+# Outside local mode a secret must be at least this long and not a published value: the constants
+# above, or a placeholder from infra/example.env (every one of them says "change-me").
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_MARK = "change-me"
 
 
 def _system_key(provider_env: str) -> SecretStr:
@@ -37,7 +41,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
 
-    local_mode: bool = True
+    # Local mode admits the public development secrets below. Off unless asked for: `agentloom up`
+    # turns it on for the processes it starts, so a deployment that forgets it stays safe.
+    local_mode: bool = False
     db_schema: str = "agentloom"
     topic_prefix: str = "agentloom"
     topic_partitions: int = 8
@@ -128,13 +134,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
-        if not self.local_mode and self.jwt_secret == LOCAL_JWT_SECRET and "HS256" in self.jwt_algorithms:
-            raise ValueError("AGENTLOOM_JWT_SECRET must be set outside local mode")
-        if not self.local_mode and self.api_key_secret == LOCAL_API_KEY_SECRET:
-            raise ValueError("AGENTLOOM_API_KEY_SECRET must be set outside local mode")
-        if not self.local_mode and LOCAL_CREDENTIALS_KEY in self.credentials_keys:
-            raise ValueError("AGENTLOOM_CREDENTIALS_KEYS must be set outside local mode "
-                             "(generate a key with `agentloom credentials keygen`)")
+        """Outside local mode, refuse secrets anyone can know: the public development constants,
+        the example env's placeholders and anything shorter than 32 bytes. The message names the
+        variable, never its value."""
+        if not self.local_mode:
+            problems = []
+            if any(a.upper().startswith("HS") for a in self.jwt_algorithms):  # a shared secret signs
+                problems.append(_secret_problem("AGENTLOOM_JWT_SECRET", self.jwt_secret, LOCAL_JWT_SECRET))
+            problems.append(_secret_problem("AGENTLOOM_API_KEY_SECRET", self.api_key_secret, LOCAL_API_KEY_SECRET))
+            if any(key == LOCAL_CREDENTIALS_KEY or PLACEHOLDER_MARK in key for key in self.credentials_keys):
+                problems.append("AGENTLOOM_CREDENTIALS_KEYS holds the public development key or the example "
+                                "placeholder (generate a key with `agentloom credentials keygen`)")
+            if any(problems):
+                raise ValueError("outside local mode, public or weak secrets are refused: "
+                                 + "; ".join(p for p in problems if p))
         if not self.db_schema.replace("_", "").isalnum():
             raise ValueError("AGENTLOOM_DB_SCHEMA must be alphanumeric/underscore")
         return self
@@ -142,3 +155,13 @@ class Settings(BaseSettings):
     def topic(self, context: str) -> str:
         """Kafka topic of a bounded context's public events: ``<prefix>.<context>.events.v1``."""
         return topic_name(context, self.topic_prefix)
+
+
+def _secret_problem(variable: str, value: str, local_default: str) -> str | None:
+    if value == local_default:
+        return f"{variable} holds the public development value"
+    if PLACEHOLDER_MARK in value:
+        return f"{variable} holds the placeholder from infra/example.env"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"{variable} is shorter than {MIN_SECRET_BYTES} bytes"
+    return None

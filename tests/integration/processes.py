@@ -20,6 +20,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_DB_SCHEMA": settings.db_schema, "AGENTLOOM_TOPIC_PREFIX": settings.topic_prefix,
         "AGENTLOOM_TOPIC_PARTITIONS": str(settings.topic_partitions), "AGENTLOOM_JWT_SECRET": settings.jwt_secret,
         "AGENTLOOM_NODE_TIMEOUT_S": str(settings.node_timeout_s), "AGENTLOOM_LOG_LEVEL": "INFO",
+        "AGENTLOOM_LOCAL_MODE": str(settings.local_mode).lower(),
     })
     return env
 

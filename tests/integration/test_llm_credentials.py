@@ -134,7 +134,11 @@ async def test_store_list_get_delete_and_isolation(stack, user_ids):
         reserved = await alice.post("/api/integrations/openai/credentials",
                                     json={"api_key": "x", "id": SYSTEM_OPENAI_ID})
         assert reserved.status_code == 403
-        again = await alice.post("/api/integrations/openai/credentials", json={"api_key": "x", "id": meta["id"]})
+        # a client-chosen id is the caller's own (namespaced by user): a second create with it is a 409
+        chosen = str(uuid.uuid4())
+        first = await alice.post("/api/integrations/openai/credentials", json={"api_key": "x", "id": chosen})
+        assert first.status_code == 201
+        again = await alice.post("/api/integrations/openai/credentials", json={"api_key": "x", "id": chosen})
         assert again.status_code == 409
         assert (await alice.delete(f"/api/integrations/openai/credentials/{SYSTEM_OPENAI_ID}")).status_code == 403
 

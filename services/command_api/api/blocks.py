@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from services.common.auth import User
 from services.common.blocks.base import BlockInputError, BlockType, RunContext
 from services.common.blocks.registry import get_block
-from services.common.http import BadRequest, Forbidden, NotFound
+from services.common.http import BODY_REFUSALS, BadRequest, Forbidden, NotFound, refusals
 from services.common.integrations.resolver import CredentialsUnavailable
 
 DIRECT_RUN_TIMEOUT_S = 60.0
@@ -63,9 +63,10 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["blocks"])
+    router = APIRouter(prefix="/api", tags=["blocks"], responses=refusals(401))
 
-    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input")
+    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input",
+                 responses=refusals(*BODY_REFUSALS, 402, 403, 404))
     async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
                             user: User = Depends(current_user)) -> dict[str, list[Any]]:
         services = request.app.state.command_services

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.application.credentials import CredentialsCommands
 from services.common.auth import User
+from services.common.http import BODY_REFUSALS, refusals
 
 
 class CreateCredentialsRequest(BaseModel):
@@ -28,19 +29,21 @@ class CreateCredentialsRequest(BaseModel):
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+    router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=refusals(401))
 
     def commands(request: Request) -> CredentialsCommands:
         return request.app.state.credentials_commands
 
-    @router.post("/{provider}/credentials", status_code=201, summary="Store an API key credential")
+    @router.post("/{provider}/credentials", status_code=201, summary="Store an API key credential",
+                 responses=refusals(*BODY_REFUSALS, 403, 404, 409))
     async def create_credentials(provider: str, body: CreateCredentialsRequest, request: Request,
                                  user: User = Depends(current_user)) -> dict[str, Any]:
         return await asyncio.to_thread(
             commands(request).create, user, provider, api_key=body.api_key, title=body.title,
             expires_at=body.expires_at, credentials_id=body.id, type_=body.type)
 
-    @router.delete("/{provider}/credentials/{cred_id}", summary="Delete a credential")
+    @router.delete("/{provider}/credentials/{cred_id}", summary="Delete a credential",
+                   responses=refusals(403, 404, 409))
     async def delete_credentials(provider: str, cred_id: str, request: Request,
                                  user: User = Depends(current_user)) -> dict[str, Any]:
         return await asyncio.to_thread(commands(request).delete, user, provider, cred_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import User
-from services.common.http import Forbidden
+from services.common.http import BODY_REFUSALS, Forbidden, refusals
 
 
 class GrantRequest(BaseModel):
@@ -23,7 +23,7 @@ class GrantRequest(BaseModel):
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api/credits", tags=["credits"])
+    router = APIRouter(prefix="/api/credits", tags=["credits"], responses=refusals(401))
 
     def ledger(request: Request):
         return request.app.state.command_services.ledger
@@ -32,7 +32,8 @@ def build_router(current_user) -> APIRouter:
     def get_credits(request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
         return {"credits": ledger(request).balance(user.id)}
 
-    @router.post("/admin/add_credits", summary="Admin: grant credits to a user (idempotent by key)")
+    @router.post("/admin/add_credits", summary="Admin: grant credits to a user (idempotent by key)",
+                 responses=refusals(*BODY_REFUSALS, 403, 409))
     def add_credits(body: GrantRequest, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
         if not user.is_admin:
             raise Forbidden("Admin access required")

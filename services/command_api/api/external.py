@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Security
+from fastapi import APIRouter, Body, Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
 from schemas.events.apikeys import ApiKeyPermission as P
@@ -22,7 +22,7 @@ from services.command_api.api.blocks import run_block_directly
 from services.command_api.domain.api_key import ApiKey
 from services.common.auth import User
 from services.common.executions.views import output_block_ids
-from services.common.http import Forbidden, parse_uuid
+from services.common.http import BODY_REFUSALS, MAX_VERSION, Forbidden, parse_uuid, refusals
 from services.common.pricing import block_catalogue
 from services.common.ratelimit import enforce, key_bucket, user_bucket
 
@@ -67,7 +67,8 @@ def execution_results(state) -> dict[str, Any]:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/external-api/v1", tags=["external"])
+    # every route: 401 without a usable key, 403 for a key without the permission
+    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
 
     @router.get("/me", summary="The API key owner")
     async def me(key: ApiKey = Depends(require(P.IDENTITY))) -> dict[str, Any]:
@@ -77,19 +78,22 @@ def build_router() -> APIRouter:
     async def list_blocks(key: ApiKey = Depends(require(P.READ_BLOCK))) -> list[dict[str, Any]]:
         return _catalogue()
 
-    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input")
+    @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input",
+                 responses=refusals(*BODY_REFUSALS, 402, 404))
     async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
                             key: ApiKey = Depends(require(P.EXECUTE_BLOCK))) -> dict[str, list[Any]]:
         services = request.app.state.command_services
         return await run_block_directly(block_id, data, key.user_id, **services.block_ports())
 
-    @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)")
+    @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)",
+                 responses=refusals(*BODY_REFUSALS))
     def create_graph(body: CreateGraphRequest, request: Request,
                      key: ApiKey = Depends(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))) -> dict[str, Any]:
         return request.app.state.graph_commands.create(owner(key), body.graph)
 
-    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version")
-    async def execute_graph(graph_id: str, graph_version: int, request: Request,
+    @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
+                 responses=refusals(*BODY_REFUSALS, 402, 404, 429))
+    async def execute_graph(graph_id: str, request: Request, graph_version: int = Path(ge=1, le=MAX_VERSION),
                             node_input: dict[str, Any] = Body(default_factory=dict, embed=True),
                             key: ApiKey = Depends(require(P.EXECUTE_GRAPH))) -> dict[str, Any]:
         await enforce(request, key_bucket(key.key_id), user_bucket(key.user_id or ""))
@@ -97,7 +101,8 @@ def build_router() -> APIRouter:
                                        parse_uuid(graph_id, "graph_id"), graph_version, node_input, {})
         return {"id": meta["id"]}
 
-    @router.get("/graphs/{graph_id}/executions/{graph_exec_id}/results", summary="An execution's results")
+    @router.get("/graphs/{graph_id}/executions/{graph_exec_id}/results", summary="An execution's results",
+                responses=refusals(400, 404))
     def execution_result(graph_id: str, graph_exec_id: str, request: Request,
                          key: ApiKey = Depends(require(P.READ_GRAPH))) -> dict[str, Any]:
         state = request.app.state.execution_commands.owned_state(

@@ -25,6 +25,18 @@ MAX_EXPIRES_AT = 2 ** 53
 KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 MAX_TITLE_CHARS = 200
 NOT_FOUND = "Credentials not found"
+# Client-chosen credential ids are namespaced by user (see ``stream_id``).
+CLIENT_ID_NAMESPACE = uuid.UUID("5b0c6f1e-3f55-4f0a-9a43-2d1c0c7e8b21")
+
+
+def stream_id(user_id: str, client_id: uuid.UUID | None) -> uuid.UUID:
+    """The stream (and credential id) for a new credential: random, or, when the client chose an
+    id, ``uuid5`` of the user and that id. So a user's own id maps to the same credential every
+    time (a second create is a 409), while another user's id lands on a stream of the caller's
+    own: it can neither squat someone's id nor learn from a 409 that the id exists."""
+    if client_id is None:
+        return uuid.uuid4()
+    return uuid.uuid5(CLIENT_ID_NAMESPACE, f"{user_id}\n{client_id}")
 
 
 def check_provider(provider: str) -> None:
@@ -58,12 +70,13 @@ class CredentialsCommands:
             raise InvalidCommand("title must not contain control characters")
         if expires_at is not None and not 0 <= expires_at <= MAX_EXPIRES_AT:
             raise InvalidCommand("expires_at must be a Unix time in seconds")
-        sid = uuid.uuid4() if credentials_id is None else credentials_uuid(credentials_id)
-        if sid is None:
+        client_id = None if credentials_id is None else credentials_uuid(credentials_id)
+        if credentials_id is not None and client_id is None:
             raise InvalidCommand("id must be a UUID")
-        cred_id = str(sid)
-        if cred_id in SYSTEM_CREDENTIAL_IDS:
+        if str(client_id) in SYSTEM_CREDENTIAL_IDS:
             raise Forbidden("Cannot create credentials with a reserved ID")
+        sid = stream_id(user.id, client_id)
+        cred_id = str(sid)
         event = CredentialsCreated(
             user_id=user.id, provider=provider, type="api_key", title=title, expires_at=expires_at,
             encrypted_secret=self.reader.keyring.encrypt(api_key, bound_to=bound_to(cred_id, user.id)))

@@ -22,6 +22,7 @@ defeat the pinning. ``transport`` and ``resolver`` are injectable for tests.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 from dataclasses import dataclass
@@ -34,8 +35,11 @@ from services.common.blocks.net_policy import (
     BlockedDestinationError,
     choose_address,
     parse_ip,
+    refused,
     split_url,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 TOTAL_TIMEOUT_SECONDS = 30.0
@@ -70,7 +74,9 @@ async def system_resolve(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise FetchError(f"could not resolve {host}: {exc.strerror or exc}") from None
+        # the same answer as a private address: whether an internal name exists is not for users
+        log.info("outbound request refused: could not resolve %s: %s", host, exc.strerror or exc)
+        raise FetchError(refused(host)) from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -140,6 +146,7 @@ async def guarded_fetch(
     except TimeoutError:
         raise FetchError(f"request timed out after {timeout:g} seconds") from None
     except BlockedDestinationError as exc:
+        log.info("outbound request refused: %s", exc.detail)
         raise FetchError(str(exc)) from None
     except httpx.HTTPError as exc:
         raise FetchError(f"request failed: {type(exc).__name__}: {exc}") from None

@@ -53,7 +53,19 @@ _NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedDestinationError(ValueError):
-    """The destination may not be contacted under the outbound policy. The message is user-safe."""
+    """The destination may not be contacted under the outbound policy. The message is user-safe;
+    ``detail`` (what the host resolved to, and why that is refused) is for the server log only."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
+
+
+def refused(host: str) -> str:
+    """The one answer a user gets for a refused destination. It names the host as given and never
+    what it resolved to, or whether it resolved at all: otherwise a free block run maps internal
+    names to private addresses (an internal DNS oracle)."""
+    return f"destination not allowed: {host[:200]}"
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -63,7 +75,9 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
         found.append(ip.sixtofour)
     if ip.teredo is not None:
         found.extend(ip.teredo)
-    if ip in _NAT64_WELL_KNOWN or int(ip) >> 32 == 0:  # NAT64 or deprecated IPv4-compatible ::a.b.c.d
+    # NAT64, or deprecated IPv4-compatible ::a.b.c.d (not :: and ::1, which are IPv6's own
+    # unspecified and loopback addresses and are reported as such)
+    if ip in _NAT64_WELL_KNOWN or (int(ip) >> 32 == 0 and int(ip) > 1):
         found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return found
 
@@ -170,14 +184,13 @@ def choose_address(host: str, addresses: Iterable[str], allow_hosts: Iterable[st
     allow_hosts = tuple(allow_hosts)
     resolved = [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses]
     if not resolved:
-        raise BlockedDestinationError(f"{host} did not resolve to any address")
+        raise BlockedDestinationError(refused(host), f"{host} did not resolve to any address")
     name_allowed = host_allowed(host, [e for e in allow_hosts if parse_ip(e.split("/")[0]) is None])
     if not name_allowed:
         for ip in resolved:
             reason = block_reason(ip)
             if reason is not None and not host_allowed(host, allow_hosts, ip):
-                raise BlockedDestinationError(
-                    f"requests to {host} are not allowed: it resolves to {ip}, {reason}")
+                raise BlockedDestinationError(refused(host), f"{host} resolves to {ip}, {reason}")
     chosen = resolved[0]
     if isinstance(chosen, ipaddress.IPv6Address) and chosen.ipv4_mapped is not None:
         return str(chosen.ipv4_mapped)  # connect over IPv4: works without a dual-stack socket

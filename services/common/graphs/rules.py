@@ -57,16 +57,32 @@ def reassign_ids(graph: GraphInput, *, user_id: str, new_graph_id: str | None = 
     result = graph.model_copy(deep=True)
     graph_ids: dict[str, str] = {}
     if new_graph_id is not None or reassign_graph_id:
+        _check_sub_graph_ids(result)
         graph_ids = {sub.id: fresh() for sub in result.sub_graphs if sub.id}
         top_id = new_graph_id or fresh()
         if graph.id:
             graph_ids[graph.id] = top_id
         result.id = top_id
         for sub in result.sub_graphs:
-            sub.id = graph_ids.get(sub.id, sub.id)
+            # a sub-graph without an id gets one too (no node can name it, but it is still recorded)
+            sub.id = graph_ids[sub.id] if sub.id else fresh()
     for g in _graphs(result):
         _reassign_nodes(g, user_id, graph_ids, fresh)
     return result
+
+
+def _check_sub_graph_ids(graph: GraphInput) -> None:
+    """A client's graph ids name the graphs its AgentExecutor nodes point at, so each must be
+    unique: two sub-graphs sharing an id, or one reusing the top graph's, cannot say which graph a
+    node means (and would both be recorded as one new stream)."""
+    seen = {graph.id} if graph.id else set()
+    for sub in graph.sub_graphs:
+        if not sub.id:
+            continue
+        if sub.id in seen:
+            what = "the graph's own id" if sub.id == graph.id else "the id of another sub-graph"
+            raise GraphValidationError(f"Sub-graph id {sub.id[:60]!r} is {what}; graph ids must be unique")
+        seen.add(sub.id)
 
 
 def _reassign_nodes(graph: Any, user_id: str, graph_ids: dict[str, str], fresh: Callable[[], str]) -> None:

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import User
 from services.common.executions.audit import state_at, with_causes
-from services.common.http import BadRequest, NotFound, json_response, parse_uuid
+from services.common.http import MAX_SEQ, BadRequest, NotFound, json_response, parse_uuid, refusals
 from services.query_api.read_models.history import fold, owner, read_history
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api/executions", tags=["audit"])
+    router = APIRouter(prefix="/api/executions", tags=["audit"], responses=refusals(401, 400, 404))
 
     async def owned_history(request: Request, user: User, graph_exec_id: str, upto: int | None = None):
         execution_id = parse_uuid(graph_exec_id, "graph_exec_id")
@@ -27,7 +27,7 @@ def build_router(current_user) -> APIRouter:
         return json_response({"execution_id": execution_id, "events": entries})
 
     @router.get("/{graph_exec_id}/state", summary="The execution as it stood after event at_seq")
-    async def state(graph_exec_id: str, request: Request, at_seq: int | None = Query(default=None, ge=1),
+    async def state(graph_exec_id: str, request: Request, at_seq: int | None = Query(default=None, ge=1, le=MAX_SEQ),
                     user: User = Depends(current_user)):
         execution_id, history = await owned_history(request, user, graph_exec_id, at_seq)
         if at_seq is not None and history[-1][0] < at_seq:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from services.common.auth import User
-from services.common.http import json_response
+from services.common.http import json_response, refusals
 from services.common.pricing import block_catalogue
 
 
@@ -16,7 +16,7 @@ def _catalogue() -> list[dict[str, Any]]:
 
 
 def build_router(current_user) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["blocks"])
+    router = APIRouter(prefix="/api", tags=["blocks"], responses=refusals(401))
 
     @router.get("/blocks", summary="Every enabled block with its input and output schema")
     async def list_blocks(user: User = Depends(current_user)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from services.common.auth import User
-from services.common.http import NotFound, json_response
+from services.common.http import NotFound, json_response, refusals
 from services.common.integrations.credentials import credentials_uuid, meta_response
 from services.common.integrations.providers import KNOWN_PROVIDERS
 from services.common.integrations.system import configured_system_credentials
@@ -17,7 +17,7 @@ NOT_FOUND = "Credentials not found"
 
 
 def build_router(current_user, fenced, settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+    router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=refusals(401))
     system = [meta_response(c.id, c.provider, c.type, c.title) for c in configured_system_credentials(settings).values()]
     system_by_id = {item["id"]: item for item in system}
 
@@ -38,14 +38,16 @@ def build_router(current_user, fenced, settings: Settings) -> APIRouter:
     async def list_system_providers(_: User = Depends(current_user)):
         return json_response(sorted({item["provider"] for item in system}))
 
-    @router.get("/{provider}/credentials", summary="The caller's credentials for one provider")
+    @router.get("/{provider}/credentials", summary="The caller's credentials for one provider",
+                responses=refusals(404))
     async def list_provider_credentials(provider: str, request: Request, user: User = Depends(current_user),
                                         _: None = Depends(fenced("integrations"))):
         known(provider)
         own = await rm.list_credentials(request.app.state.read_pool, user.id, provider)
         return json_response(own + [item for item in system if item["provider"] == provider])
 
-    @router.get("/{provider}/credentials/{cred_id}", summary="One credential, as a reference")
+    @router.get("/{provider}/credentials/{cred_id}", summary="One credential, as a reference",
+                responses=refusals(404))
     async def get_credentials(provider: str, cred_id: str, request: Request, user: User = Depends(current_user),
                               _: None = Depends(fenced("integrations"))):
         known(provider)

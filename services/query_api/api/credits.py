@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from schemas.events.credits import LedgerEntry, TransactionType
 from services.common.auth import User
 from services.common.credits.transactions import group_transactions
-from services.common.http import BadRequest, Forbidden, json_response
+from services.common.http import BadRequest, Forbidden, json_response, refusals
 
 MAX_PAGE = 1000
 
@@ -46,7 +46,7 @@ def _kind(transaction_type: str | None) -> str | None:
 
 
 def build_router(current_user, fenced) -> APIRouter:
-    router = APIRouter(prefix="/api/credits", tags=["credits"])
+    router = APIRouter(prefix="/api/credits", tags=["credits"], responses=refusals(401, 400))
 
     @router.get("/transactions", summary="The caller's credit transactions, newest first")
     async def transactions(request: Request, transaction_time: datetime | None = None,
@@ -56,7 +56,8 @@ def build_router(current_user, fenced) -> APIRouter:
         return json_response(await transaction_history(request.app.state.read_pool, user.id, transaction_time,
                                                        _kind(transaction_type), transaction_count_limit))
 
-    @router.get("/admin/users/{user_id}/transactions", summary="Admin: any user's credit transactions")
+    @router.get("/admin/users/{user_id}/transactions", summary="Admin: any user's credit transactions",
+                responses=refusals(403))
     async def admin_transactions(user_id: str, request: Request, transaction_time: datetime | None = None,
                                  transaction_type: str | None = None,
                                  transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE),

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import User
-from services.common.http import NotFound, parse_uuid, json_response
+from services.common.http import MAX_PAGE, NotFound, json_response, parse_uuid, refusals
 from services.query_api.read_models import executions as rm
 
 
 def build_router(current_user, fenced) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["executions"])
+    router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401))
 
     def pool(request: Request):
         return request.app.state.read_pool
@@ -24,8 +24,8 @@ def build_router(current_user, fenced) -> APIRouter:
         executions, _total = await rm.list_executions(pool(request), user.id)
         return json_response(executions)
 
-    @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated")
-    async def list_for_graph(graph_id: str, request: Request, page: int = Query(1, ge=1),
+    @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated", responses=refusals(400))
+    async def list_for_graph(graph_id: str, request: Request, page: int = Query(1, ge=1, le=MAX_PAGE),
                              page_size: int = Query(25, ge=1, le=100), user: User = Depends(current_user),
                              _: None = Depends(fenced("executions"))):
         executions, total = await rm.list_executions(pool(request), user.id, graph_id=parse_uuid(graph_id, "graph_id"),
@@ -34,7 +34,8 @@ def build_router(current_user, fenced) -> APIRouter:
             "total_items": total, "total_pages": max(1, math.ceil(total / page_size)),
             "current_page": page, "page_size": page_size}})
 
-    @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions")
+    @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions",
+                responses=refusals(400, 404))
     async def get_one(graph_id: str, graph_exec_id: str, request: Request, user: User = Depends(current_user),
                       _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"),
@@ -43,7 +44,8 @@ def build_router(current_user, fenced) -> APIRouter:
             raise NotFound(f"Graph execution #{graph_exec_id} not found")
         return json_response(found)
 
-    @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions")
+    @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions",
+                responses=refusals(400, 404))
     async def get_by_id(graph_exec_id: str, request: Request, user: User = Depends(current_user),
                         _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from services.common.auth import AuthError, TokenVerifier
 from services.query_api.ws import protocol
-from services.query_api.ws.hub import Socket
+from services.query_api.ws.hub import Refused, Socket
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -33,6 +33,11 @@ def build_router(verifier: TokenVerifier) -> APIRouter:
             return
         hub = websocket.app.state.ws_hub
         socket = Socket(user.id, send=websocket.send_text)
+        try:
+            hub.connect(socket)
+        except Refused as exc:
+            await websocket.close(code=protocol.CLOSE_TOO_MANY_SOCKETS, reason=str(exc)[:120])
+            return
         writer = asyncio.create_task(_write(websocket, socket))
         try:
             while True:
@@ -73,13 +78,21 @@ async def _handle(hub, socket: Socket, raw: str) -> dict[str, Any] | None:
         return protocol.pong()
     if not isinstance(data, dict):
         return protocol.refusal(method, "'data' must be an object")
+    try:
+        return await _subscription(hub, socket, method, data)
+    except Refused as exc:  # a cap or a bad id: the connection stays, the subscription is refused
+        return protocol.refusal(method, str(exc))
+
+
+async def _subscription(hub, socket: Socket, method: str, data: dict[str, Any]) -> dict[str, Any] | None:
     if method == protocol.SUBSCRIBE_EXECUTION:
         after = data.get("after_seq")
         if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
             return protocol.refusal(method, "after_seq must be a non-negative integer")
-        channel = await hub.subscribe_execution(socket, str(data.get("graph_exec_id", "")), after)
+        exec_id = data.get("graph_exec_id")
+        channel = await hub.subscribe_execution(socket, exec_id, after) if isinstance(exec_id, str) else None
         if channel is None:
-            return protocol.refusal(method, f"Graph execution #{data.get('graph_exec_id')} not found")
+            return protocol.refusal(method, f"Graph execution #{str(exec_id)[:60]} not found")
         return _ack_first(socket, method, channel)
     if method == protocol.SUBSCRIBE_GRAPH:
         if not isinstance(data.get("graph_id"), str):

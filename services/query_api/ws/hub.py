@@ -45,13 +45,18 @@ _ROWS = ("SELECT notification_id, originator_id, originator_version, topic, stat
          "WHERE notification_id > %s ORDER BY notification_id LIMIT 2000")
 
 
-@dataclass
+class Refused(Exception):
+    """A subscription or connection the hub will not take; the message is for the client."""
+
+
+@dataclass(eq=False)
 class Socket:
     """One client connection; ``send`` is called in order from the hub's loop."""
 
     user_id: str
     send: Callable[[dict[str, Any]], Awaitable[None]]
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
+    channels: set[str] = field(default_factory=set)  # what it is subscribed to (bounded per socket)
 
 
 @dataclass
@@ -96,7 +101,8 @@ class Hub:
         self.position = 0
         self.watches: dict[str, _Watch] = {}
         self.graph_subs: dict[tuple[str, str], list[Socket]] = {}
-        self.stream_graph: dict[str, tuple[str, str]] = {}
+        self.stream_graph: dict[str, tuple[str, str]] = {}  # executions queued under a watched graph
+        self.sockets_per_user: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._idle = False
         self._task: asyncio.Task | None = None
@@ -197,6 +203,8 @@ class Hub:
                 channel = protocol.graph_channel(socket.user_id, graph_key[1])
                 self._push(socket, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(state, version),
                                                     channel=channel))
+        if isinstance(event, (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)):
+            self.stream_graph.pop(stream_id, None)  # finished: no graph-level event follows
         if not watch.loading and not watch.subs and watch.state.is_terminal:
             self.watches.pop(stream_id, None)
 
@@ -237,28 +245,46 @@ class Hub:
             await self._skip_to_head()
         self._idle = False
 
+    def connect(self, socket: Socket) -> None:
+        """Count a new connection against its user's cap (``ws_max_sockets_per_user``, per process)."""
+        limit = self.settings.ws_max_sockets_per_user
+        if self.sockets_per_user.get(socket.user_id, 0) >= limit:
+            raise Refused(f"too many connections for this user (limit {limit}); close one first")
+        self.sockets_per_user[socket.user_id] = self.sockets_per_user.get(socket.user_id, 0) + 1
+
+    def _claim(self, socket: Socket, channel: str) -> None:
+        limit = self.settings.ws_max_subscriptions_per_socket
+        if channel not in socket.channels and len(socket.channels) >= limit:
+            raise Refused(f"too many subscriptions on this connection (limit {limit}); unsubscribe first")
+        socket.channels.add(channel)
+
+    async def _owner(self, stream_id: str) -> str | None:
+        first = await read_history(self.pool, stream_id, upto=1)
+        return getattr(first[0][3], "user_id", None) if first else None
+
     async def subscribe_execution(self, socket: Socket, graph_exec_id: str, after_seq: int | None) -> str | None:
         """Returns the channel, or None if the execution is not the socket user's."""
         try:
             stream_id = str(uuid.UUID(graph_exec_id))
         except ValueError:
             return None
+        # Ownership first, before any shared state: a stranger's refused subscription must never
+        # touch the watch the owner's live feed runs on.
+        if await self._owner(stream_id) != socket.user_id:
+            return None
         channel = protocol.execution_channel(socket.user_id, stream_id)
+        self._claim(socket, channel)
         await self._wake_up()
         watch = self.watches.get(stream_id)
         new_watch = watch is None
         if new_watch:
             watch = self.watches[stream_id] = _Watch(ExecutionState(stream_id), loading=True)
+        watch.subs = [s for s in watch.subs if s.socket is not socket]  # a re-subscription replaces
         sub = _Sub(socket, channel, last_seq=after_seq or 0)
         watch.subs.append(sub)  # registered before reading, so nothing committed meanwhile is lost
         events = await self._stream_events(stream_id)
-        if not events or getattr(events[0][1], "user_id", None) != socket.user_id:
-            watch.subs.remove(sub)
-            if new_watch:
-                self.watches.pop(stream_id, None)
-            return None
         if new_watch:
-            self._finish_loading(watch, events)
+            self._finish_loading(watch, events)  # whoever created the watch loads it, for everyone
         known = events[-1][0]
         later = [item for item in watch.buffer if item[0] > known] if not new_watch else []
         catch_up = self._catch_up(stream_id, [*events, *later], after_seq, channel)
@@ -299,25 +325,48 @@ class Hub:
         return out
 
     async def subscribe_graph(self, socket: Socket, graph_id: str) -> str:
+        """Channels are per user, so any graph id may be watched; only the user's own executions
+        of it are ever sent."""
+        try:
+            graph_id = str(uuid.UUID(graph_id))
+        except ValueError:
+            raise Refused("graph_id must be a UUID") from None
+        channel = protocol.graph_channel(socket.user_id, graph_id)
+        self._claim(socket, channel)
         await self._wake_up()
-        self.graph_subs.setdefault((socket.user_id, graph_id), []).append(socket)
-        return protocol.graph_channel(socket.user_id, graph_id)
+        sockets = self.graph_subs.setdefault((socket.user_id, graph_id), [])
+        if socket not in sockets:
+            sockets.append(socket)
+        return channel
 
     def unsubscribe(self, socket: Socket, *, graph_exec_id: str | None = None, graph_id: str | None = None) -> str | None:
         if graph_exec_id:
+            graph_exec_id = _normal_id(graph_exec_id)
             watch = self.watches.get(graph_exec_id)
             if watch:
                 watch.subs = [s for s in watch.subs if s.socket is not socket]
-            return protocol.execution_channel(socket.user_id, graph_exec_id)
+            channel = protocol.execution_channel(socket.user_id, graph_exec_id)
+            socket.channels.discard(channel)
+            return channel
         if graph_id:
+            graph_id = _normal_id(graph_id)
             key = (socket.user_id, graph_id)
             self.graph_subs[key] = [s for s in self.graph_subs.get(key, []) if s is not socket]
             if not self.graph_subs[key]:
                 self.graph_subs.pop(key)
-            return protocol.graph_channel(socket.user_id, graph_id)
+            channel = protocol.graph_channel(socket.user_id, graph_id)
+            socket.channels.discard(channel)
+            return channel
         return None
 
     def drop(self, socket: Socket) -> None:
+        """Forget a closed connection: its subscriptions and its place under the user's cap."""
+        left = self.sockets_per_user.get(socket.user_id, 0) - 1
+        if left > 0:
+            self.sockets_per_user[socket.user_id] = left
+        else:
+            self.sockets_per_user.pop(socket.user_id, None)
+        socket.channels.clear()
         for stream_id, watch in list(self.watches.items()):
             watch.subs = [s for s in watch.subs if s.socket is not socket]
             if not watch.subs and (watch.state.is_terminal or stream_id not in self.stream_graph):
@@ -326,6 +375,14 @@ class Hub:
             self.graph_subs[key] = [s for s in self.graph_subs[key] if s is not socket]
             if not self.graph_subs[key]:
                 self.graph_subs.pop(key)
+
+
+def _normal_id(value: Any) -> str:
+    """An id as the hub keys it (a UUID's canonical form; anything else as given)."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return str(value)[:200]
 
 
 def _parse_time(value: str):

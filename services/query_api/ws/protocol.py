@@ -19,6 +19,7 @@ ERROR = "error"
 
 CLOSE_MISSING_TOKEN = 4001
 CLOSE_INVALID_TOKEN = 4002
+CLOSE_TOO_MANY_SOCKETS = 4029  # the user already holds ws_max_sockets_per_user connections
 
 
 def execution_channel(user_id: str, graph_exec_id: str) -> str:
