@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_NODES = 2_000
 MAX_LINKS = 10_000
+# The highest graph version (PostgreSQL int4, AutoGPT's column type). A client-sent version above
+# it is refused at the edge, and a new version past it is refused by the command (audit F1).
+MAX_VERSION = 2**31 - 1
 
 
 class Link(BaseModel):
@@ -48,14 +51,14 @@ class BaseGraph(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     is_active: bool = True
     name: str = Field(default="", max_length=500)
     description: str = Field(default="", max_length=20_000)
     instructions: str | None = Field(default=None, max_length=20_000)
     recommended_schedule_cron: str | None = Field(default=None, max_length=200)
     forked_from_id: str | None = None
-    forked_from_version: int | None = None
+    forked_from_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     links: list[Link] = Field(default_factory=list, max_length=MAX_LINKS)
 
@@ -105,7 +108,7 @@ class CreateGraphRequest(BaseModel):
 class SetActiveVersionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    active_graph_version: int = Field(ge=1)
+    active_graph_version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class StoredNode(BaseModel):

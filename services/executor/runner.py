@@ -13,6 +13,13 @@ consistent execution, and a new owner can resume from it:
 
 Any failure to record (lost ownership, database down) aborts the runner without a terminal event:
 the service resumes the execution from the store.
+
+Sizes (audit F2/F5): each yielded value is measured once. Over ``max_value_bytes``, or past the
+run's budget of recorded output bytes (``max_run_bytes``), the node fails with a clear error and
+the value is never recorded. A value over ``inline_value_bytes`` goes to the blob table and the
+events (the output and the routing it caused) carry a reference; the in-memory state keeps the
+real value, so the planner and the blocks never see references, and on resume the references in
+the stored state are resolved before anything runs.
 """
 
 from __future__ import annotations
@@ -21,36 +28,47 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import orjson
 
+from services.common import blobs
 from services.common.blocks.base import BlockType, RunContext
 from services.common.credits.ledger import InsufficientBalance
+from services.common.executions.refs import Externaliser, encode, state_refs
 from services.common.executions.state import ExecutionState, NodeExec
+from services.common.settings import Settings
 from services.executor.scheduling.planner import Planner
 
 log = logging.getLogger(__name__)
+MAX_ERROR_CHARS = 16 * 1024  # a node's error is recorded twice (output and NodeFailed): keep it short
 
 
 def to_jsonable(value: Any) -> Any:
     """What a block yields, as JSON the store and every reader can hold."""
-    return orjson.loads(orjson.dumps(value, default=_fallback, option=orjson.OPT_NON_STR_KEYS))
+    return orjson.loads(encode(value))
 
 
-def _fallback(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "__dict__"):
-        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
-    return str(value)
+@dataclass(frozen=True)
+class OutputLimits:
+    """The size settings the runner enforces (``Settings`` issue-10 block; defaults from there)."""
+
+    inline_value_bytes: int = Settings.model_fields["inline_value_bytes"].default
+    max_value_bytes: int = Settings.model_fields["max_value_bytes"].default
+    max_run_bytes: int = Settings.model_fields["max_run_bytes"].default
+    max_event_bytes: int = Settings.model_fields["max_event_bytes"].default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "OutputLimits":
+        return cls(settings.inline_value_bytes, settings.max_value_bytes, settings.max_run_bytes,
+                   settings.max_event_bytes)
 
 
 class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
-                 node_timeout_s: float, max_node_executions: int, charge=None, credentials=None) -> None:
+                 node_timeout_s: float, max_node_executions: int, charge=None, credentials=None,
+                 blobs=None, limits: OutputLimits | None = None) -> None:
         self.state = state
         self.writer = writer
         self.context_factory = context_factory
@@ -63,14 +81,52 @@ class ExecutionRunner:
         self.tasks: dict[str, asyncio.Task] = {}
         self._failure: BaseException | None = None
         self._fatal: str | None = None  # ends the run FAILED (out of credits)
+        # Large values out of line (a ``BlobStore``; None: everything inline, as in unit tests).
+        self.blobs = blobs
+        self.limits = limits or OutputLimits()
+        self.externaliser = Externaliser(inline_bytes=self.limits.inline_value_bytes,
+                                         max_event_bytes=self.limits.max_event_bytes)
+        self.run_bytes = 0  # output bytes recorded by this run so far (max_run_bytes budget)
+        self._handover: asyncio.Future | None = None  # the last write still waiting for its blobs
 
     # -- recording -----------------------------------------------------------------------------
 
     def _record(self) -> asyncio.Future:
         events = self.planner.take()
-        future = self.writer.write(self.stream_id, self.next_version, events, self.state.user_id)
+        first = self.next_version
         self.next_version += len(events)
-        return future
+        pending: dict[str, bytes] = {}
+        if self.blobs is not None and events:
+            events, pending = self.externaliser.events(events)
+        if not pending and self._handover is None:
+            return self.writer.write(self.stream_id, first, events, self.state.user_id)
+        return self._record_after_blobs(first, events, pending)
+
+    def _record_after_blobs(self, first: int, events: list, pending: dict[str, bytes]) -> asyncio.Future:
+        """Blobs commit before the events that reference them. While a write waits for its blobs,
+        this run's later writes queue behind it, so the writer still gets them in order; if it
+        fails, they fail too (the stream never gets a gap) and the run resumes from the store."""
+        previous = self._handover
+
+        async def hand_over() -> asyncio.Future:
+            if previous is not None:
+                await previous
+            if pending:
+                await self.blobs.put(self.state.user_id, pending)
+            return self.writer.write(self.stream_id, first, events, self.state.user_id)
+
+        handover = asyncio.ensure_future(hand_over())
+        self._handover = handover
+        handover.add_done_callback(self._handover_done)
+
+        async def durable() -> None:
+            await (await asyncio.shield(handover))
+
+        return asyncio.ensure_future(durable())
+
+    def _handover_done(self, task: asyncio.Future) -> None:
+        if task is self._handover and not task.cancelled() and task.exception() is None:
+            self._handover = None  # a failed hand-over stays: every later write fails behind it
 
     async def _flush(self) -> None:
         await self._record()
@@ -91,6 +147,7 @@ class ExecutionRunner:
         """Run to a terminal state; returns it. Raises if events could not be recorded."""
         if self.state.is_terminal:
             return self.state.status
+        await self._resolve_stored_values()
         if self.state.stop_requested:
             self.planner.finish()
             await self._flush()
@@ -120,6 +177,17 @@ class ExecutionRunner:
         if self._failure is not None:
             raise self._failure
         return self.state.status
+
+    async def _resolve_stored_values(self) -> None:
+        """A resumed run: count the output bytes already recorded, then put the real values in
+        place of the references the store holds (known to the externaliser, so a value written
+        again, say by a static link, reuses its blob)."""
+        self.run_bytes = sum(blobs.reference_size(v) if blobs.is_reference(v) else len(encode(v))
+                             for ne in self.state.node_execs.values() for _pin, v in ne.outputs)
+        refs = state_refs(self.state)
+        if refs and self.blobs is not None:
+            for value, ref in await refs.resolve(self.blobs, self.state.user_id):
+                self.externaliser.known(value, ref)
 
     async def _cancel_tasks(self) -> None:
         tasks = list(self.tasks.values())
@@ -179,6 +247,8 @@ class ExecutionRunner:
             error = str(exc) or type(exc).__name__
         if finished_early:
             return
+        if error is not None and len(error) > MAX_ERROR_CHARS:
+            error = error[:MAX_ERROR_CHARS] + f"… ({len(error) - MAX_ERROR_CHARS} more characters)"
         if error is not None and not _has_error_output(ne):
             await self._emit_output(ne, "error", error)
         self.planner.finished(ne, error, self._stats(ctx, started))
@@ -218,10 +288,12 @@ class ExecutionRunner:
                     continue
                 if pin == "error":
                     return str(value), False
+                value, refused = self._admit(value)
+                if refused is not None:
+                    return refused, False
                 await asyncio.sleep(0)
                 ended = pending.done() and not pending.cancelled() and isinstance(pending.exception(), StopAsyncIteration)
-                await self._emit_output(ne, pin, to_jsonable(value),
-                                        finish=(ctx, started) if ended else None)
+                await self._emit_output(ne, pin, value, finish=(ctx, started) if ended else None)
                 if ended:
                     return None, True
         finally:
@@ -230,6 +302,18 @@ class ExecutionRunner:
                 await asyncio.gather(pending, return_exceptions=True)
             elif not pending.cancelled():
                 pending.exception()  # retrieved: a StopAsyncIteration or an error already handled
+
+    def _admit(self, value: Any) -> tuple[Any, str | None]:
+        """``(value as JSON, None)``, or ``(None, why)`` if it is over a size limit (never recorded)."""
+        data = encode(value)
+        size = len(data)
+        if size > self.limits.max_value_bytes:
+            return None, f"Output of {size} bytes exceeds the limit of {self.limits.max_value_bytes} bytes"
+        if self.run_bytes + size > self.limits.max_run_bytes:
+            return None, (f"Output of {size} bytes exceeds the limit of {self.limits.max_run_bytes} bytes "
+                          f"of recorded output per run ({self.run_bytes} bytes recorded so far)")
+        self.run_bytes += size
+        return orjson.loads(data), None
 
     def _stats(self, ctx: RunContext, started: float) -> dict[str, Any]:
         return {"walltime": round(time.monotonic() - started, 6), **ctx.stats}

@@ -4,11 +4,16 @@ Used both by the Kafka-fed projector and by ``agentloom projections rebuild``, s
 same rows. The highest applied version per stream is kept in ``projection_streams`` in the same
 transaction as the read-model change: a redelivered event is skipped, and a missing earlier
 version (should the broker ever skip one) is fetched from the store and applied first.
+
+An event whose projection fails is reported as ``ProjectionFailed`` naming that event (which may
+be one fetched to fill a gap, not the one asked for), so the caller can park exactly it
+(``quarantine.py``); positions an operator chose to skip are stepped over without a handler call.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Container
 
 import orjson
 from psycopg import AsyncCursor
@@ -21,6 +26,15 @@ from services.projector.sql import fetch_all
 log = logging.getLogger(__name__)
 
 
+class ProjectionFailed(Exception):
+    """Applying one event raised: ``env`` is the event, ``cause`` what it raised."""
+
+    def __init__(self, env: Envelope, cause: BaseException) -> None:
+        super().__init__(f"{env.type} v{env.stream_version} of stream {env.stream_id}: {cause!r}")
+        self.env = env
+        self.cause = cause
+
+
 async def _applied_versions(cur: AsyncCursor, stream_ids: list) -> dict:
     rows = await fetch_all(
         cur, "SELECT stream_id, version FROM projection_streams WHERE projection = %s AND stream_id = ANY(%s) "
@@ -29,11 +43,17 @@ async def _applied_versions(cur: AsyncCursor, stream_ids: list) -> dict:
 
 
 async def _missing(cur: AsyncCursor, context: str, env: Envelope, after: int) -> list[Envelope]:
+    return await stream_events(cur, context, env.stream_id, after=after, before=env.stream_version)
+
+
+async def stream_events(cur: AsyncCursor, context: str, stream_id, *, after: int, before: int | None = None,
+                        limit: int | None = None) -> list[Envelope]:
+    """A stream's recorded events with ``after < version < before``, in version order, from the store."""
     rows = await fetch_all(
         cur, f'SELECT originator_version, topic, state, notification_id FROM "{context}_events" '  # noqa: S608
-        "WHERE originator_id = %s AND originator_version > %s AND originator_version < %s "
-        "ORDER BY originator_version", (env.stream_id, after, env.stream_version))
-    return [envelope_from_row(env.stream_id, version, topic, state, position)
+        "WHERE originator_id = %s AND originator_version > %s AND (%s::bigint IS NULL OR originator_version < %s) "
+        "ORDER BY originator_version LIMIT %s", (stream_id, after, before, before, limit))
+    return [envelope_from_row(stream_id, version, topic, state, position)
             for version, topic, state, position in rows]
 
 
@@ -45,9 +65,11 @@ def envelope_from_row(stream_id, version: int, topic: str, state: bytes, positio
                     occurred_at=data["occurred_at"], user_id=data.get("user_id"), payload=data["payload"])
 
 
-async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelope]) -> tuple[list[Envelope], int]:
+async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelope], *,
+                          skip: Container[int] = ()) -> tuple[list[Envelope], int]:
     """Apply envelopes in order, each stream's versions exactly once (a gap before a version is
-    filled from the store first). Returns the applied envelopes and the number of duplicates."""
+    filled from the store first); an event at a position in ``skip`` counts as applied without
+    being applied. Returns the applied envelopes and the number of duplicates."""
     applied_versions = await _applied_versions(cur, list({env.stream_id for env in envelopes}))
     handler = HANDLERS[context]
     applied: list[Envelope] = []
@@ -63,7 +85,12 @@ async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelo
                         env.stream_id, env.stream_version, current)
             pending = [*await _missing(cur, context, env, current), env]
         for item in pending:
-            await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
+            if item.position in skip:
+                continue
+            try:
+                await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
+            except Exception as exc:  # noqa: BLE001 - the caller decides: retry the batch or park the event
+                raise ProjectionFailed(item, exc) from exc
         applied_versions[env.stream_id] = env.stream_version
         applied.append(env)
     if applied:

@@ -5,6 +5,10 @@ Each fetched batch is applied in one PostgreSQL transaction together with the pe
 and per-partition positions; Kafka offsets are committed only after that transaction commits.
 A crash in between replays the batch, and the per-stream versions make the replay a no-op.
 After the commit a NOTIFY tells query APIs which streams changed (WebSocket fan-out).
+
+A batch that fails for any reason but connection trouble is applied again event by event and
+the event that fails is parked as a dead letter; its stream waits for an operator while every
+other stream goes on (``quarantine.py``). Operator decisions are picked up about once a second.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from schemas.topics import CONTEXTS
 from services.common import db
 from services.common.kafka import ensure_topics, make_consumer
 from services.common.settings import Settings
+from services.projector import quarantine
 from services.projector.applier import apply_envelopes
 from services.projector.registry import HANDLERS, PROJECTION_NAME
 
 log = logging.getLogger(__name__)
+DECISIONS_POLL_S = 1.0
 
 
 def group_id(settings: Settings) -> str:
@@ -45,6 +51,9 @@ class ProjectorStats:
     duplicates: int = 0
     batches: int = 0
     ready: bool = False
+    parked: int = 0           # dead letters this process recorded
+    held: int = 0             # events not applied because their stream waits behind a dead letter
+    blocked_streams: int = 0
     # Seconds from an event's recording to its projection commit, for the last events applied.
     lags: deque = field(default_factory=lambda: deque(maxlen=2000))
 
@@ -62,6 +71,7 @@ class Projector:
         self.contexts = tuple(c for c in contexts if c in HANDLERS)
         self.topics = {settings.topic(c): c for c in self.contexts}
         self.stats = ProjectorStats()
+        self.quarantine = quarantine.Quarantine()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -78,44 +88,111 @@ class Projector:
         conn = await db.aconnect(self.settings)
         await consumer.start()
         try:
+            polled = await self._act_on_decisions(conn)
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 self.stats.ready = bool(consumer.assignment())
                 if batch:
                     await self._apply_batch(conn, batch)
                     await consumer.commit()
+                if asyncio.get_running_loop().time() - polled >= DECISIONS_POLL_S:
+                    polled = await self._act_on_decisions(conn)
         finally:
             self.stats.ready = False
             await consumer.stop()
             await conn.close()
 
+    async def _act_on_decisions(self, conn: psycopg.AsyncConnection) -> float:
+        """Reload the dead letters (an operator or a rebuild may have changed them) and carry out
+        retry/skip decisions. Returns the loop time of this poll."""
+        parked = self.quarantine.parked
+        async with conn.transaction():
+            self.quarantine, decisions = await quarantine.load(conn)
+            self.quarantine.parked = parked
+            if decisions:
+                changed = await quarantine.act_on(conn, self.quarantine, decisions)
+                async with conn.cursor() as cur:
+                    await self._notify(cur, changed)
+        self.stats.blocked_streams = self.quarantine.blocked_count
+        self.stats.parked = self.quarantine.parked
+        return asyncio.get_running_loop().time()
+
     async def _apply_batch(self, conn: psycopg.AsyncConnection, batch) -> None:
+        parts = [(tp, self.topics[tp.topic], envelopes) for tp, messages in batch.items()
+                 if (envelopes := _parse(messages))]
+        if not parts:
+            return
+        try:
+            changed = await self._apply_fast(conn, parts)
+        except Exception as exc:  # noqa: BLE001 - a poison event or connection trouble, sorted here
+            if quarantine.is_transient(exc, conn):
+                raise
+            log.warning("projector: batch failed (%s); applying it event by event", quarantine.describe(exc)[:300])
+            changed = await self._apply_isolated(conn, parts)
+        committed = datetime.now(timezone.utc)
+        self.stats.lags.extend((committed - env.occurred_at).total_seconds() for _, _, envs in parts for env in envs)
+        self.stats.batches += 1
+        self.stats.blocked_streams = self.quarantine.blocked_count
+
+    async def _apply_fast(self, conn: psycopg.AsyncConnection, parts) -> dict[str, int]:
+        """The whole batch in one pipelined transaction (the normal case)."""
         changed: dict[str, int] = {}
-        occurred: list[datetime] = []
+        counts = [0, 0, 0]
         async with conn.transaction(), conn.pipeline():
             async with conn.cursor() as cur:
-                for tp, messages in batch.items():
-                    context = self.topics[tp.topic]
-                    envelopes = _parse(messages)
-                    if not envelopes:
-                        continue
-                    occurred.extend(env.occurred_at for env in envelopes)
-                    applied, duplicates = await apply_envelopes(cur, context, envelopes)
-                    self.stats.applied += len(applied)
-                    self.stats.duplicates += duplicates
-                    for env in applied:
-                        changed[str(env.stream_id)] = env.stream_version
-                    await cur.execute(
-                        "INSERT INTO projection_partitions (projection, log, partition, position) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
-                        "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
-                        (PROJECTION_NAME, context, tp.partition, max(env.position for env in envelopes)))
-                if changed:
-                    await cur.execute("SELECT pg_notify(%s, %s)",
-                                      (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))
-        committed = datetime.now(timezone.utc)
-        self.stats.lags.extend((committed - at).total_seconds() for at in occurred)
-        self.stats.batches += 1
+                for tp, context, envelopes in parts:
+                    pending = [env for env in envelopes if not self.quarantine.holds(context, env)]
+                    counts[2] += len(envelopes) - len(pending)
+                    applied, duplicates = await apply_envelopes(cur, context, pending,
+                                                                skip=self.quarantine.skips(context))
+                    self._count(changed, counts, applied, duplicates)
+                    await self._move_partition(cur, context, tp, envelopes)
+                await self._notify(cur, changed)
+        self._add(counts)
+        return changed
+
+    async def _apply_isolated(self, conn: psycopg.AsyncConnection, parts) -> dict[str, int]:
+        """The batch again without pipelining, one savepoint per event; what fails is parked."""
+        changed: dict[str, int] = {}
+        counts = [0, 0, 0]
+        async with conn.transaction():
+            for tp, context, envelopes in parts:
+                applied, duplicates, held = await quarantine.apply_guarded(
+                    conn, self.quarantine, context, envelopes, whole_first=False)
+                counts[2] += held
+                self._count(changed, counts, applied, duplicates)
+                async with conn.cursor() as cur:
+                    await self._move_partition(cur, context, tp, envelopes)
+            async with conn.cursor() as cur:
+                await self._notify(cur, changed)
+        self._add(counts)
+        self.stats.parked = self.quarantine.parked
+        return changed
+
+    @staticmethod
+    def _count(changed: dict[str, int], counts: list[int], applied: list[Envelope], duplicates: int) -> None:
+        counts[0] += len(applied)
+        counts[1] += duplicates
+        for env in applied:
+            changed[str(env.stream_id)] = env.stream_version
+
+    def _add(self, counts: list[int]) -> None:
+        self.stats.applied += counts[0]
+        self.stats.duplicates += counts[1]
+        self.stats.held += counts[2]
+
+    @staticmethod
+    async def _move_partition(cur, context: str, tp, envelopes: list[Envelope]) -> None:
+        await cur.execute(
+            "INSERT INTO projection_partitions (projection, log, partition, position) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
+            "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
+            (PROJECTION_NAME, context, tp.partition, max(env.position for env in envelopes)))
+
+    async def _notify(self, cur, changed: dict[str, int]) -> None:
+        if changed:
+            await cur.execute("SELECT pg_notify(%s, %s)",
+                              (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))
 
 
 def _parse(messages) -> list[Envelope]:
