@@ -35,7 +35,7 @@ class CommandServices:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.datastore = db.make_datastore(settings)
-        self.stores = {ctx: EventStore(self.datastore, ctx) for ctx in CONTEXTS}
+        self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes) for ctx in CONTEXTS}
         self.ledger = LedgerService(self.stores["credits"], signup_credits=settings.signup_credits,
                                     monthly_refill=settings.monthly_refill_credits,
                                     snapshot_every=settings.ledger_snapshot_every)

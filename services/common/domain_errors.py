@@ -21,3 +21,7 @@ class InvalidCommand(DomainRefusal):
 
 class Forbidden(DomainRefusal):
     """The user may not do this to this thing, and may know it exists (e.g. a system credential)."""
+
+
+class PayloadTooLarge(DomainRefusal):
+    """What the command would record is over the event size limit (HTTP 413)."""

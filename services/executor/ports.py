@@ -17,6 +17,8 @@ from schemas.graph import GraphVersionBody
 from services.common.blocks.base import BlockType
 from services.common.blocks.registry import get_block
 from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.blobs import Refs
+from services.common.executions.refs import Externaliser
 from services.common.executions.state import NODE_DONE, ExecutionState
 from services.common.executions.stream import request_stop
 
@@ -54,8 +56,10 @@ class StoreChildRunner:
     """
 
     def __init__(self, executions: EventStore, graphs: EventStore, parent: ExecutionState, node_exec_id: str,
-                 stats: dict, poll_s: float = 0.02) -> None:
+                 stats: dict, poll_s: float = 0.02, *, blobs=None, limits=None) -> None:
         self.executions = executions
+        self.blobs = blobs  # BlobStore: large child inputs out of line, child outputs resolved
+        self.limits = limits
         self.graphs = graphs
         self.parent = parent
         self.node_exec_id = node_exec_id
@@ -64,6 +68,7 @@ class StoreChildRunner:
 
     async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         child_id = uuid.uuid5(CHILD_NAMESPACE, self.node_exec_id)
+        inputs = await self._inputs_to_record(inputs)
         await asyncio.to_thread(self._queue_child, child_id, graph_id, graph_version, inputs)
         try:
             async for item in self._follow(child_id):
@@ -71,6 +76,17 @@ class StoreChildRunner:
         except BaseException:
             await asyncio.shield(asyncio.to_thread(self._stop_child, child_id))
             raise
+
+    async def _inputs_to_record(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The child's ExecutionQueued carries large inputs as blob references (written first)."""
+        if self.blobs is None or self.limits is None or not inputs:
+            return inputs
+        externaliser = Externaliser(inline_bytes=self.limits.inline_value_bytes,
+                                    max_event_bytes=self.limits.max_event_bytes)
+        pending: dict[str, bytes] = {}
+        recorded = externaliser.values(inputs, pending)
+        await self.blobs.put(self.parent.user_id, pending)
+        return recorded
 
     def _queue_child(self, child_id: uuid.UUID, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> None:
         if self.executions.read_stream(child_id, upto=1):
@@ -101,6 +117,7 @@ class StoreChildRunner:
             recorded = await asyncio.to_thread(self.executions.read_stream, child_id, after=state.version)
             for item in recorded:
                 state.apply(item.decode(), item.occurred_at)
+            await self._resolve_outputs(state, reported)
             for ne in state.node_execs.values():
                 if ne.id in reported or ne.status not in NODE_DONE:
                     continue
@@ -117,6 +134,19 @@ class StoreChildRunner:
                 return
             delay = self.poll_s if recorded else min(delay * 1.5, 0.25)
             await asyncio.sleep(delay)
+
+    async def _resolve_outputs(self, state: ExecutionState, reported: set[str]) -> None:
+        """Real values for the outputs about to be reported (the child's events hold references)."""
+        if self.blobs is None:
+            return
+        refs = Refs()
+        for ne in state.node_execs.values():
+            block = get_block(ne.block_id)
+            if ne.id not in reported and ne.status in NODE_DONE and block is not None \
+                    and block.block_type == BlockType.OUTPUT:
+                for index in range(len(ne.outputs)):
+                    refs.pair(ne.outputs, index)
+        await refs.resolve(self.blobs, self.parent.user_id)
 
     def _stop_child(self, child_id: uuid.UUID) -> None:
         request_stop(self.executions, child_id, self.parent.user_id)

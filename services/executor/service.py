@@ -38,7 +38,8 @@ from services.common.sandbox import TemplatePool
 from services.executor.charging import NodeCharger
 from services.common.integrations.resolver import NodeCredentials
 from services.executor.ports import StoreChildRunner
-from services.executor.runner import ExecutionRunner
+from services.common.blobs import BlobStore
+from services.executor.runner import ExecutionRunner, OutputLimits
 from services.executor.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class ExecutorService:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.datastore = db.make_datastore(self.settings, pool_size=4)
-        self.executions = EventStore(self.datastore, "executions")
+        self.executions = EventStore(self.datastore, "executions", max_event_bytes=self.settings.max_event_bytes)
         self.graphs = EventStore(self.datastore, "graphs")
         self.writer = GroupCommitWriter(self.executions)
         self.writer.start()
@@ -104,6 +105,7 @@ class ExecutorService:
         self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
         await self.kv_pool.open()
+        self.blobs = BlobStore(self.kv_pool)  # large node outputs, out of line
         try:
             while not stop.is_set():
                 try:
@@ -229,7 +231,8 @@ class ExecutorService:
         return ExecutionRunner(state, self.writer, context_factory=self._context,
                                node_timeout_s=self.settings.node_timeout_s,
                                max_node_executions=self.settings.max_node_executions, charge=self.charger,
-                               credentials=self.node_credentials)
+                               credentials=self.node_credentials, blobs=self.blobs,
+                               limits=OutputLimits.from_settings(self.settings))
 
     def _context(self, state: ExecutionState, ne: NodeExec) -> RunContext:
         stats: dict = {}
@@ -237,7 +240,8 @@ class ExecutorService:
             user_id=state.user_id, graph_id=state.graph_id, graph_version=state.graph_version,
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
             kv_store=PostgresKeyValueStore(self.kv_pool),
-            child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats),
+            child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats, blobs=self.blobs,
+                                          limits=OutputLimits.from_settings(self.settings)),
             http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
             templates=self.templates)
 

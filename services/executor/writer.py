@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.events.base import Event
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class GroupCommitWriter:
     async def _flush(self, batch: list[_Pending]) -> None:
         try:
             await asyncio.to_thread(self.store.append, [e for item in batch for e in item.events])
-        except ConcurrencyConflict:
+        except (ConcurrencyConflict, EventTooLarge):  # one stream's fault: only that stream fails
             await self._flush_one_by_one(batch)
             return
         except Exception as exc:  # noqa: BLE001 - every waiter learns about the failure

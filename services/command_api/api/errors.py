@@ -7,13 +7,15 @@ from fastapi.responses import JSONResponse
 
 from services.command_api.application.executions import NoCredits, StopTimeout
 from services.common.credits.ledger import InsufficientBalance
-from services.command_api.domain.errors import ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError
-from services.common.eventstore import ConcurrencyConflict
+from services.command_api.domain.errors import (ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError,
+                                                PayloadTooLarge)
+from services.common.eventstore import ConcurrencyConflict, EventTooLarge
 from services.common.graphs.rules import GraphValidationError
 
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (NoCredits, 402),
     (InsufficientBalance, 402),
+    (PayloadTooLarge, 413),
     (NotFoundError, 404),
     (Forbidden, 403),
     (ConflictError, 409),
@@ -36,6 +38,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StopTimeout)
     async def _stop_timeout(_: Request, exc: StopTimeout) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=504)
+
+    @app.exception_handler(EventTooLarge)
+    async def _too_large(_: Request, exc: EventTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:

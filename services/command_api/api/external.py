@@ -105,7 +105,7 @@ def build_router() -> APIRouter:
                 responses=refusals(400, 404))
     def execution_result(graph_id: str, graph_exec_id: str, request: Request,
                          key: ApiKey = Depends(require(P.READ_GRAPH))) -> dict[str, Any]:
-        state = request.app.state.execution_commands.owned_state(
+        state = request.app.state.execution_commands.resolved_state(
             owner(key), parse_uuid(graph_id, "graph_id"), parse_uuid(graph_exec_id, "graph_exec_id"))
         return execution_results(state)
 

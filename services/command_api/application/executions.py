@@ -14,11 +14,13 @@ from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
-from services.command_api.domain.errors import DomainRefusal, InvalidCommand, NotFoundError
+from services.command_api.domain.errors import DomainRefusal, InvalidCommand, NotFoundError, PayloadTooLarge
 from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
 from services.common.auth import User
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.common.blobs import BLOB_KEY, looks_like_reference
+from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
 from services.common.executions.state import ExecutionState
+from services.common.executions.refs import state_refs
 from services.common.executions.stream import load_state, request_stop
 from services.common.executions.views import execution_meta
 from services.common.group_append import GroupAppender
@@ -54,6 +56,7 @@ class ExecutionCommands:
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         if self.ledger is not None and self.ledger.balance(user.id) <= 0:
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
+        _refuse_reference_lookalikes(inputs)
         credentials_inputs = _references(credentials_inputs)
         masks = self._credential_masks(user, body, credentials_inputs)
         execution_id = uuid.uuid4()
@@ -61,7 +64,11 @@ class ExecutionCommands:
                                  inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
                                  preset_id=preset_id)
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
-        self.appender.append([new])
+        try:
+            self.appender.append([new])
+        except EventTooLarge as exc:
+            raise PayloadTooLarge(f"Execution inputs too large: the run (graph version and inputs) encodes to "
+                                  f"{exc.size} bytes, over the limit of {exc.limit} bytes") from None
         state = ExecutionState(str(execution_id))
         state.apply(queued, new.occurred_at)
         return execution_meta(state)
@@ -134,6 +141,12 @@ class ExecutionCommands:
             raise NotFoundError(f"Graph execution #{execution_id} not found")
         return state
 
+    def resolved_state(self, user: User, graph_id: str | None, execution_id: str) -> ExecutionState:
+        """``owned_state`` with the real values in place of blob references (for result reads)."""
+        state = self.owned_state(user, graph_id, execution_id)
+        state_refs(state).resolve_sync(self.store.recorder.datastore, state.user_id)
+        return state
+
     def stop(self, user: User, graph_id: str, execution_id: str) -> dict[str, Any]:
         state = self.owned_state(user, graph_id, execution_id)
         if state.is_terminal:
@@ -163,3 +176,11 @@ def _references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = {k: value[k] for k in ("id", "provider", "type", "title") if k in value} \
                 if isinstance(value, dict) else None
     return cleaned
+
+
+def _refuse_reference_lookalikes(inputs: dict[str, Any]) -> None:
+    """Run inputs are a value position of the execution's events (``services.common.blobs``): an
+    input object carrying the blob-reference key would be read as a reference, so it is refused."""
+    for name, value in (inputs or {}).items():
+        if looks_like_reference(value):
+            raise InvalidCommand(f"Input {name[:60]!r} is an object with the reserved key {BLOB_KEY!r}")

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from schemas.events.base import Event
-from schemas.graph import BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
-from services.command_api.domain.errors import NotFoundError
+from schemas.graph import MAX_VERSION, BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
+from services.command_api.domain.errors import ConflictError, NotFoundError
 from services.command_api.domain.graph import Graph
 from services.common.auth import User
 from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent, utcnow
@@ -94,6 +94,9 @@ class GraphCommands:
     def update(self, user: User, graph_id: str, payload: GraphInput) -> dict[str, Any]:
         def decide(graph: Graph) -> dict[str, Any]:
             graph.require_owner(user.id)
+            if graph.next_version > MAX_VERSION:
+                raise ConflictError(f"Graph #{graph_id} has reached the highest version ({MAX_VERSION}); "
+                                    "create a new graph instead")
             fresh = rules.reassign_ids(payload.model_copy(update={"id": graph_id}), user_id=user.id)
             fresh = rules.validate_graph(fresh, for_run=False)
             body = to_version_body(fresh, graph.next_version)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.common.auth import User
 from services.common.executions.audit import state_at, with_causes
 from services.common.http import MAX_SEQ, BadRequest, NotFound, json_response, parse_uuid, refusals
-from services.query_api.read_models.history import fold, owner, read_history
+from services.query_api.read_models.history import owner, read_history, resolved_fold, resolved_payloads
 
 
 def build_router(current_user) -> APIRouter:
@@ -23,7 +23,7 @@ def build_router(current_user) -> APIRouter:
     @router.get("/{graph_exec_id}/events", summary="The execution's complete event history, in order")
     async def events(graph_exec_id: str, request: Request, user: User = Depends(current_user)):
         execution_id, history = await owned_history(request, user, graph_exec_id)
-        entries = with_causes([(seq, kind, at, event.model_dump(mode="json")) for seq, kind, at, event in history])
+        entries = with_causes(await resolved_payloads(request.app.state.read_pool, history))
         return json_response({"execution_id": execution_id, "events": entries})
 
     @router.get("/{graph_exec_id}/state", summary="The execution as it stood after event at_seq")
@@ -32,6 +32,6 @@ def build_router(current_user) -> APIRouter:
         execution_id, history = await owned_history(request, user, graph_exec_id, at_seq)
         if at_seq is not None and history[-1][0] < at_seq:
             raise BadRequest(f"at_seq {at_seq} is past the last event (#{history[-1][0]})")
-        return json_response(state_at(fold(execution_id, history)))
+        return json_response(state_at(await resolved_fold(request.app.state.read_pool, execution_id, history)))
 
     return router

@@ -7,6 +7,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.common.blobs import BlobStore, Refs
+from services.common.executions.refs import view_refs
 from services.common.executions.views import iso, output_block_ids
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
@@ -66,7 +68,18 @@ async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: s
     meta = meta_from_row(rows[0])
     nodes = [node_from_row(meta, {c: r[f"n_{c}"] for c in _NODE_COLUMNS}) for r in rows
              if r["n_node_exec_id"] is not None]
-    return {**meta, "outputs": graph_outputs(nodes), "node_executions": nodes}
+    found = {**meta, "node_executions": nodes}
+    await resolve_values(pool, user_id, [found])
+    return {**meta, "inputs": found["inputs"], "outputs": graph_outputs(nodes), "node_executions": nodes}
+
+
+async def resolve_values(pool: AsyncConnectionPool, owner_id: str, views: list[dict[str, Any]]) -> None:
+    """Real values in place of blob references in AutoGPT views of ``owner_id``'s executions
+    (the read models hold what the events hold: references for large values)."""
+    refs = Refs()
+    for view in views:
+        view_refs(view, refs)
+    await refs.resolve(BlobStore(pool), owner_id)
 
 
 async def list_executions(pool: AsyncConnectionPool, user_id: str, *, graph_id: str | None = None,
@@ -79,4 +92,6 @@ async def list_executions(pool: AsyncConnectionPool, user_id: str, *, graph_id: 
         await cur.execute(f"SELECT {_META_COLUMNS} FROM rm_executions WHERE {where} "  # noqa: S608
                           "ORDER BY created_at DESC, execution_id LIMIT %s OFFSET %s", (*params, limit, offset))
         rows = await cur.fetchall()
-    return [meta_from_row(r) for r in rows], total
+    metas = [meta_from_row(r) for r in rows]
+    await resolve_values(pool, user_id, metas)
+    return metas, total

@@ -8,6 +8,8 @@ import orjson
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.events import decode_payload
+from services.common.blobs import BlobStore, Refs
+from services.common.executions.refs import payload_refs, state_refs
 from services.common.executions.state import ExecutionState
 
 _SQL = ("SELECT originator_version, topic, state FROM executions_events WHERE originator_id = %s "
@@ -36,3 +38,21 @@ def fold(execution_id: str, history: list[tuple]) -> ExecutionState:
 
 def owner(history: list[tuple]) -> str | None:
     return getattr(history[0][3], "user_id", None) if history else None
+
+
+async def resolved_payloads(pool: AsyncConnectionPool, history: list[tuple]) -> list[tuple]:
+    """``[(seq, type, occurred_at, payload dict)]`` with real values in place of blob references
+    (resolved against the execution's owner, never anything named in a reference)."""
+    entries = [(seq, kind, at, event.model_dump(mode="json")) for seq, kind, at, event in history]
+    refs = Refs()
+    for _seq, kind, _at, payload in entries:
+        payload_refs(kind, payload, refs)
+    await refs.resolve(BlobStore(pool), owner(history) or "")
+    return entries
+
+
+async def resolved_fold(pool: AsyncConnectionPool, execution_id: str, history: list[tuple]) -> ExecutionState:
+    """``fold`` with real values in place of blob references."""
+    state = fold(execution_id, history)
+    await state_refs(state).resolve(BlobStore(pool), state.user_id)
+    return state

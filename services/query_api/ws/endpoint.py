@@ -10,6 +10,8 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from services.common.auth import AuthError, TokenVerifier
+from services.common.blobs import BlobStore, Refs
+from services.common.executions.refs import view_refs
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Refused, Socket
 
@@ -61,7 +63,18 @@ async def _write(websocket: WebSocket, socket: Socket) -> None:
         if msg is None:  # the client fell too far behind: close, it resumes with after_seq
             await websocket.close(code=1013, reason="too slow; reconnect with after_seq")
             return
+        await _resolve_values(websocket, socket, msg)
         await websocket.send_text(orjson.dumps(msg).decode())
+
+
+async def _resolve_values(websocket: WebSocket, socket: Socket, msg: dict[str, Any]) -> None:
+    """Real values in place of blob references, just before sending (the hub's states keep the
+    references, so a watched execution costs little memory). The hub only delivers the socket
+    user's own executions, so that user is the owner the blobs are read for."""
+    if isinstance(msg.get("data"), dict):
+        refs = Refs()
+        view_refs(msg["data"], refs)
+        await refs.resolve(BlobStore(websocket.app.state.read_pool), socket.user_id)
 
 
 async def _handle(hub, socket: Socket, raw: str) -> dict[str, Any] | None:
