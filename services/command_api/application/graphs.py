@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from schemas.events.base import Event
 from schemas.graph import MAX_VERSION, BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
-from services.command_api.domain.errors import ConflictError, NotFoundError
+from services.command_api.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
 from services.command_api.domain.graph import Graph
 from services.common.auth import User
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent, utcnow
+from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent, utcnow
 from services.common.graphs import rules
 from services.common.graphs.model import graph_model
 
@@ -62,9 +62,16 @@ class GraphCommands:
         return graph
 
     def _record(self, graph: Graph, events: list[Event], user_id: str) -> None:
-        self.store.append([
+        self._append([
             NewEvent(uuid.UUID(graph.graph_id), graph.stream_version + i + 1, event, user_id=user_id)
             for i, event in enumerate(events)])
+
+    def _append(self, events: list[NewEvent]) -> None:
+        try:
+            self.store.append(events)
+        except EventTooLarge as exc:
+            raise PayloadTooLarge(f"Graph too large: it encodes to {exc.size} bytes, over the limit of "
+                                  f"{exc.limit} bytes per recorded graph version") from None
 
     def _retrying(self, graph_id: str, decide: Callable[[Graph], Any]) -> Any:
         for attempt in range(MAX_ATTEMPTS):
@@ -84,7 +91,7 @@ class GraphCommands:
         now = utcnow()
         main = to_version_body(graph, payload.version or 1)
         subs = [to_version_body(sub, sub.version or 1) for sub in graph.sub_graphs]
-        self.store.append([
+        self._append([
             NewEvent(uuid.UUID(body.id), 1, event, user_id=user.id, occurred_at=now)
             for body in [main, *subs]
             for event in Graph.create(user.id, body, is_active=True)])
