@@ -7,6 +7,7 @@
     agentloom projections rebuild
     agentloom relay reset [--context graphs|executions]
     agentloom replay EXEC_ID
+    agentloom deadletters list [--all] | retry ID | skip ID
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     cr.add_argument("action", choices=["keygen", "reencrypt"])
     rp = sub.add_parser("replay", help="print an execution's timeline from the store")
     rp.add_argument("execution_id")
+    dl = sub.add_parser("deadletters", help="events a consumer parked: list them, retry or skip one")
+    dl.add_argument("action", choices=["list", "retry", "skip"])
+    dl.add_argument("id", type=int, nargs="?", help="dead-letter id (retry, skip)")
+    dl.add_argument("--all", action="store_true", help="list resolved and skipped ones too")
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -140,7 +145,10 @@ def _dispatch(args) -> int:
         from services.projector.rebuild import rebuild
 
         counts = asyncio.run(rebuild(load_settings()))
+        parked = counts.pop("parked", 0)
         print("rebuilt read models from", ", ".join(f"{n} {ctx} events" for ctx, n in counts.items()))
+        if parked:
+            print(f"{parked} events left out behind dead letters (`agentloom deadletters list`)")
         return 0
     if args.command == "relay":
         from services.common.relay import reset_positions
@@ -151,11 +159,29 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "credentials":
         return _credentials(args.action)
+    if args.command == "deadletters":
+        return _deadletters(args)
     if args.command == "replay":
         from services.common.executions.replay_cli import print_timeline
 
         return print_timeline(load_settings(), args.execution_id)
     return 2
+
+
+def _deadletters(args) -> int:
+    from services.common import db
+    from services.common.deadletters import operator_command
+
+    async def run() -> tuple[int, str]:
+        conn = await db.aconnect(load_settings(), autocommit=True)
+        try:
+            return await operator_command(conn, args.action, args.id, include_closed=args.all)
+        finally:
+            await conn.close()
+
+    code, text = asyncio.run(run())
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
 
 
 def _credentials(action: str) -> int:

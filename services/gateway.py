@@ -16,6 +16,7 @@ from services.command_api import app as command_app
 from services.common.gc_tuning import tune_gc
 from services.common.heartbeat import component_status
 from services.common.settings import Settings
+from services.metrics import dead_letter_counts, relay_backlog
 from services.metrics import render as render_metrics
 from services.query_api import app as query_app
 
@@ -42,17 +43,24 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
 
     @app.get("/health", tags=["health"])
     async def health() -> JSONResponse:
+        """Red (503) when a component is down, when a consumer has open dead letters, or when a
+        relay has left recorded events unpublished for longer than ``health_relay_behind_s``
+        (audit F2: a wedged relay still heartbeats). Each red component says why."""
         components: dict[str, dict] = {}
+        problems: dict[str, list[str]] = {}
         try:
             async with app.state.read_pool.connection() as conn:
                 await conn.execute("SELECT 1")
-            components["database"] = {"ready": True}
+                components["database"] = {"ready": True}
+                problems = await _consumer_problems(conn, settings)
             components.update(await component_status(app.state.read_pool, expected))
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             components["database"] = {"ready": False, "error": str(exc)[:200]}
         components["command_api"] = {"ready": components["database"]["ready"]}
         components["query_api"] = {"ready": components["database"]["ready"]}
-        ok = all(c.get("ready") for name, c in components.items() if name in {*expected, "database"})
+        for name, reasons in problems.items():
+            components.setdefault(name, {}).update(ready=False, reasons=reasons)
+        ok = not problems and all(c.get("ready") for name, c in components.items() if name in {*expected, "database"})
         return JSONResponse({"status": "ok" if ok else "unavailable", "components": components},
                             status_code=200 if ok else 503)
 
@@ -61,6 +69,21 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
         return PlainTextResponse(await render_metrics(app.state.read_pool))
 
     return app
+
+
+async def _consumer_problems(conn, settings: Settings) -> dict[str, list[str]]:
+    """``{component: [reason, ...]}`` for consumers that are stuck whatever their heartbeat says."""
+    problems: dict[str, list[str]] = {}
+    for consumer, count in (await dead_letter_counts(conn)).items():
+        if count:
+            problems.setdefault(consumer, []).append(
+                f"{count} open dead letter{'s' if count != 1 else ''} (`agentloom deadletters list`)")
+    for context, lag in (await relay_backlog(conn)).items():
+        if lag["behind_s"] > settings.health_relay_behind_s:
+            problems.setdefault("relay", []).append(
+                f"{context}: {lag['head'] - lag['position']} recorded events unpublished for {lag['behind_s']:.0f} s "
+                f"(store head {lag['head']}, relay position {lag['position']})")
+    return problems
 
 
 def app_from_env() -> FastAPI:

@@ -1,28 +1,66 @@
 """``GET /metrics``: Prometheus text for what operators watch: store heads, relay and projection
-positions per context, projection lag (events behind and seconds), running executions."""
+positions per context, projection lag (events behind and seconds), how long each relay has left
+recorded events unpublished, open dead letters per consumer, running executions.
+
+``relay_backlog`` and ``dead_letter_counts`` also feed ``GET /health`` (one definition of each)."""
 
 from __future__ import annotations
 
 from schemas.topics import CONTEXTS
+from services.common import deadletters
 from services.projector.registry import PROJECTION_NAME
+
+# Consumers that always get a dead-letter series (0 when nothing is parked).
+DEAD_LETTER_CONSUMERS = ("relay", "projector", "executor")
+
+
+async def relay_backlog(conn) -> dict[str, dict[str, float | int]]:
+    """``{context: {"head", "position", "behind_s"}}``: ``behind_s`` is the age of the oldest
+    recorded event the relay has not published (0 when it is caught up).
+
+    The age comes from the event's ``occurred_at``, read from the first bytes of its stored state
+    (the key comes second, see ``NewEvent.to_stored``), so a huge stuck event is not parsed."""
+    out: dict[str, dict[str, float | int]] = {}
+    for context in CONTEXTS:
+        row = await (await conn.execute(
+            f'SELECT coalesce((SELECT max(notification_id) FROM "{context}_events"), 0), '  # noqa: S608
+            "coalesce((SELECT position FROM relay_positions WHERE log = %s), 0)", (context,))).fetchone()
+        head, position = int(row[0]), int(row[1])
+        behind = 0.0
+        if head > position:
+            age = await (await conn.execute(
+                "SELECT extract(epoch FROM now() - substring(encode(substring(state from 1 for 200), 'escape') "  # noqa: S608
+                f"""from '"occurred_at":"([^"]+)"')::timestamptz) FROM "{context}_events" """
+                "WHERE notification_id > %s ORDER BY notification_id LIMIT 1", (position,))).fetchone()
+            behind = max(0.0, float(age[0])) if age and age[0] is not None else 0.0
+        out[context] = {"head": head, "position": position, "behind_s": round(behind, 3)}
+    return out
+
+
+async def dead_letter_counts(conn) -> dict[str, int]:
+    counts = {consumer: 0 for consumer in DEAD_LETTER_CONSUMERS}
+    counts.update(await deadletters.open_counts(conn))
+    return counts
 
 
 async def render(pool) -> str:
     lines = ["# TYPE agentloom_store_head gauge", "# TYPE agentloom_relay_position gauge",
+             "# TYPE agentloom_relay_behind_seconds gauge",
              "# TYPE agentloom_projection_lag_events gauge", "# TYPE agentloom_projection_lag_seconds gauge",
-             "# TYPE agentloom_executions_running gauge"]
+             "# TYPE agentloom_dead_letters gauge", "# TYPE agentloom_executions_running gauge"]
     async with pool.connection() as conn:
+        backlog = await relay_backlog(conn)
         for context in CONTEXTS:
-            head = (await (await conn.execute(
-                f'SELECT coalesce(max(notification_id), 0) FROM "{context}_events"')).fetchone())[0]  # noqa: S608
-            relayed = (await (await conn.execute(
-                "SELECT coalesce(max(position), 0) FROM relay_positions WHERE log = %s", (context,))).fetchone())[0]
+            head, relayed = backlog[context]["head"], backlog[context]["position"]
             projected = (await (await conn.execute(
                 "SELECT coalesce(max(position), 0) FROM projection_partitions WHERE projection = %s AND log = %s",
                 (PROJECTION_NAME, context))).fetchone())[0]
             lines += [f'agentloom_store_head{{context="{context}"}} {head}',
                       f'agentloom_relay_position{{context="{context}"}} {relayed}',
+                      f'agentloom_relay_behind_seconds{{context="{context}"}} {backlog[context]["behind_s"]}',
                       f'agentloom_projection_lag_events{{context="{context}"}} {max(0, head - projected)}']
+        for consumer, count in sorted((await dead_letter_counts(conn)).items()):
+            lines.append(f'agentloom_dead_letters{{consumer="{consumer}"}} {count}')
         rows = await (await conn.execute(
             "SELECT component, details FROM component_heartbeats WHERE updated_at > now() - interval '5 seconds'")).fetchall()
     running = 0

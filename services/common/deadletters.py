@@ -48,16 +48,40 @@ _COLUMNS = ("id, consumer, context, stream_id, position, version, event_type, er
 
 
 async def park(conn, *, consumer: str, context: str, stream_id: str, position: int, error: str,
-               version: int | None = None, event_type: str | None = None) -> None:
-    """Record (or re-record, counting the attempt) an event this consumer cannot process.
+               version: int | None = None, event_type: str | None = None) -> int:
+    """Record (or re-record, counting the attempt) an event this consumer cannot process; returns
+    the dead letter's id.
 
     Works on an open async connection or cursor; call it inside the consumer's own transaction
     when the consumer's positions move in that transaction, so parking and moving on are atomic."""
-    await conn.execute(
+    cur = await conn.execute(
         "INSERT INTO dead_letters (consumer, context, stream_id, position, version, event_type, error) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (consumer, context, position) DO UPDATE SET "
-        "error = EXCLUDED.error, status = 'parked', attempts = dead_letters.attempts + 1, updated_at = now()",
+        "error = EXCLUDED.error, status = 'parked', attempts = dead_letters.attempts + 1, updated_at = now() "
+        "RETURNING id",
         (consumer, context, str(stream_id), position, version, event_type, error[:MAX_ERROR_CHARS]))
+    row = await cur.fetchone()
+    return int(row[0])
+
+
+# An event a consumer could process but holds back because an earlier event of its stream is
+# parked (the relay publishes a stream in order): parked with this error, released with its head.
+HELD_BEHIND = "held behind dead letter #"
+
+
+def held_behind(dead_letter_id: int) -> str:
+    return f"{HELD_BEHIND}{dead_letter_id} (its stream is processed in order)"
+
+
+def is_held(error: str) -> bool:
+    return error.startswith(HELD_BEHIND)
+
+
+async def set_error(conn, dead_letter_ids: list[int], error: str) -> None:
+    """Re-word open dead letters without counting an attempt (held letters get a new head)."""
+    if dead_letter_ids:
+        await conn.execute("UPDATE dead_letters SET error = %s, updated_at = now() WHERE id = ANY(%s)",
+                           (error[:MAX_ERROR_CHARS], dead_letter_ids))
 
 
 async def blocked_streams(conn, *, consumer: str, context: str) -> set[str]:
@@ -91,6 +115,12 @@ async def resolve(conn, dead_letter_id: int) -> None:
 
 # -- operator side (CLI) -------------------------------------------------------------------------
 
+async def get(conn, dead_letter_id: int) -> DeadLetter | None:
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %s", (dead_letter_id,))  # noqa: S608
+    row = await cur.fetchone()
+    return DeadLetter(*row) if row else None
+
+
 async def list_open(conn, *, include_closed: bool = False) -> list[DeadLetter]:
     where = "" if include_closed else "WHERE status IN ('parked', 'retry')"
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM dead_letters {where} ORDER BY id")  # noqa: S608
@@ -112,3 +142,36 @@ async def open_counts(conn) -> dict[str, int]:
     cur = await conn.execute(
         "SELECT consumer, count(*) FROM dead_letters WHERE status IN ('parked', 'retry') GROUP BY consumer")
     return {consumer: int(n) for consumer, n in await cur.fetchall()}
+
+
+def format_table(letters: list[DeadLetter]) -> str:
+    """The operator's view: one line per dead letter, the error cut to fit."""
+    header = ("ID", "CONSUMER", "CONTEXT", "STREAM", "POSITION", "VERSION", "TYPE", "STATUS", "ATTEMPTS", "ERROR")
+    rows = [(str(d.id), d.consumer, d.context, d.stream_id, str(d.position), "" if d.version is None else str(d.version),
+             d.event_type or "", d.status, str(d.attempts), " ".join(d.error.split())[:100]) for d in letters]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in [header, *rows])
+
+
+async def operator_command(conn, action: str, dead_letter_id: int | None = None, *,
+                           include_closed: bool = False) -> tuple[int, str]:
+    """``agentloom deadletters list|retry|skip``: (exit code, text to print)."""
+    if action == "list":
+        letters = await list_open(conn, include_closed=include_closed)
+        if not letters:
+            return 0, "no dead letters" if include_closed else "no open dead letters"
+        return 0, format_table(letters)
+    if dead_letter_id is None:
+        return 2, f"deadletters {action} needs a dead-letter id"
+    letter = await get(conn, dead_letter_id)
+    if letter is None:
+        return 1, f"no dead letter #{dead_letter_id} (see `agentloom deadletters list --all`)"
+    if letter.status not in OPEN_STATUSES:
+        return 1, f"dead letter #{dead_letter_id} is already {letter.status}; nothing to do"
+    status = "retry" if action == "retry" else "skipped"
+    if not await mark(conn, dead_letter_id, status):
+        return 1, f"dead letter #{dead_letter_id} changed meanwhile; list it again"
+    what = ("will be tried again" if status == "retry" else "will be stepped over for good")
+    return 0, (f"dead letter #{dead_letter_id} ({letter.consumer}, {letter.context} stream {letter.stream_id}, "
+               f"position {letter.position}) {what}; the {letter.consumer} acts on it within a few seconds")

@@ -20,15 +20,62 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
+# What a published record adds to an event's stored state: the envelope's identity fields, the
+# key, the ``type`` header and the record framing (a few hundred bytes; generous on purpose).
+RECORD_HEADROOM_BYTES = 16 * 1024
+
+
+def record_limit(settings: Settings) -> int:
+    """The largest record the relay sends: any recorded event (at most ``max_event_bytes``) fits,
+    and anything larger is refused by the producer itself, deterministically, before it reaches
+    the broker (audit F2)."""
+    return settings.max_event_bytes + RECORD_HEADROOM_BYTES
+
+
+def make_producer(settings: Settings, *, max_request_size: int | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=1,
         request_timeout_ms=15_000,
-        max_request_size=16 * 1024 * 1024,
+        max_request_size=max_request_size or record_limit(settings),
     )
+
+
+async def broker_message_limit(settings: Settings, topic: str, timeout_s: float = 5.0) -> int | None:
+    """The broker's record limit for ``topic``: the smaller of the brokers' ``message.max.bytes``
+    and the topic's ``max.message.bytes`` (DescribeConfigs). None when the broker cannot tell
+    (the local Tansu broker answers without config entries)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
+    limits: list[int] = []
+    try:
+        await admin.start()
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout=timeout_s)
+        resources = [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": None})]
+        resources += [ConfigResource(ConfigResourceType.BROKER, str(b["node_id"]), configs={"message.max.bytes": None})
+                      for b in cluster.get("brokers", [])]
+        for resource in resources:
+            try:
+                responses = await asyncio.wait_for(admin.describe_configs([resource]), timeout=timeout_s)
+            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+                log.info("broker cannot describe %s configs (%s)", resource.name, exc)
+                continue
+            for response in responses:
+                for item in response.resources:
+                    for entry in item[4]:
+                        if entry[0] in ("message.max.bytes", "max.message.bytes") and str(entry[1]).isdigit():
+                            limits.append(int(entry[1]))
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        log.info("broker limits unknown (%s)", exc)
+    finally:
+        try:
+            await admin.close()
+        except (KafkaError, OSError):
+            pass
+    return min(limits) if limits else None
 
 
 def make_consumer(settings: Settings, *topics: str, group_id: str | None, **kwargs) -> AIOKafkaConsumer:

@@ -9,6 +9,13 @@ Exactly one relay is active per log: it holds a PostgreSQL advisory lock on a de
 a second instance waits for the lock. If the broker lost its data (the local broker keeps nothing
 across restarts), the relay notices an empty topic behind a non-zero position and refills the
 topic from position 0.
+
+A record the producer or the broker refuses for what it is (too large, malformed) is poison, not
+broker trouble: retrying it would wedge the log for everyone (audit F2). It is parked as a dead
+letter (consumer ``relay``) and the relay moves on; later events of the same stream are parked
+too, "held behind" it, so the stream stays in order. About once a second the relay looks at
+operator decisions: after ``retry`` it publishes the parked record again and then the held ones
+in order; after ``skip`` it steps over that record and publishes the held ones.
 """
 
 from __future__ import annotations
@@ -18,18 +25,56 @@ import logging
 from dataclasses import dataclass, field
 
 import psycopg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
-from services.common import db
+from services.common import db, deadletters
 from schemas.envelope import envelope_bytes
 from services.common.eventstore import EventStore
-from services.common.kafka import ensure_topics, make_producer, recreate_topic, topic_end_offsets
+from services.common.kafka import (
+    broker_message_limit,
+    ensure_topics,
+    make_producer,
+    record_limit,
+    recreate_topic,
+    topic_end_offsets,
+)
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 INTEGRITY_CHECK_S = 3.0
 LINGER_S = 0.002
+DECISIONS_POLL_S = 1.0
+CONSUMER = "relay"
+# Refusals of one record for what it is: retrying cannot help. (Anything else, e.g. a timeout or
+# an authorization failure, is trouble with the broker and the whole batch is retried.)
+POISON_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException, InvalidTimestampError,
+                 UnsupportedForMessageFormatError, ValueError, TypeError)
+INVALID_RECORD_ERRNO = 87
+
+
+def is_poison(exc: BaseException) -> bool:
+    return isinstance(exc, POISON_ERRORS) or getattr(exc, "errno", None) == INVALID_RECORD_ERRNO
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Held:
+    """The relay's dead letters of one log: what to hold back or step over."""
+
+    streams: dict[str, int] = field(default_factory=dict)  # stream id -> its first open dead letter
+    open_positions: set[int] = field(default_factory=set)  # already parked: never re-parked
+    skipped: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -40,6 +85,10 @@ class RelayStats:
     position: int = 0
     active: bool = False
     waiting_for_lock: bool = False
+    parked: int = 0          # records this process parked (poison or held behind one)
+    held_streams: int = 0
+    record_limit: int = 0    # the producer's max_request_size
+    broker_limit: int | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -58,6 +107,8 @@ class Relay:
         self._wake = asyncio.Event()
         self._last_offsets: dict[int, int] = {}
         self._lost_data = False
+        self.held = Held()
+        self._limit: int | None = None
 
     # -- lock ---------------------------------------------------------------------------------
 
@@ -90,20 +141,132 @@ class Relay:
         return int(row[0])
 
     async def _save_position(self, conn: psycopg.AsyncConnection, position: int,
-                             partitions: dict[int, tuple[int, int]]) -> None:
+                             partitions: dict[int, tuple[int, int]], parked: list | None = None) -> None:
         async with conn.transaction():
-            # Losing this update in a database crash only means re-publishing a batch (consumers
-            # deduplicate), so it need not wait for the WAL flush that the event commits pay for.
-            await conn.execute("SET LOCAL synchronous_commit TO OFF")
+            if parked:
+                # Parking and moving past the parked records commit together (never lost, never
+                # published half-way): a record is stepped over only once it is a dead letter.
+                await self._park(conn, parked)
+            else:
+                # Losing this update in a database crash only means re-publishing a batch (consumers
+                # deduplicate), so it need not wait for the WAL flush that the event commits pay for.
+                await conn.execute("SET LOCAL synchronous_commit TO OFF")
             await conn.execute("UPDATE relay_positions SET position = %s, updated_at = now() WHERE log = %s",
                                (position, self.context))
-            for partition, (pos, offset) in partitions.items():
-                await conn.execute(
-                    "INSERT INTO relay_partitions (log, partition, position, kafka_offset) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (log, partition) DO UPDATE SET "
-                    "position = GREATEST(relay_partitions.position, EXCLUDED.position), "
-                    "kafka_offset = EXCLUDED.kafka_offset",
-                    (self.context, partition, pos, offset))
+            await self._save_partitions(conn, partitions)
+
+    async def _save_partitions(self, conn: psycopg.AsyncConnection, partitions: dict[int, tuple[int, int]]) -> None:
+        for partition, (pos, offset) in partitions.items():
+            await conn.execute(
+                "INSERT INTO relay_partitions (log, partition, position, kafka_offset) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (log, partition) DO UPDATE SET "
+                "position = GREATEST(relay_partitions.position, EXCLUDED.position), "
+                "kafka_offset = GREATEST(relay_partitions.kafka_offset, EXCLUDED.kafka_offset)",
+                (self.context, partition, pos, offset))
+
+    # -- dead letters -------------------------------------------------------------------------
+
+    async def _park(self, conn: psycopg.AsyncConnection, parked: list[tuple[tuple, str | None]]) -> None:
+        """Record ``(record, error)`` pairs in position order; an error of None means "held behind
+        the stream's head dead letter" (which may be parked earlier in the same list)."""
+        for (position, stream_id, version, type_name, _state), error in parked:
+            key = str(stream_id)
+            head = self.held.streams.get(key)
+            text = error if error is not None else deadletters.held_behind(head)
+            dl_id = await deadletters.park(conn, consumer=CONSUMER, context=self.context, stream_id=key,
+                                           position=position, version=version, event_type=type_name, error=text)
+            self.held.streams.setdefault(key, dl_id)
+            self.held.open_positions.add(position)
+            self.stats.parked += 1
+            if error is not None:
+                log.error("relay %s: parked %s v%d of stream %s (position %d, dead letter #%d): %s; the stream "
+                          "waits for `agentloom deadletters retry|skip`", self.context, type_name, version, key,
+                          position, dl_id, error[:300])
+        self.stats.held_streams = len(self.held.streams)
+
+    async def _load_dead_letters(self, conn: psycopg.AsyncConnection) -> dict[str, list[tuple]]:
+        """Refresh ``self.held``; returns the open dead letters per stream in position order."""
+        rows = await (await conn.execute(
+            "SELECT id, stream_id, position, status, error FROM dead_letters WHERE consumer = %s AND context = %s "
+            "AND status IN ('parked', 'retry', 'skipped') ORDER BY position", (CONSUMER, self.context))).fetchall()
+        held, by_stream = Held(), {}
+        for dl_id, stream_id, position, status, error in rows:
+            if status == "skipped":
+                held.skipped.add(int(position))
+                continue
+            held.streams.setdefault(stream_id, dl_id)
+            held.open_positions.add(int(position))
+            by_stream.setdefault(stream_id, []).append((dl_id, int(position), status, error))
+        self.held = held
+        self.stats.held_streams = len(held.streams)
+        return by_stream
+
+    async def _act_on_decisions(self, conn: psycopg.AsyncConnection, producer) -> None:
+        """Release every stream whose first open dead letter an operator retried, or which is only
+        held behind a letter that is closed now (resolved or skipped)."""
+        by_stream = await self._load_dead_letters(conn)
+        released = False
+        for stream_id, letters in by_stream.items():
+            _, _, status, error = letters[0]
+            if status == "retry" or deadletters.is_held(error):
+                await self._release(conn, producer, stream_id, letters)
+                released = True
+        if released:
+            await self._load_dead_letters(conn)
+
+    async def _release(self, conn: psycopg.AsyncConnection, producer, stream_id: str, letters: list[tuple]) -> None:
+        """Publish a stream's parked records one by one, in order, waiting for each; stop at the
+        first that is refused again (it becomes the head the others are held behind)."""
+        rows = await (await conn.execute(
+            f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{self.store.table}" '  # noqa: S608
+            "WHERE notification_id = ANY(%s) ORDER BY notification_id", ([pos for _, pos, _, _ in letters],))).fetchall()
+        records = {int(row[0]): (int(row[0]), row[1], int(row[2]), row[3], bytes(row[4])) for row in rows}
+        for index, (dl_id, position, _, _) in enumerate(letters):
+            record = records.get(position)
+            try:
+                if record is None:
+                    raise ValueError(f"position {position} is not in {self.store.table}")
+                meta = await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                await deadletters.park(conn, consumer=CONSUMER, context=self.context, stream_id=stream_id,
+                                       position=position, version=record[2] if record else None,
+                                       event_type=record[3] if record else None, error=_describe(exc))
+                await deadletters.set_error(conn, [d for d, *_ in letters[index + 1:]], deadletters.held_behind(dl_id))
+                log.error("relay %s: dead letter #%d (stream %s) refused again: %s", self.context, dl_id, stream_id,
+                          _describe(exc)[:300])
+                return
+            self._last_offsets[meta.partition] = max(meta.offset, self._last_offsets.get(meta.partition, -1))
+            await self._save_partitions(conn, {meta.partition: (position, meta.offset)})
+            await deadletters.resolve(conn, dl_id)
+            log.info("relay %s: published dead letter #%d (stream %s, position %d)", self.context, dl_id,
+                     stream_id, position)
+
+    async def _send(self, producer, record: tuple):
+        position, stream_id, version, type_name, state = record
+        return await producer.send(
+            self.topic, key=str(stream_id).encode(),
+            value=envelope_bytes(stream_id, version, position, type_name, state),
+            headers=[("type", type_name.encode())])
+
+    async def _check_limits(self) -> int:
+        """The producer's record limit: the configured cap, lowered to what the broker accepts
+        (so an oversize record is always refused by the producer, never half-way by the broker)."""
+        limit = record_limit(self.settings)
+        broker = await broker_message_limit(self.settings, self.topic)
+        self.stats.broker_limit = broker
+        if broker is None:
+            log.info("relay %s: the broker does not report message.max.bytes; records up to %d bytes are sent",
+                     self.context, limit)
+        elif broker < limit:
+            log.error("relay %s: AGENTLOOM_MAX_EVENT_BYTES (%d) plus the envelope (%d bytes) is above the broker's "
+                      "record limit (%d bytes): events larger than that will be parked as dead letters. Raise the "
+                      "broker's message.max.bytes / max.message.bytes or lower AGENTLOOM_MAX_EVENT_BYTES.",
+                      self.context, self.settings.max_event_bytes, limit, broker)
+            limit = broker
+        self.stats.record_limit = limit
+        return limit
 
     async def _published_offsets(self, conn: psycopg.AsyncConnection) -> dict[int, int]:
         rows = await (await conn.execute("SELECT partition, kafka_offset FROM relay_partitions WHERE log = %s",
@@ -165,24 +328,31 @@ class Relay:
 
     async def _publish_until_stopped(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
         position = await self._prepare_topic(conn, await self._load_position(conn))
-        producer = make_producer(self.settings)
+        if self._limit is None:
+            self._limit = await self._check_limits()
+        producer = make_producer(self.settings, max_request_size=self._limit)
         await producer.start()
-        checked = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        checked, polled = loop.time(), float("-inf")
         try:
             while not stop.is_set():
                 await conn.execute("SELECT 1")  # the lock's session must still be alive
-                if asyncio.get_running_loop().time() - checked > INTEGRITY_CHECK_S:
+                now = loop.time()
+                if now - checked > INTEGRITY_CHECK_S:
                     await self._check_broker_kept_data(conn)
-                    checked = asyncio.get_running_loop().time()
+                    checked = now
+                if now - polled >= DECISIONS_POLL_S:
+                    await self._act_on_decisions(conn, producer)
+                    polled = now
                 batch = await asyncio.to_thread(self.store.read_log_raw, after=position, limit=self.batch_size)
                 if not batch:
                     self._wake.clear()
                     await _wait_or_stop(stop, 0.5, self._wake)
                     await asyncio.sleep(LINGER_S)  # let a burst of commits gather into one batch
                     continue
-                partitions = await self._publish(producer, batch)
+                partitions, parked = await self._publish(producer, batch)
                 position = batch[-1][0]
-                await self._save_position(conn, position, partitions)
+                await self._save_position(conn, position, partitions, parked)
                 self.stats.position = position
                 self.stats.published += len(batch)
                 self.stats.batches += 1
@@ -200,24 +370,69 @@ class Relay:
         if _emptied(offsets, await self._published_offsets(conn)):
             raise BrokerLostData()
 
-    async def _publish(self, producer, batch: list[tuple]) -> dict[int, tuple[int, int]]:
-        futures = []
-        for position, stream_id, version, type_name, state in batch:
-            futures.append(await producer.send(
-                self.topic, key=str(stream_id).encode(),
-                value=envelope_bytes(stream_id, version, position, type_name, state),
-                headers=[("type", type_name.encode())]))
+    async def _publish(self, producer, batch: list[tuple]) -> tuple[dict[int, tuple[int, int]], list]:
+        """Publish a batch; returns the partitions written and the records to park (poison ones
+        with their error, and later records of their streams, held behind them, with None)."""
+        sent, parked, holding = [], [], set()
+        for record in batch:
+            position, stream_id = record[0], str(record[1])
+            if position in self.held.skipped or position in self.held.open_positions:
+                continue  # stepped over for good, or already parked (a refill from 0)
+            if stream_id in self.held.streams or stream_id in holding:
+                parked.append((record, None))
+                continue
+            try:
+                sent.append((record, await self._send(producer, record)))
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                parked.append((record, _describe(exc)))
+                holding.add(stream_id)
         # A broker that restarted empty keeps the producer retrying; give up and re-check instead.
-        metadata = await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+        results = await asyncio.wait_for(asyncio.gather(*(f for _, f in sent), return_exceptions=True),
+                                         timeout=PUBLISH_TIMEOUT_S)
+        refused = [(record, exc) for (record, _), exc in zip(sent, results) if isinstance(exc, BaseException)]
+        for _, exc in refused:
+            if not is_poison(exc):
+                raise exc
+        published = [(record, meta) for (record, _), meta in zip(sent, results) if not isinstance(meta, BaseException)]
+        if refused:
+            # The broker refuses a whole record batch: send each refused record alone to tell the
+            # poison from its innocent neighbours.
+            published += await self._resend_alone(producer, refused, parked, holding)
+            parked.sort(key=lambda item: item[0][0])
         partitions: dict[int, tuple[int, int]] = {}
         lost = False
-        for (position, *_), meta in zip(batch, metadata):
-            partitions[meta.partition] = (position, meta.offset)
+        for (position, *_), meta in sorted(published, key=lambda item: item[1].offset):
+            previous = partitions.get(meta.partition)
+            partitions[meta.partition] = (max(position, previous[0]) if previous else position, meta.offset)
             lost = lost or meta.offset <= self._last_offsets.get(meta.partition, -1)
             self._last_offsets[meta.partition] = meta.offset
         if lost:
             raise BrokerLostData()
-        return partitions
+        return partitions, parked
+
+    async def _resend_alone(self, producer, refused: list, parked: list, holding: set) -> list:
+        published = []
+        for record, first_error in refused:
+            stream_id = str(record[1])
+            if stream_id in holding or stream_id in self.held.streams:
+                parked.append((record, None))
+                continue
+            try:
+                meta = await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                parked.append((record, _describe(exc)))
+                holding.add(stream_id)
+                continue
+            published.append((record, meta))
+        later = [r for r, _ in published if str(r[1]) in holding]
+        if later:
+            log.warning("relay %s: the broker refused a record after accepting later ones of its stream (%s); "
+                        "consumers fill the gap from the store", self.context, later[0][1])
+        return published
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake the publisher on every commit to the log (PostgreSQL NOTIFY from the recorder)."""

@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     # WebSocket bounds.
     ws_max_subscriptions_per_socket: int = 100
     ws_max_sockets_per_user: int = 20
+    # /health turns the relay red when the store head stays ahead of what it published this long.
+    health_relay_behind_s: float = 30.0
 
     @model_validator(mode="after")
     def _clean_system_keys(self) -> "Settings":
