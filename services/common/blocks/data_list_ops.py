@@ -16,6 +16,7 @@ from services.common.blocks.base import (
     RunContext,
     SchemaField,
 )
+from services.common.blocks.bounds import approx_size, too_many_chars, too_many_items
 
 
 def _dedup_key(item: Any) -> Any:
@@ -67,6 +68,10 @@ class ConcatenateListsBlock(Block):
         bad = _not_lists(lists)
         if bad:
             yield "error", "Every input must be a list: " + ", ".join(bad)
+            return
+        refused = too_many_items(sum(map(len, lists)), "the concatenated list")
+        if refused:
+            yield "error", refused
             return
         result: List[Any] = [item for lst in lists for item in lst]
         if input_data.remove_none:
@@ -189,6 +194,12 @@ class ZipListsBlock(Block):
         else:
             size = max(map(len, lists)) if input_data.pad_to_longest else min(map(len, lists))
             fill = input_data.fill_value
+            refused = too_many_items(size * len(lists), "the zipped list") or (
+                input_data.pad_to_longest and fill is not None
+                and too_many_chars(sum(size - len(lst) for lst in lists) * approx_size(fill), "the padding"))
+            if refused:  # one long list and many empty ones multiply the fill value
+                yield "error", refused
+                return
             zipped = [[lst[i] if i < len(lst) else fill for lst in lists] for i in range(size)]
         yield "zipped_list", zipped
         yield "length", len(zipped)

@@ -26,6 +26,7 @@ from services.common.blocks.base import (
     RunContext,
     SchemaField,
 )
+from services.common.blocks.bounds import replaced_size, too_many_chars
 from services.common.blocks.formatting import render_template
 
 try:
@@ -273,7 +274,12 @@ class CombineTextsBlock(Block):
     test_output = [("output", "Hello world I like cake and to go for walks"), ("output", "This is a test! Hi!")]
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
-        yield "output", input_data.delimiter.join(input_data.input)
+        texts, delimiter = input_data.input, input_data.delimiter
+        refused = too_many_chars(sum(map(len, texts)) + len(delimiter) * max(len(texts) - 1, 0), "the combined text")
+        if refused:
+            yield "error", refused
+            return
+        yield "output", delimiter.join(texts)
 
 
 class TextSplitBlock(Block):
@@ -328,7 +334,12 @@ class TextReplaceBlock(Block):
     test_output = [("output", "Hi, World!"), ("output", "abc")]
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
-        yield "output", input_data.text.replace(input_data.old, input_data.new)
+        text, old, new = input_data.text, input_data.old, input_data.new
+        refused = too_many_chars(replaced_size(text, old, new), "the replaced text")
+        if refused:  # old="" inserts `new` between every character: refuse before building it
+            yield "error", refused
+            return
+        yield "output", text.replace(old, new)
 
 
 class WordCharacterCountBlock(Block):

@@ -23,6 +23,7 @@ from services.common.blocks.base import (
     RunContext,
     SchemaField,
 )
+from services.common.blocks.bounds import MAX_REPEAT, approx_size, too_many_chars
 
 # The zones AutoGPT offers (one per distinct UTC offset), in its order.
 TIMEZONES = (
@@ -253,7 +254,7 @@ class CountdownTimerBlock(Block):
         minutes: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in minutes.")
         hours: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in hours.")
         days: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in days.")
-        repeat: int = SchemaField(default=1, description="Number of times the timer runs.")
+        repeat: int = SchemaField(default=1, le=MAX_REPEAT, description="Number of times the timer runs.")
 
     class Output(BlockSchemaOutput):
         output_message: Any = SchemaField(description="The message, once per finished timer.")
@@ -272,7 +273,12 @@ class CountdownTimerBlock(Block):
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         total = (int(input_data.seconds) + int(input_data.minutes) * 60
                  + int(input_data.hours) * 3600 + int(input_data.days) * 86400)
+        refused = too_many_chars(max(input_data.repeat, 0) * approx_size(input_data.input_message),
+                                 "the repeated messages")
+        if refused:
+            yield "error", refused
+            return
         for _ in range(input_data.repeat):
-            if total > 0:
-                await asyncio.sleep(total)
+            # A zero-length timer still gives the event loop a turn between messages.
+            await asyncio.sleep(total if total > 0 else 0)
             yield "output_message", input_data.input_message

@@ -6,7 +6,9 @@ iterations in 80 characters), ``'x' * 10**10`` allocates 10 GB, and the output s
 checked once rendering is over. ``BoundedSandbox`` adds, during rendering:
 
 * a step budget (``MAX_TEMPLATE_STEPS``) shared by every loop iteration, filtered-out loop item,
-  call (so recursive macros count) and item fed to a filter, across all nesting levels;
+  call (a macro call costs ``MACRO_CALL_STEPS``, so recursion counts), attribute or item lookup
+  (``LOOKUP_STEPS``) and item fed to a filter, across all nesting levels, so that running out of
+  budget takes about a second of CPU;
 * size checks before ``*``, ``+``, ``**``, ``%``, ``~``, ``str.format``, ``join``, ``replace``,
   padding filters and methods, which refuse a result past the cap instead of allocating it;
 * an output cap counted chunk by chunk while ``generate()`` streams (``render_bounded``).
@@ -26,6 +28,7 @@ from functools import update_wrapper
 from typing import Any, Callable
 
 from jinja2 import Template, Undefined, nodes
+from jinja2.runtime import Macro
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
@@ -44,6 +47,8 @@ from services.common.sandbox.limits import (
 )
 
 _PADDING_METHODS = {"ljust", "rjust", "center", "zfill"}
+MACRO_CALL_STEPS = 10  # a macro call costs about ten loop iterations (its frame, buffer and join)
+LOOKUP_STEPS = 3       # a sandboxed attribute or item lookup (its safety checks) about three
 
 
 class _Budget:
@@ -193,7 +198,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         budget.left -= steps
         if budget.left < 0:
             raise TemplateLimitError(f"the template ran more than {MAX_TEMPLATE_STEPS:,} steps "
-                                     f"(loop iterations and calls); nested loops?")
+                                     f"(loop iterations, calls and lookups); nested loops?")
 
     def counted(self, iterable: Any) -> Any:
         for item in iterable:
@@ -204,6 +209,14 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         check_chars(sum(_text_size(p) for p in parts), "text")
         return join(parts)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        self.loop_tick(LOOKUP_STEPS)  # ``loop.index`` & co. cost more than the iteration itself
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        self.loop_tick(LOOKUP_STEPS)
+        return super().getitem(obj, argument)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_binop(operator, left, right)
         if operator == "%" and isinstance(left, str):
@@ -211,7 +224,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805,B902
-        __self.loop_tick()
+        __self.loop_tick(MACRO_CALL_STEPS if isinstance(__obj, Macro) else 1)
         if isinstance(__obj, types.BuiltinMethodType) and isinstance(getattr(__obj, "__self__", None), str):
             args = __self._check_str_method(__obj.__self__, __obj.__name__, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
