@@ -1,14 +1,16 @@
 """The executor's adapter for child executions (AgentExecutorBlock).
 
 It reaches the store; eventsourcing calls run in worker threads so the event loop keeps running
-other nodes meanwhile.
+other nodes meanwhile. A child counts like any run (audit F4): against its user's execute rate
+limit and quota, and against its tree's limits (depth, descendants per root execution); while
+the parent waits for it, the parent lends its execution slot back (``lender``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Protocol
 
 from schemas.events.executions import ExecutionQueued
 from services.common.graphs.credentials import node_credentials_masks
@@ -21,9 +23,61 @@ from services.common.blobs import Refs
 from services.common.executions.refs import Externaliser
 from services.common.executions.state import NODE_DONE, ExecutionState
 from services.common.executions.stream import request_stop
+from services.common.ratelimit import RateLimited, RateLimiter, user_bucket
+from services.executor.scheduling.limits import (
+    MAX_CHILD_DEPTH,
+    RunLimitExceeded,
+    depth_exceeded,
+    descendants_exceeded,
+    is_tree_limit,
+)
 
 CHILD_NAMESPACE = uuid.UUID("0b5e6a52-8a8e-4f0e-9d53-6c3a3f1f2a10")
-MAX_CHILD_DEPTH = 10
+
+
+class SlotLender(Protocol):
+    """The parent run's execution slot (``RunLease``): given back while it waits on a child."""
+
+    def lend(self) -> None: ...
+
+    def unlend(self) -> None: ...
+
+    async def reclaim(self) -> None: ...
+
+
+_COUNT_CHILD = (
+    "INSERT INTO executor_descendant_counts (root_execution_id, descendants) VALUES (%s, 1) "
+    "ON CONFLICT (root_execution_id) DO UPDATE SET descendants = executor_descendant_counts.descendants + 1, "
+    "updated_at = now() RETURNING descendants")
+
+
+class ChildLimits:
+    """What a new child execution must pass before it is queued, shared by every executor
+    instance through PostgreSQL: the user's execute rate limit (children count like POST
+    …/execute) and ``max_descendants`` child executions per root execution."""
+
+    def __init__(self, pool, *, max_descendants: int, rate_limiter: RateLimiter | None = None) -> None:
+        self.pool = pool
+        self.max_descendants = max_descendants
+        self.rate_limiter = rate_limiter
+
+    async def admit(self, user_id: str, root_id: str, child_id: str) -> None:
+        if self.rate_limiter is not None:
+            try:
+                await self.rate_limiter.hit(user_bucket(user_id))
+            except RateLimited as exc:
+                raise ValueError(str(exc)) from None  # fails this node, as a refused execute would
+        if self.max_descendants <= 0:
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "INSERT INTO executor_descendants (root_execution_id, execution_id) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING", (root_id, child_id))
+            if cur.rowcount == 0:
+                return  # counted by an earlier attempt of this node
+            count = (await (await conn.execute(_COUNT_CHILD, (root_id,))).fetchone())[0]
+            if count > self.max_descendants:
+                raise descendants_exceeded(self.max_descendants)  # rolls both rows back
 
 
 def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:
@@ -56,8 +110,11 @@ class StoreChildRunner:
     """
 
     def __init__(self, executions: EventStore, graphs: EventStore, parent: ExecutionState, node_exec_id: str,
-                 stats: dict, poll_s: float = 0.02, *, blobs=None, limits=None) -> None:
+                 stats: dict, poll_s: float = 0.02, *, blobs=None, limits=None,
+                 child_limits: ChildLimits | None = None, lender: SlotLender | None = None) -> None:
         self.executions = executions
+        self.child_limits = child_limits  # rate limit and descendants per root (None: no checks)
+        self.lender = lender  # the parent's execution slot, lent while it waits
         self.blobs = blobs  # BlobStore: large child inputs out of line, child outputs resolved
         self.limits = limits
         self.graphs = graphs
@@ -68,14 +125,31 @@ class StoreChildRunner:
 
     async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         child_id = uuid.uuid5(CHILD_NAMESPACE, self.node_exec_id)
-        inputs = await self._inputs_to_record(inputs)
-        await asyncio.to_thread(self._queue_child, child_id, graph_id, graph_version, inputs)
+        if not await asyncio.to_thread(self.executions.read_stream, child_id, upto=1):
+            await self._admit_child(child_id)  # not on a re-run: that child was admitted already
+            inputs = await self._inputs_to_record(inputs)
+            await asyncio.to_thread(self._queue_child, child_id, graph_id, graph_version, inputs)
+        if self.lender is not None:
+            self.lender.lend()
         try:
             async for item in self._follow(child_id):
                 yield item
         except BaseException:
+            if self.lender is not None:
+                self.lender.unlend()  # torn down: never waits for a slot here
             await asyncio.shield(asyncio.to_thread(self._stop_child, child_id))
             raise
+        if self.lender is not None:
+            await self.lender.reclaim()
+
+    async def _admit_child(self, child_id: uuid.UUID) -> None:
+        """Tree limits fail the run (``RunLimitExceeded``); the rate limit fails the node."""
+        depth, root = await asyncio.to_thread(_ancestry, self.executions, self.parent)
+        refused = depth_exceeded(depth)
+        if refused is not None:
+            raise refused
+        if self.child_limits is not None:
+            await self.child_limits.admit(self.parent.user_id, root, str(child_id))
 
     async def _inputs_to_record(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """The child's ExecutionQueued carries large inputs as blob references (written first)."""
@@ -89,10 +163,6 @@ class StoreChildRunner:
         return recorded
 
     def _queue_child(self, child_id: uuid.UUID, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> None:
-        if self.executions.read_stream(child_id, upto=1):
-            return  # already queued by an earlier attempt of this node
-        if _depth(self.executions, self.parent) >= MAX_CHILD_DEPTH:
-            raise ValueError(f"sub-graphs nested deeper than {MAX_CHILD_DEPTH} levels")
         body = find_graph_version(self.graphs, self.parent.user_id, graph_id, graph_version)
         if body is None:
             raise ValueError(f"Graph #{graph_id} v{graph_version} not found")
@@ -131,6 +201,8 @@ class StoreChildRunner:
                 if state.stats is not None:
                     self.stats["extra_cost"] = state.stats.cost
                     self.stats["extra_steps"] = state.stats.node_exec_count
+                if state.status == "FAILED" and is_tree_limit(state.error):
+                    raise RunLimitExceeded(state.error)  # the tree's limit: the parent fails too
                 return
             delay = self.poll_s if recorded else min(delay * 1.5, 0.25)
             await asyncio.sleep(delay)
@@ -152,12 +224,14 @@ class StoreChildRunner:
         request_stop(self.executions, child_id, self.parent.user_id)
 
 
-def _depth(store: EventStore, state: ExecutionState) -> int:
-    depth, parent = 0, state.parent_execution_id
-    while parent and depth < MAX_CHILD_DEPTH:
+def _ancestry(store: EventStore, state: ExecutionState) -> tuple[int, str]:
+    """``(ancestors of this run, its root execution id)``, walking ``parent_execution_id`` up."""
+    depth, root, parent = 0, state.id, state.parent_execution_id
+    while parent and depth <= MAX_CHILD_DEPTH:
+        root = parent
         first = store.read_stream(uuid.UUID(parent), upto=1)
+        depth += 1
         if not first:
             break
         parent = first[0].payload.get("parent_execution_id")
-        depth += 1
-    return depth
+    return depth, root

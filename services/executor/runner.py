@@ -39,6 +39,7 @@ from services.common.credits.ledger import InsufficientBalance
 from services.common.executions.refs import Externaliser, encode, state_refs
 from services.common.executions.state import ExecutionState, NodeExec
 from services.common.settings import Settings
+from services.executor.scheduling.limits import RunLimitExceeded
 from services.executor.scheduling.planner import Planner
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class OutputLimits:
 class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
                  node_timeout_s: float, max_node_executions: int, charge=None, credentials=None,
-                 blobs=None, limits: OutputLimits | None = None) -> None:
+                 blobs=None, limits: OutputLimits | None = None, node_slots=None) -> None:
         self.state = state
+        # The user's running-node quota (audit F4): ``await acquire(user, block) -> held``, ``release(user)``.
+        self.node_slots = node_slots
         self.writer = writer
         self.context_factory = context_factory
         self.node_timeout_s = node_timeout_s
@@ -227,11 +230,14 @@ class ExecutionRunner:
         started = time.monotonic()
         error: str | None = None
         finished_early = False
+        held = False
         try:
             if block_cls is None:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
             if block_cls.disabled:
                 raise ValueError(f"Block {ne.block_id} is disabled")
+            if self.node_slots is not None:
+                held = await self.node_slots.acquire(self.state.user_id, block_cls)
             if self.credentials is not None:  # before charging: a node that cannot run costs nothing
                 ctx.credentials = await self.credentials(self.state.user_id, block_cls, ne.input_data or {})
             if not await self._charged(ne, ctx):
@@ -243,8 +249,13 @@ class ExecutionRunner:
             error = f"Node timed out after {self.node_timeout_s:g}s"
         except asyncio.CancelledError:
             raise
+        except RunLimitExceeded as exc:  # a sub-graph tree limit: the node and the whole run fail
+            error = self._fatal = str(exc)
         except Exception as exc:  # noqa: BLE001 - a failing block fails its node, not the graph
             error = str(exc) or type(exc).__name__
+        finally:
+            if held:
+                self.node_slots.release(self.state.user_id)
         if finished_early:
             return
         if error is not None and len(error) > MAX_ERROR_CHARS:

@@ -7,27 +7,46 @@ left by a previous owner (after a crash or rebalance) resume it. A stop request 
 abandon its in-memory run and resume from the store, where the stop is now recorded, so the run
 ends TERMINATED.
 
+Fairness (audit F4): a run waits for an execution slot of its user (``Slots``: at most
+``executor_max_running_per_user`` per user inside ``executor_max_concurrent_graphs``, freed slots
+handed round-robin between users with waiting runs), and each node for one of its user's
+``executor_max_nodes_per_user`` node slots. A parent waiting on a child lends its slot. A run
+waiting for a slot is already registered, so it holds its partition's offset like a running one.
+
 Kafka offsets are committed per partition only up to the first message of the oldest execution
-still running there, so a crash hands every unfinished execution to the next owner.
+still running or waiting there, so a crash hands every unfinished execution to the next owner.
+
+Poison (DESIGN §2.7): an execution that keeps failing for a reason retrying will not cure (its
+stream does not load or fold, its runner raises a non-transient error ``POISON_AFTER`` times) is
+parked in ``dead_letters`` (consumer ``executor``): it stops holding a slot and an offset and the
+executor goes on. ``agentloom deadletters retry`` makes its owner drive it again (polled every
+``RETRY_POLL_S``); ``skip`` leaves it alone for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import orjson
+import psycopg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from eventsourcing.persistence import PersistenceError
 
-from services.common import db
-from services.common.blocks.base import RunContext
-from services.common.eventstore import EventStore
+from services.common import db, deadletters
+from services.common.blocks.base import BlockType, RunContext
+from services.common.eventstore import ConcurrencyConflict, EventStore
 from services.common.executions.state import ExecutionState, NodeExec
 from services.common.executions.stream import load_state
 from services.common.kafka import ensure_topics, make_consumer
+from services.common.ratelimit import RateLimiter
 from services.common.settings import Settings
 from services.common.credits.service import LedgerService
 from services.common.kv import PostgresKeyValueStore
@@ -35,16 +54,24 @@ from services.common.pricing import cost_table_with
 from services.common.integrations.store import CredentialsReader
 from services.common.llm.gateway import LlmGateway
 from services.common.sandbox import TemplatePool
-from services.executor.charging import NodeCharger
+from services.executor.charging import NodeCharger, NodeCounter
 from services.common.integrations.resolver import NodeCredentials
-from services.executor.ports import StoreChildRunner
+from services.executor.ports import ChildLimits, StoreChildRunner
 from services.common.blobs import BlobStore
 from services.executor.runner import ExecutionRunner, OutputLimits
+from services.executor.scheduling.fair import RunLease, Slots
 from services.executor.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 TERMINAL_TYPES = {"ExecutionCompleted", "ExecutionFailed", "ExecutionTerminated"}
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+CONSUMER = "executor"
+CONTEXT = "executions"
+POISON_AFTER = 3  # non-transient failures in a row before an execution is parked
+RETRY_POLL_S = 2.0
+PRUNE_EVERY_S = 3600.0
+# Losing a write race, the database or the broker: resume from the store, never park.
+TRANSIENT = (ConcurrencyConflict, psycopg.Error, PersistenceError, KafkaError, OSError, TimeoutError)
 
 
 def group_id(settings: Settings) -> str:
@@ -55,8 +82,29 @@ def group_id(settings: Settings) -> str:
 class RunHandle:
     execution_id: str
     partition: TopicPartition
-    first_offset: int
+    first_offset: int | None  # None: holds no offset (a dead letter being retried)
+    user_id: str = ""
+    position: int | None = None  # log position of the first message seen (names a dead letter)
+    event_type: str | None = None
+    dead_letter_id: int | None = None  # set while driving a retried dead letter
     task: asyncio.Task | None = None
+
+
+class NodeQuota:
+    """The runner's node-slot hook: ``executor_max_nodes_per_user`` running nodes per user.
+    Sub-graph (AGENT) nodes take none: they only wait on their child, whose nodes take theirs."""
+
+    def __init__(self, per_user: int) -> None:
+        self.slots = Slots(None, per_user)
+
+    async def acquire(self, user_id: str, block_cls) -> bool:
+        if block_cls.block_type == BlockType.AGENT:
+            return False
+        await self.slots.acquire(user_id)
+        return True
+
+    def release(self, user_id: str) -> None:
+        self.slots.release(user_id)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -74,17 +122,22 @@ class ExecutorService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topic = settings.topic("executions")
-        self.running: dict[str, RunHandle] = {}
+        self.running: dict[str, RunHandle] = {}  # driven or waiting for a slot
         self.finished: OrderedDict[str, None] = OrderedDict()
         self.consumed: dict[TopicPartition, int] = {}
-        self.slots = asyncio.Semaphore(settings.executor_max_concurrent_graphs)
+        self.slots = Slots(settings.executor_max_concurrent_graphs, settings.executor_max_running_per_user)
+        self.node_quota = NodeQuota(settings.executor_max_nodes_per_user)
+        self.parked: set[str] = set()  # dead-lettered executions: their messages are ignored
+        self.open_dead_letters = 0
+        self.retry_poll_s = RETRY_POLL_S
+        self.consumer = None
         self.ready = False
         self.started_runs = 0
 
     def status(self) -> tuple[bool, dict]:
         writer = getattr(self, "writer", None)
-        return self.ready, {"running": len(self.running), "started": self.started_runs,
-                            "commits": writer.commits if writer else 0}
+        return self.ready, {"running": self.slots.held, "waiting": self.slots.waiting, "started": self.started_runs,
+                            "commits": writer.commits if writer else 0, "dead_letters": self.open_dead_letters}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -94,18 +147,26 @@ class ExecutorService:
         self.graphs = EventStore(self.datastore, "graphs")
         self.writer = GroupCommitWriter(self.executions)
         self.writer.start()
+        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=6)
+        await self.kv_pool.open()
+        self.control_pool = self.kv_pool  # quotas, counters, dead letters: short statements, one pool
+        self.counter = NodeCounter(self.control_pool)
         self.charger = None
         if self.settings.credits_enabled:
             ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
                                    snapshot_every=self.settings.ledger_snapshot_every)
-            self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs))
+            self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs), counter=self.counter,
+                                       count_threshold=self.settings.execution_cost_count_threshold,
+                                       cost_per_threshold=self.settings.execution_cost_per_threshold)
+        self.child_limits = ChildLimits(
+            self.control_pool, max_descendants=self.settings.max_descendants_per_execution,
+            rate_limiter=RateLimiter(self.control_pool, self.settings.rate_limit_execute_per_minute))
         self.node_credentials = NodeCredentials(
             CredentialsReader.from_settings(EventStore(self.datastore, "integrations"), self.settings))
         self.llm = LlmGateway.from_settings(self.settings)
         self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
-        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=4)
-        await self.kv_pool.open()
         self.blobs = BlobStore(self.kv_pool)  # large node outputs, out of line
+        control = asyncio.create_task(self._control(stop))
         try:
             while not stop.is_set():
                 try:
@@ -115,6 +176,8 @@ class ExecutorService:
                     await asyncio.sleep(1.0)
         finally:
             self.ready = False
+            control.cancel()
+            await asyncio.gather(control, return_exceptions=True)
             await self.release(None)
             await self.writer.close()
             await self.llm.aclose()
@@ -124,9 +187,11 @@ class ExecutorService:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("executions",))
+        await self._poll_dead_letters()  # parked executions are known before their messages come
         consumer = make_consumer(self.settings, group_id=group_id(self.settings), max_poll_interval_ms=300_000)
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         await consumer.start()
+        self.consumer = consumer
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=100, max_records=1000)
@@ -138,6 +203,7 @@ class ExecutorService:
                 await self._commit(consumer)
         finally:
             self.ready = False
+            self.consumer = None
             await self.release(None)
             await consumer.stop()
 
@@ -146,7 +212,8 @@ class ExecutorService:
         for tp, last in self.consumed.items():
             if tp not in consumer.assignment():
                 continue
-            pending = [h.first_offset for h in self.running.values() if h.partition == tp]
+            pending = [h.first_offset for h in self.running.values()
+                       if h.partition == tp and h.first_offset is not None]
             offsets[tp] = min(pending) if pending else last + 1
         if offsets:
             try:
@@ -164,20 +231,22 @@ class ExecutorService:
             if event_type == "ExecutionStopRequested":
                 self._restart(handle)
             return
-        if execution_id in self.finished:
+        if execution_id in self.finished or execution_id in self.parked:
             return
         if event_type in TERMINAL_TYPES:
             self._remember_finished(execution_id)
             return
-        handle = RunHandle(execution_id, tp, message.offset)
+        user_id, position = _envelope_fields(message.value)
+        handle = RunHandle(execution_id, tp, message.offset, user_id, position, event_type)
         self.running[execution_id] = handle
-        handle.task = asyncio.create_task(self._drive(handle))
+        # A stop needs no slot: the run only records its end.
+        handle.task = asyncio.create_task(self._drive(handle, admit=event_type != "ExecutionStopRequested"))
 
     def _restart(self, handle: RunHandle) -> None:
         old = handle.task
         if old is not None:
             old.cancel()
-        handle.task = asyncio.create_task(self._drive(handle, after=old))
+        handle.task = asyncio.create_task(self._drive(handle, after=old, admit=False))
 
     async def release(self, partitions: set[TopicPartition] | None) -> None:
         """Stop driving executions of lost partitions (or all): their next owner resumes them."""
@@ -199,49 +268,165 @@ class ExecutorService:
 
     # -- driving one execution -----------------------------------------------------------------
 
-    async def _drive(self, handle: RunHandle, after: asyncio.Task | None = None) -> None:
+    async def _drive(self, handle: RunHandle, after: asyncio.Task | None = None, admit: bool = True) -> None:
         if after is not None:
             await asyncio.gather(after, return_exceptions=True)
-        attempt = 0
-        async with self.slots:
-            while True:
-                try:
-                    self.writer.reset(uuid.UUID(handle.execution_id))
-                    state = await asyncio.to_thread(load_state, self.executions, handle.execution_id)
-                    if state.version == 0:
-                        log.warning("execution %s has no events in the store; ignoring", handle.execution_id)
-                        break
-                    if not state.is_terminal:
-                        self.started_runs += 1
-                        await self._runner(state).run()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - lost a write race or the database: resume
-                    delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-                    log.warning("execution %s interrupted (%s: %s); resuming from the store in %.2fs",
-                                handle.execution_id, type(exc).__name__, exc, delay)
-                    attempt += 1
-                    await asyncio.sleep(delay)
+        lease = RunLease(self.slots, handle.user_id)
+        try:
+            if admit:
+                await lease.admit()  # the user's fair turn
+            done = await self._drive_admitted(handle, lease)
+        finally:
+            lease.close()
         if self.running.get(handle.execution_id) is handle and handle.task is asyncio.current_task():
             self.running.pop(handle.execution_id, None)
-            self._remember_finished(handle.execution_id)
+            if done:
+                self._remember_finished(handle.execution_id)
 
-    def _runner(self, state: ExecutionState) -> ExecutionRunner:
-        return ExecutionRunner(state, self.writer, context_factory=self._context,
+    async def _drive_admitted(self, handle: RunHandle, lease: RunLease) -> bool:
+        """Drive to the end (True) or park as poison (False)."""
+        attempt = failures = 0
+        while True:
+            try:
+                self.writer.reset(uuid.UUID(handle.execution_id))
+                state = await asyncio.to_thread(load_state, self.executions, handle.execution_id)
+                if state.version == 0:
+                    log.warning("execution %s has no events in the store; ignoring", handle.execution_id)
+                    return True
+                if not state.is_terminal:
+                    self.started_runs += 1
+                    await self._runner(state, lease).run()
+                if handle.dead_letter_id is not None:
+                    await self._resolve(handle)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - lost a write race or the database: resume
+                if not isinstance(exc, TRANSIENT):
+                    failures += 1
+                    if failures >= POISON_AFTER and await self._park(handle, exc):
+                        return False
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.warning("execution %s interrupted (%s: %s); resuming from the store in %.2fs",
+                            handle.execution_id, type(exc).__name__, exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    def _runner(self, state: ExecutionState, lease: RunLease | None = None) -> ExecutionRunner:
+        return ExecutionRunner(state, self.writer, context_factory=functools.partial(self._context, lease=lease),
                                node_timeout_s=self.settings.node_timeout_s,
                                max_node_executions=self.settings.max_node_executions, charge=self.charger,
                                credentials=self.node_credentials, blobs=self.blobs,
-                               limits=OutputLimits.from_settings(self.settings))
+                               limits=OutputLimits.from_settings(self.settings), node_slots=self.node_quota)
 
-    def _context(self, state: ExecutionState, ne: NodeExec) -> RunContext:
+    def _context(self, state: ExecutionState, ne: NodeExec, lease: RunLease | None = None) -> RunContext:
         stats: dict = {}
         return RunContext(
             user_id=state.user_id, graph_id=state.graph_id, graph_version=state.graph_version,
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
             kv_store=PostgresKeyValueStore(self.kv_pool),
             child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats, blobs=self.blobs,
-                                          limits=OutputLimits.from_settings(self.settings)),
+                                          limits=OutputLimits.from_settings(self.settings),
+                                          child_limits=self.child_limits, lender=lease),
             http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
             templates=self.templates)
 
+    # -- dead letters --------------------------------------------------------------------------
+
+    async def _park(self, handle: RunHandle, exc: Exception) -> bool:
+        """Record the execution as a dead letter (one entry per execution: a re-park counts an
+        attempt on it). False if that could not be recorded: then it is retried as before."""
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            async with self.control_pool.connection() as conn:
+                row = await (await conn.execute(
+                    "SELECT position FROM dead_letters WHERE consumer = %s AND context = %s AND stream_id = %s "
+                    "ORDER BY id DESC LIMIT 1", (CONSUMER, CONTEXT, handle.execution_id))).fetchone()
+                position = row[0] if row else handle.position
+                if position is None:
+                    position = -1 - uuid.UUID(handle.execution_id).int % (1 << 62)
+                await deadletters.park(conn, consumer=CONSUMER, context=CONTEXT, stream_id=handle.execution_id,
+                                       position=position, error=error, event_type=handle.event_type)
+        except (psycopg.Error, OSError) as db_exc:
+            log.warning("execution %s: could not park it (%s)", handle.execution_id, db_exc)
+            return False
+        self.parked.add(handle.execution_id)
+        self.open_dead_letters += 1 if handle.dead_letter_id is None else 0
+        log.error("execution %s parked as a dead letter (%s); `agentloom deadletters retry` drives it again",
+                  handle.execution_id, error)
+        return True
+
+    async def _resolve(self, handle: RunHandle) -> None:
+        async with self.control_pool.connection() as conn:
+            await deadletters.resolve(conn, handle.dead_letter_id)
+        handle.dead_letter_id = None
+
+    async def _control(self, stop: asyncio.Event) -> None:
+        """Every ``retry_poll_s``: pick up retried dead letters; now and then prune old counters."""
+        pruned = time.monotonic()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.retry_poll_s)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self._poll_dead_letters()
+                if time.monotonic() - pruned > PRUNE_EVERY_S:
+                    pruned = time.monotonic()
+                    await self.counter.prune()
+            except (psycopg.Error, OSError) as exc:
+                log.debug("executor control pass failed: %s", exc)
+
+    async def _poll_dead_letters(self) -> None:
+        async with self.control_pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT stream_id, status FROM dead_letters WHERE consumer = %s AND context = %s "
+                "AND status IN ('parked', 'retry', 'skipped')", (CONSUMER, CONTEXT))).fetchall()
+            retries = await deadletters.take_retries(conn, consumer=CONSUMER, context=CONTEXT)
+        self.open_dead_letters = sum(1 for _, status in rows if status in deadletters.OPEN_STATUSES)
+        self.parked |= {stream for stream, status in rows if status != "retry"}
+        for dead_letter in retries:
+            await self._retry(dead_letter)
+
+    async def _retry(self, dead_letter: deadletters.DeadLetter) -> None:
+        """Drive a retried dead letter again, if this instance owns its partition."""
+        execution_id = dead_letter.stream_id
+        tp = self._partition_of(execution_id)
+        if tp is None or execution_id in self.running:
+            return
+        self.parked.discard(execution_id)
+        self.finished.pop(execution_id, None)
+        try:
+            first = await asyncio.to_thread(self.executions.read_stream, uuid.UUID(execution_id), upto=1)
+            user_id = (first[0].user_id or "") if first else ""
+        except Exception:  # noqa: BLE001 - the run itself will fail and be parked again
+            user_id = ""
+        if execution_id in self.running:
+            return
+        handle = RunHandle(execution_id, tp, None, user_id, dead_letter.position, dead_letter.event_type,
+                           dead_letter_id=dead_letter.id)
+        self.running[execution_id] = handle
+        handle.task = asyncio.create_task(self._drive(handle))
+
+    def _partition_of(self, execution_id: str) -> TopicPartition | None:
+        """The partition the relay sends this execution's events to, if this instance owns it."""
+        consumer = self.consumer
+        partitions = sorted(consumer.partitions_for_topic(self.topic) or ()) if consumer else []
+        if not partitions:
+            return None
+        tp = TopicPartition(self.topic, _PARTITIONER(execution_id.encode(), partitions, partitions))
+        return tp if tp in consumer.assignment() else None
+
+
+_PARTITIONER = DefaultPartitioner()
+
+
+def _envelope_fields(value: bytes | None) -> tuple[str, int | None]:
+    """``(user_id, position)`` of a Kafka envelope; blanks if it does not decode (the run is then
+    loaded from the store anyway, and parked if that fails too)."""
+    try:
+        data = orjson.loads(value or b"")
+        position = data.get("position")
+        return str(data.get("user_id") or ""), position if isinstance(position, int) else None
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        return "", None
