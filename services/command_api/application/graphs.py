@@ -91,6 +91,7 @@ class GraphCommands:
         now = utcnow()
         main = to_version_body(graph, payload.version or 1)
         subs = [to_version_body(sub, sub.version or 1) for sub in graph.sub_graphs]
+        rules.check_recursion([main, *subs], lambda gid, v: self._stored_version(user.id, gid, v))
         self._append([
             NewEvent(uuid.UUID(body.id), 1, event, user_id=user.id, occurred_at=now)
             for body in [main, *subs]
@@ -107,10 +108,21 @@ class GraphCommands:
             fresh = rules.reassign_ids(payload.model_copy(update={"id": graph_id}), user_id=user.id)
             fresh = rules.validate_graph(fresh, for_run=False)
             body = to_version_body(fresh, graph.next_version)
+            rules.check_recursion([body], lambda gid, v: self._stored_version(user.id, gid, v))
             self._record(graph, graph.add_version(user.id, body, payload.is_active), user.id)
             return graph_model(body, user_id=user.id, created_at=utcnow(), is_active=payload.is_active)
 
         return self._retrying(graph_id, decide)
+
+    def _stored_version(self, user_id: str, graph_id: str, version: int) -> GraphVersionBody | None:
+        """A recorded version of one of the user's graphs, or None (for the recursion check)."""
+        try:
+            graph = self.load(graph_id)
+        except ValueError:
+            return None
+        if not graph.exists or graph.user_id != user_id:
+            return None
+        return graph.versions.get(version)
 
     def set_active(self, user: User, graph_id: str, version: int) -> dict[str, Any]:
         def decide(graph: Graph) -> dict[str, Any]:
