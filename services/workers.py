@@ -23,7 +23,9 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     def status() -> tuple[bool, dict]:
         return (all(r.stats.active for r in relays),
                 {r.context: {"position": r.stats.position, "published": r.stats.published,
-                             "waiting_for_lock": r.stats.waiting_for_lock} for r in relays})
+                             "waiting_for_lock": r.stats.waiting_for_lock, "parked": r.stats.parked,
+                             "held_streams": r.stats.held_streams, "record_limit": r.stats.record_limit}
+                 for r in relays})
 
     try:
         await asyncio.gather(beat(settings, "relay", status, stop), *(r.run(stop) for r in relays))
@@ -37,7 +39,9 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     projector = Projector(settings)
 
     def status() -> tuple[bool, dict]:
-        return projector.stats.ready, {"applied": projector.stats.applied, **projector.stats.lag_quantiles()}
+        stats = projector.stats
+        return stats.ready, {"applied": stats.applied, "parked": stats.parked, "held": stats.held,
+                             "blocked_streams": stats.blocked_streams, **stats.lag_quantiles()}
 
     await asyncio.gather(beat(settings, "projector", status, stop), projector.run(stop))
 

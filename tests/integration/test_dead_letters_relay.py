@@ -98,6 +98,36 @@ async def test_oversize_record_is_parked_and_its_stream_held_in_order(settings, 
         await task
 
 
+async def test_retry_after_raising_the_cap_publishes_the_record_then_the_held_ones(settings, raw_store):
+    stream = uuid.uuid4()
+    big = (await asyncio.to_thread(raw_store.append, [NewEvent(stream, 1, _big_version(stream))]))[0]
+    held = (await asyncio.to_thread(raw_store.append, [NewEvent(stream, 2, ActiveVersionSet(version=2))]))[0]
+    stop = asyncio.Event()
+    task = asyncio.create_task(Relay(settings, raw_store).run(stop))
+    letters = await eventually(lambda: _count_letters(settings, 2), message="parked and held")
+    stop.set()
+    await task
+
+    # The operator raises the cap (a relay restarted with it) and retries the parked record.
+    bigger = settings.model_copy(update={"max_event_bytes": 4 * BIG})
+    await _mark(settings, letters[0].id, "retry")
+    stop = asyncio.Event()
+    task = asyncio.create_task(Relay(bigger, raw_store).run(stop))
+    try:
+        await eventually(lambda: _no_open(settings), timeout=10, message="retried and released")
+        envs = await read_topic(settings, settings.topic("graphs"), expect=2)
+        assert [(e.stream_version, e.position) for e in envs] == [(1, big), (2, held)]
+        assert {d.status for d in await _letters(settings, closed=True)} == {"resolved"}
+    finally:
+        stop.set()
+        await task
+
+
+async def _count_letters(settings, n: int):
+    letters = await _letters(settings)
+    return letters if len(letters) == n else None
+
+
 async def _flag(value):
     return value
 
