@@ -202,3 +202,40 @@ def test_version_columns_are_bigint(settings):
     assert sorted(rows) == sorted([("rm_graphs", "active_version", "bigint"), ("rm_graphs", "latest_version", "bigint"),
                                    ("rm_graph_versions", "version", "bigint"),
                                    ("rm_executions", "graph_version", "bigint")])
+
+
+def test_only_connection_trouble_is_transient():
+    """What decides "retry the batch" against "park the event" (pure; no services)."""
+    import psycopg.errors as pe
+    from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+
+    from services.common.relay import is_poison
+    from services.projector.quarantine import is_transient
+
+    for poison in (pe.NumericValueOutOfRange("x"), pe.CheckViolation("x"), pe.UniqueViolation("x"),
+                   pe.ProgramLimitExceeded("x"), pe.UndefinedColumn("x"), KeyError("payload"), ValueError("decode")):
+        assert not is_transient(poison), poison
+    for trouble in (pe.DeadlockDetected("x"), pe.LockNotAvailable("x"), pe.AdminShutdown("x"),
+                    psycopg_operational(), OSError("reset"), ConnectionResetError()):
+        assert is_transient(trouble), trouble
+    assert is_poison(MessageSizeTooLargeError("big")) and is_poison(ValueError("not a JSON object"))
+    assert not is_poison(KafkaConnectionError("down")) and not is_poison(asyncio.TimeoutError())
+
+
+def psycopg_operational():
+    import psycopg
+
+    return psycopg.OperationalError("connection lost")  # raised by the client: no SQLSTATE
+
+
+def test_dead_letter_table_is_readable():
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    letter = deadletters.DeadLetter(3, "relay", "executions", "1f0c", 42, 7, "NodeOutput",
+                                    "MessageSizeTooLargeError: The message is\n 1048900 bytes", "parked", 2, now, now)
+    lines = deadletters.format_table([letter]).splitlines()
+    assert lines[0].split() == ["ID", "CONSUMER", "CONTEXT", "STREAM", "POSITION", "VERSION", "TYPE", "STATUS",
+                                "ATTEMPTS", "ERROR"]
+    assert lines[1].split()[:9] == ["3", "relay", "executions", "1f0c", "42", "7", "NodeOutput", "parked", "2"]
+    assert lines[1].endswith("MessageSizeTooLargeError: The message is 1048900 bytes")
