@@ -16,6 +16,8 @@ REPLACE = "7e7c87ab-3469-4bcc-9abe-67705091b713"
 COUNT = "ab2a782d-22cf-4587-8a70-55b59b3f9f90"
 STORE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+AGENT_EXECUTOR = "e189baac-8c20-45a1-94a7-55177ea42565"
 TERMINAL = ("COMPLETED", "FAILED", "TERMINATED")
 
 
@@ -181,3 +183,32 @@ async def test_an_output_between_inline_and_the_event_limit_is_out_of_line(stack
                             (exec_id,)).fetchall()
     values = [orjson.loads(bytes(r[0]))["payload"]["value"] for r in rows]
     assert any(blobs.is_reference(v) for v in values)
+
+
+async def test_a_large_value_crosses_into_a_sub_graph_and_back(stack, user_ids):
+    """A child run's inputs are a value position too: the child's ExecutionQueued carries a
+    reference, the child resolves it, and its large output comes back to the parent."""
+    alice = user_ids["alice"]
+    big = replaced(200, 500)  # ~100 KB
+    async with stack.client(alice) as client:
+        child = (await client.post("/api/graphs", json={"graph": {"name": "echo", "nodes": [
+            {"id": "i", "block_id": INPUT, "input_default": {"name": "x"}},
+            {"id": "o", "block_id": OUTPUT, "input_default": {"name": "y"}}],
+            "links": [{"source_id": "i", "sink_id": "o", "source_name": "result", "sink_name": "value"}]}})).json()
+        gid, exec_id = await start(client, {"name": "parent", "nodes": [
+            {"id": "r", "block_id": REPLACE, "input_default": {"text": "a" * 200, "old": "", "new": "b" * 500}},
+            {"id": "a", "block_id": AGENT_EXECUTOR, "input_default": {
+                "graph_id": child["id"], "graph_version": 1, "inputs": {},
+                "input_schema": child["input_schema"], "output_schema": child["output_schema"]}},
+            {"id": "o", "block_id": OUTPUT, "input_default": {"name": "back"}}],
+            "links": [{"source_id": "r", "sink_id": "a", "source_name": "output", "sink_name": "x"},
+                      {"source_id": "a", "sink_id": "o", "source_name": "y", "sink_name": "value"}]})
+        assert await wait_status(client, exec_id) == "COMPLETED"
+        done = (await client.get(f"/api/graphs/{gid}/executions/{exec_id}")).json()
+        assert done["outputs"] == {"back": [big]}
+        children = (await client.get(f"/api/graphs/{child['id']}/executions")).json()["executions"]
+        assert len(children) == 1 and children[0]["inputs"] == {"x": big}
+    with db.connect(stack.settings) as conn:
+        raw = conn.execute("SELECT state FROM executions_events WHERE originator_id = %s AND originator_version = 1",
+                           (children[0]["id"],)).fetchone()[0]
+    assert blobs.is_reference(orjson.loads(bytes(raw))["payload"]["inputs"]["x"])
