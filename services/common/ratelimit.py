@@ -6,6 +6,10 @@ bucket and returns the counts (``INSERT … ON CONFLICT … RETURNING``); the wi
 the database clock, so instances with skewed clocks still agree. Windows older than the previous
 minute are deleted opportunistically, at most once a minute per process.
 
+The executor counts child executions (AgentExecutor sub-graphs) in the same per-user bucket
+before it queues them, so a graph that fans out into sub-graphs cannot run more executions per
+minute than its owner could request (audit F4); a refused child fails its node.
+
 Fixed windows allow up to twice the limit across a window boundary; that is accepted for a
 simple, one-round-trip check. Refused requests count too, so hammering does not reopen the window.
 """
