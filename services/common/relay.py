@@ -161,7 +161,7 @@ class Relay:
                 "INSERT INTO relay_partitions (log, partition, position, kafka_offset) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (log, partition) DO UPDATE SET "
                 "position = GREATEST(relay_partitions.position, EXCLUDED.position), "
-                "kafka_offset = GREATEST(relay_partitions.kafka_offset, EXCLUDED.kafka_offset)",
+                "kafka_offset = EXCLUDED.kafka_offset",
                 (self.context, partition, pos, offset))
 
     # -- dead letters -------------------------------------------------------------------------
