@@ -201,8 +201,11 @@ class ExecutionRunner:
         self.tasks.clear()
 
     def _start(self, node_exec_ids: list[str]) -> None:
+        prepare = getattr(self.charge, "prepare", None)  # work the charge can start early (a count)
         for ne_id in node_exec_ids:
             self.planner.started(self.state.node_execs[ne_id])
+            if prepare is not None:
+                prepare(self.state, self.state.node_execs[ne_id])  # overlaps the NodeStarted write
 
     def _launch(self, node_exec_ids: list[str]) -> None:
         for ne_id in node_exec_ids:

@@ -37,7 +37,7 @@ SLOTS, PER_USER = 8, 4
 def settings(database_url, broker):
     s = isolated_settings(database_url, broker.bootstrap, executor_max_concurrent_graphs=SLOTS,
                           executor_max_running_per_user=PER_USER, node_timeout_s=60.0,
-                          max_descendants_per_execution=30)
+                          max_descendants_per_execution=30, db_pool_size=4)  # a shared server: few connections
     yield s
     drop_schema(database_url, s.db_schema)
 
