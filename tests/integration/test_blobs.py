@@ -212,3 +212,29 @@ async def test_a_large_value_crosses_into_a_sub_graph_and_back(stack, user_ids):
         raw = conn.execute("SELECT state FROM executions_events WHERE originator_id = %s AND originator_version = 1",
                            (children[0]["id"],)).fetchone()[0]
     assert blobs.is_reference(orjson.loads(bytes(raw))["payload"]["inputs"]["x"])
+
+
+async def test_the_external_api_answers_413_and_resolves_results(stack, user_ids):
+    from tests.integration.test_api_keys import EXT, external, new_key
+
+    limit = stack.settings.max_event_bytes
+    big = replaced(200, 500)
+    async with stack.client(user_ids["carol"]) as client:
+        _info, key = await new_key(client)
+        gid = (await client.post("/api/graphs", json={"graph": sample_graph()})).json()["id"]
+    async with external(stack, key) as ext:
+        huge = {"name": "huge", "nodes": [{"id": "s", "block_id": STORE, "input_default": {"input": "x" * (limit + 1)}}],
+                "links": []}
+        r = await ext.post(f"{EXT}/graphs", json={"graph": huge})
+        assert r.status_code == 413 and r.json()["detail"].startswith("Graph too large")
+        r = await ext.post(f"{EXT}/graphs/{gid}/execute/1", json={"node_input": {"input_1": "x" * (limit + 1)}})
+        assert r.status_code == 413 and r.json()["detail"].startswith("Execution inputs too large")
+        r = await ext.post(f"{EXT}/graphs", json={"graph": replace_graph(200, 500)})
+        assert r.status_code == 200, r.text
+        big_gid = r.json()["id"]
+        run = (await ext.post(f"{EXT}/graphs/{big_gid}/execute/1", json={"node_input": {}})).json()["id"]
+        async with stack.client(user_ids["carol"]) as client:
+            assert await wait_status(client, run) == "COMPLETED"
+        results = (await ext.get(f"{EXT}/graphs/{big_gid}/executions/{run}/results")).json()
+    assert results["output"] == [{"out": big}]
+    assert {"output": [big]} in [node["output"] for node in results["nodes"]]
