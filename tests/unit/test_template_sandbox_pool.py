@@ -16,6 +16,7 @@ from services.common.blocks.io import AgentOutputBlock
 from services.common.blocks.text import CombineTextsBlock, FillTextTemplateBlock, TextReplaceBlock
 from services.common.blocks.time_blocks import CountdownTimerBlock
 from services.common.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
+from services.common.sandbox.pool import FairSlots
 
 NESTED_LOOPS = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
 # Within the step budget (a few thousand steps) but seconds of CPU each: only the clock stops it.
@@ -105,6 +106,38 @@ async def test_a_cancelled_render_never_answers_the_next_caller(pool):
 async def test_more_renders_than_workers_queue_up(pool):
     outs = await asyncio.gather(*(pool.render("{{ i }}", {"i": i}) for i in range(6)))
     assert outs == [str(i) for i in range(6)] and pool.started <= 2
+
+
+async def test_a_full_pool_serves_users_round_robin():
+    """Alice queues four renders that each run to the limit; Bob's render waits for about one of
+    them, not for all four (a first-come queue would make him wait for every one)."""
+    pool = TemplatePool(workers=1, timeout_s=0.5, memory_mb=256)
+    try:
+        await pool.render("warm", {})
+        alice = [asyncio.create_task(pool.render(BLIND_SPOT, {}, owner="alice")) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        assert await pool.render("{{ who }}", {"who": "bob"}, owner="bob") == "bob"
+        assert sum(not task.done() for task in alice) >= 2
+        for outcome in await asyncio.gather(*alice, return_exceptions=True):
+            assert isinstance(outcome, TemplateTimeout)
+    finally:
+        await pool.aclose()
+
+
+async def test_fair_slots_survive_cancelled_waiters():
+    slots = FairSlots(1)
+    await slots.acquire("a")
+    waiting = [asyncio.create_task(slots.acquire(owner)) for owner in ("a", "b", "a")]
+    await asyncio.sleep(0)
+    waiting[1].cancel()
+    await asyncio.gather(waiting[1], return_exceptions=True)
+    slots.release()
+    await waiting[0]
+    slots.release()
+    await waiting[2]  # b left the queue, so the slot goes on to a's second request
+    slots.release()
+    assert slots.free == 1
+    await asyncio.wait_for(slots.acquire("c"), 1)
 
 
 async def test_close_stops_the_workers():

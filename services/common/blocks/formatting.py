@@ -25,5 +25,7 @@ async def render_template(ctx: RunContext, template: str, values: dict[str, Any]
                           escape_html: bool = False) -> str:
     """Render ``template`` with ``values``; raises ``TemplateRenderError`` (a ``ValueError``) with
     a message for the graph's author: a syntax error, a limit passed, or the time limit."""
+    if not template:
+        return ""  # an empty system prompt needs no round trip to a worker
     renderer = ctx.templates if ctx.templates is not None else INLINE_RENDERER
-    return await renderer.render(template, values, escape_html=escape_html)
+    return await renderer.render(template, values, escape_html=escape_html, owner=ctx.user_id)

@@ -24,13 +24,15 @@ class TemplateTimeout(TemplateRenderError):
 
 
 class TemplateRenderer(Protocol):
-    async def render(self, template: str, values: dict[str, Any], *, escape_html: bool = False) -> str: ...
+    async def render(self, template: str, values: dict[str, Any], *, escape_html: bool = False,
+                     owner: str = "") -> str: ...
 
 
 class InlineRenderer:
     """Bounded sandbox on a thread of this process (no time or memory limit: tests and tools only)."""
 
-    async def render(self, template: str, values: dict[str, Any], *, escape_html: bool = False) -> str:
+    async def render(self, template: str, values: dict[str, Any], *, escape_html: bool = False,
+                     owner: str = "") -> str:
         answer = await asyncio.to_thread(reply, template, values, escape_html)
         if answer[0] == "ok":
             return answer[1]
