@@ -238,3 +238,19 @@ async def test_the_external_api_answers_413_and_resolves_results(stack, user_ids
         results = (await ext.get(f"{EXT}/graphs/{big_gid}/executions/{run}/results")).json()
     assert results["output"] == [{"out": big}]
     assert {"output": [big]} in [node["output"] for node in results["nodes"]]
+
+
+async def test_an_oversized_execute_fails_alone_in_a_shared_commit(stack, user_ids):
+    """Concurrent execute commands share store commits: the one too large gets 413, the others
+    are recorded and run."""
+    import asyncio
+
+    limit = stack.settings.max_event_bytes
+    async with stack.client(user_ids["alice"]) as client:
+        gid = (await client.post("/api/graphs", json={"graph": sample_graph()})).json()["id"]
+        bodies = [{"inputs": {"input_1": "x" * (limit + 1)}}] + [{"inputs": {"input_1": "Hi", "input_2": str(i)}}
+                                                                 for i in range(5)]
+        answers = await asyncio.gather(*(client.post(f"/api/graphs/{gid}/execute/1", json=b) for b in bodies))
+        assert [r.status_code for r in answers] == [413] + [200] * 5
+        for r in answers[1:]:
+            assert await wait_status(client, r.json()["id"]) == "COMPLETED"
