@@ -196,3 +196,26 @@ async def test_f3_countdown_repeat_is_bounded():
     out = await run(CountdownTimerBlock, {"repeat": MAX_REPEAT, "seconds": 0, "input_message": "m" * 20_000})
     assert out[0][0] == "error" and "repeated messages" in out[0][1]
     assert len(await run(CountdownTimerBlock, {"repeat": MAX_REPEAT, "seconds": 0})) == MAX_REPEAT
+
+
+def test_a_worker_ends_itself_past_its_cpu_headroom():
+    """Backstop for a parent that cannot kill (it died mid-render): RLIMIT_CPU ends the worker."""
+    import pickle
+    import signal
+    import subprocess
+    import sys
+
+    from services.common.sandbox.worker import FRAME
+
+    boot = "from services.common.sandbox.worker import worker_main; worker_main(256, 0.5)"
+    proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        header = proc.stdout.read(FRAME.size)
+        assert pickle.loads(proc.stdout.read(FRAME.unpack(header)[0]))[0] == "ready"
+        request = pickle.dumps((BLIND_SPOT, {}, False))
+        proc.stdin.write(FRAME.pack(len(request)) + request)
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == -signal.SIGXCPU
+    finally:
+        proc.kill()
+        proc.wait()

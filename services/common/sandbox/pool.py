@@ -33,7 +33,7 @@ from services.common.sandbox.worker import FRAME
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # a cold interpreter imports Jinja first; not counted against a render
 _ROOT = str(Path(__file__).resolve().parents[3])  # the directory holding the ``services`` package
-_BOOT = "from services.common.sandbox.worker import worker_main; worker_main({memory_mb})"
+_BOOT = "from services.common.sandbox.worker import worker_main; worker_main({memory_mb}, {cpu_s})"
 
 
 class _Worker:
@@ -172,7 +172,7 @@ class TemplatePool:
     async def _start(self) -> _Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _BOOT.format(memory_mb=int(self.memory_mb)),
+            sys.executable, "-c", _BOOT.format(memory_mb=int(self.memory_mb), cpu_s=float(2 * self.timeout_s + 1)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env)
         worker = _Worker(proc)
         self._all.add(worker)

@@ -1,10 +1,12 @@
 """The template worker process: caps its own address space, then renders requests from stdin.
 
-Started as a fresh interpreter (``python -c '...worker_main(<memory_mb>)'``, see ``pool.py``), never
+Started as a fresh interpreter (``python -c '...worker_main(<memory_mb>, <cpu_s>)'``, see ``pool.py``), never
 forked from the threaded asyncio parent and without re-running the parent's main module.
 ``RLIMIT_AS`` makes a memory bomb fail inside this process with ``MemoryError`` (reported, and the
 worker retires) instead of growing until the host's OOM killer picks a victim. The parent owns
-the wall-clock limit: it kills this process when a render overruns.
+the wall-clock limit: it kills this process when a render overruns. As a backstop (a parent that
+died mid-render, a render that never yields), each render also gets ``RLIMIT_CPU`` headroom of
+``cpu_s`` seconds, after which the kernel ends this process by itself.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and a pickle. The worker sends
 ``("ready", pid)`` once, then answers each ``(source, values, escape_html)`` with ``reply()``'s
@@ -71,7 +73,19 @@ def write_frame(stream: BinaryIO, obj: Any) -> None:
     stream.flush()
 
 
-def worker_main(memory_mb: int) -> None:
+def _limit_cpu(seconds: float) -> None:
+    """Let the next render use at most ``seconds`` more CPU (soft limit: SIGXCPU ends us)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+    except (ValueError, OSError):  # pragma: no cover - a hard limit below the soft one
+        pass
+
+
+def worker_main(memory_mb: int, cpu_s: float | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which closes us
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -84,6 +98,8 @@ def worker_main(memory_mb: int) -> None:
         if not body:
             return
         source, values, escape_html = pickle.loads(body)
+        if cpu_s:
+            _limit_cpu(cpu_s)
         answer = reply(source, values, escape_html, memory_mb)
         try:
             write_frame(answers, answer)
