@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.application.api_keys import ApiKeyCommands, key_info
 from services.common.auth import User
-from services.common.http import BODY_REFUSALS, parse_uuid, refusals
+from services.common.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
 
 
 class CreateApiKeyRequest(BaseModel):
@@ -49,18 +49,18 @@ def build_router(current_user) -> APIRouter:
         return {"api_key": key_info(key), "plain_text_key": plain}
 
     @router.delete("/{key_id}", summary="Revoke an API key", responses=refusals(400, 404, 409))
-    async def revoke_api_key(key_id: str, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
+    async def revoke_api_key(key_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
         key = await asyncio.to_thread(commands(request).revoke, user, parse_uuid(key_id, "key_id"))
         return await answer(request, key)
 
     @router.post("/{key_id}/suspend", summary="Suspend an API key", responses=refusals(*BODY_REFUSALS, 404, 409))
-    async def suspend_api_key(key_id: str, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
+    async def suspend_api_key(key_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
         key = await asyncio.to_thread(commands(request).suspend, user, parse_uuid(key_id, "key_id"))
         return await answer(request, key)
 
     @router.put("/{key_id}/permissions", summary="Replace an API key's permissions",
                 responses=refusals(*BODY_REFUSALS, 404, 409))
-    async def update_permissions(key_id: str, body: UpdatePermissionsRequest, request: Request,
+    async def update_permissions(key_id: UuidPath, body: UpdatePermissionsRequest, request: Request,
                                  user: User = Depends(current_user)) -> dict[str, Any]:
         key = await asyncio.to_thread(commands(request).set_permissions, user, parse_uuid(key_id, "key_id"),
                                       body.permissions)

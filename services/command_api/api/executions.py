@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import User
-from services.common.http import BODY_REFUSALS, MAX_VERSION, parse_uuid, refusals
+from services.common.http import BODY_REFUSALS, MAX_VERSION, UuidPath, parse_uuid, refusals
 from services.common.ratelimit import execute_limit
 
 
@@ -30,7 +30,7 @@ def build_router(current_user) -> APIRouter:
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
                  dependencies=[Depends(execute_limit(current_user))],
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
-    def execute_graph(graph_id: str, request: Request, graph_version: int = Path(ge=1, le=MAX_VERSION),
+    def execute_graph(graph_id: UuidPath, request: Request, graph_version: int = Path(ge=1, le=MAX_VERSION),
                       body: ExecuteGraphRequest | None = None,
                       preset_id: str | None = None, user: User = Depends(current_user)) -> dict[str, Any]:
         body = body or ExecuteGraphRequest()
@@ -39,14 +39,14 @@ def build_router(current_user) -> APIRouter:
 
     @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end",
                  responses=refusals(400, 404, 409, 504))
-    def stop_execution(graph_id: str, graph_exec_id: str, request: Request,
+    def stop_execution(graph_id: UuidPath, graph_exec_id: UuidPath, request: Request,
                        user: User = Depends(current_user)) -> dict[str, Any]:
         return commands(request).stop(user, parse_uuid(graph_id, "graph_id"),
                                       parse_uuid(graph_exec_id, "graph_exec_id"))
 
     @router.delete("/executions/{graph_exec_id}", status_code=204, summary="Delete an execution (soft)",
                    responses=refusals(400, 404, 409))
-    def delete_execution(graph_exec_id: str, request: Request, user: User = Depends(current_user)) -> None:
+    def delete_execution(graph_exec_id: UuidPath, request: Request, user: User = Depends(current_user)) -> None:
         commands(request).delete(user, parse_uuid(graph_exec_id, "graph_exec_id"))
 
     return router

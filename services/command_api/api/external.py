@@ -22,7 +22,7 @@ from services.command_api.api.blocks import run_block_directly
 from services.command_api.domain.api_key import ApiKey
 from services.common.auth import User
 from services.common.executions.views import output_block_ids
-from services.common.http import BODY_REFUSALS, MAX_VERSION, Forbidden, parse_uuid, refusals
+from services.common.http import BODY_REFUSALS, MAX_VERSION, Forbidden, UuidPath, parse_uuid, refusals
 from services.common.pricing import block_catalogue
 from services.common.ratelimit import enforce, key_bucket, user_bucket
 
@@ -93,7 +93,7 @@ def build_router() -> APIRouter:
 
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
-    async def execute_graph(graph_id: str, request: Request, graph_version: int = Path(ge=1, le=MAX_VERSION),
+    async def execute_graph(graph_id: UuidPath, request: Request, graph_version: int = Path(ge=1, le=MAX_VERSION),
                             node_input: dict[str, Any] = Body(default_factory=dict, embed=True),
                             key: ApiKey = Depends(require(P.EXECUTE_GRAPH))) -> dict[str, Any]:
         await enforce(request, key_bucket(key.key_id), user_bucket(key.user_id or ""))
@@ -103,7 +103,7 @@ def build_router() -> APIRouter:
 
     @router.get("/graphs/{graph_id}/executions/{graph_exec_id}/results", summary="An execution's results",
                 responses=refusals(400, 404))
-    def execution_result(graph_id: str, graph_exec_id: str, request: Request,
+    def execution_result(graph_id: UuidPath, graph_exec_id: UuidPath, request: Request,
                          key: ApiKey = Depends(require(P.READ_GRAPH))) -> dict[str, Any]:
         state = request.app.state.execution_commands.resolved_state(
             owner(key), parse_uuid(graph_id, "graph_id"), parse_uuid(graph_exec_id, "graph_exec_id"))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from schemas.graph import CreateGraphRequest, GraphInput, SetActiveVersionRequest
 from services.common.auth import User
-from services.common.http import BODY_REFUSALS, parse_uuid, refusals
+from services.common.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
 
 
 def build_router(current_user) -> APIRouter:
@@ -23,18 +23,18 @@ def build_router(current_user) -> APIRouter:
 
     @router.put("/{graph_id}", summary="Record a new version of a graph",
                 responses=refusals(*BODY_REFUSALS, 404, 409))
-    def update_graph(graph_id: str, body: GraphInput, request: Request,
+    def update_graph(graph_id: UuidPath, body: GraphInput, request: Request,
                      user: User = Depends(current_user)) -> dict[str, Any]:
         return commands(request).update(user, parse_uuid(graph_id, "graph_id"), body)
 
     @router.put("/{graph_id}/versions/active", summary="Set the active version of a graph",
                 responses=refusals(*BODY_REFUSALS, 404, 409))
-    def set_active_version(graph_id: str, body: SetActiveVersionRequest, request: Request,
+    def set_active_version(graph_id: UuidPath, body: SetActiveVersionRequest, request: Request,
                            user: User = Depends(current_user)) -> dict[str, Any]:
         return commands(request).set_active(user, parse_uuid(graph_id, "graph_id"), body.active_graph_version)
 
     @router.delete("/{graph_id}", summary="Delete every version of a graph", responses=refusals(400, 404, 409))
-    def delete_graph(graph_id: str, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
+    def delete_graph(graph_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
         return commands(request).delete(user, parse_uuid(graph_id, "graph_id"))
 
     return router

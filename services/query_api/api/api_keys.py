@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from services.common.auth import User
-from services.common.http import NotFound, json_response, parse_uuid, refusals
+from services.common.http import NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import api_keys as rm
 
 
@@ -18,7 +18,7 @@ def build_router(current_user, fenced) -> APIRouter:
         return json_response(await rm.list_keys(request.app.state.read_pool, user.id))
 
     @router.get("/{key_id}", summary="One of the caller's API keys", responses=refusals(400, 404))
-    async def get_api_key(key_id: str, request: Request, user: User = Depends(current_user),
+    async def get_api_key(key_id: UuidPath, request: Request, user: User = Depends(current_user),
                           _: None = Depends(fenced("apikeys"))):
         found = await rm.get_key(request.app.state.read_pool, user.id, parse_uuid(key_id, "key_id"))
         if found is None:

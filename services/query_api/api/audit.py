@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import User
 from services.common.executions.audit import state_at, with_causes
-from services.common.http import MAX_SEQ, BadRequest, NotFound, json_response, parse_uuid, refusals
+from services.common.http import MAX_SEQ, BadRequest, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models.history import owner, read_history, resolved_fold, resolved_payloads
 
 
@@ -21,13 +21,13 @@ def build_router(current_user) -> APIRouter:
         return execution_id, history
 
     @router.get("/{graph_exec_id}/events", summary="The execution's complete event history, in order")
-    async def events(graph_exec_id: str, request: Request, user: User = Depends(current_user)):
+    async def events(graph_exec_id: UuidPath, request: Request, user: User = Depends(current_user)):
         execution_id, history = await owned_history(request, user, graph_exec_id)
         entries = with_causes(await resolved_payloads(request.app.state.read_pool, history))
         return json_response({"execution_id": execution_id, "events": entries})
 
     @router.get("/{graph_exec_id}/state", summary="The execution as it stood after event at_seq")
-    async def state(graph_exec_id: str, request: Request, at_seq: int | None = Query(default=None, ge=1, le=MAX_SEQ),
+    async def state(graph_exec_id: UuidPath, request: Request, at_seq: int | None = Query(default=None, ge=1, le=MAX_SEQ),
                     user: User = Depends(current_user)):
         execution_id, history = await owned_history(request, user, graph_exec_id, at_seq)
         if at_seq is not None and history[-1][0] < at_seq:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.common.auth import User
-from services.common.http import MAX_PAGE, NotFound, json_response, parse_uuid, refusals
+from services.common.http import MAX_PAGE, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import executions as rm
 
 
@@ -25,7 +25,7 @@ def build_router(current_user, fenced) -> APIRouter:
         return json_response(executions)
 
     @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated", responses=refusals(400))
-    async def list_for_graph(graph_id: str, request: Request, page: int = Query(1, ge=1, le=MAX_PAGE),
+    async def list_for_graph(graph_id: UuidPath, request: Request, page: int = Query(1, ge=1, le=MAX_PAGE),
                              page_size: int = Query(25, ge=1, le=100), user: User = Depends(current_user),
                              _: None = Depends(fenced("executions"))):
         executions, total = await rm.list_executions(pool(request), user.id, graph_id=parse_uuid(graph_id, "graph_id"),
@@ -36,7 +36,7 @@ def build_router(current_user, fenced) -> APIRouter:
 
     @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions",
                 responses=refusals(400, 404))
-    async def get_one(graph_id: str, graph_exec_id: str, request: Request, user: User = Depends(current_user),
+    async def get_one(graph_id: UuidPath, graph_exec_id: UuidPath, request: Request, user: User = Depends(current_user),
                       _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"),
                                        parse_uuid(graph_id, "graph_id"))
@@ -46,7 +46,7 @@ def build_router(current_user, fenced) -> APIRouter:
 
     @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions",
                 responses=refusals(400, 404))
-    async def get_by_id(graph_exec_id: str, request: Request, user: User = Depends(current_user),
+    async def get_by_id(graph_exec_id: UuidPath, request: Request, user: User = Depends(current_user),
                         _: None = Depends(fenced("executions"))):
         found = await rm.get_execution(pool(request), user.id, parse_uuid(graph_exec_id, "graph_exec_id"))
         if found is None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from services.common.auth import User
 from services.common.graphs.model import graph_meta
 from services.common.graphs.rules import strip_for_export
-from services.common.http import MAX_VERSION, NotFound, json_response, parse_uuid, refusals
+from services.common.http import MAX_VERSION, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import graphs as rm
 
 
@@ -26,20 +26,20 @@ def build_router(current_user, fenced) -> APIRouter:
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)",
                 responses=refusals(400, 404))
-    async def get_graph(graph_id: str, request: Request,
+    async def get_graph(graph_id: UuidPath, request: Request,
                         version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
                         for_export: bool = False, user: User = Depends(current_user),
                         _: None = Depends(fenced("graphs"))):
         return json_response(await _one(request, user, graph_id, version, for_export))
 
     @router.get("/{graph_id}/versions/{version}", summary="Get one version of a graph", responses=refusals(400, 404))
-    async def get_graph_version(graph_id: str, request: Request, version: int = Path(ge=1, le=MAX_VERSION),
+    async def get_graph_version(graph_id: UuidPath, request: Request, version: int = Path(ge=1, le=MAX_VERSION),
                                 user: User = Depends(current_user),
                                 _: None = Depends(fenced("graphs"))):
         return json_response(await _one(request, user, graph_id, version, False))
 
     @router.get("/{graph_id}/versions", summary="Every version of a graph, newest first", responses=refusals(400, 404))
-    async def list_versions(graph_id: str, request: Request, user: User = Depends(current_user),
+    async def list_versions(graph_id: UuidPath, request: Request, user: User = Depends(current_user),
                             _: None = Depends(fenced("graphs"))):
         versions = await rm.all_versions(pool(request), user.id, parse_uuid(graph_id, "graph_id"))
         if not versions:
