@@ -70,6 +70,7 @@ def test_f3_string_multiplication_is_refused_before_allocating():
     ("{{ 'abc'.replace('', 'x' * 1000000) }}", "characters"),
     ("{{ 'abc'|replace('', 'x' * 1000000) }}", "characters"),
     ("{{ 'a'.ljust(999999999) }}", "characters"),
+    ("{{ (('x' * 999)|safe).replace('', 'y' * 999999) }}", "characters"),  # Markup's own methods
     ("{{ ''.join(['x' * 100000] * 100) }}", "characters"),
     ("{{ range(1)|batch(999999999, 'x')|list }}", "characters"),
     ("{{ lipsum(10**7) }}", "characters"),

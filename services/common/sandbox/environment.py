@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import string
 import threading
-import types
 from collections import OrderedDict
 from contextvars import ContextVar
 from functools import update_wrapper
@@ -44,6 +43,7 @@ from services.common.sandbox.limits import (
     check_printf,
     check_replace,
     check_width,
+    text_size,
 )
 
 _PADDING_METHODS = {"ljust", "rjust", "center", "zfill"}
@@ -104,10 +104,6 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("))")
 
 
-def _text_size(value: Any) -> int:
-    return len(value) if isinstance(value, str) else len(str(value))
-
-
 def _check_str_format(template: str, args: tuple, kwargs: dict) -> None:
     """``'{:>999999999}'.format(1)`` or ``('{0}' * 300000).format(big)``: bound the spec widths
     and the number of fields times the largest argument."""
@@ -121,18 +117,8 @@ def _check_str_format(template: str, args: tuple, kwargs: dict) -> None:
                 check_width(value, "formatted value")
         elif spec:
             check_format_spec(spec)
-    largest = max((_text_size(v) for v in (*args, *kwargs.values())), default=0)
+    largest = max((text_size(v) for v in (*args, *kwargs.values())), default=0)
     check_chars(len(template) + fields * largest, "formatted text")
-
-
-def _check_printf_size(fmt: str, args: Any) -> None:
-    check_printf(fmt, args)
-    if isinstance(args, tuple):
-        size = sum(_text_size(a) for a in args)
-    else:
-        values = args.values() if isinstance(args, dict) else (args,)
-        size = fmt.count("%") * max((_text_size(v) for v in values), default=0)
-    check_chars(len(fmt) + size, "formatted text")
 
 
 def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any) -> Any:
@@ -155,7 +141,7 @@ def _check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> Any:
         check_replace(str(value), str(_arg(args, kwargs, 0, "old", "")), str(_arg(args, kwargs, 1, "new", "")),
                       count if isinstance(count, int) else -1)
     elif name == "format" and isinstance(value, str):
-        _check_printf_size(value, kwargs if kwargs else tuple(args))
+        check_printf(value, kwargs if kwargs else tuple(args))
     elif name in ("batch", "slice"):
         check_width(_arg(args, kwargs, 0, "linecount" if name == "batch" else "slices", 1), f"{name} size")
     return value
@@ -206,7 +192,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             yield item
 
     def checked_concat(self, join: Callable[[Any], str], parts: tuple) -> str:
-        check_chars(sum(_text_size(p) for p in parts), "text")
+        check_chars(sum(text_size(p) for p in parts), "text")
         return join(parts)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -219,14 +205,12 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_binop(operator, left, right)
-        if operator == "%" and isinstance(left, str):
-            _check_printf_size(left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805,B902
         __self.loop_tick(MACRO_CALL_STEPS if isinstance(__obj, Macro) else 1)
-        if isinstance(__obj, types.BuiltinMethodType) and isinstance(getattr(__obj, "__self__", None), str):
-            args = __self._check_str_method(__obj.__self__, __obj.__name__, args, kwargs)
+        if isinstance(getattr(__obj, "__self__", None), str):  # str methods, and Markup's wrappers
+            args = __self._check_str_method(__obj.__self__, getattr(__obj, "__name__", ""), args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
     @staticmethod

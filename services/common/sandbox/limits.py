@@ -77,9 +77,14 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         check_printf(left, right)
 
 
+def text_size(value: Any) -> int:
+    return len(value) if isinstance(value, str) else len(str(value))
+
+
 def check_printf(fmt: str, args: Any) -> None:
-    """``'%0999999999d' % 1`` allocates its width: refuse widths and precisions past the cap, and
-    ``*`` widths taken from the arguments."""
+    """``'%0999999999d' % 1`` allocates its width: refuse widths and precisions past the cap and
+    ``*`` widths taken from the arguments, then bound the result by the arguments' sizes (every
+    ``%`` of a mapping format may name the largest value)."""
     for width, precision in _PRINTF_SPEC.findall(fmt):
         for part in (width, precision):
             if part == "*":
@@ -87,6 +92,12 @@ def check_printf(fmt: str, args: Any) -> None:
                     check_width(arg, "formatted value")
             elif part:
                 check_chars(int(part), "formatted value")
+    if isinstance(args, tuple):
+        size = sum(text_size(a) for a in args)
+    else:
+        values = args.values() if isinstance(args, dict) else (args,)
+        size = fmt.count("%") * max((text_size(v) for v in values), default=0)
+    check_chars(len(fmt) + size, "formatted text")
 
 
 def check_format_spec(spec: str) -> None:
