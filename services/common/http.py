@@ -173,7 +173,10 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\d{19,}|NaN|Infinity|[eE][+-]?\d{3,}")
+# NaN, Infinity and 3-digit exponents count only where a JSON value starts (after ``:``, ``[`` or
+# ``,``), so the hex of ordinary UUIDs ("…4e123…") does not make every body suspicious.
+_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\d{19,}"
+                         rb"|[:\[,]\s*(?:-?Infinity|NaN|-?\d+(?:\.\d*)?[eE][+-]?\d{3,})")
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _NOT_FINITE = "Request JSON contains a number that is not finite (NaN, Infinity or beyond the float range, e.g. 1e400)"
 
