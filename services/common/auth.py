@@ -84,6 +84,9 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > 200:
             raise AuthError("Invalid token: bad 'sub' claim")
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):  # PyJWT also takes "exp": "1900000000"
+            raise AuthError("Invalid token: bad 'exp' claim")
         role = claims.get("role") if isinstance(claims.get("role"), str) else "authenticated"
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
         return User(id=sub, email=email, role=role), float(claims["exp"])

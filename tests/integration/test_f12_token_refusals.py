@@ -28,6 +28,8 @@ def signed(stack, claims: dict, **kwargs) -> str:
     (lambda s: signed(s, {"sub": "u", "aud": "authenticated"}), "Invalid token: missing 'exp' claim"),
     (lambda s: signed(s, {"sub": "u", "aud": "authenticated", "exp": time.time() + 60, "nbf": time.time() + 600}),
      "Invalid token: not valid yet"),
+    (lambda s: signed(s, {"sub": "u", "aud": "authenticated", "exp": str(int(time.time()) + 60)}),
+     "Invalid token: bad 'exp' claim"),
 ])
 async def test_f12_401_bodies_carry_our_reason_not_pyjwts_text(stack, make, reason):
     token = make(stack)
