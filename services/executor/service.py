@@ -187,7 +187,10 @@ class ExecutorService:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("executions",))
-        await self._poll_dead_letters()  # parked executions are known before their messages come
+        try:
+            await self._poll_dead_letters()  # parked executions are known before their messages come
+        except (psycopg.Error, OSError) as exc:
+            log.warning("executor: could not read dead letters (%s); the next pass will", exc)
         consumer = make_consumer(self.settings, group_id=group_id(self.settings), max_poll_interval_ms=300_000)
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         await consumer.start()
@@ -376,6 +379,8 @@ class ExecutorService:
                     await self.counter.prune()
             except (psycopg.Error, OSError) as exc:
                 log.debug("executor control pass failed: %s", exc)
+            except Exception:  # noqa: BLE001 - this loop must outlive any one bad pass
+                log.exception("executor control pass failed")
 
     async def _poll_dead_letters(self) -> None:
         async with self.control_pool.connection() as conn:
