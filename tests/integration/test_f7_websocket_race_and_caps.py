@@ -156,6 +156,10 @@ async def test_f7_over_the_socket_cap_the_connection_is_closed_with_a_clear_code
         for ws in open_sockets[:1]:
             await ws.send(orjson.dumps({"method": "heartbeat"}).decode())
             assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["data"] == "pong"
+            await ws.send(orjson.dumps({"method": "subscribe_graph_execution", "data": {
+                "graph_exec_id": str(uuid.uuid4()), "after_seq": 2 ** 63}}).decode())
+            refused = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert refused["success"] is False and "after_seq" in refused["error"]  # bounded like at_seq (F6)
         async with websockets.connect(url) as extra:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(extra.recv(), 10)

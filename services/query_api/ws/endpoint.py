@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from services.common.auth import AuthError, TokenVerifier
+from services.common.http import MAX_SEQ
 from services.common.blobs import BlobStore, Refs
 from services.common.executions.refs import view_refs
 from services.query_api.ws import protocol
@@ -100,8 +101,8 @@ async def _handle(hub, socket: Socket, raw: str) -> dict[str, Any] | None:
 async def _subscription(hub, socket: Socket, method: str, data: dict[str, Any]) -> dict[str, Any] | None:
     if method == protocol.SUBSCRIBE_EXECUTION:
         after = data.get("after_seq")
-        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
-            return protocol.refusal(method, "after_seq must be a non-negative integer")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_SEQ):
+            return protocol.refusal(method, "after_seq must be a non-negative integer (a seq from this channel)")
         exec_id = data.get("graph_exec_id")
         channel = await hub.subscribe_execution(socket, exec_id, after) if isinstance(exec_id, str) else None
         if channel is None:
