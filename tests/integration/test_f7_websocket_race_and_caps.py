@@ -15,7 +15,8 @@ from schemas.graph import GraphVersionBody
 from services.common import db
 from services.common.eventstore import EventStore, NewEvent
 from services.query_api.ws import protocol
-from services.query_api.ws.hub import Hub, Refused, Socket
+from services.query_api.ws.hub import Hub, Socket
+from services.query_api.ws.limits import Refused
 from tests.integration.helpers import eventually
 
 

@@ -14,7 +14,8 @@ from services.common.http import MAX_SEQ
 from services.common.blobs import BlobStore, Refs
 from services.common.executions.refs import view_refs
 from services.query_api.ws import protocol
-from services.query_api.ws.hub import Refused, Socket
+from services.query_api.ws.hub import Socket
+from services.query_api.ws.limits import Refused
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024

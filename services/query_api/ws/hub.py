@@ -38,15 +38,12 @@ from services.common.executions.views import execution_meta, node_result, output
 from services.common.settings import Settings
 from services.query_api.read_models.history import read_history
 from services.query_api.ws import protocol
+from services.query_api.ws.limits import Limits, Refused
 
 log = logging.getLogger(__name__)
 GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
 _ROWS = ("SELECT notification_id, originator_id, originator_version, topic, state FROM executions_events "
          "WHERE notification_id > %s ORDER BY notification_id LIMIT 2000")
-
-
-class Refused(Exception):
-    """A subscription or connection the hub will not take; the message is for the client."""
 
 
 @dataclass(eq=False)
@@ -102,7 +99,7 @@ class Hub:
         self.watches: dict[str, _Watch] = {}
         self.graph_subs: dict[tuple[str, str], list[Socket]] = {}
         self.stream_graph: dict[str, tuple[str, str]] = {}  # executions queued under a watched graph
-        self.sockets_per_user: dict[str, int] = {}
+        self.limits = Limits(settings.ws_max_subscriptions_per_socket, settings.ws_max_sockets_per_user)
         self._wake = asyncio.Event()
         self._idle = False
         self._task: asyncio.Task | None = None
@@ -246,17 +243,8 @@ class Hub:
         self._idle = False
 
     def connect(self, socket: Socket) -> None:
-        """Count a new connection against its user's cap (``ws_max_sockets_per_user``, per process)."""
-        limit = self.settings.ws_max_sockets_per_user
-        if self.sockets_per_user.get(socket.user_id, 0) >= limit:
-            raise Refused(f"too many connections for this user (limit {limit}); close one first")
-        self.sockets_per_user[socket.user_id] = self.sockets_per_user.get(socket.user_id, 0) + 1
-
-    def _claim(self, socket: Socket, channel: str) -> None:
-        limit = self.settings.ws_max_subscriptions_per_socket
-        if channel not in socket.channels and len(socket.channels) >= limit:
-            raise Refused(f"too many subscriptions on this connection (limit {limit}); unsubscribe first")
-        socket.channels.add(channel)
+        """Count a new connection against its user's cap (``Refused`` over it)."""
+        self.limits.connect(socket)
 
     async def _owner(self, stream_id: str) -> str | None:
         first = await read_history(self.pool, stream_id, upto=1)
@@ -273,7 +261,7 @@ class Hub:
         if await self._owner(stream_id) != socket.user_id:
             return None
         channel = protocol.execution_channel(socket.user_id, stream_id)
-        self._claim(socket, channel)
+        self.limits.claim(socket, channel)
         await self._wake_up()
         watch = self.watches.get(stream_id)
         new_watch = watch is None
@@ -332,7 +320,7 @@ class Hub:
         except ValueError:
             raise Refused("graph_id must be a UUID") from None
         channel = protocol.graph_channel(socket.user_id, graph_id)
-        self._claim(socket, channel)
+        self.limits.claim(socket, channel)
         await self._wake_up()
         sockets = self.graph_subs.setdefault((socket.user_id, graph_id), [])
         if socket not in sockets:
@@ -361,12 +349,7 @@ class Hub:
 
     def drop(self, socket: Socket) -> None:
         """Forget a closed connection: its subscriptions and its place under the user's cap."""
-        left = self.sockets_per_user.get(socket.user_id, 0) - 1
-        if left > 0:
-            self.sockets_per_user[socket.user_id] = left
-        else:
-            self.sockets_per_user.pop(socket.user_id, None)
-        socket.channels.clear()
+        self.limits.disconnect(socket)
         for stream_id, watch in list(self.watches.items()):
             watch.subs = [s for s in watch.subs if s.socket is not socket]
             if not watch.subs and (watch.state.is_terminal or stream_id not in self.stream_graph):
