@@ -26,6 +26,24 @@ MAX_EXAMPLES = 12
 MAX_TIME_S = 60
 
 
+def test_every_operation_documents_its_refusals():
+    """Without a server: every authenticated operation lists 401, and every operation with a body
+    lists what the body middleware answers (400, 413), from the one table in services/common/http.py."""
+    from services import gateway
+    from services.common.settings import Settings
+
+    app = gateway.create_app(Settings(local_mode=True, DATABASE_URL="postgresql://unused@127.0.0.1/unused"),
+                             background=[])
+    missing = []
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            needed = ({"401"} if path != "/health" else set()) | ({"400", "413"} if "requestBody" in operation else set())
+            if needed - codes:
+                missing.append(f"{method.upper()} {path}: {sorted(needed - codes)}")
+    assert not missing, missing
+
+
 def schemathesis_cli() -> Path:
     path = Path(sys.executable).with_name("schemathesis")
     if not path.exists():
