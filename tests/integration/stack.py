@@ -90,12 +90,16 @@ async def running_stack(settings: Settings, *, projector: bool = True, executors
         relay = Relay(settings, EventStore(stack.datastore, context))
         stack.relays.append(relay)
         stack.start(f"relay-{context}", relay.run)
+    # Consumers join their groups concurrently: each join waits out the broker's rebalance delay,
+    # and waiting for them one after another doubled every module's set-up time.
+    joins = []
     if projector:
         proj = stack.start_projector()
-        await eventually(lambda: _ready(proj), timeout=30, message="projector joined its group")
+        joins.append(eventually(lambda: _ready(proj), timeout=30, message="projector joined its group"))
     for i in range(executors):
         service = stack.start_executor(f"executor-{i}")
-        await eventually(lambda: _ready_flag(service), timeout=30, message="executor joined its group")
+        joins.append(eventually(lambda s=service: _ready_flag(s), timeout=30, message="executor joined its group"))
+    await asyncio.gather(*joins)
     port = free_port()
     app = gateway.create_app(settings, background=[])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
