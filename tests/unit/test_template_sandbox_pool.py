@@ -16,7 +16,7 @@ from services.common.blocks.io import AgentOutputBlock
 from services.common.blocks.text import CombineTextsBlock, FillTextTemplateBlock, TextReplaceBlock
 from services.common.blocks.time_blocks import CountdownTimerBlock
 from services.common.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
-from services.common.sandbox.pool import FairSlots
+from services.common.fair_slots import Slots
 
 NESTED_LOOPS = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
 # Within the step budget (a few thousand steps) but seconds of CPU each: only the clock stops it.
@@ -125,18 +125,18 @@ async def test_a_full_pool_serves_users_round_robin():
 
 
 async def test_fair_slots_survive_cancelled_waiters():
-    slots = FairSlots(1)
+    slots = Slots(1, per_user=1)
     await slots.acquire("a")
     waiting = [asyncio.create_task(slots.acquire(owner)) for owner in ("a", "b", "a")]
     await asyncio.sleep(0)
     waiting[1].cancel()
     await asyncio.gather(waiting[1], return_exceptions=True)
-    slots.release()
+    slots.release("a")
     await waiting[0]
-    slots.release()
+    slots.release("a")
     await waiting[2]  # b left the queue, so the slot goes on to a's second request
-    slots.release()
-    assert slots.free == 1
+    slots.release("a")
+    assert slots.held == 0
     await asyncio.wait_for(slots.acquire("c"), 1)
 
 

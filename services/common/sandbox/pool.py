@@ -11,7 +11,7 @@ Workers are fresh interpreters (the spawn model: never a fork of this threaded a
 They are started with asyncio's subprocess API rather than ``multiprocessing`` so the child does
 not re-import the parent's ``__main__`` (uvicorn, pytest, a CLI) before it can take work, and the
 pipes need no selector tricks. They start lazily, at most ``workers`` at once, and a full pool
-serves waiting renders round-robin by user (``FairSlots``). One pool per
+serves waiting renders round-robin by user (``services.common.fair_slots.Slots``). One pool per
 process, opened and closed with the app or the executor, and handed to blocks through
 ``RunContext.templates``.
 """
@@ -23,10 +23,10 @@ import logging
 import os
 import pickle
 import sys
-from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
+from services.common.fair_slots import Slots
 from services.common.sandbox.renderer import TemplateRenderError, TemplateTimeout
 from services.common.sandbox.worker import FRAME
 
@@ -61,57 +61,12 @@ class _Worker:
                 pass
 
 
-class FairSlots:
-    """At most ``size`` holders at once; waiters are served round-robin by owner (the user), so
-    one user queueing a hundred slow templates delays another user's render by at most about one
-    of them per worker, not by the whole queue."""
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self._waiting: OrderedDict[str, deque[asyncio.Future]] = OrderedDict()
-
-    async def acquire(self, owner: str) -> None:
-        if self.free > 0 and not self._waiting:
-            self.free -= 1
-            return
-        granted = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(owner, deque()).append(granted)
-        try:
-            await granted
-        except asyncio.CancelledError:
-            if granted.done() and not granted.cancelled():
-                self.release()  # handed a slot just as it was cancelled: pass it on
-            else:
-                self._forget(owner, granted)
-            raise
-
-    def release(self) -> None:
-        while self._waiting:
-            owner, queue = next(iter(self._waiting.items()))
-            granted = queue.popleft()
-            if queue:
-                self._waiting.move_to_end(owner)  # the owner's next render waits its turn
-            else:
-                del self._waiting[owner]
-            if not granted.done():
-                granted.set_result(None)
-                return
-        self.free += 1
-
-    def _forget(self, owner: str, granted: asyncio.Future) -> None:
-        queue = self._waiting.get(owner)
-        if queue is not None and granted in queue:
-            queue.remove(granted)
-            if not queue:
-                del self._waiting[owner]
-
-
 class TemplatePool:
     """Renders templates in worker processes: ``await pool.render(source, values)``."""
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 512) -> None:
         self.size, self.timeout_s, self.memory_mb = max(1, workers), timeout_s, memory_mb
-        self._slots = FairSlots(self.size)
+        self._slots = Slots(self.size, per_user=self.size)  # any user may use every idle worker
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._reaping: set[asyncio.Task] = set()
@@ -135,7 +90,7 @@ class TemplatePool:
             worker = await self._take()
             answer = await self._ask(worker, request)
         finally:
-            self._slots.release()
+            self._slots.release(owner)
         if answer[0] == "ok":
             return answer[1]
         raise TemplateRenderError(answer[1])
