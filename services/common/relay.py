@@ -12,29 +12,22 @@ topic from position 0.
 
 A record the producer or the broker refuses for what it is (too large, malformed) is poison, not
 broker trouble: retrying it would wedge the log for everyone (audit F2). It is parked as a dead
-letter (consumer ``relay``) and the relay moves on; later events of the same stream are parked
-too, "held behind" it, so the stream stays in order. About once a second the relay looks at
-operator decisions: after ``retry`` it publishes the parked record again and then the held ones
-in order; after ``skip`` it steps over that record and publishes the held ones.
+letter and the relay moves on, holding later records of its stream behind it; about once a
+second the relay acts on operator decisions (``retry``/``skip``). That bookkeeping lives in
+``relay_quarantine.py``; this module publishes and tells it what the broker refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 
 import psycopg
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidTimestampError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    UnsupportedForMessageFormatError,
-)
+from aiokafka.errors import KafkaError
 
-from services.common import db, deadletters
+from services.common import db
 from schemas.envelope import envelope_bytes
 from services.common.eventstore import EventStore
 from services.common.kafka import (
@@ -45,6 +38,7 @@ from services.common.kafka import (
     recreate_topic,
     topic_end_offsets,
 )
+from services.common.relay_quarantine import RelayQuarantine, describe, is_poison
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,29 +46,6 @@ PUBLISH_TIMEOUT_S = 5.0
 INTEGRITY_CHECK_S = 3.0
 LINGER_S = 0.002
 DECISIONS_POLL_S = 1.0
-CONSUMER = "relay"
-# Refusals of one record for what it is: retrying cannot help. (Anything else, e.g. a timeout or
-# an authorization failure, is trouble with the broker and the whole batch is retried.)
-POISON_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException, InvalidTimestampError,
-                 UnsupportedForMessageFormatError, ValueError, TypeError)
-INVALID_RECORD_ERRNO = 87
-
-
-def is_poison(exc: BaseException) -> bool:
-    return isinstance(exc, POISON_ERRORS) or getattr(exc, "errno", None) == INVALID_RECORD_ERRNO
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass
-class Held:
-    """The relay's dead letters of one log: what to hold back or step over."""
-
-    streams: dict[str, int] = field(default_factory=dict)  # stream id -> its first open dead letter
-    open_positions: set[int] = field(default_factory=set)  # already parked: never re-parked
-    skipped: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -107,7 +78,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._last_offsets: dict[int, int] = {}
         self._lost_data = False
-        self.held = Held()
+        self.quarantine = RelayQuarantine(store.context, store.table, self.stats)
         self._limit: int | None = None
 
     # -- lock ---------------------------------------------------------------------------------
@@ -146,7 +117,7 @@ class Relay:
             if parked:
                 # Parking and moving past the parked records commit together (never lost, never
                 # published half-way): a record is stepped over only once it is a dead letter.
-                await self._park(conn, parked)
+                await self.quarantine.park(conn, parked)
             else:
                 # Losing this update in a database crash only means re-publishing a batch (consumers
                 # deduplicate), so it need not wait for the WAL flush that the event commits pay for.
@@ -164,91 +135,21 @@ class Relay:
                 "kafka_offset = EXCLUDED.kafka_offset",
                 (self.context, partition, pos, offset))
 
-    # -- dead letters -------------------------------------------------------------------------
-
-    async def _park(self, conn: psycopg.AsyncConnection, parked: list[tuple[tuple, str | None]]) -> None:
-        """Record ``(record, error)`` pairs in position order; an error of None means "held behind
-        the stream's head dead letter" (which may be parked earlier in the same list)."""
-        for (position, stream_id, version, type_name, _state), error in parked:
-            key = str(stream_id)
-            head = self.held.streams.get(key)
-            text = error if error is not None else deadletters.held_behind(head)
-            dl_id = await deadletters.park(conn, consumer=CONSUMER, context=self.context, stream_id=key,
-                                           position=position, version=version, event_type=type_name, error=text)
-            self.held.streams.setdefault(key, dl_id)
-            self.held.open_positions.add(position)
-            self.stats.parked += 1
-            if error is not None:
-                log.error("relay %s: parked %s v%d of stream %s (position %d, dead letter #%d): %s; the stream "
-                          "waits for `agentloom deadletters retry|skip`", self.context, type_name, version, key,
-                          position, dl_id, error[:300])
-        self.stats.held_streams = len(self.held.streams)
-
-    async def _load_dead_letters(self, conn: psycopg.AsyncConnection) -> dict[str, list[tuple]]:
-        """Refresh ``self.held``; returns the open dead letters per stream in position order."""
-        rows = await (await conn.execute(
-            "SELECT id, stream_id, position, status, error FROM dead_letters WHERE consumer = %s AND context = %s "
-            "AND status IN ('parked', 'retry', 'skipped') ORDER BY position", (CONSUMER, self.context))).fetchall()
-        held, by_stream = Held(), {}
-        for dl_id, stream_id, position, status, error in rows:
-            if status == "skipped":
-                held.skipped.add(int(position))
-                continue
-            held.streams.setdefault(stream_id, dl_id)
-            held.open_positions.add(int(position))
-            by_stream.setdefault(stream_id, []).append((dl_id, int(position), status, error))
-        self.held = held
-        self.stats.held_streams = len(held.streams)
-        return by_stream
-
-    async def _act_on_decisions(self, conn: psycopg.AsyncConnection, producer) -> None:
-        """Release every stream whose first open dead letter an operator retried, or which is only
-        held behind a letter that is closed now (resolved or skipped)."""
-        by_stream = await self._load_dead_letters(conn)
-        released = False
-        for stream_id, letters in by_stream.items():
-            _, _, status, error = letters[0]
-            if status == "retry" or deadletters.is_held(error):
-                await self._release(conn, producer, stream_id, letters)
-                released = True
-        if released:
-            await self._load_dead_letters(conn)
-
-    async def _release(self, conn: psycopg.AsyncConnection, producer, stream_id: str, letters: list[tuple]) -> None:
-        """Publish a stream's parked records one by one, in order, waiting for each; stop at the
-        first that is refused again (it becomes the head the others are held behind)."""
-        rows = await (await conn.execute(
-            f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{self.store.table}" '  # noqa: S608
-            "WHERE notification_id = ANY(%s) ORDER BY notification_id", ([pos for _, pos, _, _ in letters],))).fetchall()
-        records = {int(row[0]): (int(row[0]), row[1], int(row[2]), row[3], bytes(row[4])) for row in rows}
-        for index, (dl_id, position, _, _) in enumerate(letters):
-            record = records.get(position)
-            try:
-                if record is None:
-                    raise ValueError(f"position {position} is not in {self.store.table}")
-                meta = await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
-            except Exception as exc:
-                if not is_poison(exc):
-                    raise
-                await deadletters.park(conn, consumer=CONSUMER, context=self.context, stream_id=stream_id,
-                                       position=position, version=record[2] if record else None,
-                                       event_type=record[3] if record else None, error=_describe(exc))
-                await deadletters.set_error(conn, [d for d, *_ in letters[index + 1:]], deadletters.held_behind(dl_id))
-                log.error("relay %s: dead letter #%d (stream %s) refused again: %s", self.context, dl_id, stream_id,
-                          _describe(exc)[:300])
-                return
-            self._last_offsets[meta.partition] = max(meta.offset, self._last_offsets.get(meta.partition, -1))
-            await self._save_partitions(conn, {meta.partition: (position, meta.offset)})
-            await deadletters.resolve(conn, dl_id)
-            log.info("relay %s: published dead letter #%d (stream %s, position %d)", self.context, dl_id,
-                     stream_id, position)
-
     async def _send(self, producer, record: tuple):
         position, stream_id, version, type_name, state = record
         return await producer.send(
             self.topic, key=str(stream_id).encode(),
             value=envelope_bytes(stream_id, version, position, type_name, state),
             headers=[("type", type_name.encode())])
+
+    async def _send_and_wait(self, producer, record: tuple):
+        """Publish one record alone and wait for the broker's acknowledgement (its metadata)."""
+        return await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
+
+    async def _record_published(self, conn: psycopg.AsyncConnection, position: int, meta) -> None:
+        """A record published outside a batch (a released dead letter): remember its offset."""
+        self._last_offsets[meta.partition] = max(meta.offset, self._last_offsets.get(meta.partition, -1))
+        await self._save_partitions(conn, {meta.partition: (position, meta.offset)})
 
     async def _check_limits(self) -> int:
         """The producer's record limit: the configured cap, lowered to what the broker accepts
@@ -342,7 +243,8 @@ class Relay:
                     await self._check_broker_kept_data(conn)
                     checked = now
                 if now - polled >= DECISIONS_POLL_S:
-                    await self._act_on_decisions(conn, producer)
+                    await self.quarantine.act_on_decisions(conn, functools.partial(self._send_and_wait, producer),
+                                                          self._record_published)
                     polled = now
                 batch = await asyncio.to_thread(self.store.read_log_raw, after=position, limit=self.batch_size)
                 if not batch:
@@ -374,11 +276,12 @@ class Relay:
         """Publish a batch; returns the partitions written and the records to park (poison ones
         with their error, and later records of their streams, held behind them, with None)."""
         sent, parked, holding = [], [], set()
+        held = self.quarantine.held
         for record in batch:
             position, stream_id = record[0], str(record[1])
-            if position in self.held.skipped or position in self.held.open_positions:
+            if position in held.skipped or position in held.open_positions:
                 continue  # stepped over for good, or already parked (a refill from 0)
-            if stream_id in self.held.streams or stream_id in holding:
+            if stream_id in held.streams or stream_id in holding:
                 parked.append((record, None))
                 continue
             try:
@@ -386,7 +289,7 @@ class Relay:
             except Exception as exc:
                 if not is_poison(exc):
                     raise
-                parked.append((record, _describe(exc)))
+                parked.append((record, describe(exc)))
                 holding.add(stream_id)
         # A broker that restarted empty keeps the producer retrying; give up and re-check instead.
         results = await asyncio.wait_for(asyncio.gather(*(f for _, f in sent), return_exceptions=True),
@@ -416,15 +319,15 @@ class Relay:
         published = []
         for record, first_error in refused:
             stream_id = str(record[1])
-            if stream_id in holding or stream_id in self.held.streams:
+            if stream_id in holding or stream_id in self.quarantine.held.streams:
                 parked.append((record, None))
                 continue
             try:
-                meta = await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
+                meta = await self._send_and_wait(producer, record)
             except Exception as exc:
                 if not is_poison(exc):
                     raise
-                parked.append((record, _describe(exc)))
+                parked.append((record, describe(exc)))
                 holding.add(stream_id)
                 continue
             published.append((record, meta))

@@ -16,11 +16,10 @@ waiting for a slot is already registered, so it holds its partition's offset lik
 Kafka offsets are committed per partition only up to the first message of the oldest execution
 still running or waiting there, so a crash hands every unfinished execution to the next owner.
 
-Poison (DESIGN §2.7): an execution that keeps failing for a reason retrying will not cure (its
-stream does not load or fold, its runner raises a non-transient error ``POISON_AFTER`` times) is
-parked in ``dead_letters`` (consumer ``executor``): it stops holding a slot and an offset and the
-executor goes on. ``agentloom deadletters retry`` makes its owner drive it again (polled every
-``RETRY_POLL_S``); ``skip`` leaves it alone for good.
+Poison (DESIGN §2.7): an execution that keeps failing for a reason retrying will not cure is
+parked as a dead letter and stops holding a slot and an offset (``poison.py``, which also runs
+the loop that picks up operator decisions). On ``agentloom deadletters retry`` the owner of the
+execution's partition drives it again.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -38,11 +36,10 @@ import psycopg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
-from eventsourcing.persistence import PersistenceError
 
 from services.common import db, deadletters
 from services.common.blocks.base import BlockType, RunContext
-from services.common.eventstore import ConcurrencyConflict, EventStore
+from services.common.eventstore import EventStore
 from services.common.executions.state import ExecutionState, NodeExec
 from services.common.executions.stream import load_state
 from services.common.kafka import ensure_topics, make_consumer
@@ -58,6 +55,7 @@ from services.executor.charging import NodeCharger, NodeCounter
 from services.common.integrations.resolver import NodeCredentials
 from services.executor.ports import ChildLimits, StoreChildRunner
 from services.common.blobs import BlobStore
+from services.executor.poison import POISON_AFTER, RETRY_POLL_S, TRANSIENT, DeadLetters, control_loop
 from services.executor.runner import ExecutionRunner, OutputLimits
 from services.executor.scheduling.fair import RunLease, Slots
 from services.executor.writer import GroupCommitWriter
@@ -65,13 +63,6 @@ from services.executor.writer import GroupCommitWriter
 log = logging.getLogger(__name__)
 TERMINAL_TYPES = {"ExecutionCompleted", "ExecutionFailed", "ExecutionTerminated"}
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
-CONSUMER = "executor"
-CONTEXT = "executions"
-POISON_AFTER = 3  # non-transient failures in a row before an execution is parked
-RETRY_POLL_S = 2.0
-PRUNE_EVERY_S = 3600.0
-# Losing a write race, the database or the broker: resume from the store, never park.
-TRANSIENT = (ConcurrencyConflict, psycopg.Error, PersistenceError, KafkaError, OSError, TimeoutError)
 
 
 def group_id(settings: Settings) -> str:
@@ -127,8 +118,7 @@ class ExecutorService:
         self.consumed: dict[TopicPartition, int] = {}
         self.slots = Slots(settings.executor_max_concurrent_graphs, settings.executor_max_running_per_user)
         self.node_quota = NodeQuota(settings.executor_max_nodes_per_user)
-        self.parked: set[str] = set()  # dead-lettered executions: their messages are ignored
-        self.open_dead_letters = 0
+        self.dead_letters = DeadLetters()  # its pool is set on start
         self.retry_poll_s = RETRY_POLL_S
         self.consumer = None
         self.ready = False
@@ -137,7 +127,12 @@ class ExecutorService:
     def status(self) -> tuple[bool, dict]:
         writer = getattr(self, "writer", None)
         return self.ready, {"running": self.slots.held, "waiting": self.slots.waiting, "started": self.started_runs,
-                            "commits": writer.commits if writer else 0, "dead_letters": self.open_dead_letters}
+                            "commits": writer.commits if writer else 0, "dead_letters": self.dead_letters.open}
+
+    @property
+    def parked(self) -> set[str]:
+        """Dead-lettered executions: their messages are ignored."""
+        return self.dead_letters.parked
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -150,6 +145,7 @@ class ExecutorService:
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=6)
         await self.kv_pool.open()
         self.control_pool = self.kv_pool  # quotas, counters, dead letters: short statements, one pool
+        self.dead_letters.pool = self.control_pool
         self.counter = NodeCounter(self.control_pool)
         self.charger = None
         if self.settings.credits_enabled:
@@ -166,7 +162,8 @@ class ExecutorService:
         self.llm = LlmGateway.from_settings(self.settings)
         self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
         self.blobs = BlobStore(self.kv_pool)  # large node outputs, out of line
-        control = asyncio.create_task(self._control(stop))
+        control = asyncio.create_task(control_loop(stop, interval=lambda: self.retry_poll_s,
+                                                   poll=self._poll_dead_letters, prune=self.counter.prune))
         try:
             while not stop.is_set():
                 try:
@@ -300,14 +297,14 @@ class ExecutorService:
                     self.started_runs += 1
                     await self._runner(state, lease).run()
                 if handle.dead_letter_id is not None:
-                    await self._resolve(handle)
+                    await self.dead_letters.resolve(handle)
                 return True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - lost a write race or the database: resume
                 if not isinstance(exc, TRANSIENT):
                     failures += 1
-                    if failures >= POISON_AFTER and await self._park(handle, exc):
+                    if failures >= POISON_AFTER and await self.dead_letters.park(handle, exc):
                         return False
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 log.warning("execution %s interrupted (%s: %s); resuming from the store in %.2fs",
@@ -334,63 +331,10 @@ class ExecutorService:
             http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
             templates=self.templates)
 
-    # -- dead letters --------------------------------------------------------------------------
-
-    async def _park(self, handle: RunHandle, exc: Exception) -> bool:
-        """Record the execution as a dead letter (one entry per execution: a re-park counts an
-        attempt on it). False if that could not be recorded: then it is retried as before."""
-        error = f"{type(exc).__name__}: {exc}"
-        try:
-            async with self.control_pool.connection() as conn:
-                row = await (await conn.execute(
-                    "SELECT position FROM dead_letters WHERE consumer = %s AND context = %s AND stream_id = %s "
-                    "ORDER BY id DESC LIMIT 1", (CONSUMER, CONTEXT, handle.execution_id))).fetchone()
-                position = row[0] if row else handle.position
-                if position is None:
-                    position = -1 - uuid.UUID(handle.execution_id).int % (1 << 62)
-                await deadletters.park(conn, consumer=CONSUMER, context=CONTEXT, stream_id=handle.execution_id,
-                                       position=position, error=error, event_type=handle.event_type)
-        except (psycopg.Error, OSError) as db_exc:
-            log.warning("execution %s: could not park it (%s)", handle.execution_id, db_exc)
-            return False
-        self.parked.add(handle.execution_id)
-        self.open_dead_letters += 1 if handle.dead_letter_id is None else 0
-        log.error("execution %s parked as a dead letter (%s); `agentloom deadletters retry` drives it again",
-                  handle.execution_id, error)
-        return True
-
-    async def _resolve(self, handle: RunHandle) -> None:
-        async with self.control_pool.connection() as conn:
-            await deadletters.resolve(conn, handle.dead_letter_id)
-        handle.dead_letter_id = None
-
-    async def _control(self, stop: asyncio.Event) -> None:
-        """Every ``retry_poll_s``: pick up retried dead letters; now and then prune old counters."""
-        pruned = time.monotonic()
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.retry_poll_s)
-            except asyncio.TimeoutError:
-                pass
-            try:
-                await self._poll_dead_letters()
-                if time.monotonic() - pruned > PRUNE_EVERY_S:
-                    pruned = time.monotonic()
-                    await self.counter.prune()
-            except (psycopg.Error, OSError) as exc:
-                log.debug("executor control pass failed: %s", exc)
-            except Exception:  # noqa: BLE001 - this loop must outlive any one bad pass
-                log.exception("executor control pass failed")
+    # -- retried dead letters ------------------------------------------------------------------
 
     async def _poll_dead_letters(self) -> None:
-        async with self.control_pool.connection() as conn:
-            rows = await (await conn.execute(
-                "SELECT stream_id, status FROM dead_letters WHERE consumer = %s AND context = %s "
-                "AND status IN ('parked', 'retry', 'skipped')", (CONSUMER, CONTEXT))).fetchall()
-            retries = await deadletters.take_retries(conn, consumer=CONSUMER, context=CONTEXT)
-        self.open_dead_letters = sum(1 for _, status in rows if status in deadletters.OPEN_STATUSES)
-        self.parked |= {stream for stream, status in rows if status != "retry"}
-        for dead_letter in retries:
+        for dead_letter in await self.dead_letters.poll():
             await self._retry(dead_letter)
 
     async def _retry(self, dead_letter: deadletters.DeadLetter) -> None:

@@ -209,7 +209,7 @@ def test_only_connection_trouble_is_transient():
     import psycopg.errors as pe
     from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
-    from services.common.relay import is_poison
+    from services.common.relay_quarantine import is_poison
     from services.projector.quarantine import is_transient
 
     for poison in (pe.NumericValueOutOfRange("x"), pe.CheckViolation("x"), pe.UniqueViolation("x"),
