@@ -42,12 +42,14 @@ _INSERT = ("INSERT INTO blobs (owner_id, sha256, size, data) VALUES (%s, %s, %s,
            "ON CONFLICT (owner_id, sha256) DO NOTHING")
 
 
+# A response resolves at most this many bytes of out-of-line values; positions past it keep their
+# reference. Why: one stored 16 MiB value can stand in thousands of positions (a static link feeding
+# a loop), and filling each of them would make one GET serialise gigabytes. The executor resolves
+# without a budget (it needs every value, and holds each blob once).
+READ_BUDGET_BYTES = 64 * 1024 * 1024
+
+
 # -- the representation ----------------------------------------------------------------------
-
-def encode(value: Any) -> bytes:
-    """A JSON value as bytes (what is hashed, stored and measured)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -88,10 +90,13 @@ class Refs:
     """Value positions holding references, gathered from any shape, then filled from one fetch.
 
     ``slot(container, key)`` notes ``container[key]`` if it is a reference; ``pair`` does the same
-    for a ``(name, value)`` tuple stored at ``container[key]``. ``fill`` replaces them in place."""
+    for a ``(name, value)`` tuple stored at ``container[key]``. ``fill`` replaces them in place,
+    counting every filled position's size against ``budget`` (None: no bound); a position past
+    the budget keeps its reference, visible to the reader, never silently dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int | None = None) -> None:
         self._slots: list[tuple[Any, Any, dict[str, Any], bool]] = []
+        self.budget = budget
 
     def __bool__(self) -> bool:
         return bool(self._slots)
@@ -127,9 +132,13 @@ class Refs:
         shared by all its positions); returns ``(value, reference)`` for each value put in place."""
         decoded: dict[str, Any] = {}
         placed = []
+        spent = 0
         for container, key, ref, is_pair in self._slots:
             sha = reference_sha(ref)
             if sha not in blobs:
+                continue
+            spent += reference_size(ref)
+            if self.budget is not None and spent > self.budget:
                 continue
             if sha not in decoded:
                 decoded[sha] = orjson.loads(blobs[sha])

@@ -16,10 +16,40 @@ in ``/metrics`` and turns ``/health`` red for that consumer while anything is op
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import psycopg
+from eventsourcing import persistence as es_persistence
 from datetime import datetime
 from typing import Any
 
 OPEN_STATUSES = ("parked", "retry")
+# SQLSTATE classes that say "try again later", not "this event is bad": connection exceptions,
+# transaction rollback (deadlock, serialization), insufficient resources, object in use / lock
+# not available, operator intervention (shutdown, cancel), system errors.
+TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "55", "57", "58"}
+
+
+_ES_TRANSIENT = (es_persistence.OperationalError, es_persistence.InterfaceError,
+                 es_persistence.ConnectionPoolClosedError, es_persistence.WaitInterruptedError)
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Database or network trouble (retry later) as opposed to a failure that retrying will not
+    cure (park it). The one rule for every consumer: psycopg errors by SQLSTATE class, client-side
+    connection errors, and eventsourcing's wrappers by the psycopg error they wrap."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError):
+            return True
+        if isinstance(exc, psycopg.Error):
+            if exc.sqlstate is None:  # raised by the client: lost connection, closed cursor, ...
+                return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+            return exc.sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+        if isinstance(exc, _ES_TRANSIENT):
+            return True
+        exc = exc.__cause__  # wrappers raise "from" the error they wrap
+    return False
 MAX_ERROR_CHARS = 2000
 
 

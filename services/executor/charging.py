@@ -33,7 +33,12 @@ numbered AS (
     ON CONFLICT (node_exec_id) DO NOTHING RETURNING seq)
 SELECT seq FROM numbered UNION ALL SELECT seq FROM known
 """
-_PRUNE = "DELETE FROM executor_node_numbers WHERE created_at < now() - interval '2 days'"
+# Counters that only bound work, never history: node numbers after two days (a resume that late is
+# not expected), descendant counts of roots untouched for a week (a tree still growing after that
+# only starts its count again).
+_PRUNE = ("DELETE FROM executor_node_numbers WHERE created_at < now() - interval '2 days'",
+          "DELETE FROM executor_descendants WHERE created_at < now() - interval '7 days'",
+          "DELETE FROM executor_descendant_counts WHERE updated_at < now() - interval '7 days'")
 MAX_PREPARED = 10_000
 
 
@@ -49,12 +54,17 @@ class NodeCounter:
                 # Losing this commit in a database crash can only skip a surcharge, never repeat one.
                 await conn.execute("SET LOCAL synchronous_commit = off")
                 row = await (await conn.execute(_NUMBER, {"node": node_exec_id, "user": user_id})).fetchone()
+        if row is None:
+            # Another transaction numbered this node execution at the same moment (both saw no
+            # number yet; this one's insert yielded to it): that number is committed now.
+            return await self.number(user_id, node_exec_id)
         return int(row[0])
 
     async def prune(self) -> None:
-        """Numbers of node executions older than two days (a resume that late is not expected)."""
+        """Old counters (see ``_PRUNE``)."""
         async with self.pool.connection() as conn:
-            await conn.execute(_PRUNE)
+            for statement in _PRUNE:
+                await conn.execute(statement)
 
 
 class NodeCharger:

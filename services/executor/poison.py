@@ -4,7 +4,7 @@ An execution that keeps failing for a reason retrying will not cure (its stream 
 fold, its runner raises a non-transient error ``POISON_AFTER`` times) would otherwise hold its
 user's slot and its partition's offset for ever. It is parked in ``dead_letters`` (consumer
 ``executor``): the service stops driving it, frees its slot and offset and ignores its later
-messages. Losing a write race, the database or the broker (``TRANSIENT``) is a resume, never
+messages. Losing a write race, the database or the broker (``is_transient``) is a resume, never
 poison.
 
 Operators decide with ``agentloom deadletters retry|skip``. The control loop polls those decisions
@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 from aiokafka.errors import KafkaError
-from eventsourcing.persistence import PersistenceError
 
 from services.common import deadletters
 from services.common.eventstore import ConcurrencyConflict
@@ -35,8 +34,12 @@ CONTEXT = "executions"
 POISON_AFTER = 3  # non-transient failures in a row before an execution is parked
 RETRY_POLL_S = 2.0
 PRUNE_EVERY_S = 3600.0
-# Losing a write race, the database or the broker: resume from the store, never park.
-TRANSIENT = (ConcurrencyConflict, psycopg.Error, PersistenceError, KafkaError, OSError, TimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Losing a write race, the database or the broker: resume from the store, never park. The
+    database rule is the one every consumer uses (``deadletters.is_transient_db_error``)."""
+    return isinstance(exc, (ConcurrencyConflict, KafkaError, TimeoutError)) or deadletters.is_transient_db_error(exc)
 
 
 class DeadLetters:

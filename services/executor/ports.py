@@ -49,6 +49,9 @@ _COUNT_CHILD = (
     "INSERT INTO executor_descendant_counts (root_execution_id, descendants) VALUES (%s, 1) "
     "ON CONFLICT (root_execution_id) DO UPDATE SET descendants = executor_descendant_counts.descendants + 1, "
     "updated_at = now() RETURNING descendants")
+_FORGET_CHILD = "DELETE FROM executor_descendants WHERE root_execution_id = %s AND execution_id = %s"
+_UNCOUNT_CHILD = ("UPDATE executor_descendant_counts SET descendants = descendants - 1, updated_at = now() "
+                  "WHERE root_execution_id = %s")
 
 
 class ChildLimits:
@@ -62,22 +65,30 @@ class ChildLimits:
         self.rate_limiter = rate_limiter
 
     async def admit(self, user_id: str, root_id: str, child_id: str) -> None:
-        if self.rate_limiter is not None:
-            try:
-                await self.rate_limiter.hit(user_bucket(user_id))
-            except RateLimited as exc:
-                raise ValueError(str(exc)) from None  # fails this node, as a refused execute would
-        if self.max_descendants <= 0:
+        """Count the child once (a parent node re-run after a crash between admission and queueing
+        finds its row and passes), check the descendant cap, then the rate limit. The rate limit
+        is hit after the count commits: it takes a pool connection of its own, and holding one
+        here while waiting for another would starve the pool under a burst of children."""
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "INSERT INTO executor_descendants (root_execution_id, execution_id) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING", (root_id, child_id))
+                if cur.rowcount == 0:
+                    return  # admitted by an earlier attempt of this node
+                if self.max_descendants > 0:
+                    count = (await (await conn.execute(_COUNT_CHILD, (root_id,))).fetchone())[0]
+                    if count > self.max_descendants:
+                        raise descendants_exceeded(self.max_descendants)  # rolls both rows back
+        if self.rate_limiter is None:
             return
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "INSERT INTO executor_descendants (root_execution_id, execution_id) VALUES (%s, %s) "
-                "ON CONFLICT DO NOTHING", (root_id, child_id))
-            if cur.rowcount == 0:
-                return  # counted by an earlier attempt of this node
-            count = (await (await conn.execute(_COUNT_CHILD, (root_id,))).fetchone())[0]
-            if count > self.max_descendants:
-                raise descendants_exceeded(self.max_descendants)  # rolls both rows back
+        try:
+            await self.rate_limiter.hit(user_bucket(user_id))
+        except RateLimited as exc:
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute(_FORGET_CHILD, (root_id, child_id))
+                await conn.execute(_UNCOUNT_CHILD, (root_id,))
+            raise ValueError(str(exc)) from None  # fails this node, as a refused execute would
 
 
 def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:
@@ -126,7 +137,7 @@ class StoreChildRunner:
     async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         child_id = uuid.uuid5(CHILD_NAMESPACE, self.node_exec_id)
         if not await asyncio.to_thread(self.executions.read_stream, child_id, upto=1):
-            await self._admit_child(child_id)  # not on a re-run: that child was admitted already
+            await self._admit_child(child_id)  # a child already queued was admitted before
             inputs = await self._inputs_to_record(inputs)
             await asyncio.to_thread(self._queue_child, child_id, graph_id, graph_version, inputs)
         if self.lender is not None:

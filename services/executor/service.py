@@ -55,7 +55,7 @@ from services.executor.charging import NodeCharger, NodeCounter
 from services.common.integrations.resolver import NodeCredentials
 from services.executor.ports import ChildLimits, StoreChildRunner
 from services.common.blobs import BlobStore
-from services.executor.poison import POISON_AFTER, RETRY_POLL_S, TRANSIENT, DeadLetters, control_loop
+from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
 from services.executor.runner import ExecutionRunner, OutputLimits
 from services.executor.scheduling.fair import RunLease, Slots
 from services.executor.writer import GroupCommitWriter
@@ -302,7 +302,7 @@ class ExecutorService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - lost a write race or the database: resume
-                if not isinstance(exc, TRANSIENT):
+                if not is_transient(exc):
                     failures += 1
                     if failures >= POISON_AFTER and await self.dead_letters.park(handle, exc):
                         return False

@@ -27,6 +27,7 @@ import psycopg
 
 from schemas.envelope import Envelope
 from services.common import deadletters
+from services.common.deadletters import is_transient_db_error
 from services.projector.applier import ProjectionFailed, apply_envelopes, stream_events
 from services.projector.registry import PROJECTION_NAME
 
@@ -34,26 +35,13 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "projector"
 CATCH_UP_PAGE = 500
-# SQLSTATE classes that say "try again later", not "this event is bad": connection exceptions,
-# transaction rollback (deadlock, serialization), insufficient resources, object in use / lock
-# not available, operator intervention (shutdown, cancel), system errors.
-TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "55", "57", "58"}
-
-
 def is_transient(exc: BaseException, conn: psycopg.AsyncConnection | None = None) -> bool:
     """Connection trouble (retry the batch later) as opposed to a poison event (park it)."""
     if isinstance(exc, ProjectionFailed):
         exc = exc.cause
     if conn is not None and (conn.closed or conn.broken):
         return True
-    if isinstance(exc, OSError):
-        return True
-    if isinstance(exc, psycopg.Error):
-        state = exc.sqlstate
-        if state is None:  # raised by the client: lost connection, closed cursor, ...
-            return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
-        return state[:2] in TRANSIENT_SQLSTATE_CLASSES
-    return False
+    return is_transient_db_error(exc)
 
 
 def describe(exc: BaseException) -> str:

@@ -211,3 +211,20 @@ def test_only_well_formed_references_resolve():
     assert not blobs.is_reference({blobs.BLOB_KEY: {"sha256": "x", "size": 1}})
     assert not blobs.is_reference({blobs.BLOB_KEY: {"sha256": "a" * 64, "size": 1}, "other": 1})
     assert blobs.is_reference(blobs.reference("a" * 64, 1))
+
+
+def test_a_response_resolves_at_most_its_budget_and_leaves_the_rest_as_references():
+    # One stored value standing in many positions (a static link feeding a loop) must not make
+    # one read build gigabytes: past the budget, positions keep their reference.
+    ref = blobs.reference("b" * 64, 10)
+    positions = [ref] * 5
+    refs = blobs.Refs(budget=25)
+    refs.each(positions)
+    placed = refs.fill({"b" * 64: b'"0123456789"'})
+    assert positions[:2] == ["0123456789"] * 2 and positions[2:] == [ref] * 3
+    assert len(placed) == 2
+    unbounded = [ref] * 5
+    refs = blobs.Refs()
+    refs.each(unbounded)
+    refs.fill({"b" * 64: b'"0123456789"'})
+    assert unbounded == ["0123456789"] * 5  # the executor resolves everything

@@ -17,7 +17,7 @@ from services.command_api.application.graphs import GraphCommands
 from services.command_api.domain.errors import DomainRefusal, InvalidCommand, NotFoundError, PayloadTooLarge
 from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
 from services.common.auth import User
-from services.common.blobs import BLOB_KEY, looks_like_reference
+from services.common.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
 from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
 from services.common.executions.state import ExecutionState
 from services.common.executions.refs import state_refs
@@ -144,7 +144,7 @@ class ExecutionCommands:
     def resolved_state(self, user: User, graph_id: str | None, execution_id: str) -> ExecutionState:
         """``owned_state`` with the real values in place of blob references (for result reads)."""
         state = self.owned_state(user, graph_id, execution_id)
-        state_refs(state).resolve_sync(self.store.recorder.datastore, state.user_id)
+        state_refs(state, READ_BUDGET_BYTES).resolve_sync(self.store.recorder.datastore, state.user_id)
         return state
 
     def stop(self, user: User, graph_id: str, execution_id: str) -> dict[str, Any]:

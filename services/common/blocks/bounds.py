@@ -6,8 +6,11 @@ between every item, ``ZipLists`` pads every short list, ``CountdownTimer`` repea
 Each predicts its result size from lengths (cheap) and yields a clear error past these caps,
 instead of building gigabytes that the executor's output size check would only see afterwards.
 
-``MAX_OUTPUT_CHARS`` matches the default ``Settings.max_value_bytes`` (16 MiB), the largest value
-a node may output at all, so nothing refused here could have been recorded anyway.
+``MAX_OUTPUT_CHARS`` is a fixed cap equal to the default ``Settings.max_value_bytes`` (16 MiB), so
+with the defaults nothing refused here could have been recorded anyway. Blocks get no settings: an
+operator who lowers ``max_value_bytes`` is still served by the executor's own check of every output,
+which this only anticipates. (The replace prediction lives in ``sandbox/limits.py``, shared with the
+template sandbox.)
 """
 
 from __future__ import annotations
@@ -41,9 +44,3 @@ def approx_size(value: Any) -> int:
         return len(json.dumps(value, default=str))
     except (TypeError, ValueError):
         return len(str(value))
-
-
-def replaced_size(text: str, old: str, new: str) -> int:
-    """Length of ``text.replace(old, new)`` without building it."""
-    hits = len(text) + 1 if old == "" else text.count(old)
-    return len(text) + hits * (len(new) - len(old))

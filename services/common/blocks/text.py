@@ -26,7 +26,8 @@ from services.common.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.common.blocks.bounds import replaced_size, too_many_chars
+from services.common.blocks.bounds import too_many_chars
+from services.common.sandbox.limits import replaced_size
 from services.common.blocks.formatting import render_template
 
 try:

@@ -116,9 +116,10 @@ class Externaliser:
 
 # -- reading: where references can be ---------------------------------------------------------
 
-def state_refs(state: ExecutionState) -> Refs:
-    """Every reference in a folded state (inputs, pins, node inputs, outputs), to resolve in place."""
-    refs = Refs()
+def state_refs(state: ExecutionState, budget: int | None = None) -> Refs:
+    """Every reference in a folded state (inputs, pins, node inputs, outputs), to resolve in place
+    (readers pass ``blobs.READ_BUDGET_BYTES``; the executor resolves everything)."""
+    refs = Refs(budget)
     refs.each(state.inputs)
     for ne in state.node_execs.values():
         refs.each(ne.pins)

@@ -7,7 +7,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.common.blobs import BlobStore, Refs
+from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.common.executions.refs import view_refs
 from services.common.executions.views import iso, output_block_ids
 
@@ -76,7 +76,7 @@ async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: s
 async def resolve_values(pool: AsyncConnectionPool, owner_id: str, views: list[dict[str, Any]]) -> None:
     """Real values in place of blob references in AutoGPT views of ``owner_id``'s executions
     (the read models hold what the events hold: references for large values)."""
-    refs = Refs()
+    refs = Refs(READ_BUDGET_BYTES)
     for view in views:
         view_refs(view, refs)
     await refs.resolve(BlobStore(pool), owner_id)

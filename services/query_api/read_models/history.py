@@ -8,7 +8,7 @@ import orjson
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.events import decode_payload
-from services.common.blobs import BlobStore, Refs
+from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.common.executions.refs import payload_refs, state_refs
 from services.common.executions.state import ExecutionState
 
@@ -44,7 +44,7 @@ async def resolved_payloads(pool: AsyncConnectionPool, history: list[tuple]) -> 
     """``[(seq, type, occurred_at, payload dict)]`` with real values in place of blob references
     (resolved against the execution's owner, never anything named in a reference)."""
     entries = [(seq, kind, at, event.model_dump(mode="json")) for seq, kind, at, event in history]
-    refs = Refs()
+    refs = Refs(READ_BUDGET_BYTES)
     for _seq, kind, _at, payload in entries:
         payload_refs(kind, payload, refs)
     await refs.resolve(BlobStore(pool), owner(history) or "")
@@ -54,5 +54,5 @@ async def resolved_payloads(pool: AsyncConnectionPool, history: list[tuple]) -> 
 async def resolved_fold(pool: AsyncConnectionPool, execution_id: str, history: list[tuple]) -> ExecutionState:
     """``fold`` with real values in place of blob references."""
     state = fold(execution_id, history)
-    await state_refs(state).resolve(BlobStore(pool), state.user_id)
+    await state_refs(state, READ_BUDGET_BYTES).resolve(BlobStore(pool), state.user_id)
     return state

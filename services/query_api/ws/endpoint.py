@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from services.common.auth import AuthError, TokenVerifier
 from services.common.http import MAX_SEQ
-from services.common.blobs import BlobStore, Refs
+from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.common.executions.refs import view_refs
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Socket
@@ -60,13 +61,26 @@ def build_router(verifier: TokenVerifier) -> APIRouter:
 
 
 async def _write(websocket: WebSocket, socket: Socket) -> None:
-    while True:
-        msg = await socket.queue.get()
-        if msg is None:  # the client fell too far behind: close, it resumes with after_seq
-            await websocket.close(code=1013, reason="too slow; reconnect with after_seq")
-            return
-        await _resolve_values(websocket, socket, msg)
-        await websocket.send_text(orjson.dumps(msg).decode())
+    """Send the socket's queue in order. A writer that dies must take the connection with it:
+    otherwise the read loop keeps a socket open that receives nothing, holding a place under the
+    per-user cap while its queue fills."""
+    try:
+        while True:
+            msg = await socket.queue.get()
+            if msg is None:  # the client fell too far behind: close, it resumes with after_seq
+                await websocket.close(code=1013, reason="too slow; reconnect with after_seq")
+                return
+            try:
+                await _resolve_values(websocket, socket, msg)
+            except Exception:  # noqa: BLE001 - the blob read failed: send the references as stored
+                log.warning("websocket: could not resolve blob references; sending them as stored", exc_info=True)
+            await websocket.send_text(orjson.dumps(msg).decode())
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - the transport is gone or broken
+        log.info("websocket writer stopped; closing the connection", exc_info=True)
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1011, reason="server error; reconnect with after_seq")
 
 
 async def _resolve_values(websocket: WebSocket, socket: Socket, msg: dict[str, Any]) -> None:
@@ -74,7 +88,7 @@ async def _resolve_values(websocket: WebSocket, socket: Socket, msg: dict[str, A
     references, so a watched execution costs little memory). The hub only delivers the socket
     user's own executions, so that user is the owner the blobs are read for."""
     if isinstance(msg.get("data"), dict):
-        refs = Refs()
+        refs = Refs(READ_BUDGET_BYTES)
         view_refs(msg["data"], refs)
         await refs.resolve(BlobStore(websocket.app.state.read_pool), socket.user_id)
 
