@@ -63,10 +63,14 @@ async def aconnect(settings: Settings, **kwargs: Any) -> psycopg.AsyncConnection
     return await psycopg.AsyncConnection.connect(**info, options=_search_path_options(settings), **kwargs)
 
 
-def make_async_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = None) -> AsyncConnectionPool:
+def make_async_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = None,
+                    durable_commits: bool = True) -> AsyncConnectionPool:
+    """Autocommit connections. ``durable_commits=False`` is for bookkeeping whose loss in a
+    database crash is harmless (counters): its commits do not wait for the WAL flush."""
     info = conninfo(settings)
+    options = _search_path_options(settings) + ("" if durable_commits else " -c synchronous_commit=off")
     return AsyncConnectionPool(
-        kwargs={**info, "options": _search_path_options(settings), "autocommit": True},
+        kwargs={**info, "options": options, "autocommit": True},
         min_size=min_size, max_size=max_size or settings.db_pool_size, open=False,
     )
 

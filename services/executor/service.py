@@ -146,7 +146,11 @@ class ExecutorService:
         await self.kv_pool.open()
         self.control_pool = self.kv_pool  # quotas, counters, dead letters: short statements, one pool
         self.dead_letters.pool = self.control_pool
-        self.counter = NodeCounter(self.control_pool)
+        # Node numbers (the surcharge count) are taken for every node: a pool of their own whose
+        # commits skip the WAL flush, so they never queue behind blob or key-value writes.
+        self.counter_pool = db.make_async_pool(self.settings, min_size=1, max_size=3, durable_commits=False)
+        await self.counter_pool.open()
+        self.counter = NodeCounter(self.counter_pool)
         self.charger = None
         if self.settings.credits_enabled:
             ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
@@ -180,6 +184,7 @@ class ExecutorService:
             await self.llm.aclose()
             await self.templates.aclose()
             await self.kv_pool.close()
+            await self.counter_pool.close()
             self.datastore.close()
 
     async def _consume(self, stop: asyncio.Event) -> None:
