@@ -45,8 +45,8 @@ def is_transient(exc: BaseException) -> bool:
 class DeadLetters:
     """The executor's dead letters: which executions are parked, and parking/resolving them.
 
-    ``pool`` (quotas, counters, dead letters share one pool of short statements) is set when the
-    service starts; ``parked`` holds the executions whose messages the service ignores."""
+    ``pool`` (the service's pool of short control statements: dead letters, child limits) is set
+    when the service starts; ``parked`` holds the executions whose messages the service ignores."""
 
     def __init__(self, pool=None) -> None:
         self.pool = pool

@@ -144,7 +144,7 @@ class ExecutorService:
         self.writer.start()
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=6)
         await self.kv_pool.open()
-        self.control_pool = self.kv_pool  # quotas, counters, dead letters: short statements, one pool
+        self.control_pool = self.kv_pool  # dead letters, child limits: short statements, one pool
         self.dead_letters.pool = self.control_pool
         # Node numbers (the surcharge count) are taken for every node: a pool of their own whose
         # commits skip the WAL flush, so they never queue behind blob or key-value writes.
