@@ -138,3 +138,43 @@ async def test_unlend_on_teardown_does_not_wait():
     lease.unlend()  # no slot taken back: nothing to wait for
     lease.close()
     assert not lease.holding and slots.held == 1
+
+
+async def test_a_reclaim_cancelled_while_waiting_still_takes_the_slot_back():
+    # A parent's node timed out while it waited to take its slot back; the run goes on, so its
+    # other nodes must not run without a slot: the lease takes the slot back once it is free.
+    slots = Slots(1, 1)
+    parent = RunLease(slots, "u")
+    await parent.admit()
+    parent.lend()
+    other = RunLease(slots, "u")
+    await asyncio.wait_for(other.admit(), 1)
+    back = asyncio.create_task(parent.reclaim())
+    await asyncio.sleep(0)
+    back.cancel()
+    await asyncio.gather(back, return_exceptions=True)
+    assert not parent.holding
+    other.close()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert parent.holding and slots.held == 1
+    parent.close()
+    assert slots.held == 0
+
+
+async def test_a_closed_lease_never_takes_a_slot_back_later():
+    slots = Slots(1, 1)
+    parent = RunLease(slots, "u")
+    await parent.admit()
+    parent.lend()
+    other = RunLease(slots, "u")
+    await other.admit()
+    back = asyncio.create_task(parent.reclaim())
+    await asyncio.sleep(0)
+    back.cancel()
+    await asyncio.gather(back, return_exceptions=True)
+    parent.close()
+    other.close()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert slots.held == 0 and not parent.holding

@@ -14,6 +14,8 @@ their own work, and those finish or time out).
 
 from __future__ import annotations
 
+import asyncio
+
 from services.common.fair_slots import FairQueue, Slots
 
 __all__ = ["FairQueue", "RunLease", "Slots"]
@@ -30,6 +32,7 @@ class RunLease:
         self.holding = False
         self.lending = 0
         self.closed = False
+        self._taking_back: asyncio.Task | None = None
 
     async def admit(self) -> None:
         await self.slots.acquire(self.user)
@@ -49,14 +52,38 @@ class RunLease:
     async def reclaim(self) -> None:
         self.unlend()
         if self.lending == 0 and not self.holding and not self.closed:
-            await self.slots.acquire(self.user, priority=True)
-            if self.closed:  # the run ended while this waited
-                self.slots.release(self.user)
-            else:
-                self.holding = True
+            try:
+                await self.slots.acquire(self.user, priority=True)
+            except asyncio.CancelledError:
+                # The waiting node was cancelled (node timeout, stop) but the run goes on: its
+                # other nodes must not run slot-free, so the slot is taken back in the background.
+                self._take_back_later()
+                raise
+            self._granted()
+
+    def _granted(self) -> None:
+        if self.closed or self.holding or self.lending:  # ended, or lending again, meanwhile
+            self.slots.release(self.user)
+        else:
+            self.holding = True
+
+    def _take_back_later(self) -> None:
+        if self.closed or self._taking_back is not None:
+            return
+
+        async def take_back() -> None:
+            try:
+                await self.slots.acquire(self.user, priority=True)
+                self._granted()
+            finally:
+                self._taking_back = None
+
+        self._taking_back = asyncio.ensure_future(take_back())
 
     def close(self) -> None:
         self.closed = True
+        if self._taking_back is not None:
+            self._taking_back.cancel()  # a grant racing this cancel is passed on by Slots.acquire
         if self.holding:
             self.holding = False
             self.slots.release(self.user)
