@@ -19,14 +19,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from schemas.graph import MAX_VERSION  # noqa: F401 - re-exported: the routes' version bound
 from services.common.auth import AuthError, TokenVerifier, User, bearer_token
 
 log = logging.getLogger(__name__)
 
-# Upper bounds of integer query and path parameters: what storage holds. Graph versions are int4 in
-# the read models (and bounded so where they enter); stream positions (``seq``) are bigint; a page
-# number times the largest page size must stay a bigint offset.
-MAX_VERSION = 2 ** 31 - 1
+# Upper bounds of integer query and path parameters: what storage holds. Graph versions are bounded
+# by the graph contract (``schemas.graph.MAX_VERSION``, re-exported here for the routes); stream
+# positions (``seq``) are bigint; a page number times the largest page size must stay a bigint offset.
 MAX_SEQ = 2 ** 63 - 1
 MAX_PAGE = 2 ** 31 - 1
 # A path parameter naming a resource by UUID. Typed ``str`` so ``parse_uuid`` answers a bad one

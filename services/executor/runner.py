@@ -46,11 +46,6 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 16 * 1024  # a node's error is recorded twice (output and NodeFailed): keep it short
 
 
-def to_jsonable(value: Any) -> Any:
-    """What a block yields, as JSON the store and every reader can hold."""
-    return orjson.loads(encode(value))
-
-
 @dataclass(frozen=True)
 class OutputLimits:
     """The size settings the runner enforces (``Settings`` issue-10 block; defaults from there)."""

@@ -38,7 +38,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.common import db, deadletters
-from services.common.blocks.base import BlockType, RunContext
+from services.common.blocks.base import RunContext
 from services.common.eventstore import EventStore
 from services.common.executions.state import ExecutionState, NodeExec
 from services.common.executions.stream import load_state
@@ -57,7 +57,7 @@ from services.executor.ports import ChildLimits, StoreChildRunner
 from services.common.blobs import BlobStore
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
 from services.executor.runner import ExecutionRunner, OutputLimits
-from services.executor.scheduling.fair import RunLease, Slots
+from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
 from services.executor.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -79,23 +79,6 @@ class RunHandle:
     event_type: str | None = None
     dead_letter_id: int | None = None  # set while driving a retried dead letter
     task: asyncio.Task | None = None
-
-
-class NodeQuota:
-    """The runner's node-slot hook: ``executor_max_nodes_per_user`` running nodes per user.
-    Sub-graph (AGENT) nodes take none: they only wait on their child, whose nodes take theirs."""
-
-    def __init__(self, per_user: int) -> None:
-        self.slots = Slots(None, per_user)
-
-    async def acquire(self, user_id: str, block_cls) -> bool:
-        if block_cls.block_type == BlockType.AGENT:
-            return False
-        await self.slots.acquire(user_id)
-        return True
-
-    def release(self, user_id: str) -> None:
-        self.slots.release(user_id)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -166,6 +149,7 @@ class ExecutorService:
         self.llm = LlmGateway.from_settings(self.settings)
         self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
         self.blobs = BlobStore(self.kv_pool)  # large node outputs, out of line
+        self.output_limits = OutputLimits.from_settings(self.settings)  # built once, shared by every run
         control = asyncio.create_task(control_loop(stop, interval=lambda: self.retry_poll_s,
                                                    poll=self._poll_dead_letters, prune=self.counter.prune))
         try:
@@ -322,7 +306,7 @@ class ExecutorService:
                                node_timeout_s=self.settings.node_timeout_s,
                                max_node_executions=self.settings.max_node_executions, charge=self.charger,
                                credentials=self.node_credentials, blobs=self.blobs,
-                               limits=OutputLimits.from_settings(self.settings), node_slots=self.node_quota)
+                               limits=self.output_limits, node_slots=self.node_quota)
 
     def _context(self, state: ExecutionState, ne: NodeExec, lease: RunLease | None = None) -> RunContext:
         stats: dict = {}
@@ -331,7 +315,7 @@ class ExecutorService:
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
             kv_store=PostgresKeyValueStore(self.kv_pool),
             child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats, blobs=self.blobs,
-                                          limits=OutputLimits.from_settings(self.settings),
+                                          limits=self.output_limits,
                                           child_limits=self.child_limits, lender=lease),
             http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
             templates=self.templates)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 
+from services.common.blocks.base import BlockType
 from services.common.fair_slots import FairQueue, Slots
 
-__all__ = ["FairQueue", "RunLease", "Slots"]
+__all__ = ["FairQueue", "NodeQuota", "RunLease", "Slots"]
 
 
 class RunLease:
@@ -87,3 +88,20 @@ class RunLease:
         if self.holding:
             self.holding = False
             self.slots.release(self.user)
+
+
+class NodeQuota:
+    """The runner's node-slot hook: ``executor_max_nodes_per_user`` running nodes per user.
+    Sub-graph (AGENT) nodes take none: they only wait on their child, whose nodes take theirs."""
+
+    def __init__(self, per_user: int) -> None:
+        self.slots = Slots(None, per_user)
+
+    async def acquire(self, user_id: str, block_cls) -> bool:
+        if block_cls.block_type == BlockType.AGENT:
+            return False
+        await self.slots.acquire(user_id)
+        return True
+
+    def release(self, user_id: str) -> None:
+        self.slots.release(user_id)
