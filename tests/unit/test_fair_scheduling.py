@@ -140,9 +140,9 @@ async def test_unlend_on_teardown_does_not_wait():
     assert not lease.holding and slots.held == 1
 
 
-async def test_a_reclaim_cancelled_while_waiting_still_takes_the_slot_back():
-    # A parent's node timed out while it waited to take its slot back; the run goes on, so its
-    # other nodes must not run without a slot: the lease takes the slot back once it is free.
+async def _parent_whose_reclaim_was_cancelled():
+    """A one-slot pool: the parent lent its slot, another run took it, and the parent's reclaim
+    was cancelled while it waited (its node timed out)."""
     slots = Slots(1, 1)
     parent = RunLease(slots, "u")
     await parent.admit()
@@ -153,28 +153,29 @@ async def test_a_reclaim_cancelled_while_waiting_still_takes_the_slot_back():
     await asyncio.sleep(0)
     back.cancel()
     await asyncio.gather(back, return_exceptions=True)
-    assert not parent.holding
-    other.close()
+    return slots, parent, other
+
+
+async def _settle():
     for _ in range(10):
         await asyncio.sleep(0)
+
+
+async def test_a_reclaim_cancelled_while_waiting_still_takes_the_slot_back():
+    # The run goes on, so its other nodes must not run without a slot: the lease takes the slot
+    # back once it is free.
+    slots, parent, other = await _parent_whose_reclaim_was_cancelled()
+    assert not parent.holding
+    other.close()
+    await _settle()
     assert parent.holding and slots.held == 1
     parent.close()
     assert slots.held == 0
 
 
 async def test_a_closed_lease_never_takes_a_slot_back_later():
-    slots = Slots(1, 1)
-    parent = RunLease(slots, "u")
-    await parent.admit()
-    parent.lend()
-    other = RunLease(slots, "u")
-    await other.admit()
-    back = asyncio.create_task(parent.reclaim())
-    await asyncio.sleep(0)
-    back.cancel()
-    await asyncio.gather(back, return_exceptions=True)
+    slots, parent, other = await _parent_whose_reclaim_was_cancelled()
     parent.close()
     other.close()
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await _settle()
     assert slots.held == 0 and not parent.holding
