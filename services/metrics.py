@@ -7,7 +7,7 @@ recorded events unpublished, open dead letters per consumer, running executions.
 from __future__ import annotations
 
 from schemas.topics import CONTEXTS
-from services.common import deadletters
+from services.infra import deadletters
 from services.projector.registry import PROJECTION_NAME
 
 # Consumers that always get a dead-letter series (0 when nothing is parked).

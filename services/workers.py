@@ -8,16 +8,16 @@ from __future__ import annotations
 import asyncio
 
 from schemas.topics import CONTEXTS
-from services.common import db
-from services.common.heartbeat import beat
-from services.common.settings import Settings
+from services.infra.eventstore import make_datastore
+from services.infra.heartbeat import beat
+from services.infra.settings import Settings
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
-    from services.common.eventstore import EventStore
-    from services.common.relay import Relay
+    from services.infra.eventstore import EventStore
+    from services.infra.relay import Relay
 
-    datastore = db.make_datastore(settings, pool_size=2)
+    datastore = make_datastore(settings, pool_size=2)
     relays = [Relay(settings, EventStore(datastore, context)) for context in CONTEXTS]
 
     def status() -> tuple[bool, dict]:

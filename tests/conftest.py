@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from services.common.local_broker import free_port, start_broker
-from services.common.settings import SYSTEM_KEY_FIELDS, Settings
+from services.dev.local_broker import free_port, start_broker
+from services.infra.settings import SYSTEM_KEY_FIELDS, Settings
 
 DEFAULT_TEST_DB = "postgresql://postgres@127.0.0.1:5432/test"
 

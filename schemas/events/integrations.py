@@ -1,7 +1,7 @@
 """Events of the integrations context (stream = one user credential, id = the credential's UUID).
 
 A credential's secret is recorded only as ciphertext (AES-256-GCM, see
-``services.common.integrations.crypto``): the event names the key that sealed it, and the seal is
+``services.domain.integrations.crypto``): the event names the key that sealed it, and the seal is
 bound to the credential id and owner. Nothing else in these events is secret.
 """
 

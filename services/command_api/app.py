@@ -12,21 +12,22 @@ from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
-from services.common import db
+from services.infra import db
+from services.infra.eventstore import make_datastore
 from schemas.topics import CONTEXTS
-from services.common.auth import TokenVerifier
-from services.common.credits.service import LedgerService
-from services.common.kv import PostgresKeyValueStore
-from services.common.eventstore import EventStore
-from services.common.integrations.resolver import NodeCredentials
-from services.common.integrations.store import CredentialsReader
-from services.common.llm.gateway import LlmGateway
-from services.common.pricing import cost_table_with
-from services.common.http import BodyLimitMiddleware, install_error_handlers, user_dependency
-from services.common.ratelimit import RateLimiter
-from services.common.sandbox import TemplatePool
-from services.common.gc_tuning import tune_gc
-from services.common.settings import Settings
+from services.infra.auth import TokenVerifier
+from services.infra.ledger_service import LedgerService
+from services.infra.kv import PostgresKeyValueStore
+from services.infra.eventstore import EventStore
+from services.infra.credentials_resolver import NodeCredentials
+from services.infra.credentials_store import CredentialsReader
+from services.blocks.llm_providers.gateway import LlmGateway
+from services.domain.credits.pricing import cost_table_with
+from services.infra.http import BodyLimitMiddleware, install_error_handlers, user_dependency
+from services.infra.ratelimit import RateLimiter
+from services.blocks.sandbox import TemplatePool
+from services.infra.gc_tuning import tune_gc
+from services.infra.settings import Settings, load_settings
 
 
 class CommandServices:
@@ -34,7 +35,7 @@ class CommandServices:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.datastore = db.make_datastore(settings)
+        self.datastore = make_datastore(settings)
         self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes) for ctx in CONTEXTS}
         self.ledger = LedgerService(self.stores["credits"], signup_credits=settings.signup_credits,
                                     monthly_refill=settings.monthly_refill_credits,
@@ -121,8 +122,6 @@ def configure(app: FastAPI, settings: Settings) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
-    from services.local_stack import settings_from_env
-
-    app = create_app(settings_from_env())
+    app = create_app(load_settings())
     tune_gc()
     return app

@@ -1,5 +1,5 @@
 """Charging a node before it runs: the block's price for this input, keyed by the node execution
-id (see ``services.common.credits.block_charge``), then AutoGPT's per-threshold surcharge
+id (see ``services.infra.block_charge``), then AutoGPT's per-threshold surcharge
 (COMPAT §2.7 item 2: every Nth node execution of a user costs M credits), which makes a runaway
 loop of free blocks cost something (audit F5).
 
@@ -15,9 +15,9 @@ from collections import OrderedDict
 from typing import Any
 
 from schemas.events.credits import UsageMetadata
-from services.common.credits.block_charge import charge_block_run
-from services.common.credits.service import LedgerService
-from services.common.executions.state import ExecutionState, NodeExec
+from services.infra.block_charge import charge_block_run
+from services.infra.ledger_service import LedgerService
+from services.domain.executions.state import ExecutionState, NodeExec
 from services.executor.scheduling.limits import surcharge
 
 # One round trip: a node execution seen before keeps its number; a new one takes the user's next.

@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 import psycopg
 from aiokafka.errors import KafkaError
 
-from services.common import deadletters
-from services.common.eventstore import ConcurrencyConflict
+from services.infra import deadletters
+from services.infra.eventstore import ConcurrencyConflict
 
 log = logging.getLogger("services.executor.service")  # the logger these messages always had (log filters keep working)
 CONSUMER = "executor"

@@ -13,17 +13,17 @@ import uuid
 from typing import Any, AsyncIterator, Protocol
 
 from schemas.events.executions import ExecutionQueued
-from services.common.graphs.credentials import node_credentials_masks
+from services.domain.graphs.credentials import node_credentials_masks
 from schemas.events.graphs import GraphCreated, GraphDeleted, GraphVersionCreated
 from schemas.graph import GraphVersionBody
-from services.common.blocks.base import BlockType
-from services.common.blocks.registry import get_block
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from services.common.blobs import Refs
-from services.common.executions.refs import Externaliser
-from services.common.executions.state import NODE_DONE, ExecutionState
-from services.common.executions.stream import request_stop
-from services.common.ratelimit import RateLimited, RateLimiter, user_bucket
+from services.domain.blocks.base import BlockType
+from services.domain.blocks.registry import get_block
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.blobs import Refs
+from services.infra.execution_refs import Externaliser
+from services.domain.executions.state import NODE_DONE, ExecutionState
+from services.infra.execution_stream import request_stop
+from services.infra.ratelimit import RateLimited, RateLimiter, user_bucket
 from services.executor.scheduling.limits import (
     MAX_CHILD_DEPTH,
     RunLimitExceeded,

@@ -33,12 +33,12 @@ from typing import Any, Callable
 
 import orjson
 
-from services.common import blobs
-from services.common.blocks.base import BlockType, RunContext
-from services.common.credits.ledger import InsufficientBalance
-from services.common.executions.refs import Externaliser, encode, state_refs
-from services.common.executions.state import ExecutionState, NodeExec
-from services.common.settings import Settings
+from services.infra import blobs
+from services.domain.blocks.base import BlockType, RunContext
+from services.domain.credits.ledger import InsufficientBalance
+from services.infra.execution_refs import Externaliser, encode, state_refs
+from services.domain.executions.state import ExecutionState, NodeExec
+from services.infra.settings import Settings
 from services.executor.scheduling.limits import RunLimitExceeded
 from services.executor.scheduling.planner import Planner
 

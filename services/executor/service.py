@@ -37,24 +37,25 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.common import db, deadletters
-from services.common.blocks.base import RunContext
-from services.common.eventstore import EventStore
-from services.common.executions.state import ExecutionState, NodeExec
-from services.common.executions.stream import load_state
-from services.common.kafka import ensure_topics, make_consumer
-from services.common.ratelimit import RateLimiter
-from services.common.settings import Settings
-from services.common.credits.service import LedgerService
-from services.common.kv import PostgresKeyValueStore
-from services.common.pricing import cost_table_with
-from services.common.integrations.store import CredentialsReader
-from services.common.llm.gateway import LlmGateway
-from services.common.sandbox import TemplatePool
+from services.infra import db, deadletters
+from services.infra.eventstore import make_datastore
+from services.domain.blocks.base import RunContext
+from services.infra.eventstore import EventStore
+from services.domain.executions.state import ExecutionState, NodeExec
+from services.infra.execution_stream import load_state
+from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.ratelimit import RateLimiter
+from services.infra.settings import Settings
+from services.infra.ledger_service import LedgerService
+from services.infra.kv import PostgresKeyValueStore
+from services.domain.credits.pricing import cost_table_with
+from services.infra.credentials_store import CredentialsReader
+from services.blocks.llm_providers.gateway import LlmGateway
+from services.blocks.sandbox import TemplatePool
 from services.executor.charging import NodeCharger, NodeCounter
-from services.common.integrations.resolver import NodeCredentials
+from services.infra.credentials_resolver import NodeCredentials
 from services.executor.ports import ChildLimits, StoreChildRunner
-from services.common.blobs import BlobStore
+from services.infra.blobs import BlobStore
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
 from services.executor.runner import ExecutionRunner, OutputLimits
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
@@ -120,7 +121,7 @@ class ExecutorService:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.datastore = db.make_datastore(self.settings, pool_size=4)
+        self.datastore = make_datastore(self.settings, pool_size=4)
         self.executions = EventStore(self.datastore, "executions", max_event_bytes=self.settings.max_event_bytes)
         self.graphs = EventStore(self.datastore, "graphs")
         self.writer = GroupCommitWriter(self.executions)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.events.base import Event
-from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
+from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from psycopg import AsyncCursor
 from schemas.envelope import Envelope, event_id_for
 from schemas.events import decode_payload
 from services.projector.registry import HANDLERS, PROJECTION_NAME
-from services.projector.sql import fetch_all
+from services.projector.projections.sql import fetch_all
 
 log = logging.getLogger(__name__)
 

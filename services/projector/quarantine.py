@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import psycopg
 
 from schemas.envelope import Envelope
-from services.common import deadletters
-from services.common.deadletters import is_transient_db_error
+from services.infra import deadletters
+from services.infra.deadletters import is_transient_db_error
 from services.projector.applier import ProjectionFailed, apply_envelopes, stream_events
 from services.projector.registry import PROJECTION_NAME
 

@@ -11,8 +11,8 @@ if it applies), and an event that fails now is parked instead of failing the reb
 
 from __future__ import annotations
 
-from services.common import db, deadletters
-from services.common.settings import Settings
+from services.infra import db, deadletters
+from services.infra.settings import Settings
 from services.projector import quarantine as quarantine_rules
 from services.projector.applier import envelope_from_row
 from services.projector.registry import HANDLERS, PROJECTION_NAME, TABLES

@@ -25,9 +25,9 @@ from aiokafka.errors import KafkaError
 
 from schemas.envelope import Envelope
 from schemas.topics import CONTEXTS
-from services.common import db
-from services.common.kafka import ensure_topics, make_consumer
-from services.common.settings import Settings
+from services.infra import db
+from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.settings import Settings
 from services.projector import quarantine
 from services.projector.applier import apply_envelopes
 from services.projector.registry import HANDLERS, PROJECTION_NAME

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from services.common import db
-from services.common.auth import TokenVerifier
-from services.common.http import install_error_handlers, user_dependency
-from services.common.gc_tuning import tune_gc
-from services.common.settings import Settings
+from services.infra import db
+from services.infra.auth import TokenVerifier
+from services.infra.http import install_error_handlers, user_dependency
+from services.infra.gc_tuning import tune_gc
+from services.infra.settings import Settings, load_settings
 from services.query_api.api import api_keys, audit, blocks, credentials, credits, executions, graphs
 from services.query_api.read_models.fence import wait_for_read_models
 from services.query_api.ws import endpoint as ws_endpoint
@@ -74,8 +74,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
-    from services.local_stack import settings_from_env
-
-    app = create_app(settings_from_env())
+    app = create_app(load_settings())
     tune_gc()
     return app

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.local_broker import free_port
+from services.dev.local_broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CALC = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
@@ -24,7 +24,7 @@ def local_stack(tmp_path_factory):
     env["AGENTLOOM_DATA_DIR"] = str(data_dir)
     port = free_port()
     log = open(data_dir / "up.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -40,7 +40,7 @@ def local_stack(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"stack not healthy in time: {(data_dir / 'up.log').read_text()[-3000:]}")
-    token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--user", "e2e-user"], cwd=ROOT, env=env,
+    token = subprocess.run([sys.executable, "-m", "services.cli.main", "token", "--user", "e2e-user"], cwd=ROOT, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
     yield {"base": base, "token": token, "proc": proc, "data_dir": data_dir}
     if proc.poll() is None:

@@ -9,9 +9,9 @@ from typing import Any, Awaitable, Callable
 
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet
-from services.common.eventstore import EventStore, NewEvent
-from services.common.kafka import make_consumer
-from services.common.settings import Settings
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.kafka import make_consumer
+from services.infra.settings import Settings
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05,

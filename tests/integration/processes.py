@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.common.settings import Settings
+from services.infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ class ServiceProcess:
 
     def start(self) -> "ServiceProcess":
         log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", self.name], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve", self.name], cwd=ROOT,
                                      env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT)
         return self
 

@@ -11,13 +11,14 @@ import uvicorn
 
 from schemas.topics import CONTEXTS
 from services import gateway
-from services.common import db
-from services.common.auth import issue_token
-from services.common.eventstore import EventStore
-from services.common.kafka import ensure_topics
-from services.common.local_broker import free_port
-from services.common.relay import Relay
-from services.common.settings import Settings
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.infra.auth import issue_token
+from services.infra.eventstore import EventStore
+from services.infra.kafka import ensure_topics
+from services.dev.local_broker import free_port
+from services.infra.relay import Relay
+from services.infra.settings import Settings
 from services.projector.runner import Projector
 from tests.integration.helpers import eventually
 
@@ -82,10 +83,10 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(settings: Settings, *, projector: bool = True, executors: int = 0):
-    await asyncio.to_thread(db.migrate, settings)
+    await asyncio.to_thread(migrate, settings)
     await ensure_topics(settings)
     stack = Stack(settings)
-    stack.datastore = db.make_datastore(settings, pool_size=2)
+    stack.datastore = make_datastore(settings, pool_size=2)
     for context in CONTEXTS:
         relay = Relay(settings, EventStore(stack.datastore, context))
         stack.relays.append(relay)

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from services.common import api_keys as material
+from services.domain.apikeys import material
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack

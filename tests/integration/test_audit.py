@@ -63,7 +63,7 @@ async def test_replay_cli_prints_a_timeline(stack, user_ids):
     async with stack.client(user_ids["alice"]) as alice:
         _gid, exec_id, _done = await _finished_run(stack, alice)
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli", "replay", exec_id], cwd=ROOT,
+        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay", exec_id], cwd=ROOT,
         env=settings_env(stack.settings), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -6,8 +6,8 @@ import time
 import orjson
 import websockets
 
-from services.common import blobs, db
-from services.common.blobs import BlobStore
+from services.infra import blobs, db
+from services.infra.blobs import BlobStore
 from tests.integration.helpers import eventually
 from tests.integration.test_executions_api import sample_graph
 from tests.integration.test_websocket import collect_until_terminal, send, ws_url

@@ -6,9 +6,9 @@ import pytest
 
 from services.command_api.app import CommandServices
 from services.command_api.application.credentials import reencrypt_all
-from services.common import db
-from services.common.auth import User
-from services.common.integrations.crypto import SecretDecryptionError, generate_key
+from services.infra.migrations import migrate
+from services.infra.auth import User
+from services.domain.integrations.crypto import SecretDecryptionError, generate_key
 
 OLD = f"old:{generate_key()}"
 NEW = f"new:{generate_key()}"
@@ -19,7 +19,7 @@ def services_with(settings, keys: list[str]) -> CommandServices:
 
 
 def test_add_key_reencrypt_then_drop_the_old_one(settings):
-    db.migrate(settings)
+    migrate(settings)
     before = services_with(settings, [OLD])
     try:
         kept = before.credentials_commands.create(User(id="alice"), "openai", api_key="sk-kept", title="a",
@@ -48,10 +48,10 @@ def test_add_key_reencrypt_then_drop_the_old_one(settings):
 async def test_the_executor_resolves_only_the_owners_live_unexpired_credentials(settings):
     """Run-time resolution (after the execute-time checks): a credential deleted or expired since the
     run was queued, or someone else's, fails the node with a message and never yields a key."""
-    from services.common.integrations.resolver import CredentialsUnavailable, NodeCredentials
-    from services.common.blocks.llm import AITextGeneratorBlock
+    from services.infra.credentials_resolver import CredentialsUnavailable, NodeCredentials
+    from services.blocks.llm import AITextGeneratorBlock
 
-    db.migrate(settings)
+    migrate(settings)
     services = services_with(settings, [OLD])
     try:
         commands, resolve = services.credentials_commands, NodeCredentials(services.credentials_reader)

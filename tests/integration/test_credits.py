@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.common import db
-from services.common.credits.ledger import InsufficientBalance
-from services.common.credits.service import LedgerService
-from services.common.eventstore import EventStore
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.domain.credits.ledger import InsufficientBalance
+from services.infra.ledger_service import LedgerService
+from services.infra.eventstore import EventStore
 from tests.integration.stack import running_stack
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 
@@ -19,8 +20,8 @@ CALC = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
 
 @pytest.fixture
 def stores(settings):
-    db.migrate(settings)
-    datastores = [db.make_datastore(settings, pool_size=8) for _ in range(2)]
+    migrate(settings)
+    datastores = [make_datastore(settings, pool_size=8) for _ in range(2)]
     yield [EventStore(ds, "credits") for ds in datastores]
     for ds in datastores:
         ds.close()
@@ -50,7 +51,7 @@ def test_concurrent_spends_never_overdraw_or_double_charge(stores):
 
 
 def ledger_stream(user):
-    from services.common.credits.ledger import ledger_stream_id
+    from services.domain.credits.ledger import ledger_stream_id
 
     return ledger_stream_id(user)
 
@@ -121,11 +122,11 @@ async def test_charging_402_and_running_out_mid_graph(settings):
             assert (await admin.get("/api/credits/admin/users/carol/transactions")).status_code == 200
 
             # a re-run of a charged node (as after an executor crash) is not charged again
-            from services.common.pricing import cost_table_with
+            from services.domain.credits.pricing import cost_table_with
             from services.executor.charging import NodeCharger
-            from services.common.executions.stream import load_state
+            from services.infra.execution_stream import load_state
 
-            datastore = db.make_datastore(settings, pool_size=1)
+            datastore = make_datastore(settings, pool_size=1)
             try:
                 state = await asyncio.to_thread(load_state, EventStore(datastore, "executions"), run["id"])
                 charger = NodeCharger(LedgerService(EventStore(datastore, "credits")),

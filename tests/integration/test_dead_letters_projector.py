@@ -10,9 +10,10 @@ import pytest
 
 from schemas.events.graphs import GraphVersionCreated
 from schemas.graph import GraphVersionBody
-from services import cli
-from services.common import db, deadletters
-from services.common.eventstore import EventStore, NewEvent
+from services.cli import main as cli
+from services.infra import db, deadletters
+from services.infra.migrations import migrate
+from services.infra.eventstore import EventStore, NewEvent
 from services.projector.rebuild import rebuild
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack
@@ -177,7 +178,7 @@ async def test_rebuild_parks_instead_of_failing(settings, user_ids):
 
 
 def test_cli_refuses_unknown_and_closed_ids(settings, monkeypatch, capsys):
-    db.migrate(settings)
+    migrate(settings)
     assert _cli(monkeypatch, settings, "deadletters", "retry", "999999") == 1
     assert "no dead letter #999999" in capsys.readouterr().err
     assert _cli(monkeypatch, settings, "deadletters", "list") == 0
@@ -193,8 +194,8 @@ def test_cli_refuses_unknown_and_closed_ids(settings, monkeypatch, capsys):
 
 
 def test_version_columns_are_bigint(settings):
-    db.migrate(settings)
-    db.migrate(settings)  # idempotent
+    migrate(settings)
+    migrate(settings)  # idempotent
     rows = _query(settings, "SELECT table_name, column_name, data_type FROM information_schema.columns "
                   "WHERE table_schema = %s AND (table_name, column_name) IN (('rm_graphs', 'active_version'), "
                   "('rm_graphs', 'latest_version'), ('rm_graph_versions', 'version'), "
@@ -209,7 +210,7 @@ def test_only_connection_trouble_is_transient():
     import psycopg.errors as pe
     from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
-    from services.common.relay_quarantine import is_poison
+    from services.infra.relay_quarantine import is_poison
     from services.projector.quarantine import is_transient
 
     for poison in (pe.NumericValueOutOfRange("x"), pe.CheckViolation("x"), pe.UniqueViolation("x"),

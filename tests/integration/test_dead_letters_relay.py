@@ -13,10 +13,12 @@ import pytest
 from schemas.events.graphs import ActiveVersionSet, GraphVersionCreated
 from schemas.events.executions import NodeOutput
 from schemas.graph import GraphVersionBody
-from services.common import db, deadletters
-from services.common.eventstore import EventStore, NewEvent
-from services.common.kafka import record_limit
-from services.common.relay import Relay
+from services.infra import db, deadletters
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.kafka import record_limit
+from services.infra.relay import Relay
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually, read_topic
 from tests.integration.stack import running_stack
@@ -28,8 +30,8 @@ BIG = 1024 * 1024  # over the default max_event_bytes (512 KiB) plus the envelop
 @pytest.fixture
 def raw_store(settings):
     """A graphs log writer without the store's size check (what an old or buggy writer left)."""
-    db.migrate(settings)
-    datastore = db.make_datastore(settings, pool_size=2)
+    migrate(settings)
+    datastore = make_datastore(settings, pool_size=2)
     yield EventStore(datastore, "graphs", max_event_bytes=64 * BIG)
     datastore.close()
 
@@ -199,7 +201,7 @@ async def test_health_red_while_the_relay_is_behind(database_url, broker, user_i
 
 
 async def test_record_limit_follows_a_lower_broker_limit(settings, raw_store, monkeypatch, caplog):
-    from services.common import relay as relay_module
+    from services.infra import relay as relay_module
 
     async def small_broker(*_args, **_kwargs):
         return 100_000
@@ -219,7 +221,7 @@ async def test_record_limit_follows_a_lower_broker_limit(settings, raw_store, mo
 
 async def test_local_broker_cannot_report_its_limit(settings):
     """Tansu answers DescribeConfigs without entries (or closes on broker resources): None, no error."""
-    from services.common.kafka import broker_message_limit, ensure_topics
+    from services.infra.kafka import broker_message_limit, ensure_topics
 
     await ensure_topics(settings, ("graphs",))
     assert await broker_message_limit(settings, settings.topic("graphs")) is None

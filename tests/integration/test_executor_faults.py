@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from services.common import db
-from services.common.eventstore import EventStore
+from services.infra import db
+from services.infra.eventstore import make_datastore
+from services.infra.eventstore import EventStore
 from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
@@ -39,7 +40,7 @@ def slow_fanout_graph(items=6, seconds=1):
 
 
 def stream_events(settings, execution_id):
-    datastore = db.make_datastore(settings, pool_size=1)
+    datastore = make_datastore(settings, pool_size=1)
     try:
         return EventStore(datastore, "executions").read_stream(uuid.UUID(execution_id))
     finally:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services import local_stack
-from services.common.settings import LOCAL_API_KEY_SECRET, LOCAL_CREDENTIALS_KEY, LOCAL_JWT_SECRET, Settings
+from services.dev import local_stack
+from services.infra.settings import LOCAL_API_KEY_SECRET, LOCAL_CREDENTIALS_KEY, LOCAL_JWT_SECRET, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = {"jwt_secret": "j" * 40, "api_key_secret": "a" * 40,
@@ -76,7 +76,7 @@ def test_f11_a_public_key_jwt_setup_needs_no_shared_secret():
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -108,4 +108,4 @@ def test_f11_up_runs_its_children_in_local_mode(clean_env, tmp_path, monkeypatch
     assert explicit["AGENTLOOM_LOCAL_MODE"] == "false" and explicit["AGENTLOOM_JWT_SECRET"] == "j" * 40
     for key in ("AGENTLOOM_LOCAL_MODE", "AGENTLOOM_JWT_SECRET"):
         monkeypatch.setenv(key, env[key])
-    assert local_stack.settings_from_env().local_mode is True  # what each child builds
+    assert load_settings().local_mode is True  # what each child builds

@@ -4,7 +4,7 @@ read models hold bigint versions, and the largest values the API accepts project
 
 from __future__ import annotations
 
-from services.common import db
+from services.infra import db
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack
 from tests.integration.test_executions_api import sample_graph

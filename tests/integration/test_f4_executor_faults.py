@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from services.common import db
-from services.common.credits.ledger import ledger_stream_id
-from services.common.eventstore import EventStore
+from services.infra.eventstore import make_datastore
+from services.domain.credits.ledger import ledger_stream_id
+from services.infra.eventstore import EventStore
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
@@ -34,7 +34,7 @@ def settings(database_url, broker, monkeypatch):
 
 
 def ledger_events(settings, user: str):
-    datastore = db.make_datastore(settings, pool_size=1)
+    datastore = make_datastore(settings, pool_size=1)
     try:
         return EventStore(datastore, "credits").read_stream(ledger_stream_id(user))
     finally:

@@ -12,8 +12,10 @@ import websockets
 
 from schemas.events.executions import ExecutionCompleted, ExecutionQueued, ExecutionStarted, ExecutionStats
 from schemas.graph import GraphVersionBody
-from services.common import db
-from services.common.eventstore import EventStore, NewEvent
+from services.infra import db
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.infra.eventstore import EventStore, NewEvent
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Hub, Socket
 from services.query_api.ws.limits import Refused
@@ -22,10 +24,10 @@ from tests.integration.helpers import eventually
 
 @pytest.fixture
 async def hub_and_store(settings):
-    await asyncio.to_thread(db.migrate, settings)
+    await asyncio.to_thread(migrate, settings)
     pool = db.make_async_pool(settings, min_size=1, max_size=4)
     await pool.open()
-    datastore = db.make_datastore(settings, pool_size=1)
+    datastore = make_datastore(settings, pool_size=1)
     hub = Hub(settings.model_copy(update={"ws_max_subscriptions_per_socket": 3, "ws_max_sockets_per_user": 2}),
               pool)
     await hub.start()

@@ -11,9 +11,9 @@ import pytest
 import uvicorn
 
 from services import gateway
-from services.cli import ws_protocol
-from services.common import db
-from services.common.local_broker import free_port
+from services.cli.main import ws_protocol
+from services.infra.migrations import migrate
+from services.dev.local_broker import free_port
 from tests.integration.helpers import eventually
 
 UPGRADE = ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -22,7 +22,7 @@ UPGRADE = ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhl
 
 @pytest.fixture
 async def api_port(settings):
-    await asyncio.to_thread(db.migrate, settings)
+    await asyncio.to_thread(migrate, settings)
     port = free_port()
     app = gateway.create_app(settings, background=[])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

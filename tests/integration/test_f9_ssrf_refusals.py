@@ -9,9 +9,9 @@ import socket
 
 import pytest
 
-from services.common.blocks import http_fetch
-from services.common.blocks.http_fetch import FetchError, system_resolve
-from services.common.blocks.net_policy import block_reason
+from services.blocks import http_fetch
+from services.blocks.http_fetch import FetchError, system_resolve
+from services.blocks.net_policy import block_reason
 
 SEND_WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
 

@@ -16,9 +16,10 @@ import pytest
 
 from schemas.events.graphs import GraphVersionCreated
 from schemas.graph import GraphVersionBody, StoredNode
-from services.common import db
-from services.common.eventstore import EventStore, NewEvent
-from services.common.executions.stream import load_state, request_stop
+from services.infra import db
+from services.infra.eventstore import make_datastore
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.execution_stream import load_state, request_stop
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack
@@ -59,7 +60,7 @@ class Store:
 
     def __init__(self, settings) -> None:
         self.settings = settings
-        self.datastore = db.make_datastore(settings, pool_size=2)
+        self.datastore = make_datastore(settings, pool_size=2)
         self.executions = EventStore(self.datastore, "executions")
         self.graphs = EventStore(self.datastore, "graphs")
 

@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from schemas.events.executions import ExecutionQueued, NodeStarted
-from services.common import deadletters
-from services.common.eventstore import NewEvent
+from services.infra import deadletters
+from services.infra.eventstore import NewEvent
 from services.executor.ports import find_graph_version
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
@@ -48,7 +48,7 @@ async def cli(settings, *args: str) -> str:
     """``agentloom …`` as an operator runs it (again if the shared test server is out of connections)."""
     for _ in range(20):
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=settings_env(settings),
+            subprocess.run, [sys.executable, "-m", "services.cli.main", *args], cwd=ROOT, env=settings_env(settings),
             capture_output=True, text=True, timeout=60)
         if "too many clients" not in done.stderr:
             break

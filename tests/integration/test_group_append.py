@@ -9,15 +9,16 @@ import uuid
 import pytest
 
 from schemas.events.graphs import ActiveVersionSet
-from services.common import db
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from services.common.group_append import GroupAppender
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.command_api.application.group_append import GroupAppender
 
 
 @pytest.fixture
 def store(settings):
-    db.migrate(settings)
-    datastore = db.make_datastore(settings, pool_size=4)
+    migrate(settings)
+    datastore = make_datastore(settings, pool_size=4)
     yield EventStore(datastore, "graphs")
     datastore.close()
 

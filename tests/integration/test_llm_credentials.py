@@ -15,7 +15,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from schemas.topics import CONTEXTS
-from services.common.integrations.system import SYSTEM_CREDENTIALS
+from services.domain.integrations.system import SYSTEM_CREDENTIALS
 from tests.conftest import drop_schema, isolated_settings
 from tests.fake_llm import FakeLlmServer
 from tests.integration.helpers import read_topic

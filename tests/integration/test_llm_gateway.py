@@ -12,10 +12,10 @@ import time
 import pytest
 import pytest_asyncio
 
-from services.common.integrations.credentials import APIKeyCredentials
-from services.common.llm.gateway import LlmGateway
-from services.common.llm.types import LlmError, LlmRequest
-from services.common.local_broker import free_port
+from services.domain.integrations.credentials import APIKeyCredentials
+from services.blocks.llm_providers.gateway import LlmGateway
+from services.domain.llm.types import LlmError, LlmRequest
+from services.dev.local_broker import free_port
 from tests.fake_llm import FakeLlmServer
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"

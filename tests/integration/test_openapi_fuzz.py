@@ -28,9 +28,9 @@ MAX_TIME_S = 60
 
 def test_every_operation_documents_its_refusals():
     """Without a server: every authenticated operation lists 401, and every operation with a body
-    lists what the body middleware answers (400, 413), from the one table in services/common/http.py."""
+    lists what the body middleware answers (400, 413), from the one table in services/infra/http.py."""
     from services import gateway
-    from services.common.settings import Settings
+    from services.infra.settings import Settings
 
     app = gateway.create_app(Settings(local_mode=True, DATABASE_URL="postgresql://unused@127.0.0.1/unused"),
                              background=[])

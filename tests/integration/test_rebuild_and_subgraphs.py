@@ -5,7 +5,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from services.common import db
+from services.infra import db
 from services.projector.rebuild import rebuild
 from tests.integration.test_executions_api import sample_graph
 from tests.integration.test_graphs_api import INPUT, OUTPUT

@@ -5,17 +5,18 @@ from collections import defaultdict
 
 import pytest
 
-from services.common import db
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from services.common.relay import Relay
+from services.infra.eventstore import make_datastore
+from services.infra.migrations import migrate
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.relay import Relay
 from schemas.events.graphs import ActiveVersionSet
 from tests.integration.helpers import append_versions, eventually, read_topic
 
 
 @pytest.fixture
 def store(settings):
-    db.migrate(settings)
-    datastore = db.make_datastore(settings, pool_size=2)
+    migrate(settings)
+    datastore = make_datastore(settings, pool_size=2)
     yield EventStore(datastore, "graphs")
     datastore.close()
 

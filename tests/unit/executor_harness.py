@@ -9,10 +9,10 @@ from typing import Any
 from schemas.events.executions import ExecutionQueued
 from schemas.graph import BaseGraph, GraphInput
 from services.command_api.application.graphs import to_version_body
-from services.common.blocks.base import RunContext
-from services.common.executions.state import ExecutionState
-from services.common.executions.views import execution_with_nodes
-from services.common.graphs import rules
+from services.domain.blocks.base import RunContext
+from services.domain.executions.state import ExecutionState
+from services.domain.executions.views import execution_with_nodes
+from services.domain.graphs import rules
 from services.executor.runner import ExecutionRunner
 from tests.unit.fakes import MemoryKeyValueStore
 

@@ -14,11 +14,11 @@ from schemas.events.apikeys import (
     ApiKeyRevoked,
     ApiKeySuspended,
 )
-from services.command_api.domain.api_key import ACTIVE, REVOKED, SUSPENDED, ApiKey
-from services.command_api.domain.errors import ConflictError, InvalidCommand, NotFoundError
-from services.common import api_keys as material
-from services.common.ratelimit import RateLimiter
-from services.common.settings import LOCAL_API_KEY_SECRET, Settings
+from services.domain.apikeys.api_key import ACTIVE, REVOKED, SUSPENDED, ApiKey
+from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
+from services.domain.apikeys import material
+from services.infra.ratelimit import RateLimiter
+from services.infra.settings import LOCAL_API_KEY_SECRET, Settings
 
 SECRET = "test-secret"
 

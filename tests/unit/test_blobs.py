@@ -9,11 +9,11 @@ import asyncio
 import orjson
 
 from schemas.events.executions import ExecutionQueued, NodeInputAdded, NodeOutput, NodeQueued
-from services.common import blobs
-from services.common.blocks.base import RunContext
-from services.common.executions.refs import Externaliser, payload_refs, state_refs, view_refs
-from services.common.executions.state import ExecutionState
-from services.common.executions.views import execution_with_nodes
+from services.infra import blobs
+from services.domain.blocks.base import RunContext
+from services.infra.execution_refs import Externaliser, payload_refs, state_refs, view_refs
+from services.domain.executions.state import ExecutionState
+from services.domain.executions.views import execution_with_nodes
 from services.executor.runner import ExecutionRunner, OutputLimits
 from tests.unit.executor_harness import build_graph, nodes_of, queued_state
 from tests.unit.fakes import MemoryKeyValueStore

@@ -6,24 +6,24 @@ import time
 
 import pytest
 
-from services.common.blocks import iteration, text, time_blocks
-from services.common.blocks.base import BlockInputError, RunContext
-from services.common.blocks.basic import (
+from services.blocks import iteration, text, time_blocks
+from services.domain.blocks.base import BlockInputError, RunContext
+from services.blocks.basic import (
     StoreValueBlock,
     UniversalTypeConverterBlock,
     convert_value,
 )
-from services.common.blocks.branching import ConditionBlock, IfInputMatchesBlock
-from services.common.blocks.iteration import StepThroughItemsBlock
-from services.common.blocks.maths import CalculatorBlock, CountItemsBlock
-from services.common.blocks.text import (
+from services.blocks.branching import ConditionBlock, IfInputMatchesBlock
+from services.blocks.iteration import StepThroughItemsBlock
+from services.blocks.maths import CalculatorBlock, CountItemsBlock
+from services.blocks.text import (
     CombineTextsBlock,
     ExtractTextInformationBlock,
     FillTextTemplateBlock,
     MatchTextPatternBlock,
     TextSplitBlock,
 )
-from services.common.blocks.time_blocks import (
+from services.blocks.time_blocks import (
     CountdownTimerBlock,
     GetCurrentDateAndTimeBlock,
     GetCurrentTimeBlock,

@@ -10,14 +10,14 @@ import subprocess
 import httpx
 import pytest
 
-from services.common.blocks.agent import AgentExecutorBlock
-from services.common.blocks.base import BlockInputError, RunContext
-from services.common.blocks.data_dicts import AddToDictionaryBlock, FindInDictionaryBlock
-from services.common.blocks.data_list_ops import ConcatenateListsBlock, FlattenListBlock, ZipListsBlock
-from services.common.blocks.data_lists import AddToListBlock, CreateListBlock, GetListItemBlock
-from services.common.blocks.http import SendWebRequestBlock
-from services.common.blocks.http_fetch import FetchError, guarded_fetch, redirect_method, strip_credentials
-from services.common.blocks.net_policy import (
+from services.blocks.agent import AgentExecutorBlock
+from services.domain.blocks.base import BlockInputError, RunContext
+from services.blocks.data_dicts import AddToDictionaryBlock, FindInDictionaryBlock
+from services.blocks.data_list_ops import ConcatenateListsBlock, FlattenListBlock, ZipListsBlock
+from services.blocks.data_lists import AddToListBlock, CreateListBlock, GetListItemBlock
+from services.blocks.http import SendWebRequestBlock
+from services.blocks.http_fetch import FetchError, guarded_fetch, redirect_method, strip_credentials
+from services.blocks.net_policy import (
     BlockedDestinationError,
     block_reason,
     choose_address,
@@ -25,9 +25,9 @@ from services.common.blocks.net_policy import (
     is_public_address,
     split_url,
 )
-from services.common.blocks.persistence import PersistInformationBlock, RetrieveInformationBlock
-from services.common.blocks.spreadsheet import ReadSpreadsheetBlock
-from services.common.blocks.xml_parser import XMLParserBlock, parse_xml
+from services.blocks.persistence import PersistInformationBlock, RetrieveInformationBlock
+from services.blocks.spreadsheet import ReadSpreadsheetBlock
+from services.blocks.xml_parser import XMLParserBlock, parse_xml
 from tests.unit.fakes import MemoryKeyValueStore
 
 
@@ -458,7 +458,7 @@ def test_web_request_block_multipart_files():
 
     async def fake_send(method, url, headers, content, allow_hosts):
         captured.update(headers=headers, content=content)
-        from services.common.blocks.http_fetch import FetchResult
+        from services.blocks.http_fetch import FetchResult
         return FetchResult(200, {"content-type": "text/plain"}, b"done", url)
 
     block = SendWebRequestBlock()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.integrations.crypto import Keyring, SecretDecryptionError, generate_key
-from services.common.settings import LOCAL_CREDENTIALS_KEY, Settings
+from services.domain.integrations.crypto import Keyring, SecretDecryptionError, generate_key
+from services.infra.settings import LOCAL_CREDENTIALS_KEY, Settings
 
 OLD = f"old:{generate_key()}"
 NEW = f"new:{generate_key()}"
@@ -59,7 +59,7 @@ def test_local_development_key_refused_outside_local_mode():
 
 
 def test_cli_keygen_prints_a_usable_keyring_entry(capsys):
-    from services.cli import main
+    from services.cli.main import main
 
     assert main(["credentials", "keygen"]) == 0
     entry = capsys.readouterr().out.strip()

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from schemas.envelope import Envelope, envelope_bytes, event_id_for
 from schemas.events.graphs import ActiveVersionSet
-from services.common.eventstore import NewEvent
+from services.infra.eventstore import NewEvent
 
 
 def test_spliced_envelope_round_trips():

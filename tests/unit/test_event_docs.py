@@ -1,8 +1,8 @@
 """The public event docs stay in step with the models, and the live feed formats envelopes.
 
 docs/events.md and docs/asyncapi.json are generated; these tests fail when a model changed without
-regenerating them (``.venv/bin/python -m services.common.event_docs && .venv/bin/python -m
-services.common.asyncapi``) or when a new event type or field has no hand-written meaning.
+regenerating them (``.venv/bin/python -m services.docsgen.event_docs && .venv/bin/python -m
+services.docsgen.asyncapi``) or when a new event type or field has no hand-written meaning.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 
 from schemas.envelope import Envelope, event_id_for
 from schemas.topics import CONTEXTS, topic_name
-from services.common import asyncapi, event_docs
-from services.common.event_docs import published_types
+from services.docsgen import asyncapi, event_docs
+from services.docsgen.event_docs import published_types
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -157,8 +157,8 @@ async def test_runaway_cycle_is_capped():
 
 
 async def test_events_fold_back_to_the_same_state():
-    from services.common.executions.state import fold
-    from services.common.executions.views import execution_with_nodes
+    from services.domain.executions.state import fold
+    from services.domain.executions.views import execution_with_nodes
 
     body, _ = _preset_graph()
     result, writer = await run_graph(body, {"dictionary": {"key2": "x"}, "selected_value": "key2"})

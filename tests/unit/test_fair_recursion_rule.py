@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.common.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError, check_recursion
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError, check_recursion
 
 
 def agent(node_id, graph_id, version):

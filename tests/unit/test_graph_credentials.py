@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from schemas.graph import GraphInput
-from services.common.graphs.credentials import (
+from services.domain.graphs.credentials import (
     credentials_errors,
     credentials_input_schema,
     node_credentials_masks,
 )
-from services.common.integrations.credentials import CredentialsMeta
+from services.domain.integrations.credentials import CredentialsMeta
 
 AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
 TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"

@@ -9,11 +9,11 @@ import pytest
 from pydantic import BaseModel
 
 from schemas.graph import GraphInput
-from services.common.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
-from services.common.blocks.basic import NoteBlock, PrintToConsoleBlock, StoreValueBlock
-from services.common.blocks.io import AgentInputBlock, AgentNumberInputBlock, AgentOutputBlock
-from services.common.graphs import credentials as graph_credentials, rules
-from services.common.graphs.rules import (
+from services.domain.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
+from services.blocks.basic import NoteBlock, PrintToConsoleBlock, StoreValueBlock
+from services.blocks.io import AgentInputBlock, AgentNumberInputBlock, AgentOutputBlock
+from services.domain.graphs import credentials as graph_credentials, rules
+from services.domain.graphs.rules import (
     AGENT_EXECUTOR_BLOCK_ID,
     GraphValidationError,
     credentials_input_schema,

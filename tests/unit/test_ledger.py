@@ -18,15 +18,15 @@ from schemas.events.credits import (
     TransactionType,
     UsageMetadata,
 )
-from services.common.domain_errors import ConflictError, InvalidCommand, NotFoundError
-from services.common.credits.ledger import (
+from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
+from services.domain.credits.ledger import (
     MAX_BALANCE,
     Decision,
     InsufficientBalance,
     Ledger,
     ledger_stream_id,
 )
-from services.common.credits.transactions import MAX_TIME, group_transactions, to_user_transaction
+from services.query_api.read_models.credit_transactions import MAX_TIME, group_transactions, to_user_transaction
 
 USER = "user-1"
 

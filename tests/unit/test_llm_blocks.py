@@ -7,23 +7,23 @@ import re
 import pytest
 from pydantic import SecretStr
 
-from services.common.blocks.ai_condition import AIConditionBlock, parse_boolean_answer
-from services.common.blocks.base import BlockInputError, RunContext
-from services.common.blocks.llm import (
+from services.blocks.ai_condition import AIConditionBlock, parse_boolean_answer
+from services.domain.blocks.base import BlockInputError, RunContext
+from services.blocks.llm import (
     AIConversationBlock,
     AIStructuredResponseGeneratorBlock,
     AITextGeneratorBlock,
 )
-from services.common.blocks.llm_lists import AIListGeneratorBlock, AITextSummarizerBlock
-from services.common.blocks.llm_structured import extract_json
-from services.common.blocks.llm_support import (
+from services.blocks.llm_lists import AIListGeneratorBlock, AITextSummarizerBlock
+from services.blocks.llm_structured import extract_json
+from services.blocks.llm_support import (
     TEST_CREDENTIALS_INPUT,
     fake_json_reply,
     fit_to_context,
     split_words,
 )
-from services.common.integrations.credentials import APIKeyCredentials
-from services.common.llm.types import LlmError, LlmRequest, LlmResponse
+from services.domain.integrations.credentials import APIKeyCredentials
+from services.domain.llm.types import LlmError, LlmRequest, LlmResponse
 
 CREDS = APIKeyCredentials(id=TEST_CREDENTIALS_INPUT["id"], provider="openai", api_key=SecretStr("sk-test"))
 

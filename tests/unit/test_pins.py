@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.common.graphs.pins import (
+from services.domain.graphs.pins import (
     PinObject,
     merge_execution_input,
     parse_execution_output,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.pricing import (
+from services.domain.credits.pricing import (
     COST_TABLE,
     LLM_BLOCK_ID,
     LLM_BLOCK_IDS,

@@ -13,8 +13,8 @@ import tracemalloc
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from services.common.sandbox.environment import render_bounded
-from services.common.sandbox.limits import MAX_TEMPLATE_CHARS, TemplateLimitError
+from services.blocks.sandbox.environment import render_bounded
+from services.blocks.sandbox.limits import MAX_TEMPLATE_CHARS, TemplateLimitError
 
 NESTED_LOOPS = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
 

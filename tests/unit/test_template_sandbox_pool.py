@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from services.common.blocks.base import BlockInputError, RunContext
-from services.common.blocks.bounds import MAX_OUTPUT_CHARS, MAX_REPEAT
-from services.common.blocks.data_list_ops import ZipListsBlock
-from services.common.blocks.io import AgentOutputBlock
-from services.common.blocks.text import CombineTextsBlock, FillTextTemplateBlock, TextReplaceBlock
-from services.common.blocks.time_blocks import CountdownTimerBlock
-from services.common.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
-from services.common.fair_slots import Slots
+from services.domain.blocks.base import BlockInputError, RunContext
+from services.blocks.bounds import MAX_OUTPUT_CHARS, MAX_REPEAT
+from services.blocks.data_list_ops import ZipListsBlock
+from services.blocks.io import AgentOutputBlock
+from services.blocks.text import CombineTextsBlock, FillTextTemplateBlock, TextReplaceBlock
+from services.blocks.time_blocks import CountdownTimerBlock
+from services.blocks.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
+from services.infra.fair_slots import Slots
 
 NESTED_LOOPS = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
 # Within the step budget (a few thousand steps) but seconds of CPU each: only the clock stops it.
@@ -205,9 +205,9 @@ def test_a_worker_ends_itself_past_its_cpu_headroom():
     import subprocess
     import sys
 
-    from services.common.sandbox.worker import FRAME
+    from services.blocks.sandbox.worker import FRAME
 
-    boot = "from services.common.sandbox.worker import worker_main; worker_main(256, 0.5)"
+    boot = "from services.blocks.sandbox.worker import worker_main; worker_main(256, 0.5)"
     proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         header = proc.stdout.read(FRAME.size)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.application.api_keys import ApiKeyCommands, key_info
-from services.common.auth import User
-from services.common.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
+from services.infra.auth import User
+from services.infra.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
 
 
 class CreateApiKeyRequest(BaseModel):

@@ -12,11 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from services.common.auth import User
-from services.common.blocks.base import BlockInputError, BlockType, RunContext
-from services.common.blocks.registry import get_block
-from services.common.http import BODY_REFUSALS, BadRequest, Forbidden, NotFound, refusals
-from services.common.integrations.resolver import CredentialsUnavailable
+from services.infra.auth import User
+from services.domain.blocks.base import BlockInputError, BlockType, RunContext
+from services.domain.blocks.registry import get_block
+from services.infra.http import BODY_REFUSALS, BadRequest, Forbidden, NotFound, refusals
+from services.infra.credentials_resolver import CredentialsUnavailable
 
 DIRECT_RUN_TIMEOUT_S = 60.0
 _NOT_DIRECT = {BlockType.AGENT, BlockType.NOTE}

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.application.credentials import CredentialsCommands
-from services.common.auth import User
-from services.common.http import BODY_REFUSALS, refusals
+from services.infra.auth import User
+from services.infra.http import BODY_REFUSALS, refusals
 
 
 class CreateCredentialsRequest(BaseModel):

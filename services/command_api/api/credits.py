@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.auth import User
-from services.common.http import BODY_REFUSALS, Forbidden, refusals
+from services.infra.auth import User
+from services.infra.http import BODY_REFUSALS, Forbidden, refusals
 
 
 class GrantRequest(BaseModel):

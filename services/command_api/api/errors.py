@@ -6,11 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.command_api.application.executions import NoCredits, StopTimeout
-from services.common.credits.ledger import InsufficientBalance
-from services.command_api.domain.errors import (ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError,
+from services.domain.credits.ledger import InsufficientBalance
+from services.domain.errors import (ConflictError, DomainRefusal, Forbidden, InvalidCommand, NotFoundError,
                                                 PayloadTooLarge)
-from services.common.eventstore import ConcurrencyConflict, EventTooLarge
-from services.common.graphs.rules import GraphValidationError
+from services.infra.eventstore import ConcurrencyConflict, EventTooLarge
+from services.domain.graphs.rules import GraphValidationError
 
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (NoCredits, 402),

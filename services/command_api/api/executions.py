@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.auth import User
-from services.common.http import BODY_REFUSALS, MAX_VERSION, UuidPath, parse_uuid, refusals
-from services.common.ratelimit import execute_limit
+from services.infra.auth import User
+from services.infra.http import BODY_REFUSALS, MAX_VERSION, UuidPath, parse_uuid, refusals
+from services.infra.ratelimit import execute_limit
 
 
 class ExecuteGraphRequest(BaseModel):

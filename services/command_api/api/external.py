@@ -19,12 +19,12 @@ from fastapi.security import APIKeyHeader
 from schemas.events.apikeys import ApiKeyPermission as P
 from schemas.graph import CreateGraphRequest
 from services.command_api.api.blocks import run_block_directly
-from services.command_api.domain.api_key import ApiKey
-from services.common.auth import User
-from services.common.executions.views import output_block_ids
-from services.common.http import BODY_REFUSALS, MAX_VERSION, Forbidden, UuidPath, parse_uuid, refusals
-from services.common.pricing import block_catalogue
-from services.common.ratelimit import enforce, key_bucket, user_bucket
+from services.domain.apikeys.api_key import ApiKey
+from services.infra.auth import User
+from services.domain.executions.views import output_block_ids
+from services.infra.http import BODY_REFUSALS, MAX_VERSION, Forbidden, UuidPath, parse_uuid, refusals
+from services.domain.credits.pricing import block_catalogue
+from services.infra.ratelimit import enforce, key_bucket, user_bucket
 
 USER_TIMEZONE_NOT_SET = "not-set"  # AutoGPT's value for a user without a chosen time zone
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")

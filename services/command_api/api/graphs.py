@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from schemas.graph import CreateGraphRequest, GraphInput, SetActiveVersionRequest
-from services.common.auth import User
-from services.common.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
+from services.infra.auth import User
+from services.infra.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
 
 
 def build_router(current_user) -> APIRouter:

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any, Callable
 
 from schemas.events.base import Event
-from services.command_api.domain.api_key import ApiKey
-from services.common import api_keys as material
-from services.common.auth import AuthError, User
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.domain.apikeys.api_key import ApiKey
+from services.domain.apikeys import material
+from services.infra.auth import AuthError, User
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
 
 MAX_ATTEMPTS = 5
 USAGE_INTERVAL_S = 60.0

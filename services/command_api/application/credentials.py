@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
-from services.command_api.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
-from services.common.auth import User
-from services.common.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from services.common.integrations.credentials import credentials_uuid, meta_response
-from services.common.integrations.providers import KNOWN_PROVIDERS
-from services.common.integrations.store import CredentialsReader, StoredCredential, bound_to
-from services.common.integrations.system import SYSTEM_CREDENTIAL_IDS
+from services.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
+from services.infra.auth import User
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.domain.integrations.credentials import credentials_uuid, meta_response
+from services.domain.llm.providers import KNOWN_PROVIDERS
+from services.infra.credentials_store import CredentialsReader, StoredCredential, bound_to
+from services.domain.integrations.system import SYSTEM_CREDENTIAL_IDS
 
 MAX_SECRET_CHARS = 8192
 MAX_EXPIRES_AT = 2 ** 53

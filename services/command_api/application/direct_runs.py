@@ -1,12 +1,12 @@
 """Charging a block run outside any graph (``POST /api/blocks/{id}/execute``): the same price and
-ledger entry as a node in a graph run (``services.common.credits.block_charge``)."""
+ledger entry as a node in a graph run (``services.infra.block_charge``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.common.credits.block_charge import charge_block_run
-from services.common.credits.service import LedgerService
+from services.infra.block_charge import charge_block_run
+from services.infra.ledger_service import LedgerService
 
 
 class DirectRunCharger:

@@ -14,19 +14,19 @@ from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
-from services.command_api.domain.errors import DomainRefusal, InvalidCommand, NotFoundError, PayloadTooLarge
-from services.command_api.domain.execution_rules import NoStartingNodes, prepare_run
-from services.common.auth import User
-from services.common.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
-from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
-from services.common.executions.state import ExecutionState
-from services.common.executions.refs import state_refs
-from services.common.executions.stream import load_state, request_stop
-from services.common.executions.views import execution_meta
-from services.common.group_append import GroupAppender
-from services.common.graphs.credentials import credential_slots, credentials_errors, node_credentials_masks
-from services.common.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
-from services.common.integrations.credentials import CredentialsMeta
+from services.domain.errors import DomainRefusal, InvalidCommand, NotFoundError, PayloadTooLarge
+from services.domain.executions.rules import NoStartingNodes, prepare_run
+from services.infra.auth import User
+from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
+from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
+from services.domain.executions.state import ExecutionState
+from services.infra.execution_refs import state_refs
+from services.infra.execution_stream import load_state, request_stop
+from services.domain.executions.views import execution_meta
+from services.command_api.application.group_append import GroupAppender
+from services.domain.graphs.credentials import credential_slots, credentials_errors, node_credentials_masks
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
+from services.domain.integrations.credentials import CredentialsMeta
 
 
 MAX_SUB_GRAPHS = 100
@@ -179,7 +179,7 @@ def _references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_reference_lookalikes(inputs: dict[str, Any]) -> None:
-    """Run inputs are a value position of the execution's events (``services.common.blobs``): an
+    """Run inputs are a value position of the execution's events (``services.infra.blobs``): an
     input object carrying the blob-reference key would be read as a reference, so it is refused."""
     for name, value in (inputs or {}).items():
         if looks_like_reference(value):

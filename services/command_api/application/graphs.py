@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 from schemas.events.base import Event
 from schemas.graph import MAX_VERSION, BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
-from services.command_api.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
-from services.command_api.domain.graph import Graph
-from services.common.auth import User
-from services.common.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent, utcnow
-from services.common.graphs import rules
-from services.common.graphs.model import graph_model
+from services.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
+from services.domain.graphs.graph import Graph
+from services.infra.auth import User
+from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent, utcnow
+from services.domain.graphs import rules
+from services.domain.graphs.model import graph_model
 
 MAX_ATTEMPTS = 5
 

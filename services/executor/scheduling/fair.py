@@ -5,7 +5,7 @@ everyone else's runs waited for the flood to end. Here every user holds at most 
 the ``capacity`` slots, and a freed slot goes to the next *user* with waiting work (round-robin),
 not to the oldest waiting run; so a flood delays only the user who sent it.
 
-The rule itself (``FairQueue``, ``Slots``) lives in ``services/common/fair_slots.py``, shared with
+The rule itself (``FairQueue``, ``Slots``) lives in ``services/infra/fair_slots.py``, shared with
 the template pool. ``RunLease`` is one execution's claim on an execution slot, which
 it lends back while it waits on a child execution: a parent waiting on its sub-graph is not
 counted, so nested sub-graphs can never deadlock the pool (the slot holders are always runs doing
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 
-from services.common.blocks.base import BlockType
-from services.common.fair_slots import FairQueue, Slots
+from services.domain.blocks.base import BlockType
+from services.infra.fair_slots import FairQueue, Slots
 
 __all__ = ["FairQueue", "NodeQuota", "RunLease", "Slots"]
 

@@ -35,11 +35,11 @@ from schemas.events.executions import (
     NodeStarted,
     NodeTerminated,
 )
-from services.common.blocks.base import Block, BlockType
-from services.common.blocks.registry import get_block
-from services.common.executions.state import NODE_DONE, ExecutionState, NodeExec
-from services.common.graphs import rules
-from services.common.graphs.pins import merge_execution_input, parse_execution_output
+from services.domain.blocks.base import Block, BlockType
+from services.domain.blocks.registry import get_block
+from services.domain.executions.state import NODE_DONE, ExecutionState, NodeExec
+from services.domain.graphs import rules
+from services.domain.graphs.pins import merge_execution_input, parse_execution_output
 
 
 def _now() -> datetime:

@@ -11,8 +11,8 @@ from psycopg.types.json import Jsonb
 
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet, GraphCreated, GraphDeleted, GraphVersionCreated
-from services.common.graphs.model import graph_meta, graph_model
-from services.projector.sql import fetch_all
+from services.domain.graphs.model import graph_meta, graph_model
+from services.projector.projections.sql import fetch_all
 
 TABLES = ("rm_graphs", "rm_graph_versions")
 

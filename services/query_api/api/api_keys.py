@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from services.common.auth import User
-from services.common.http import NotFound, UuidPath, json_response, parse_uuid, refusals
+from services.infra.auth import User
+from services.infra.http import NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import api_keys as rm
 
 

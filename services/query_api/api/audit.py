@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.common.auth import User
-from services.common.executions.audit import state_at, with_causes
-from services.common.http import MAX_SEQ, BadRequest, NotFound, UuidPath, json_response, parse_uuid, refusals
+from services.infra.auth import User
+from services.domain.executions.audit import state_at, with_causes
+from services.infra.http import MAX_SEQ, BadRequest, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models.history import owner, read_history, resolved_fold, resolved_payloads
 
 

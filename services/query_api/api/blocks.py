@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from services.common.auth import User
-from services.common.http import json_response, refusals
-from services.common.pricing import block_catalogue
+from services.infra.auth import User
+from services.infra.http import json_response, refusals
+from services.domain.credits.pricing import block_catalogue
 
 
 def _catalogue() -> list[dict[str, Any]]:

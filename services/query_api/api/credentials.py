@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from services.common.auth import User
-from services.common.http import NotFound, json_response, refusals
-from services.common.integrations.credentials import credentials_uuid, meta_response
-from services.common.integrations.providers import KNOWN_PROVIDERS
-from services.common.integrations.system import configured_system_credentials
-from services.common.settings import Settings
+from services.infra.auth import User
+from services.infra.http import NotFound, json_response, refusals
+from services.domain.integrations.credentials import credentials_uuid, meta_response
+from services.domain.llm.providers import KNOWN_PROVIDERS
+from services.domain.integrations.system import configured_system_credentials
+from services.infra.settings import Settings
 from services.query_api.read_models import credentials as rm
 
 NOT_FOUND = "Credentials not found"

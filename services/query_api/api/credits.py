@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from psycopg.rows import dict_row
 
 from schemas.events.credits import LedgerEntry, TransactionType
-from services.common.auth import User
-from services.common.credits.transactions import group_transactions
-from services.common.http import BadRequest, Forbidden, json_response, refusals
+from services.infra.auth import User
+from services.query_api.read_models.credit_transactions import group_transactions
+from services.infra.http import BadRequest, Forbidden, json_response, refusals
 
 MAX_PAGE = 1000
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.common.auth import User
-from services.common.http import MAX_PAGE, NotFound, UuidPath, json_response, parse_uuid, refusals
+from services.infra.auth import User
+from services.infra.http import MAX_PAGE, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import executions as rm
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from services.common.auth import User
-from services.common.graphs.model import graph_meta
-from services.common.graphs.rules import strip_for_export
-from services.common.http import MAX_VERSION, NotFound, UuidPath, json_response, parse_uuid, refusals
+from services.infra.auth import User
+from services.domain.graphs.model import graph_meta
+from services.domain.graphs.rules import strip_for_export
+from services.infra.http import MAX_VERSION, NotFound, UuidPath, json_response, parse_uuid, refusals
 from services.query_api.read_models import graphs as rm
 
 

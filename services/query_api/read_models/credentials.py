@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.common.integrations.credentials import meta_response
+from services.domain.integrations.credentials import meta_response
 
 _SELECT = ("SELECT credentials_id, provider, type, title FROM rm_credentials "
            "WHERE user_id = %(user_id)s AND deleted_at IS NULL")

@@ -7,9 +7,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
-from services.common.executions.refs import view_refs
-from services.common.executions.views import iso, output_block_ids
+from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
+from services.infra.execution_refs import view_refs
+from services.domain.executions.views import iso, output_block_ids
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
                  "credential_inputs, preset_id, parent_execution_id, stats, started_at, ended_at, created_at, last_seq")

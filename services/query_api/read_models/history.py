@@ -8,9 +8,9 @@ import orjson
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.events import decode_payload
-from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
-from services.common.executions.refs import payload_refs, state_refs
-from services.common.executions.state import ExecutionState
+from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
+from services.infra.execution_refs import payload_refs, state_refs
+from services.domain.executions.state import ExecutionState
 
 _SQL = ("SELECT originator_version, topic, state FROM executions_events WHERE originator_id = %s "
         "AND originator_version <= %s ORDER BY originator_version")

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from services.common.auth import AuthError, TokenVerifier
-from services.common.http import MAX_SEQ
-from services.common.blobs import READ_BUDGET_BYTES, BlobStore, Refs
-from services.common.executions.refs import view_refs
+from services.infra.auth import AuthError, TokenVerifier
+from services.infra.http import MAX_SEQ
+from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
+from services.infra.execution_refs import view_refs
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Socket
 from services.query_api.ws.limits import Refused

@@ -32,10 +32,10 @@ from schemas.events.executions import (
     ExecutionStopRequested,
     ExecutionTerminated,
 )
-from services.common import db
-from services.common.executions.state import ExecutionState
-from services.common.executions.views import execution_meta, node_result, output_block_ids
-from services.common.settings import Settings
+from services.infra import db
+from services.domain.executions.state import ExecutionState
+from services.domain.executions.views import execution_meta, node_result, output_block_ids
+from services.infra.settings import Settings
 from services.query_api.read_models.history import read_history
 from services.query_api.ws import protocol
 from services.query_api.ws.limits import Limits, Refused

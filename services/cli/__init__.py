@@ -1,0 +1,1 @@
+"""The ``agentloom`` command line: ``main`` parses and dispatches, ``replay`` prints a timeline."""

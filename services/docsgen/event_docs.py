@@ -1,0 +1,380 @@
+"""Generates ``docs/events.md``, the public contract of agentloom's Kafka topics.
+
+Why generated: the field tables come straight from the pydantic models in ``schemas/``, so the
+document cannot drift from what the relay actually publishes (a unit test compares the committed
+file with this output). The models carry no descriptions, so the meaning of each field, which
+service records each event and when, and the delivery guarantees are written here, next to the
+generator; a field with ``Field(description=...)`` in its model uses that text instead. A unit test
+also fails when an event type or field has no note here, so a new event cannot ship undocumented.
+
+Regenerate: ``.venv/bin/python -m services.docsgen.event_docs``.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import pkgutil
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from schemas.envelope import EVENT_ID_NAMESPACE, Envelope, event_id_for
+import schemas.events
+from schemas.events import Event, registered_types
+from schemas.topics import CONTEXTS, topic_name
+
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+
+CONTEXT_NOTES = {
+    "apikeys": ("Stream = one API key, id `uuid5(namespace, lookup_id)` (also the key's public id). Recorded "
+                "by the command API only: `ApiKeyCreated` first, then any of `ApiKeyPermissionsChanged` / "
+                "`ApiKeySuspended`, and `ApiKeyRevoked`, which is always last. The plain key is never recorded, "
+                "only its display head/tail, its lookup id and an HMAC-SHA256 of it with a server secret."),
+    "graphs": "Stream = one graph id (all its versions). Recorded by the command API only.",
+    "executions": ("Stream = one graph execution id. The command API records `ExecutionQueued` and "
+                   "`ExecutionStopRequested`; the executor owning the execution records everything else "
+                   "while it drives the run. A stream reads: `ExecutionQueued`, `ExecutionStarted`, then "
+                   "node events (`NodeInputAdded` / `NodeQueued` → `NodeStarted` → `NodeOutput`* → "
+                   "`NodeCompleted` / `NodeFailed` / `NodeTerminated`), then exactly one of "
+                   "`ExecutionCompleted` / `ExecutionFailed` / `ExecutionTerminated`, which is always last. "
+                   "`ExecutionStopRequested` may come at any point before the end; a run stopped before it "
+                   "started has no `ExecutionStarted`."),
+    "credits": ("Stream = one user's ledger (uuid5 of the user id). Every balance change is one entry event "
+                "carrying its idempotency key, signed amount and the running balance after it; the balance "
+                "never goes below zero. The command API records grants (admin, sign-up, monthly refill); "
+                "the executor records usage before a priced node runs, keyed `USAGE-{node_exec_id}`. "
+                "`LedgerSnapshotTaken` changes nothing: it lets the ledger load from it."),
+    "integrations": ("Stream = one user credential (its UUID). Recorded by the command API only: "
+                     "`CredentialsCreated` first, then any `CredentialsSecretReencrypted`, and "
+                     "`CredentialsDeleted`, which is always last. The API key is never recorded in clear: "
+                     "`encrypted_secret` is AES-256-GCM ciphertext naming the keyring key that sealed it, "
+                     "bound to the credential id and owner."),
+}
+
+# type -> (recorded by, when)
+RECORDED: dict[str, tuple[str, str]] = {
+    "ApiKeyCreated": ("command API", "`POST /api/api-keys` creates a key (stream version 1)."),
+    "ApiKeyRevoked": ("command API", "`DELETE /api/api-keys/{id}`; always the last event of its stream."),
+    "ApiKeySuspended": ("command API", "`POST /api/api-keys/{id}/suspend` on an active key."),
+    "ApiKeyPermissionsChanged": ("command API", "`PUT /api/api-keys/{id}/permissions` with a different set."),
+    "CredentialsCreated": ("command API", "`POST /api/integrations/{provider}/credentials` stores an API key "
+                                          "(stream version 1)."),
+    "CredentialsSecretReencrypted": ("command API", "`agentloom credentials reencrypt` after a key rotation: "
+                                                    "the same secret sealed under the active key."),
+    "CredentialsDeleted": ("command API", "`DELETE /api/integrations/{provider}/credentials/{id}`; always the "
+                                          "last event of its stream."),
+    "CreditsGranted": ("command API", "An admin grant, the sign-up grant or the monthly refill (GRANT)."),
+    "CreditsToppedUp": ("command API", "Paid credits, once the payment is settled (TOP_UP)."),
+    "CreditsSpent": ("executor", "Before a priced node runs (USAGE); refused, not recorded, when the balance "
+                                 "cannot cover it."),
+    "CreditsRefunded": ("command API", "Credits of a refunded top-up taken back (REFUND)."),
+    "LedgerSnapshotTaken": ("command API; executor", "Every few hundred entries, right after an entry."),
+    "GraphCreated": ("command API", "`POST /api/graphs` creates a graph; it is stream version 1."),
+    "GraphVersionCreated": ("command API", "`PUT /api/graphs/{id}` records a further full version."),
+    "ActiveVersionSet": ("command API", "`PUT /api/graphs/{id}/versions/active` picks the active version."),
+    "GraphDeleted": ("command API", "`DELETE /api/graphs/{id}`; always the last event of its stream."),
+    "ExecutionQueued": ("command API; executor for sub-graph runs",
+                        "`POST /api/graphs/{id}/execute/{version}` queues a run (stream version 1), or an "
+                        "AgentExecutor node starts a child run."),
+    "ExecutionStarted": ("executor", "The owning executor takes the run up; at most once per execution."),
+    "ExecutionStopRequested": ("command API; executor for child runs",
+                               "`POST /api/graphs/{id}/executions/{exec_id}/stop`, or a parent run stopping "
+                               "its children. Not recorded once the execution has ended."),
+    "ExecutionDeleted": ("command API", "`DELETE /api/executions/{exec_id}`: the owner hides the run from "
+                                        "lists and reads (soft delete; the history stays)."),
+    "NodeInputAdded": ("executor", "A node output was routed over a link to an input pin."),
+    "NodeQueued": ("executor", "A node execution has all its inputs (starting nodes: right after "
+                               "`ExecutionStarted`)."),
+    "NodeStarted": ("executor", "Durably before the block runs; again (attempt + 1) when a new owner resumes "
+                                "an interrupted node."),
+    "NodeOutput": ("executor", "The block yielded a value; recorded together with the routing it caused."),
+    "NodeCompleted": ("executor", "The block finished without error."),
+    "NodeFailed": ("executor", "The block raised, yielded `error`, timed out or no longer exists (an "
+                               "`error` `NodeOutput` precedes it)."),
+    "NodeTerminated": ("executor", "The run stopped or failed while the node execution was queued or running."),
+    "ExecutionCompleted": ("executor", "Every node execution that could run has finished (failed nodes "
+                                       "included; see `node_error_count`)."),
+    "ExecutionFailed": ("executor", "The run was cut short, e.g. it hit `AGENTLOOM_MAX_NODE_EXECUTIONS`."),
+    "ExecutionTerminated": ("executor", "A stop request was honoured; open node executions were terminated first."),
+}
+
+# Meaning of a field by name; "Type.field" overrides for one type or shared model.
+FIELD_NOTES: dict[str, str] = {
+    "CredentialsCreated.user_id": "owner of the credential",
+    "CredentialsCreated.provider": "the provider the key is for (AutoGPT's `ProviderName`, e.g. `openai`)",
+    "CredentialsCreated.type": "credential type; only `api_key` is stored this way",
+    "CredentialsCreated.title": "the owner's name for it",
+    "CredentialsCreated.expires_at": "Unix time after which it no longer resolves, if set",
+    "encrypted_secret": "`v1:<key id>:<base64url(nonce + AES-256-GCM ciphertext)>` of the API key",
+    "ApiKeyCreated.user_id": "owner of the key",
+    "ApiKeyCreated.user_email": "the owner's email when the key was created (from the token), if known",
+    "ApiKeyCreated.name": "the key's name",
+    "ApiKeyCreated.description": "the key's description",
+    "ApiKeyCreated.permissions": "what the key may do (AutoGPT's `APIKeyPermission` names)",
+    "ApiKeyPermissionsChanged.permissions": "the key's whole new permission set",
+    "ApiKeyCreated.head": "first 8 characters of the key (`agpt_…`), for display",
+    "ApiKeyCreated.tail": "last 8 characters of the key, for display",
+    "ApiKeyCreated.lookup_id": "16 characters of the key's SHA-256: locates its stream when the key is presented",
+    "ApiKeyCreated.key_hash": "HMAC-SHA256 (hex) of the whole key with the server's `AGENTLOOM_API_KEY_SECRET`",
+    "transaction_key": "idempotency key: the same key twice changes the balance once",
+    "amount": "signed credits (1 credit = 1 cent): positive adds, negative removes",
+    "running_balance": "the balance right after this entry",
+    "reason": "human-readable reason",
+    "admin_id": "admin who granted, if any",
+    "refill_month": "YYYY-MM of a monthly refill, else null",
+    "metadata": "free-form details",
+    "top_up_type": "AUTO, MANUAL or UNCATEGORIZED",
+    "usage": "what the credits paid for (graph, execution, node, block)",
+    "top_up_key": "the top-up this refund takes back from",
+    "requested_amount": "credits asked to refund (the deduction may be smaller: balance never < 0)",
+    "LedgerSnapshotTaken.user_id": "owner of the ledger",
+    "balance": "balance at the snapshot",
+    "entry_count": "entries folded into the snapshot",
+    "LedgerSnapshotTaken.stream_version": "the snapshot's own stream version",
+    "last_refill_month": "YYYY-MM of the latest monthly refill",
+    "usage_key_window": "how many recent USAGE keys are remembered for idempotency",
+    "entries": "entries whose keys must stay remembered",
+    "transaction_type": "GRANT, TOP_UP, USAGE, REFUND or CARD_CHECK",
+    "graph_exec_id": "graph execution that used the credits",
+    "block": "block name",
+    "input": "the price filter that matched the node's input",
+    "event_id": "uuid5 of `stream_id:stream_version`: the same for every re-delivery",
+    "type": "permanent event type name (same as the `type` header)",
+    "class_version": "payload schema version it was recorded with; upcast if below the current one",
+    "stream_id": "aggregate id: graph, graph execution, ledger or API key id (also the Kafka key)",
+    "stream_version": "1, 2, 3 … within the stream, no gaps: the order and dedup key",
+    "position": "position in the context's log (commit order across all its streams)",
+    "occurred_at": "when it was recorded (ISO 8601, UTC)",
+    "user_id": "user the event was recorded for (owner / acting user)",
+    "GraphCreated.user_id": "owner of the graph",
+    "ExecutionQueued.user_id": "user the run belongs to",
+    "payload": "the event's fields, tabled below per type",
+    "graph": "the full graph version (nodes and links)",
+    "is_active": "whether this version became the active one",
+    "version": "graph version number",
+    "ActiveVersionSet.version": "the newly active version",
+    "previous_version": "the version that was active before, if any",
+    "version_count": "how many versions the graph had",
+    "graph_id": "graph that runs",
+    "graph_version": "graph version that runs (its body is in `graph`)",
+    "ExecutionQueued.graph": "the exact graph version to run, so the execution is self-contained",
+    "inputs": "graph inputs by input-block name",
+    "credentials_inputs": "credential references by input name",
+    "nodes_input_masks": "per node id, input values that override its defaults and links",
+    "preset_id": "preset the run was started from",
+    "parent_execution_id": "for a sub-graph run: the parent graph execution",
+    "parent_node_exec_id": "for a sub-graph run: the AgentExecutor node execution that started it",
+    "resumed": "reserved: true if recorded by a resuming owner (recorded false today)",
+    "requested_by": "user who asked for the stop",
+    "deleted_by": "user who deleted the execution",
+    "node_exec_id": "node execution id (several per node when values arrive repeatedly)",
+    "node_id": "node of the graph version",
+    "block_id": "block the node runs",
+    "pin": "input pin name (`NodeInputAdded`) / output pin name (`NodeOutput`)",
+    "value": "the value (any JSON)",
+    "created": "this value opened a new (INCOMPLETE) node execution",
+    "input_data": "resolved input the block runs with",
+    "attempt": "1 on first run; higher when an interrupted node is re-run",
+    "seq": "0, 1, 2 … yield order within the node execution",
+    "stats": "block stats (`walltime` seconds, cost, …)",
+    "error": "error message",
+    "reason": "why it was cut short",
+    "ExecutionCompleted.stats": "run totals",
+    "ExecutionFailed.stats": "run totals",
+    "ExecutionTerminated.stats": "run totals",
+    "ExecutionStats.cost": "credits spent by all node executions",
+    "ExecutionStats.duration": "seconds from start to the terminal event",
+    "ExecutionStats.duration_cpu_only": "always 0 today",
+    "ExecutionStats.node_exec_time": "seconds spent inside blocks, summed",
+    "ExecutionStats.node_exec_time_cpu_only": "always 0 today",
+    "ExecutionStats.node_exec_count": "finished node executions (plus blocks' extra steps)",
+    "ExecutionStats.node_error_count": "failed node executions",
+    "ExecutionStats.error": "the run's error, if it failed",
+    "GraphVersionBody.id": "graph id", "name": "graph name", "description": "graph description",
+    "instructions": "instructions for users of the graph", "recommended_schedule_cron": "suggested schedule",
+    "forked_from_id": "graph this one was forked from", "forked_from_version": "version it was forked from",
+    "nodes": "nodes of this version", "links": "links between node pins",
+    "StoredNode.id": "node id (server-assigned)", "input_default": "constant inputs", "metadata": "UI data",
+    "StoredLink.id": "link id", "source_id": "source node id", "sink_id": "sink node id",
+    "source_name": "output pin of the source", "sink_name": "input pin of the sink",
+    "is_static": "static link: the latest value is reused by every later execution of the sink",
+}
+
+INTRO = f"""# agentloom public event stream
+
+Generated by `services/docsgen/event_docs.py` from the models in `schemas/`; do not edit by hand
+(regenerate with `.venv/bin/python -m services.docsgen.event_docs`). The same contract as AsyncAPI 3.0:
+[`asyncapi.json`](asyncapi.json). A readable live feed: [`examples/live_feed.py`](../examples/live_feed.py).
+
+## Topics
+
+| Context | Topic (default prefix) | Key | Headers | Value |
+| --- | --- | --- | --- | --- |
+{{topics}}
+
+The prefix is `AGENTLOOM_TOPIC_PREFIX` (default `agentloom`): `<prefix>.<context>.events.v1`. The
+relay (`services/infra/relay.py`) is the only producer: it tails each context's log in the event
+store and publishes every recorded event. Subscribe with your own consumer group; the partition
+count (`AGENTLOOM_TOPIC_PARTITIONS`, default 8) is not part of the contract.
+
+## Guarantees
+
+- **Order per stream.** The key is the stream id, so one stream lives on one partition and arrives in
+  `stream_version` order (1, 2, 3 …, no gaps). There is no order across streams or across the two
+  topics; `position` orders one context's log (commit order) but partitions interleave it.
+- **At-least-once.** The relay stores its position only after the broker acknowledged a batch, so a
+  crash re-publishes at most that batch; a broker that lost its data gets the whole log again from
+  position 0. Deduplicate on `(stream_id, stream_version)`: remember the highest version applied per
+  stream and skip anything at or below it. A jump (version > last + 1) means you missed events (for
+  example you started at the latest offset): read the resource over REST or replay from the start.
+- **Stable ids.** `event_id = uuid5({EVENT_ID_NAMESPACE}, "<stream_id>:<stream_version>")`, so a
+  re-delivered event has the same id and can serve as an idempotency key.
+- **Versioned payloads.** `payload` is exactly what was recorded, at the `class_version` it was
+  recorded with. The tables below show each type's current class version. When a payload changes
+  its version is bumped and an upcaster is registered (`schemas/events/base.py`); Python consumers
+  call `schemas.events.decode_payload(type, class_version, payload)` to get the current shape,
+  others must accept every listed older version. Expect new event types over time: skip a `type`
+  you do not know rather than failing.
+- **Lag.** An event is on the topic shortly after its store commit (the relay wakes on every commit).
+
+## Envelope (Kafka value)
+
+The value is UTF-8 JSON of the envelope (`schemas/envelope.py`):
+
+{{envelope}}
+
+Example (a `NodeOutput`):
+
+```json
+{{example}}
+```
+"""
+
+
+def published_types() -> dict[str, type[Event]]:
+    """Every event type of a context that has a topic, whatever the caller imported before:
+    all ``schemas.events`` modules are imported first, so the output never depends on import order
+    (and a context still without a topic, i.e. not in ``CONTEXTS``, is left out)."""
+    for module in pkgutil.iter_modules(schemas.events.__path__):
+        importlib.import_module(f"schemas.events.{module.name}")
+    return {name: cls for name, cls in registered_types().items() if cls.CONTEXT in CONTEXTS}
+
+
+def type_label(annotation: Any) -> str:
+    """A short, language-neutral rendering of a field's annotation."""
+    if annotation is Any:
+        return "any"
+    if annotation is type(None):
+        return "null"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(type_label(a) for a in args)
+    if origin is typing.Literal:
+        return " \\| ".join(json.dumps(a) for a in args)
+    if origin in (dict, list):
+        inner = ", ".join(type_label(a) for a in args)
+        return f"{'object' if origin is dict else 'list'}[{inner}]"
+    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if annotation in names:
+        return names[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return " \\| ".join(json.dumps(member.value) for member in annotation)
+    if isinstance(annotation, type):
+        label = {"UUID": "uuid", "datetime": "datetime"}.get(annotation.__name__, annotation.__name__)
+        return f"[{label}](#{label.lower()})" if issubclass(annotation, BaseModel) else label
+    return str(annotation)
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.default_factory() if field.default is PydanticUndefined else field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return f"`{json.dumps(value)}`"
+
+
+def field_note(model_name: str, name: str) -> str:
+    """The hand-written meaning of a field (also used by the AsyncAPI generator)."""
+    return FIELD_NOTES.get(f"{model_name}.{name}", FIELD_NOTES.get(name, ""))
+
+
+def _doc(model: type[BaseModel]) -> str:
+    """The class docstring as one Markdown paragraph (reST ``code`` becomes `code`)."""
+    doc = " ".join((model.__doc__ or "").split()).replace("``", "`")
+    return f"{doc}\n\n" if doc else ""
+
+
+def field_table(model: type[BaseModel]) -> str:
+    rows = ["| Field | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, field in model.model_fields.items():
+        note = field.description or field_note(model.__name__, name)
+        rows.append(f"| `{name}` | {type_label(field.annotation)} | {_default(field)} | {note} |")
+    return "\n".join(rows)
+
+
+def nested_models(events: list[type[Event]]) -> list[type[BaseModel]]:
+    """Non-event models reachable from event fields, in first-seen order."""
+    found: list[type[BaseModel]] = []
+
+    def walk(annotation: Any) -> None:
+        for arg in (annotation, *typing.get_args(annotation)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and not issubclass(arg, Event):
+                if arg not in found:
+                    found.append(arg)
+                    for field in arg.model_fields.values():
+                        walk(field.annotation)
+            elif arg is not annotation:
+                walk(arg)
+
+    for event in events:
+        for field in event.model_fields.values():
+            walk(field.annotation)
+    return found
+
+
+def example_envelope() -> str:
+    stream_id = "0b7c4f7e-2d1a-4d57-9a55-3f1f0f4f2a10"
+    env = Envelope(event_id=event_id_for(stream_id, 7), type="NodeOutput", class_version=1, stream_id=stream_id,
+                   stream_version=7, position=4211, occurred_at="2025-01-01T12:00:00Z", user_id="dev-user",
+                   payload={"node_exec_id": "5d0e8a8e-6c1f-4a53-b5a5-0c7f6f2d9b11", "pin": "output",
+                            "value": "hello", "seq": 0})
+    return json.dumps(env.model_dump(mode="json"), indent=2)
+
+
+def render_events_markdown() -> str:
+    """The whole of ``docs/events.md``."""
+    all_types = published_types()
+    topics = "\n".join(
+        f"| {ctx} | `{topic_name(ctx)}` | stream id (UUID string) | `type`: event type (UTF-8) | JSON envelope |"
+        for ctx in CONTEXTS)
+    parts = [INTRO.format(topics=topics, envelope=field_table(Envelope), example=example_envelope())]
+    for ctx in CONTEXTS:
+        events = [cls for cls in all_types.values() if cls.CONTEXT == ctx]
+        rows = [f"| [`{c.TYPE}`](#{c.TYPE.lower()}) | {' | '.join(RECORDED.get(c.TYPE, ('?', '?')))} |"
+                for c in events]
+        parts.append(f"## Context `{ctx}`: topic `{topic_name(ctx)}`\n\n{CONTEXT_NOTES.get(ctx, '')}\n\n"
+                     "| Event | Recorded by | When |\n| --- | --- | --- |\n" + "\n".join(rows))
+        for cls in events:
+            who, when = RECORDED.get(cls.TYPE, ("?", "?"))
+            parts.append(f"### {cls.TYPE}\n\n{_doc(cls)}**Recorded by:** {who}. **When:** {when} "
+                         f"**Current `class_version`:** {cls.CLASS_VERSION}.\n\n{field_table(cls)}")
+    parts.append("## Shared payload types\n\nModels used inside payloads.")
+    for model in nested_models(list(all_types.values())):
+        parts.append(f"### {model.__name__}\n\n{_doc(model)}{field_table(model)}")
+    return "\n\n".join(p.strip() for p in parts) + "\n"
+
+
+def write(path: Path = DOCS_PATH) -> Path:
+    path.write_text(render_events_markdown(), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write()}")

@@ -1,0 +1,67 @@
+"""Builds AutoGPT's ``GraphModel`` / ``GraphMeta`` response bodies from a stored graph version.
+
+Both the command API (the body it returns after a write) and the projector (the body it keeps in
+the read model) use this, so a graph reads the same whichever side answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from schemas.graph import GraphVersionBody
+from services.domain.blocks.base import BlockType
+from services.domain.blocks.registry import get_block
+from services.domain.graphs import rules
+
+
+def _link_dict(link: Any) -> dict[str, Any]:
+    return {"id": link.id, "source_id": link.source_id, "sink_id": link.sink_id,
+            "source_name": link.source_name, "sink_name": link.sink_name, "is_static": link.is_static}
+
+
+def _has_block_type(body: GraphVersionBody, *types: BlockType) -> bool:
+    for node in body.nodes:
+        block = get_block(node.block_id)
+        if block is not None and block.block_type in types:
+            return True
+    return False
+
+
+def graph_model(body: GraphVersionBody, *, user_id: str, created_at: datetime | str,
+                is_active: bool = True, sub_graphs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The full graph (nodes with their links, computed schemas) as the REST API returns it."""
+    links = [_link_dict(link) for link in body.links]
+    nodes = []
+    for node in body.nodes:
+        nodes.append({
+            "id": node.id, "block_id": node.block_id, "input_default": node.input_default,
+            "metadata": node.metadata,
+            "input_links": [lk for lk in links if lk["sink_id"] == node.id],
+            "output_links": [lk for lk in links if lk["source_id"] == node.id],
+            "graph_id": body.id, "graph_version": body.version, "webhook_id": None, "webhook": None,
+        })
+    created = created_at.isoformat() if isinstance(created_at, datetime) else created_at
+    return {
+        "id": body.id, "version": body.version, "is_active": is_active, "name": body.name,
+        "description": body.description, "instructions": body.instructions,
+        "recommended_schedule_cron": body.recommended_schedule_cron,
+        "forked_from_id": body.forked_from_id, "forked_from_version": body.forked_from_version,
+        "user_id": user_id, "created_at": created,
+        "nodes": nodes, "links": links, "sub_graphs": sub_graphs or [],
+        "input_schema": rules.input_schema(body), "output_schema": rules.output_schema(body),
+        "credentials_input_schema": rules.credentials_input_schema(body),
+        "has_external_trigger": _has_block_type(body, BlockType.WEBHOOK, BlockType.WEBHOOK_MANUAL),
+        "has_human_in_the_loop": False, "has_sensitive_action": False, "trigger_setup_info": None,
+    }
+
+
+META_KEYS = ("id", "version", "is_active", "name", "description", "instructions", "recommended_schedule_cron",
+             "forked_from_id", "forked_from_version", "user_id", "created_at", "input_schema", "output_schema",
+             "credentials_input_schema", "has_external_trigger", "has_human_in_the_loop", "has_sensitive_action",
+             "trigger_setup_info")
+
+
+def graph_meta(model: dict[str, Any]) -> dict[str, Any]:
+    """``GraphMeta``: the graph without nodes and links (list endpoints)."""
+    return {k: model.get(k) for k in META_KEYS}

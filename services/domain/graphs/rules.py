@@ -1,0 +1,371 @@
+"""Pure rules over a graph: id reassignment, validation, the graph's I/O schemas, export stripping.
+
+Works on ``schemas.graph`` models (``GraphInput``/``BaseGraph`` or a stored ``GraphVersionBody``).
+No storage here, so the command side runs these before recording a version and the executor can
+re-validate with ``for_run=True``. Behaviour and error texts follow AutoGPT's graph model.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any, Callable, TypeVar
+from uuid import uuid4
+
+from schemas.graph import GraphInput
+from services.domain.blocks.base import Block, BlockType
+from services.domain.blocks.registry import all_blocks, get_block
+from services.domain.graphs.credentials import credentials_input_schema, is_credentials_field_name  # noqa: F401
+from services.domain.graphs.pins import is_tool_pin, sanitize_pin_name
+
+AGENT_EXECUTOR_BLOCK_ID = "e189baac-8c20-45a1-94a7-55177ea42565"
+FIELD_REQUIRED = "This field is required"
+# Saving a graph only insists on the fields that define its interface; the rest may be wired later.
+_CHECKED_WHEN_SAVING = {BlockType.INPUT, BlockType.OUTPUT, BlockType.AGENT}
+_SENSITIVE_KEY_PARTS = ("credentials", "api_key", "password", "token", "secret")
+
+G = TypeVar("G")
+
+
+class GraphValidationError(ValueError):
+    """A graph that cannot be saved or run. ``node_errors`` is ``{node_id: {field: message}}``;
+    it is empty for structural problems (bad links, unknown blocks), which stop at the first."""
+
+    def __init__(self, message: str, node_errors: dict[str, dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_errors = node_errors or {}
+
+
+def _graphs(graph: Any) -> list[Any]:
+    """The graph followed by its sub-graphs (stored versions have none)."""
+    return [graph, *(getattr(graph, "sub_graphs", None) or [])]
+
+
+def reassign_ids(graph: GraphInput, *, user_id: str, new_graph_id: str | None = None,
+                 reassign_graph_id: bool = False, id_factory: Callable[[], Any] = uuid4) -> GraphInput:
+    """A copy with fresh node and link ids, so client-chosen ids never collide across graphs.
+
+    Graph ids change only on create: pass ``new_graph_id`` (used for the top graph) or
+    ``reassign_graph_id=True``; then every sub-graph gets a fresh id too. Updates keep graph ids.
+    AgentExecutor nodes are bound to ``user_id``, get ``inputs`` defaulted to ``{}``, and follow
+    their sub-graph's new id.
+    """
+    def fresh() -> str:
+        return str(id_factory())
+
+    result = graph.model_copy(deep=True)
+    graph_ids: dict[str, str] = {}
+    if new_graph_id is not None or reassign_graph_id:
+        _check_sub_graph_ids(result)
+        graph_ids = {sub.id: fresh() for sub in result.sub_graphs if sub.id}
+        top_id = new_graph_id or fresh()
+        if graph.id:
+            graph_ids[graph.id] = top_id
+        result.id = top_id
+        for sub in result.sub_graphs:
+            # a sub-graph without an id gets one too (no node can name it, but it is still recorded)
+            sub.id = graph_ids[sub.id] if sub.id else fresh()
+    for g in _graphs(result):
+        _reassign_nodes(g, user_id, graph_ids, fresh)
+    return result
+
+
+def _check_sub_graph_ids(graph: GraphInput) -> None:
+    """A client's graph ids name the graphs its AgentExecutor nodes point at, so each must be
+    unique: two sub-graphs sharing an id, or one reusing the top graph's, cannot say which graph a
+    node means (and would both be recorded as one new stream)."""
+    seen = {graph.id} if graph.id else set()
+    for sub in graph.sub_graphs:
+        if not sub.id:
+            continue
+        if sub.id in seen:
+            what = "the graph's own id" if sub.id == graph.id else "the id of another sub-graph"
+            raise GraphValidationError(f"Sub-graph id {sub.id[:60]!r} is {what}; graph ids must be unique")
+        seen.add(sub.id)
+
+
+def _reassign_nodes(graph: Any, user_id: str, graph_ids: dict[str, str], fresh: Callable[[], str]) -> None:
+    node_ids = {node.id: fresh() for node in graph.nodes}
+    for node in graph.nodes:
+        node.id = node_ids[node.id]
+        node.input_links, node.output_links = [], []  # stale copies; ``graph.links`` is the truth
+        if node.block_id == AGENT_EXECUTOR_BLOCK_ID:
+            node.input_default["user_id"] = user_id
+            node.input_default.setdefault("inputs", {})
+            target = node.input_default.get("graph_id")
+            if isinstance(target, str) and target in graph_ids:
+                node.input_default["graph_id"] = graph_ids[target]
+    for link in graph.links:
+        link.id = fresh()
+        link.source_id = node_ids.get(link.source_id, link.source_id)
+        link.sink_id = node_ids.get(link.sink_id, link.sink_id)
+
+
+def validate_graph(graph: G, *, for_run: bool = False,
+                   nodes_input_masks: dict[str, dict[str, Any]] | None = None) -> G:
+    """Check a graph (and its sub-graphs); return a copy whose links out of static-output blocks
+    are marked static. The argument is not modified.
+
+    Structural problems raise at once; per-node problems are collected and raised together as
+    ``GraphValidationError("Graph validation failed: …", node_errors)``. ``for_run`` adds the
+    checks that only matter for execution (required inputs of every block, ``depends_on``).
+    """
+    fixed = graph.model_copy(deep=True)  # type: ignore[attr-defined]
+    masks = nodes_input_masks or {}
+    node_errors: dict[str, dict[str, str]] = {}
+    for g in _graphs(fixed):
+        _check_links(g)
+        blocks = _node_blocks(g)
+        sink_names: dict[str, list[str]] = defaultdict(list)
+        for link in g.links:
+            sink_names[link.sink_id].append(link.sink_name)
+        for node in g.nodes:
+            errors = _node_errors(node, blocks[node.id], sink_names[node.id], for_run, masks.get(node.id) or {})
+            if errors:
+                node_errors.setdefault(node.id, {}).update(errors)
+    if node_errors:
+        count = sum(len(errors) for errors in node_errors.values())
+        raise GraphValidationError(
+            f"Graph validation failed: {count} issues on {len(node_errors)} nodes", node_errors)
+    return fixed
+
+
+def _check_links(graph: Any) -> None:
+    """Both ends of every link must be a known node, block and pin; forces static links."""
+    nodes = {node.id: node for node in graph.nodes}
+    for link in graph.links:
+        prefix = f"Link {(link.source_id, link.source_name)} <-> {(link.sink_id, link.sink_name)}"
+        for is_source, node_id, pin in ((True, link.source_id, link.source_name),
+                                        (False, link.sink_id, link.sink_name)):
+            node = nodes.get(node_id)
+            if node is None:
+                raise GraphValidationError(f"{prefix}, {node_id} is invalid node id, available nodes: {sorted(nodes)}")
+            block = get_block(node.block_id)
+            if block is None:
+                names = sorted(b.name() for b in all_blocks().values())
+                raise GraphValidationError(f"{prefix}, {node.block_id} is invalid block id, available blocks: {names}")
+            allowed = _pin_fields(block, node.input_default, is_source)
+            if sanitize_pin_name(pin) not in allowed and not is_tool_pin(pin):
+                raise GraphValidationError(f"{prefix}, `{pin}` invalid, Allowed fields: {sorted(allowed)}")
+        source_block = get_block(nodes[link.source_id].block_id)
+        if source_block is not None and source_block.static_output:
+            link.is_static = True  # a constant's value is reusable by every later run of the sink
+
+
+def _pin_fields(block: type[Block], input_default: dict[str, Any], is_source: bool) -> set[str]:
+    """Pin names a node offers; AgentExecutor nodes take theirs from the sub-graph's schemas."""
+    if block.block_type == BlockType.AGENT:
+        schema = input_default.get("output_schema" if is_source else "input_schema")
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        return set(props) if isinstance(props, dict) else set()
+    return block.output_fields() if is_source else block.input_fields()
+
+
+def _node_blocks(graph: Any) -> dict[str, type[Block]]:
+    blocks: dict[str, type[Block]] = {}
+    for node in graph.nodes:
+        block = get_block(node.block_id)
+        if node.id in blocks:  # ids key links and errors; two nodes must never share one
+            raise GraphValidationError(f"Duplicate node id {node.id}")
+        if block is None:
+            raise GraphValidationError(f"Invalid block {node.block_id} for node #{node.id}")
+        if block.disabled:
+            raise GraphValidationError(f"Block {node.block_id} is disabled and cannot be used in graphs")
+        blocks[node.id] = block
+    return blocks
+
+
+def _node_errors(node: Any, block: type[Block], sink_names: list[str], for_run: bool,
+                 mask: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    props = block.input_schema().get("properties", {})
+    required = block.required_inputs()
+    if for_run or block.block_type in _CHECKED_WHEN_SAVING:
+        # A None default counts as absent: the block would be built without it.
+        provided = {sanitize_pin_name(k) for k, v in node.input_default.items() if v is not None}
+        provided |= {sanitize_pin_name(name) for name in sink_names} | set(mask)
+        for name in [*props, *sorted(required - set(props))]:
+            if name in required and name not in provided and not is_credentials_field_name(name):
+                errors[name] = FIELD_REQUIRED
+    input_name = node.input_default.get("name")
+    if block.block_type == BlockType.INPUT and isinstance(input_name, str) and is_credentials_field_name(input_name):
+        errors["name"] = f"'{input_name}' is a reserved input name: 'credentials' and `*_credentials` are reserved"
+    errors.update(_dependency_errors(node.input_default, mask, props, required, for_run))
+    return errors
+
+
+def _dependency_errors(input_default: dict[str, Any], mask: dict[str, Any], props: dict[str, Any],
+                       required: set[str], for_run: bool) -> dict[str, str]:
+    """Fields that only make sense with another field set (``depends_on``, credential discriminators)."""
+    def filled(source: dict[str, Any], name: str) -> bool:
+        return source.get(name) is not None and str(source[name]).strip() != ""
+
+    def has_value(name: str) -> bool:
+        default = (props.get(name) or {}).get("default")
+        return filled(input_default, name) or filled(mask, name) or default is not None
+
+    errors: dict[str, str] = {}
+    for name, schema in props.items():
+        deps = list(schema.get("depends_on", [])) if for_run else []
+        if isinstance(schema.get("discriminator"), str):
+            deps.append(schema["discriminator"])
+        missing = [dep for dep in deps if not has_value(dep)]
+        if missing and (name in required or has_value(name)):
+            errors[name] = f"Requires {', '.join(missing)} to be set"
+    return errors
+
+
+def input_schema(graph: Any) -> dict[str, Any]:
+    """The graph's run inputs as a JSON schema, one property per INPUT node ``name``."""
+    return _io_schema(graph, BlockType.INPUT)
+
+
+def output_schema(graph: Any) -> dict[str, Any]:
+    """The graph's outputs, one property per OUTPUT node; outputs hold no value, so all are required."""
+    return _io_schema(graph, BlockType.OUTPUT)
+
+
+def _io_schema(graph: Any, block_type: BlockType) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for node in graph.nodes:
+        block = get_block(node.block_id)
+        if block is None or block.block_type != block_type:
+            continue
+        settings = _settings(block, node.input_default)
+        name = settings.get("name")
+        if not isinstance(name, str) or not name:
+            continue  # an unnamed I/O node cannot be addressed; validation reports it
+        properties[name] = _io_property(block, settings, name)
+        if settings.get("value") is None and name not in required:
+            required.append(name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _settings(block: type[Block], input_default: dict[str, Any]) -> dict[str, Any]:
+    """The node's effective input: block defaults (e.g. a toggle's False) overlaid by the node's."""
+    fields = block.Input.model_fields
+    merged = {n: f.get_default(call_default_factory=True) for n, f in fields.items() if not f.is_required()}
+    merged.update(input_default)
+    return merged
+
+
+def _io_property(block: type[Block], s: dict[str, Any], name: str) -> dict[str, Any]:
+    # The typed variants' ``value`` schema (type, format) describes what the input accepts.
+    value_schema = copy.deepcopy(block.input_schema().get("properties", {}).get("value", {}))
+    prop = {k: v for k, v in value_schema.items() if k not in ("description", "default")}
+    if block.block_type == BlockType.INPUT and s.get("placeholder_values"):
+        prop["enum"] = list(s["placeholder_values"])
+    prop["secret"] = bool(s.get("secret"))
+    prop["advanced"] = bool(s.get("advanced")) and s.get("value") is not None  # needs a default
+    prop["title"] = s.get("title") or name
+    if s.get("description"):
+        prop["description"] = s["description"]
+    if s.get("value") is not None:
+        prop["default"] = s["value"]
+    return prop
+
+
+def starting_nodes(graph: Any) -> list[Any]:
+    """Nodes a run begins with: those no link feeds, plus every INPUT node. Notes never run."""
+    fed = {link.sink_id for link in graph.links}
+    result = []
+    for node in graph.nodes:
+        block = get_block(node.block_id)
+        block_type = block.block_type if block is not None else None
+        if block_type != BlockType.NOTE and (node.id not in fed or block_type == BlockType.INPUT):
+            result.append(node)
+    return result
+
+
+def strip_for_export(graph_dict: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an exported graph (and its sub-graphs) safe to share: no secrets, no webhooks."""
+    result = copy.deepcopy(graph_dict)
+    for g in [result, *(result.get("sub_graphs") or [])]:
+        for node in g.get("nodes") or []:
+            _strip_node(node)
+    return result
+
+
+def _strip_node(node: dict[str, Any]) -> None:
+    block = get_block(str(node.get("block_id", "")))
+    schema = block.input_schema() if block is not None else {}
+    node["input_default"] = _without_secrets(node.get("input_default") or {}, schema)
+    if block is not None and block.block_type == BlockType.INPUT and node["input_default"].get("secret") is True:
+        node["input_default"].pop("value", None)
+    node["webhook_id"] = None
+    if "webhook" in node:
+        node["webhook"] = None
+
+
+def _without_secrets(data: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """Drop schema-secret fields and keys that look sensitive (bools kept: they are flags)."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    props = props if isinstance(props, dict) else {}
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        field = props.get(key)
+        if isinstance(field, dict) and field.get("secret"):
+            continue
+        if type(value) is not bool and any(part in key.lower() for part in _SENSITIVE_KEY_PARTS):
+            continue
+        kept[key] = _without_secrets(value, field) if isinstance(value, dict) else value
+    return kept
+
+
+# -- sub-graph recursion (audit F4) ------------------------------------------------------------
+
+MAX_RECURSION_LOOKUPS = 200
+
+
+def agent_targets(graph: Any) -> list[tuple[Any, tuple[str, int]]]:
+    """``(node, (graph_id, graph_version))`` for every AgentExecutor node with a static reference."""
+    found = []
+    for node in graph.nodes:
+        target = (node.input_default.get("graph_id"), node.input_default.get("graph_version"))
+        if node.block_id == AGENT_EXECUTOR_BLOCK_ID and isinstance(target[0], str) \
+                and isinstance(target[1], int) and not isinstance(target[1], bool):
+            found.append((node, target))
+    return found
+
+
+def check_recursion(bodies: list[Any], lookup: Callable[[str, int], Any | None]) -> None:
+    """Refuse versions being saved whose AgentExecutor nodes lead back to them, directly or
+    through other graphs (``lookup(graph_id, version)``: a stored version of the same user, or
+    None). A run of such a graph would start itself until a run-time limit stops it; every cycle
+    is seen here when its last member is saved, since each edge is checked once both ends exist.
+    Lookups are bounded; what lies beyond the bound is left to the run-time limits."""
+    new = {(str(b.id), b.version): b for b in bodies}
+    stored: dict[tuple[str, int], Any | None] = {}
+
+    def body(key: tuple[str, int]) -> Any | None:
+        if key in new:
+            return new[key]
+        if key not in stored and len(stored) < MAX_RECURSION_LOOKUPS:
+            stored[key] = lookup(*key)
+        return stored.get(key)
+
+    def leads_to(start: tuple[str, int], goal: tuple[str, int]) -> bool:
+        seen, stack = {start}, [start]
+        while stack:
+            key = stack.pop()
+            if key == goal:
+                return True
+            graph = body(key)
+            for _, target in agent_targets(graph) if graph is not None else []:
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+        return False
+
+    node_errors: dict[str, dict[str, str]] = {}
+    for key, graph in new.items():
+        for node, target in agent_targets(graph):
+            if leads_to(target, key):
+                how = "itself" if target == key else f"graph #{target[0]} v{target[1]}, which runs it again"
+                node_errors[node.id] = {"graph_id": f"Sub-graph recursion: this node runs {how}"}
+    if node_errors:
+        raise GraphValidationError(
+            f"Graph validation failed: {len(node_errors)} AgentExecutor nodes would run their own graph "
+            "again (sub-graph recursion is not allowed)", node_errors)

@@ -1,0 +1,34 @@
+"""Reading and nudging one execution stream in the store (used by the command side and the
+executor alike): fold it into state, record a stop request."""
+
+from __future__ import annotations
+
+import uuid
+
+from schemas.events.executions import ExecutionStopRequested
+from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.domain.executions.state import ExecutionState
+
+
+def load_state(store: EventStore, execution_id: uuid.UUID | str, *, upto: int | None = None) -> ExecutionState:
+    state = ExecutionState(str(execution_id))
+    for item in store.read_stream(uuid.UUID(str(execution_id)), upto=upto):
+        state.apply(item.decode(), item.occurred_at)
+    return state
+
+
+def request_stop(store: EventStore, execution_id: uuid.UUID | str, user_id: str, attempts: int = 50) -> bool:
+    """Record a stop request unless the execution already ended or one is pending.
+
+    The owning executor appends concurrently, so a version conflict just means: reload, retry."""
+    for _ in range(attempts):
+        state = load_state(store, execution_id)
+        if state.is_terminal or state.stop_requested or state.version == 0:
+            return False
+        try:
+            store.append([NewEvent(uuid.UUID(str(execution_id)), state.version + 1,
+                                   ExecutionStopRequested(requested_by=user_id), user_id=user_id)])
+            return True
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"could not record a stop for {execution_id}")

@@ -1,0 +1,173 @@
+"""Kafka clients configured the one way agentloom uses them.
+
+Standard Kafka protocol only: consumer groups, keys, headers, manual commits. Idempotent producers
+are switched on by configuration where the broker supports them (Apache Kafka); the local Tansu
+broker does not, so ordering there relies on aiokafka's one in-flight batch per partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.topics import CONTEXTS
+from services.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# What a published record adds to an event's stored state: the envelope's identity fields, the
+# key, the ``type`` header and the record framing (a few hundred bytes; generous on purpose).
+RECORD_HEADROOM_BYTES = 16 * 1024
+
+
+def record_limit(settings: Settings) -> int:
+    """The largest record the relay sends: any recorded event (at most ``max_event_bytes``) fits,
+    and anything larger is refused by the producer itself, deterministically, before it reaches
+    the broker (audit F2)."""
+    return settings.max_event_bytes + RECORD_HEADROOM_BYTES
+
+
+def make_producer(settings: Settings, *, max_request_size: int | None = None) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=1,
+        request_timeout_ms=15_000,
+        max_request_size=max_request_size or record_limit(settings),
+    )
+
+
+async def broker_message_limit(settings: Settings, topic: str, timeout_s: float = 5.0) -> int | None:
+    """The broker's record limit for ``topic``: the smaller of the brokers' ``message.max.bytes``
+    and the topic's ``max.message.bytes`` (DescribeConfigs). None when the broker cannot tell
+    (the local Tansu broker answers without config entries)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
+    limits: list[int] = []
+    try:
+        await admin.start()
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout=timeout_s)
+        resources = [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": None})]
+        resources += [ConfigResource(ConfigResourceType.BROKER, str(b["node_id"]), configs={"message.max.bytes": None})
+                      for b in cluster.get("brokers", [])]
+        for resource in resources:
+            try:
+                responses = await asyncio.wait_for(admin.describe_configs([resource]), timeout=timeout_s)
+            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+                log.info("broker cannot describe %s configs (%s)", resource.name, exc)
+                continue
+            for response in responses:
+                for item in response.resources:
+                    for entry in item[4]:
+                        if entry[0] in ("message.max.bytes", "max.message.bytes") and str(entry[1]).isdigit():
+                            limits.append(int(entry[1]))
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        log.info("broker limits unknown (%s)", exc)
+    finally:
+        try:
+            await admin.close()
+        except (KafkaError, OSError):
+            pass
+    return min(limits) if limits else None
+
+
+def make_consumer(settings: Settings, *topics: str, group_id: str | None, **kwargs) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        **kwargs,
+    )
+
+
+async def ensure_topics(settings: Settings, contexts: tuple[str, ...] = CONTEXTS) -> None:
+    """Create every context topic that is missing (idempotent, safe to race)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [settings.topic(c) for c in contexts if settings.topic(c) not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)
+                    for name in missing])
+            except TopicAlreadyExistsError:
+                pass
+            log.info("created topics %s", missing)
+    finally:
+        await admin.close()
+
+
+async def topic_end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """High-water mark of every partition of ``topic`` (empty dict if the topic is unknown)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                request_timeout_ms=5000)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        for _ in range(50):
+            if partitions:
+                break
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in partitions or ()]
+        if not tps:
+            return {}
+        offsets = await asyncio.wait_for(consumer.end_offsets(tps), timeout=10)
+        return {tp.partition: off for tp, off in offsets.items()}
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_broker(settings: Settings, timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Kafka at {settings.kafka_bootstrap_servers} not reachable: {exc}") from exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def recreate_topic(settings: Settings, topic: str) -> None:
+    """Delete and create ``topic`` with the configured partitions (only after the broker lost it:
+    a client may have auto-created it meanwhile with the broker's default partition count)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        try:
+            await admin.delete_topics([topic])
+        except KafkaError as exc:
+            log.info("delete of %s: %s", topic, exc)
+        for _ in range(50):
+            try:
+                await admin.create_topics([NewTopic(topic, num_partitions=settings.topic_partitions,
+                                                    replication_factor=1)])
+                return
+            except TopicAlreadyExistsError:
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
