@@ -349,7 +349,7 @@ async def bench_ledger(stack: "Stack") -> None:
         for event in events:
             ledger.apply(event)
         batch += events
-        if ledger.should_snapshot(settings.ledger_snapshot_every):
+        if ledger.should_snapshot(every=settings.ledger_snapshot_every):
             snap = ledger.snapshot()
             ledger.apply(snap[0])
             batch += snap

@@ -14,10 +14,11 @@ from typing import Any, AsyncIterator, Protocol
 
 from schemas.events.executions import ExecutionQueued
 from services.domain.graphs.credentials import node_credentials_masks
-from schemas.events.graphs import GraphCreated, GraphDeleted, GraphVersionCreated
 from schemas.graph import GraphVersionBody
 from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
+from services.domain.errors import NotFoundError
+from services.domain.graphs.graph import Graph
 from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from services.infra.blobs import Refs
 from services.infra.execution_refs import Externaliser
@@ -92,24 +93,17 @@ class ChildLimits:
 
 
 def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:
-    """The caller's own graph version (newest if ``version`` is None), folded from its stream."""
+    """The caller's own graph version, chosen by the one Graph aggregate (the given version, else the
+    active one), or None where the command API would answer 404."""
     try:
         stream = uuid.UUID(graph_id)
     except ValueError:
         return None
-    owner, versions = None, {}
-    for recorded in store.read_stream(stream):
-        event = recorded.decode()
-        if isinstance(event, GraphCreated):
-            owner = event.user_id
-            versions[event.graph.version] = event.graph
-        elif isinstance(event, GraphVersionCreated):
-            versions[event.graph.version] = event.graph
-        elif isinstance(event, GraphDeleted):
-            return None
-    if owner != user_id or not versions:
+    graph = Graph.from_events(graph_id, [recorded.decode() for recorded in store.read_stream(stream)])
+    try:
+        return graph.version(user_id, version)
+    except NotFoundError:
         return None
-    return versions.get(version if version is not None else max(versions))
 
 
 class StoreChildRunner:

@@ -2,9 +2,10 @@
 
 Runners hand over events and await durability. A single flusher takes everything queued since its
 last commit and records it in one append (one transaction, one fsync), so many concurrent
-executions cost a handful of commits instead of one each. If that append hits a version conflict,
-the items are retried one by one so only the stream that lost ownership fails; later items of a
-failed stream fail too, so a stream never gets a gap.
+executions cost a handful of commits instead of one each. The group-commit core
+(``services/infra/group_commit.py``, shared with the command API) retries a failed batch stream by
+stream, gap-free: only the stream that lost ownership fails, and so do its later items, so a stream
+never gets a gap; a failed stream stays failed until its next runner reloads it (``reset``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.events.base import Event
-from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.group_commit import commit_groups, lost_earlier_write, take_batch
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class GroupCommitWriter:
             future.set_result(None)
             return future
         if stream_id in self._poisoned:
-            future.set_exception(ConcurrencyConflict(f"stream {stream_id} lost an earlier write"))
+            future.set_exception(lost_earlier_write(stream_id))
             return future
         self._queue.append(_Pending(stream_id, new, future))
         self._wake.set()
@@ -75,44 +77,23 @@ class GroupCommitWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                batch, size = [], 0
-                while self._queue and (not batch or size + len(self._queue[0].events) <= self.max_events):
-                    item = self._queue.pop(0)
-                    batch.append(item)
-                    size += len(item.events)
-                await self._flush(batch)
+                await self._flush(take_batch(self._queue, self.max_events, lambda item: len(item.events)))
 
     async def _flush(self, batch: list[_Pending]) -> None:
-        try:
-            await asyncio.to_thread(self.store.append, [e for item in batch for e in item.events])
-        except (ConcurrencyConflict, EventTooLarge):  # one stream's fault: only that stream fails
-            await self._flush_one_by_one(batch)
-            return
-        except Exception as exc:  # noqa: BLE001 - every waiter learns about the failure
-            for item in batch:
+        live = []
+        for item in batch:  # a stream that failed since this item was queued must not get a gap
+            if item.stream_id in self._poisoned:
+                _fail(item.future, lost_earlier_write(item.stream_id))
+            else:
+                live.append(item)
+        outcomes, commits = await asyncio.to_thread(commit_groups, self.store.append,
+                                                    [item.events for item in live], gap_free=True)
+        self.commits += commits
+        for item, outcome in zip(live, outcomes):
+            if outcome.error is not None:
                 self._poisoned.add(item.stream_id)
-                _fail(item.future, exc)
-            return
-        self.commits += 1
-        for item in batch:
-            self.events_written += len(item.events)
-            if not item.future.done():
-                item.future.set_result(None)
-
-    async def _flush_one_by_one(self, batch: list[_Pending]) -> None:
-        failed: set[uuid.UUID] = set()
-        for item in batch:
-            if item.stream_id in failed or item.stream_id in self._poisoned:
-                _fail(item.future, ConcurrencyConflict(f"stream {item.stream_id} lost an earlier write"))
+                _fail(item.future, outcome.error)
                 continue
-            try:
-                await asyncio.to_thread(self.store.append, item.events)
-            except Exception as exc:  # noqa: BLE001
-                failed.add(item.stream_id)
-                self._poisoned.add(item.stream_id)
-                _fail(item.future, exc)
-                continue
-            self.commits += 1
             self.events_written += len(item.events)
             if not item.future.done():
                 item.future.set_result(None)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 
 from schemas.events.executions import ExecutionStopRequested
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.appending import decide_and_append
 from services.domain.executions.state import ExecutionState
 
 
@@ -17,18 +18,17 @@ def load_state(store: EventStore, execution_id: uuid.UUID | str, *, upto: int | 
     return state
 
 
-def request_stop(store: EventStore, execution_id: uuid.UUID | str, user_id: str, attempts: int = 50) -> bool:
+def request_stop(store: EventStore, execution_id: uuid.UUID | str, user_id: str) -> bool:
     """Record a stop request unless the execution already ended or one is pending.
 
     The owning executor appends concurrently, so a version conflict just means: reload, retry."""
-    for _ in range(attempts):
-        state = load_state(store, execution_id)
+    stream = uuid.UUID(str(execution_id))
+
+    def record(state: ExecutionState) -> bool:
         if state.is_terminal or state.stop_requested or state.version == 0:
             return False
-        try:
-            store.append([NewEvent(uuid.UUID(str(execution_id)), state.version + 1,
-                                   ExecutionStopRequested(requested_by=user_id), user_id=user_id)])
-            return True
-        except ConcurrencyConflict:
-            continue
-    raise ConcurrencyConflict(f"could not record a stop for {execution_id}")
+        store.append([NewEvent(stream, state.version + 1, ExecutionStopRequested(requested_by=user_id),
+                               user_id=user_id)])
+        return True
+
+    return decide_and_append(lambda: load_state(store, stream), record)

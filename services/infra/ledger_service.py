@@ -14,24 +14,22 @@ Policy on top of the aggregate: a configurable sign-up grant on a user's first l
 from __future__ import annotations
 
 import copy
-import random
 import threading
-import time
 from collections import defaultdict
 from datetime import date, datetime, timezone
 from typing import Callable
 
 from schemas.events.credits import LedgerEntry, UsageMetadata
-from services.domain.credits.ledger import Decision, Ledger, ledger_stream_id
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.domain.credits.ledger import SNAPSHOT_EVERY, Decision, Ledger, ledger_stream_id
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.appending import decide_and_append
 
 SNAPSHOT_TYPE = "LedgerSnapshotTaken"
-MAX_ATTEMPTS = 200
 
 
 class LedgerService:
     def __init__(self, store: EventStore, *, signup_credits: int = 0, monthly_refill: int = 0,
-                 snapshot_every: int = 200, today: Callable[[], date] | None = None) -> None:
+                 snapshot_every: int = SNAPSHOT_EVERY, today: Callable[[], date] | None = None) -> None:
         self.store = store
         self.signup_credits = signup_credits
         self.monthly_refill = monthly_refill
@@ -80,26 +78,22 @@ class LedgerService:
     # -- changes -------------------------------------------------------------------------------
 
     def _change(self, user_id: str, decide: Callable[[Ledger], Decision]) -> LedgerEntry | None:
-        with self._locks[user_id]:
-            for attempt in range(MAX_ATTEMPTS):
-                ledger = self._current(user_id)
-                decision = decide(ledger)
-                if not decision.events:
-                    return decision.entry
-                events = list(decision.events)
-                if ledger.events_since_snapshot + len(events) >= self.snapshot_every:
-                    events += _folded(ledger, events).snapshot()
-                try:
-                    self.store.append([NewEvent(ledger_stream_id(user_id), ledger.stream_version + i + 1, event,
-                                                user_id=user_id) for i, event in enumerate(events)])
-                except ConcurrencyConflict:
-                    self._cache.pop(user_id, None)
-                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                    continue
-                for event in events:
-                    ledger.apply(event)
+        def record(ledger: Ledger) -> LedgerEntry | None:
+            decision = decide(ledger)
+            if not decision.events:
                 return decision.entry
-        raise ConcurrencyConflict(f"ledger of {user_id} is too contended; try again")
+            events = list(decision.events)
+            if ledger.should_snapshot(len(events), self.snapshot_every):
+                events += _folded(ledger, events).snapshot()
+            self.store.append([NewEvent(ledger_stream_id(user_id), ledger.stream_version + i + 1, event,
+                                        user_id=user_id) for i, event in enumerate(events)])
+            for event in events:
+                ledger.apply(event)
+            return decision.entry
+
+        with self._locks[user_id]:
+            return decide_and_append(lambda: self._current(user_id), record,
+                                     on_conflict=lambda: self._cache.pop(user_id, None))
 
     def spend(self, user_id: str, amount: int, key: str, metadata: UsageMetadata | dict | None = None,
               reason: str | None = None) -> LedgerEntry | None:

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import topic_name
+from services.domain.credits.ledger import SNAPSHOT_EVERY
 from services.domain.integrations.system import SYSTEM_KEY_FIELDS
 
 LOCAL_JWT_SECRET = "agentloom-local-dev-secret-change-me-0123456789"
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
     credits_enabled: bool = True
     signup_credits: int = 1500          # granted on a user's first ledger access; 0 disables
     monthly_refill_credits: int = 0     # AutoGPT's beta refill (e.g. 1500); 0 disables
-    ledger_snapshot_every: int = 1000
+    ledger_snapshot_every: int = SNAPSHOT_EVERY
     # Extra prices: {block_id: [{"cost_amount": n, "cost_filter": {...}, "cost_type": "run"}]}
     block_costs: dict[str, list[dict]] = {}
 

@@ -20,9 +20,9 @@ from schemas.events.base import Event
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.apikeys import material
 from services.infra.auth import AuthError, User
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.appending import decide_and_append
 
-MAX_ATTEMPTS = 5
 USAGE_INTERVAL_S = 60.0
 
 
@@ -57,34 +57,25 @@ class ApiKeyCommands:
         return key
 
     def _retrying(self, key_id: str, decide: Callable[[ApiKey], list[Event]], user_id: str) -> ApiKey:
-        for attempt in range(MAX_ATTEMPTS):
-            key = self.load(key_id)
+        def record(key: ApiKey) -> ApiKey:
             events = decide(key)
-            if not events:
-                return key
-            try:
-                return self._record(key, events, user_id)
-            except ConcurrencyConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+            return self._record(key, events, user_id) if events else key
+
+        return decide_and_append(lambda: self.load(key_id), record)
 
     # -- commands -----------------------------------------------------------------------------
 
     def create(self, user: User, name: str, permissions: list[str], description: str | None) -> tuple[ApiKey, str]:
-        """The new key and its plain text (returned to the caller once, recorded nowhere)."""
-        for attempt in range(MAX_ATTEMPTS):
-            keys = material.generate(self._secret)
+        """The new key and its plain text (returned to the caller once, recorded nowhere). A conflict
+        here is a lookup id collision (2^-96): the retry draws another key."""
+        def record(keys: material.KeyMaterial) -> tuple[ApiKey, str]:
             key_id = str(material.stream_id_for(keys.lookup_id))
             events = ApiKey.create(user_id=user.id, user_email=user.email, name=name, description=description,
                                    permissions=permissions, head=keys.head, tail=keys.tail,
                                    lookup_id=keys.lookup_id, key_hash=keys.key_hash)
-            try:
-                return self._record(ApiKey(key_id), events, user.id), keys.plain
-            except ConcurrencyConflict:  # a lookup id collision (2^-96): draw another key
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+            return self._record(ApiKey(key_id), events, user.id), keys.plain
+
+        return decide_and_append(lambda: material.generate(self._secret), record)
 
     def revoke(self, user: User, key_id: str) -> ApiKey:
         return self._retrying(key_id, lambda key: key.revoke(user.id), user.id)

@@ -15,6 +15,7 @@ from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, 
 from services.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
 from services.infra.auth import User
 from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.appending import decide_and_append
 from services.domain.integrations.credentials import credentials_uuid, meta_response
 from services.domain.llm.providers import KNOWN_PROVIDERS
 from services.infra.credentials_store import CredentialsReader, StoredCredential, bound_to
@@ -91,17 +92,14 @@ class CredentialsCommands:
         sid = credentials_uuid(credentials_id)
         if sid is not None and str(sid) in SYSTEM_CREDENTIAL_IDS:
             raise Forbidden("System-managed credentials cannot be deleted")
-        for _ in range(5):
-            cred = self.reader.owned(user.id, credentials_id)
+        def record(cred: StoredCredential | None) -> dict[str, Any]:
             if cred is None or cred.provider != provider:
                 raise NotFoundError(NOT_FOUND)
-            try:
-                self.store.append([NewEvent(uuid.UUID(cred.id), cred.version + 1, CredentialsDeleted(),
-                                            user_id=user.id)])
-                return {"deleted": True, "revoked": None}
-            except ConcurrencyConflict:
-                continue
-        raise ConflictError("Concurrent modification; please retry")
+            self.store.append([NewEvent(uuid.UUID(cred.id), cred.version + 1, CredentialsDeleted(),
+                                        user_id=user.id)])
+            return {"deleted": True, "revoked": None}
+
+        return decide_and_append(lambda: self.reader.owned(user.id, credentials_id), record)
 
     def reencrypt(self, cred: StoredCredential) -> bool:
         """Seal ``cred``'s secret again under the active key (rotation); False if already there."""
@@ -128,12 +126,13 @@ def reencrypt_all(commands: CredentialsCommands) -> tuple[int, int]:
         if cred is None or cred.deleted:
             continue
         live += 1
-        for _ in range(5):
-            try:
-                changed += commands.reencrypt(cred)
-                break
-            except ConcurrencyConflict:
-                cred = commands.reader.load(cred_id)
-                if cred is None or cred.deleted:
-                    break
+        changed += decide_and_append(lambda cid=cred_id: commands.reader.load(cid), _reencrypt_if_live(commands))
     return changed, live
+
+
+def _reencrypt_if_live(commands: CredentialsCommands):
+    """One attempt of a re-seal, on the credential as just reloaded (deleted meanwhile: nothing)."""
+    def attempt(cred: StoredCredential | None) -> bool:
+        return cred is not None and not cred.deleted and commands.reencrypt(cred)
+
+    return attempt

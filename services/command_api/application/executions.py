@@ -18,7 +18,8 @@ from services.domain.errors import DomainRefusal, InvalidCommand, NotFoundError,
 from services.domain.executions.rules import NoStartingNodes, prepare_run
 from services.infra.auth import User
 from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
-from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent
+from services.infra.eventstore import EventStore, EventTooLarge, NewEvent
+from services.infra.appending import decide_and_append
 from services.domain.executions.state import ExecutionState
 from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state, request_stop
@@ -111,17 +112,13 @@ class ExecutionCommands:
 
     def delete(self, user: User, execution_id: str) -> None:
         """Soft delete: hidden from the owner's lists and reads; the history stays in the store."""
-        for _ in range(50):
-            state = self.owned_state(user, None, execution_id)
+        def record(state) -> None:
             if state.deleted:
                 raise NotFoundError(f"Graph execution #{execution_id} not found")
-            try:
-                self.store.append([NewEvent(uuid.UUID(execution_id), state.version + 1,
-                                            ExecutionDeleted(deleted_by=user.id), user_id=user.id)])
-                return
-            except ConcurrencyConflict:
-                continue
-        raise ConcurrencyConflict(f"could not delete {execution_id}")
+            self.store.append([NewEvent(uuid.UUID(execution_id), state.version + 1,
+                                        ExecutionDeleted(deleted_by=user.id), user_id=user.id)])
+
+        decide_and_append(lambda: self.owned_state(user, None, execution_id), record)
 
     def _prepared(self, body):
         """Run validation of a graph version; versions never change, so the answer is kept."""

@@ -17,11 +17,11 @@ from schemas.graph import MAX_VERSION, BaseGraph, GraphInput, GraphVersionBody, 
 from services.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
 from services.domain.graphs.graph import Graph
 from services.infra.auth import User
-from services.infra.eventstore import ConcurrencyConflict, EventStore, EventTooLarge, NewEvent, utcnow
+from services.infra.eventstore import EventStore, EventTooLarge, NewEvent, utcnow
+from services.infra.appending import decide_and_append
 from services.domain.graphs import rules
 from services.domain.graphs.model import graph_model
 
-MAX_ATTEMPTS = 5
 
 
 def to_version_body(graph: BaseGraph, version: int) -> GraphVersionBody:
@@ -74,14 +74,7 @@ class GraphCommands:
                                   f"{exc.limit} bytes per recorded graph version") from None
 
     def _retrying(self, graph_id: str, decide: Callable[[Graph], Any]) -> Any:
-        for attempt in range(MAX_ATTEMPTS):
-            graph = self.load(graph_id)
-            try:
-                return decide(graph)
-            except ConcurrencyConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return decide_and_append(lambda: self.load(graph_id), decide)
 
     # -- commands -----------------------------------------------------------------------------
 

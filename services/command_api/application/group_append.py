@@ -7,8 +7,8 @@ queued so far in one append and wakes the others with their results, and the nex
 leads the next batch. No caller returns before its events are durable; nothing waits on a timer, so
 a lone request costs what it did before.
 
-If the shared append hits a version conflict (or one command's events cannot be serialised), the
-batch is retried item by item, so only the command at fault sees the error.
+What a batch is and who learns which error when the shared append fails is the group-commit core's
+rule (``services/infra/group_commit.py``), shared with the executor's writer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore, NewEvent
+from services.infra.group_commit import commit_groups, take_batch
 
 
 @dataclass
@@ -60,31 +61,14 @@ class GroupAppender:
         return item.positions
 
     def _take(self) -> list[_Item]:
-        batch, size = [], 0
-        while self._queue and (not batch or size + len(self._queue[0].events) <= self.max_events):
-            item = self._queue.pop(0)
-            batch.append(item)
-            size += len(item.events)
-        return batch
+        return take_batch(self._queue, self.max_events, lambda item: len(item.events))
 
     def _flush(self, batch: list[_Item]) -> None:
         try:
-            positions = self.store.append([e for item in batch for e in item.events])
-            self.commits += 1
-            for item in batch:
-                item.positions, positions = positions[:len(item.events)], positions[len(item.events):]
-        except (ConcurrencyConflict, TypeError, ValueError):
-            # A version conflict, or one command's events that cannot be serialised: find out
-            # whose, so only that caller fails.
-            for item in batch:
-                try:
-                    item.positions = self.store.append(item.events)
-                    self.commits += 1
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller that owns it
-                    item.error = exc
-        except BaseException as exc:  # noqa: BLE001 - the store failed: every caller in the batch learns it
-            for item in batch:
-                item.error = exc
+            outcomes, commits = commit_groups(self.store.append, [item.events for item in batch])
+            self.commits += commits
+            for item, outcome in zip(batch, outcomes):
+                item.positions, item.error = outcome.positions, outcome.error
         finally:
             for item in batch:
                 item.done = True

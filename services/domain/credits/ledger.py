@@ -50,7 +50,7 @@ LEDGER_NAMESPACE = uuid.UUID("2fb79def-2301-4448-bd0f-a008ee1bc9bd")
 MAX_BALANCE = 2**31 - 1  # AutoGPT keeps balances in a 32-bit integer column
 MAX_KEY_LENGTH = 512
 USAGE_KEY_WINDOW = 1000
-DEFAULT_SNAPSHOT_EVERY = 200
+SNAPSHOT_EVERY = 1000  # the one default: settings, the ledger service and this check use it
 MONTHLY_REFILL_REASON = "Monthly credit refill"
 
 
@@ -278,8 +278,9 @@ class Ledger:
 
     # -- snapshots ----------------------------------------------------------------------------
 
-    def should_snapshot(self, every: int = DEFAULT_SNAPSHOT_EVERY) -> bool:
-        return self.events_since_snapshot >= every
+    def should_snapshot(self, pending: int = 0, every: int = SNAPSHOT_EVERY) -> bool:
+        """Whether a snapshot should follow once ``pending`` more events are recorded."""
+        return self.events_since_snapshot + pending >= every
 
     def snapshot(self) -> list[Event]:
         """A snapshot event to append next; loading may then start from it."""
