@@ -140,6 +140,3 @@ class ExecutionDeleted(ExecutionEvent):
 
     TYPE: ClassVar[str] = "ExecutionDeleted"
     deleted_by: str
-
-
-TERMINAL_EVENTS = (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)

@@ -22,7 +22,8 @@ from services.domain.graphs.graph import Graph
 from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from services.infra.blobs import Refs
 from services.infra.execution_refs import Externaliser
-from services.domain.executions.state import NODE_DONE, ExecutionState
+from services.domain.executions.state import ExecutionState
+from services.domain.executions.status import TERMINAL_STATUSES, ExecutionStatus
 from services.infra.execution_stream import request_stop
 from services.infra.ratelimit import RateLimited, RateLimiter, user_bucket
 from services.executor.scheduling.limits import (
@@ -194,7 +195,7 @@ class StoreChildRunner:
                 state.apply(item.decode(), item.occurred_at)
             await self._resolve_outputs(state, reported)
             for ne in state.node_execs.values():
-                if ne.id in reported or ne.status not in NODE_DONE:
+                if ne.id in reported or ne.status not in TERMINAL_STATUSES:
                     continue
                 reported.add(ne.id)
                 block = get_block(ne.block_id)
@@ -206,7 +207,7 @@ class StoreChildRunner:
                 if state.stats is not None:
                     self.stats["extra_cost"] = state.stats.cost
                     self.stats["extra_steps"] = state.stats.node_exec_count
-                if state.status == "FAILED" and is_tree_limit(state.error):
+                if state.status == ExecutionStatus.FAILED and is_tree_limit(state.error):
                     raise RunLimitExceeded(state.error)  # the tree's limit: the parent fails too
                 return
             delay = self.poll_s if recorded else min(delay * 1.5, 0.25)
@@ -219,7 +220,7 @@ class StoreChildRunner:
         refs = Refs()
         for ne in state.node_execs.values():
             block = get_block(ne.block_id)
-            if ne.id not in reported and ne.status in NODE_DONE and block is not None \
+            if ne.id not in reported and ne.status in TERMINAL_STATUSES and block is not None \
                     and block.block_type == BlockType.OUTPUT:
                 for index in range(len(ne.outputs)):
                     refs.pair(ne.outputs, index)

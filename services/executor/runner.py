@@ -41,6 +41,7 @@ from services.domain.executions.state import ExecutionState, NodeExec
 from services.infra.settings import Settings
 from services.executor.scheduling.limits import RunLimitExceeded
 from services.executor.scheduling.planner import Planner
+from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 16 * 1024  # a node's error is recorded twice (output and NodeFailed): keep it short
@@ -150,10 +151,10 @@ class ExecutionRunner:
             self.planner.finish()
             await self._flush()
             return self.state.status
-        if self.state.status in ("QUEUED", "INCOMPLETE"):
+        if self.state.status in (ExecutionStatus.QUEUED, ExecutionStatus.INCOMPLETE):
             ready = self.planner.start()
         else:
-            ready = [ne.id for ne in self.state.node_execs.values() if ne.status in ("QUEUED", "RUNNING")]
+            ready = [ne.id for ne in self.state.node_execs.values() if ne.status in PENDING_STATUSES]
         self._start(ready)
         await self._flush()
         self._launch(ready)

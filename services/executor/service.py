@@ -60,9 +60,9 @@ from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, co
 from services.executor.runner import ExecutionRunner, OutputLimits
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
 from services.executor.writer import GroupCommitWriter
+from services.domain.executions.status import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger(__name__)
-TERMINAL_TYPES = {"ExecutionCompleted", "ExecutionFailed", "ExecutionTerminated"}
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -223,7 +223,7 @@ class ExecutorService:
             return
         if execution_id in self.finished or execution_id in self.parked:
             return
-        if event_type in TERMINAL_TYPES:
+        if event_type in TERMINAL_EVENT_TYPES:
             self._remember_finished(execution_id)
             return
         user_id, position = _envelope_fields(message.value)

@@ -12,10 +12,8 @@ from services.domain.executions.state import ExecutionState
 
 
 def load_state(store: EventStore, execution_id: uuid.UUID | str, *, upto: int | None = None) -> ExecutionState:
-    state = ExecutionState(str(execution_id))
-    for item in store.read_stream(uuid.UUID(str(execution_id)), upto=upto):
-        state.apply(item.decode(), item.occurred_at)
-    return state
+    recorded = store.read_stream(uuid.UUID(str(execution_id)), upto=upto)
+    return ExecutionState.from_events(str(execution_id), ((item.decode(), item.occurred_at) for item in recorded))
 
 
 def request_stop(store: EventStore, execution_id: uuid.UUID | str, user_id: str) -> bool:

@@ -157,7 +157,7 @@ async def test_runaway_cycle_is_capped():
 
 
 async def test_events_fold_back_to_the_same_state():
-    from services.domain.executions.state import fold
+    from services.domain.executions.state import ExecutionState
     from services.domain.executions.views import execution_with_nodes
 
     body, _ = _preset_graph()
@@ -169,7 +169,7 @@ async def test_events_fold_back_to_the_same_state():
     initial = queued_state(body, {"dictionary": {"key2": "x"}, "selected_value": "key2"})
     queued_event = ExecutionQueued(user_id="u", graph_id=body.id, graph_version=1, graph=body,
                                    inputs=initial.inputs)
-    refolded = fold(result["id"], [(queued_event, None), *[(e, None) for _, e in writer.events]])
+    refolded = ExecutionState.from_events(result["id"], [(queued_event, None), *[(e, None) for _, e in writer.events]])
     again = execution_with_nodes(refolded)
     strip = lambda r: [{k: v for k, v in ne.items() if not k.endswith("_time")} for ne in r["node_executions"]]  # noqa: E731
     assert strip(again) == strip(result)

@@ -21,10 +21,11 @@ from schemas.graph import CreateGraphRequest
 from services.command_api.api.blocks import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
 from services.infra.auth import User
-from services.domain.executions.views import output_block_ids
 from services.infra.http import BODY_REFUSALS, MAX_VERSION, Forbidden, UuidPath, parse_uuid, refusals
 from services.domain.credits.pricing import block_catalogue
 from services.infra.ratelimit import enforce, key_bucket, user_bucket
+from services.domain.executions.status import ExecutionStatus
+from services.domain.executions.views import state_outputs
 
 USER_TIMEZONE_NOT_SET = "not-set"  # AutoGPT's value for a user without a chosen time zone
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")
@@ -57,8 +58,8 @@ def execution_results(state) -> dict[str, Any]:
     outputs as ``[{name: value}]`` once the run COMPLETED (``null`` before or otherwise)."""
     nodes = sorted(state.node_execs.values(), key=lambda ne: ne.added_seq)
     output = None
-    if state.status == "COMPLETED":
-        output = [{name: value} for name, values in state.graph_outputs(output_block_ids()).items()
+    if state.status == ExecutionStatus.COMPLETED:
+        output = [{name: value} for name, values in state_outputs(state).items()
                   for value in values]
     return {"execution_id": state.id, "status": state.status, "output": output,
             "nodes": [{"node_id": ne.node_id,

@@ -9,30 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from schemas.events.base import Event
 from schemas.events.executions import (
-    ExecutionCompleted,
     ExecutionDeleted,
-    ExecutionFailed,
     ExecutionQueued,
     ExecutionStarted,
     ExecutionStats,
     ExecutionStopRequested,
-    ExecutionTerminated,
-    NodeCompleted,
-    NodeFailed,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
     NodeStarted,
-    NodeTerminated,
 )
 from schemas.graph import GraphVersionBody
+from services.domain.executions.status import (
+    STATUS_AFTER_NODE_END,
+    STATUS_AFTER_RUN_END,
+    TERMINAL_STATUSES,
+    ExecutionStatus,
+)
 
-TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
-NODE_DONE = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
 
 @dataclass
@@ -40,7 +38,7 @@ class NodeExec:
     id: str
     node_id: str
     block_id: str
-    status: str = "INCOMPLETE"
+    status: ExecutionStatus = ExecutionStatus.INCOMPLETE
     pins: dict[str, Any] = field(default_factory=dict)
     input_data: dict[str, Any] | None = None
     outputs: list[tuple[str, Any]] = field(default_factory=list)
@@ -75,7 +73,7 @@ class ExecutionState:
     preset_id: str | None = None
     parent_execution_id: str | None = None
     parent_node_exec_id: str | None = None
-    status: str = "INCOMPLETE"
+    status: ExecutionStatus = ExecutionStatus.INCOMPLETE
     error: str | None = None
     stop_requested: bool = False
     deleted: bool = False
@@ -86,9 +84,17 @@ class ExecutionState:
     node_execs: dict[str, NodeExec] = field(default_factory=dict)
     _counter: int = 0
 
+    @classmethod
+    def from_events(cls, execution_id: str, events: Iterable[tuple[Event, datetime | None]]) -> "ExecutionState":
+        """The one fold: the state after ``(event, occurred_at)`` pairs, in stream order."""
+        state = cls(execution_id)
+        for event, at in events:
+            state.apply(event, at)
+        return state
+
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in TERMINAL_STATUSES
 
     def _next(self) -> int:
         self._counter += 1
@@ -105,26 +111,18 @@ class ExecutionState:
     def execs_of(self, node_id: str) -> list[NodeExec]:
         return [ne for ne in self.node_execs.values() if ne.node_id == node_id]
 
-    def graph_outputs(self, output_block_ids: set[str]) -> dict[str, list[Any]]:
-        outputs: dict[str, list[Any]] = {}
-        for ne in self.node_execs.values():
-            if ne.block_id in output_block_ids and ne.status in NODE_DONE and ne.input_data:
-                name = ne.input_data.get("name")
-                if isinstance(name, str):
-                    outputs.setdefault(name, []).append(ne.input_data.get("value"))
-        return outputs
 
 
 def _queued(s: ExecutionState, e: ExecutionQueued, at) -> None:
     s.user_id, s.graph_id, s.graph_version, s.graph = e.user_id, e.graph_id, e.graph_version, e.graph
     s.inputs, s.credentials_inputs, s.nodes_input_masks = e.inputs, e.credentials_inputs, e.nodes_input_masks
     s.preset_id, s.parent_execution_id, s.parent_node_exec_id = e.preset_id, e.parent_execution_id, e.parent_node_exec_id
-    s.status, s.created_at = "QUEUED", at
+    s.status, s.created_at = ExecutionStatus.QUEUED, at
 
 
 def _started(s: ExecutionState, e: ExecutionStarted, at) -> None:
-    if s.status in ("QUEUED", "INCOMPLETE"):
-        s.status = "RUNNING"
+    if s.status in (ExecutionStatus.QUEUED, ExecutionStatus.INCOMPLETE):
+        s.status = ExecutionStatus.RUNNING
         s.started_at = s.started_at or at
 
 
@@ -149,12 +147,12 @@ def _node_queued(s: ExecutionState, e: NodeQueued, at) -> None:
     if ne is None:
         ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s._next(), add_time=at)
         s.node_execs[ne.id] = ne
-    ne.status, ne.input_data, ne.queued_seq, ne.queue_time = "QUEUED", e.input_data, s._next(), at
+    ne.status, ne.input_data, ne.queued_seq, ne.queue_time = ExecutionStatus.QUEUED, e.input_data, s._next(), at
 
 
 def _node_started(s: ExecutionState, e: NodeStarted, at) -> None:
     ne = s.node_execs[e.node_exec_id]
-    ne.status, ne.attempts = "RUNNING", e.attempt
+    ne.status, ne.attempts = ExecutionStatus.RUNNING, e.attempt
     ne.start_time = ne.start_time or at
 
 
@@ -164,7 +162,7 @@ def _node_output(s: ExecutionState, e: NodeOutput, at) -> None:
         ne.outputs.append((e.pin, e.value))
 
 
-def _node_end(status: str):
+def _node_end(status: ExecutionStatus):
     def handler(s: ExecutionState, e, at) -> None:
         ne = s.node_execs[e.node_exec_id]
         ne.status, ne.end_time = status, at
@@ -173,7 +171,7 @@ def _node_end(status: str):
     return handler
 
 
-def _end(status: str):
+def _end(status: ExecutionStatus):
     def handler(s: ExecutionState, e, at) -> None:
         s.status, s.ended_at, s.stats = status, at, e.stats
         s.error = getattr(e, "error", None)
@@ -189,17 +187,7 @@ _HANDLERS = {
     NodeQueued: _node_queued,
     NodeStarted: _node_started,
     NodeOutput: _node_output,
-    NodeCompleted: _node_end("COMPLETED"),
-    NodeFailed: _node_end("FAILED"),
-    NodeTerminated: _node_end("TERMINATED"),
-    ExecutionCompleted: _end("COMPLETED"),
-    ExecutionFailed: _end("FAILED"),
-    ExecutionTerminated: _end("TERMINATED"),
+    **{kind: _node_end(status) for kind, status in STATUS_AFTER_NODE_END.items()},
+    **{kind: _end(status) for kind, status in STATUS_AFTER_RUN_END.items()},
 }
 
-
-def fold(execution_id: str, events: list[tuple[Event, datetime | None]]) -> ExecutionState:
-    state = ExecutionState(execution_id)
-    for event, at in events:
-        state.apply(event, at)
-    return state

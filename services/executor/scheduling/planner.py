@@ -37,7 +37,8 @@ from schemas.events.executions import (
 )
 from services.domain.blocks.base import Block, BlockType
 from services.domain.blocks.registry import get_block
-from services.domain.executions.state import NODE_DONE, ExecutionState, NodeExec
+from services.domain.executions.state import ExecutionState, NodeExec
+from services.domain.executions.status import PENDING_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 from services.domain.graphs import rules
 from services.domain.graphs.pins import merge_execution_input, parse_execution_output
 
@@ -200,7 +201,7 @@ class Planner:
         return queued
 
     def _incomplete(self, node_id: str) -> list[NodeExec]:
-        return sorted((ne for ne in self.state.execs_of(node_id) if ne.status == "INCOMPLETE"),
+        return sorted((ne for ne in self.state.execs_of(node_id) if ne.status == ExecutionStatus.INCOMPLETE),
                       key=lambda ne: ne.added_seq)
 
     def _waiting_exec(self, node_id: str, pin: str) -> NodeExec | None:
@@ -222,7 +223,7 @@ class Planner:
 
     def terminate_open_nodes(self, reason: str) -> None:
         for ne in list(self.state.node_execs.values()):
-            if ne.status in ("QUEUED", "RUNNING"):
+            if ne.status in PENDING_STATUSES:
                 self.emit(NodeTerminated(node_exec_id=ne.id, reason=reason))
 
     def finish(self, *, error: str | None = None) -> None:
@@ -238,7 +239,7 @@ class Planner:
 
     def stats(self, error: str | None = None) -> ExecutionStats:
         s = self.state
-        done = [ne for ne in s.node_execs.values() if ne.status in NODE_DONE]
+        done = [ne for ne in s.node_execs.values() if ne.status in TERMINAL_STATUSES]
         node_time = sum((ne.end_time - ne.start_time).total_seconds()
                         for ne in done if ne.end_time and ne.start_time)
         extra_steps = sum(int(ne.stats.get("extra_steps", 0)) for ne in done)
@@ -247,4 +248,4 @@ class Planner:
         duration = (self.clock() - started).total_seconds() if started else 0.0
         return ExecutionStats(cost=cost, duration=duration, node_exec_time=node_time,
                               node_exec_count=len(done) + extra_steps,
-                              node_error_count=sum(1 for ne in done if ne.status == "FAILED"), error=error)
+                              node_error_count=sum(1 for ne in done if ne.status == ExecutionStatus.FAILED), error=error)

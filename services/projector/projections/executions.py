@@ -11,24 +11,19 @@ from psycopg.types.json import Jsonb
 
 from schemas.envelope import Envelope
 from schemas.events.executions import (
-    ExecutionCompleted,
     ExecutionDeleted,
-    ExecutionFailed,
     ExecutionQueued,
     ExecutionStarted,
-    ExecutionTerminated,
-    NodeCompleted,
-    NodeFailed,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
     NodeStarted,
-    NodeTerminated,
 )
+from services.domain.executions.status import STATUS_AFTER_NODE_END, STATUS_AFTER_RUN_END
 
 TABLES = ("rm_executions", "rm_node_executions")
-_NODE_END = {NodeCompleted: "COMPLETED", NodeFailed: "FAILED", NodeTerminated: "TERMINATED"}
-_EXEC_END = {ExecutionCompleted: "COMPLETED", ExecutionFailed: "FAILED", ExecutionTerminated: "TERMINATED"}
+_NODE_END = STATUS_AFTER_NODE_END
+_EXEC_END = STATUS_AFTER_RUN_END
 
 
 async def _queued(cur: AsyncCursor, env: Envelope, e: ExecutionQueued) -> None:

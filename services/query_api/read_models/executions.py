@@ -9,42 +9,27 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.execution_refs import view_refs
-from services.domain.executions.views import iso, output_block_ids
+from services.domain.executions.views import graph_outputs, meta_view, node_view
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
                  "credential_inputs, preset_id, parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
-_NODE_DONE = ("COMPLETED", "FAILED", "TERMINATED")
 
 
 def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(row["execution_id"]), "user_id": row["user_id"], "graph_id": str(row["graph_id"]),
-        "graph_version": row["graph_version"], "inputs": row["inputs"], "credential_inputs": row["credential_inputs"],
-        "nodes_input_masks": row["nodes_input_masks"], "preset_id": row["preset_id"], "status": row["status"],
-        "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]), "is_shared": False,
-        "share_token": None, "is_dry_run": False, "stats": row["stats"],
-        "parent_graph_exec_id": str(row["parent_execution_id"]) if row["parent_execution_id"] else None,
-    }
+    return meta_view(
+        id=str(row["execution_id"]), user_id=row["user_id"], graph_id=str(row["graph_id"]),
+        graph_version=row["graph_version"], inputs=row["inputs"], credential_inputs=row["credential_inputs"],
+        nodes_input_masks=row["nodes_input_masks"], preset_id=row["preset_id"], status=row["status"],
+        started_at=row["started_at"], ended_at=row["ended_at"], stats=row["stats"],
+        parent_execution_id=str(row["parent_execution_id"]) if row["parent_execution_id"] else None)
 
 
 def node_from_row(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "user_id": meta["user_id"], "graph_id": meta["graph_id"], "graph_version": meta["graph_version"],
-        "graph_exec_id": meta["id"], "node_exec_id": str(row["node_exec_id"]), "node_id": row["node_id"],
-        "block_id": row["block_id"], "status": row["status"], "input_data": row["input_data"],
-        "output_data": row["output_data"], "add_time": iso(row["add_time"]), "queue_time": iso(row["queue_time"]),
-        "start_time": iso(row["start_time"]), "end_time": iso(row["end_time"]), "stats": row.get("stats") or None,
-    }
-
-
-def graph_outputs(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    outputs: dict[str, list[Any]] = {}
-    output_blocks = output_block_ids()
-    for node in nodes:
-        data = node["input_data"] or {}
-        if node["block_id"] in output_blocks and node["status"] in _NODE_DONE and isinstance(data.get("name"), str):
-            outputs.setdefault(data["name"], []).append(data.get("value"))
-    return outputs
+    return node_view(
+        meta, node_exec_id=str(row["node_exec_id"]), node_id=row["node_id"], block_id=row["block_id"],
+        status=row["status"], input_data=row["input_data"], output_data=row["output_data"],
+        add_time=row["add_time"], queue_time=row["queue_time"], start_time=row["start_time"],
+        end_time=row["end_time"], stats=row.get("stats"))
 
 
 _NODE_COLUMNS = ("node_exec_id", "node_id", "block_id", "status", "input_data", "output_data", "add_time",
@@ -70,7 +55,7 @@ async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: s
              if r["n_node_exec_id"] is not None]
     found = {**meta, "node_executions": nodes}
     await resolve_values(pool, user_id, [found])
-    return {**meta, "inputs": found["inputs"], "outputs": graph_outputs(nodes), "node_executions": nodes}
+    return {**meta, "inputs": found["inputs"], "outputs": graph_outputs((n["block_id"], n["status"], n["input_data"]) for n in nodes), "node_executions": nodes}
 
 
 async def resolve_values(pool: AsyncConnectionPool, owner_id: str, views: list[dict[str, Any]]) -> None:
