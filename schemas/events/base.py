@@ -26,9 +26,6 @@ class Event(BaseModel):
     CLASS_VERSION: ClassVar[int] = 1
     CONTEXT: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)

@@ -26,6 +26,7 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID
 
 
 def _schema_properties(schema: Any) -> set[str]:
@@ -44,7 +45,7 @@ class _ExampleChildRunner:
 
 
 class AgentExecutorBlock(Block):
-    id = "e189baac-8c20-45a1-94a7-55177ea42565"
+    id = AGENT_EXECUTOR_BLOCK_ID
     description = "Executes an existing agent inside your agent."
     categories = frozenset({BlockCategory.AGENT})
     block_type = BlockType.AGENT

@@ -6,7 +6,6 @@ Outputs must match in exact sequence, pin and value, as in AutoGPT's block test.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from services.domain.blocks.base import Block, RunContext
@@ -38,7 +37,3 @@ async def run_block_examples(block_cls: type[Block], ctx: RunContext | None = No
         assert _matches(exp_value, value), (
             f"{block_cls.__name__} output #{i} on {pin!r}: {value!r} does not match {exp_value!r}")
     return produced
-
-
-def is_async_generator(fn: Any) -> bool:
-    return inspect.isasyncgenfunction(fn)

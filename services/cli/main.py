@@ -5,7 +5,8 @@
     agentloom token --user ID [--email E] [--admin]
     agentloom migrate
     agentloom projections rebuild
-    agentloom relay reset [--context graphs|executions]
+    agentloom relay reset [--context graphs|executions|credits|apikeys|integrations ...]
+    agentloom credentials keygen | reencrypt
     agentloom replay EXEC_ID
     agentloom deadletters list [--all] | retry ID | skip ID
 """

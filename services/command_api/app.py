@@ -37,9 +37,7 @@ class CommandServices:
         self.settings = settings
         self.datastore = make_datastore(settings)
         self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes) for ctx in CONTEXTS}
-        self.ledger = LedgerService(self.stores["credits"], signup_credits=settings.signup_credits,
-                                    monthly_refill=settings.monthly_refill_credits,
-                                    snapshot_every=settings.ledger_snapshot_every)
+        self.ledger = LedgerService.from_settings(self.stores["credits"], settings)
         self.graph_commands = GraphCommands(self.stores["graphs"])
         self.credentials_reader = CredentialsReader.from_settings(self.stores["integrations"], settings)
         self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)

@@ -137,8 +137,7 @@ class ExecutorService:
         self.counter = NodeCounter(self.counter_pool)
         self.charger = None
         if self.settings.credits_enabled:
-            ledger = LedgerService(EventStore(self.datastore, "credits"), signup_credits=self.settings.signup_credits,
-                                   snapshot_every=self.settings.ledger_snapshot_every)
+            ledger = LedgerService.from_settings(EventStore(self.datastore, "credits"), self.settings)
             self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs), counter=self.counter,
                                        count_threshold=self.settings.execution_cost_count_threshold,
                                        cost_per_threshold=self.settings.execution_cost_per_threshold)

@@ -22,6 +22,7 @@ from typing import Callable
 from schemas.events.credits import LedgerEntry, UsageMetadata
 from services.domain.credits.ledger import SNAPSHOT_EVERY, Decision, Ledger, ledger_stream_id
 from services.infra.eventstore import EventStore, NewEvent
+from services.infra.settings import Settings
 from services.infra.appending import decide_and_append
 
 SNAPSHOT_TYPE = "LedgerSnapshotTaken"
@@ -39,6 +40,13 @@ class LedgerService:
         # Folded ledgers by user, brought up to date with the events recorded since (usually none:
         # one index lookup), so a hot ledger is not refolded for every spend.
         self._cache: dict[str, Ledger] = {}
+
+    @classmethod
+    def from_settings(cls, store: EventStore, settings: Settings) -> "LedgerService":
+        """The deployment's ledger policy (sign-up grant, monthly refill, snapshot interval): the one
+        wiring the command API and the executor share, so both apply the same policy."""
+        return cls(store, signup_credits=settings.signup_credits, monthly_refill=settings.monthly_refill_credits,
+                   snapshot_every=settings.ledger_snapshot_every)
 
     # -- loading -------------------------------------------------------------------------------
 

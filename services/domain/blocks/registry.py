@@ -37,8 +37,13 @@ def all_blocks() -> dict[str, type[Block]]:
     for info in pkgutil.iter_modules(package.__path__):
         if not info.ispkg and info.name not in _NOT_BLOCK_MODULES:
             importlib.import_module(f"{CATALOGUE_PACKAGE}.{info.name}")
+    return index_blocks(_subclasses(Block))
+
+
+def index_blocks(classes: list[type[Block]]) -> dict[str, type[Block]]:
+    """Concrete block classes by id; a malformed or repeated id stops the process at start."""
     blocks: dict[str, type[Block]] = {}
-    for cls in _subclasses(Block):
+    for cls in classes:
         block_id = cls.__dict__.get("id")
         if not block_id or cls.__name__.endswith("Base"):
             continue

@@ -9,11 +9,10 @@ retries on 429/5xx, wire formats) in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from services.domain.integrations.credentials import APIKeyCredentials
 
-Role = Literal["system", "user", "assistant"]
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID
 
-AGENT_EXECUTOR_BLOCK_ID = "e189baac-8c20-45a1-94a7-55177ea42565"
 MAX_SUB_GRAPHS = 100
 
 _VERSION_SQL = """
