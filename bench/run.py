@@ -276,9 +276,7 @@ async def bench_relay(stack: Stack) -> None:
 
     from schemas.events.graphs import ActiveVersionSet
     from services.infra import db
-    from services.infra.eventstore import make_datastore
-    from services.infra.migrations import migrate
-    from services.infra.eventstore import EventStore, NewEvent
+    from services.infra.eventstore import EventStore, NewEvent, make_datastore
 
     settings = _bench_settings(stack)
     datastore = make_datastore(settings, pool_size=2)
@@ -316,7 +314,8 @@ async def bench_ledger(stack: "Stack") -> None:
     """Spends/s on one ledger from 16 concurrent writers; reading a ledger with 100k entries."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from services.infra import db
+    from services.infra.eventstore import make_datastore
+    from services.infra.migrations import migrate
     from schemas.events.credits import LedgerSnapshotTaken
     from services.domain.credits.ledger import Ledger, ledger_stream_id
     from services.infra.ledger_service import LedgerService

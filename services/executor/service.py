@@ -37,29 +37,18 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.infra import db, deadletters
-from services.infra.eventstore import make_datastore
+from services.infra import deadletters
 from services.domain.blocks.base import RunContext
-from services.infra.eventstore import EventStore
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.infra.execution_stream import load_state
 from services.infra.kafka import ensure_topics, make_consumer
-from services.infra.ratelimit import RateLimiter
 from services.infra.settings import Settings
-from services.infra.ledger_service import LedgerService
 from services.infra.kv import PostgresKeyValueStore
-from services.domain.credits.pricing import cost_table_with
-from services.infra.credentials_store import CredentialsReader
-from services.blocks.llm_providers.gateway import LlmGateway
-from services.blocks.sandbox import TemplatePool
-from services.executor.charging import NodeCharger, NodeCounter
-from services.infra.credentials_resolver import NodeCredentials
-from services.executor.ports import ChildLimits, StoreChildRunner
-from services.infra.blobs import BlobStore
+from services.executor.ports import StoreChildRunner
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
-from services.executor.runner import ExecutionRunner, OutputLimits
+from services.executor.runner import ExecutionRunner
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
-from services.executor.writer import GroupCommitWriter
+from services.executor.resources import ExecutorResources
 from services.domain.executions.status import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -107,11 +96,12 @@ class ExecutorService:
         self.consumer = None
         self.ready = False
         self.started_runs = 0
+        self.res: ExecutorResources | None = None  # opened by ``run``, closed when it ends
 
     def status(self) -> tuple[bool, dict]:
-        writer = getattr(self, "writer", None)
+        commits = self.res.writer.commits if self.res else 0
         return self.ready, {"running": self.slots.held, "waiting": self.slots.waiting, "started": self.started_runs,
-                            "commits": writer.commits if writer else 0, "dead_letters": self.dead_letters.open}
+                            "commits": commits, "dead_letters": self.dead_letters.open}
 
     @property
     def parked(self) -> set[str]:
@@ -121,37 +111,10 @@ class ExecutorService:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.datastore = make_datastore(self.settings, pool_size=4)
-        self.executions = EventStore(self.datastore, "executions", max_event_bytes=self.settings.max_event_bytes)
-        self.graphs = EventStore(self.datastore, "graphs")
-        self.writer = GroupCommitWriter(self.executions)
-        self.writer.start()
-        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=6)
-        await self.kv_pool.open()
-        self.control_pool = self.kv_pool  # dead letters, child limits: short statements, one pool
-        self.dead_letters.pool = self.control_pool
-        # Node numbers (the surcharge count) are taken for every node: a pool of their own whose
-        # commits skip the WAL flush, so they never queue behind blob or key-value writes.
-        self.counter_pool = db.make_async_pool(self.settings, min_size=1, max_size=3, durable_commits=False)
-        await self.counter_pool.open()
-        self.counter = NodeCounter(self.counter_pool)
-        self.charger = None
-        if self.settings.credits_enabled:
-            ledger = LedgerService.from_settings(EventStore(self.datastore, "credits"), self.settings)
-            self.charger = NodeCharger(ledger, cost_table_with(self.settings.block_costs), counter=self.counter,
-                                       count_threshold=self.settings.execution_cost_count_threshold,
-                                       cost_per_threshold=self.settings.execution_cost_per_threshold)
-        self.child_limits = ChildLimits(
-            self.control_pool, max_descendants=self.settings.max_descendants_per_execution,
-            rate_limiter=RateLimiter(self.control_pool, self.settings.rate_limit_execute_per_minute))
-        self.node_credentials = NodeCredentials(
-            CredentialsReader.from_settings(EventStore(self.datastore, "integrations"), self.settings))
-        self.llm = LlmGateway.from_settings(self.settings)
-        self.templates = TemplatePool.from_settings(self.settings)  # workers start on first render
-        self.blobs = BlobStore(self.kv_pool)  # large node outputs, out of line
-        self.output_limits = OutputLimits.from_settings(self.settings)  # built once, shared by every run
+        self.res = res = await ExecutorResources.open(self.settings)
+        self.dead_letters.pool = res.control_pool
         control = asyncio.create_task(control_loop(stop, interval=lambda: self.retry_poll_s,
-                                                   poll=self._poll_dead_letters, prune=self.counter.prune))
+                                                   poll=self._poll_dead_letters, prune=res.counter.prune))
         try:
             while not stop.is_set():
                 try:
@@ -164,12 +127,8 @@ class ExecutorService:
             control.cancel()
             await asyncio.gather(control, return_exceptions=True)
             await self.release(None)
-            await self.writer.close()
-            await self.llm.aclose()
-            await self.templates.aclose()
-            await self.kv_pool.close()
-            await self.counter_pool.close()
-            self.datastore.close()
+            await res.aclose()
+            self.res = None
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("executions",))
@@ -277,8 +236,8 @@ class ExecutorService:
         attempt = failures = 0
         while True:
             try:
-                self.writer.reset(uuid.UUID(handle.execution_id))
-                state = await asyncio.to_thread(load_state, self.executions, handle.execution_id)
+                self.res.writer.reset(uuid.UUID(handle.execution_id))
+                state = await asyncio.to_thread(load_state, self.res.executions, handle.execution_id)
                 if state.version == 0:
                     log.warning("execution %s has no events in the store; ignoring", handle.execution_id)
                     return True
@@ -302,23 +261,23 @@ class ExecutorService:
                 await asyncio.sleep(delay)
 
     def _runner(self, state: ExecutionState, lease: RunLease | None = None) -> ExecutionRunner:
-        return ExecutionRunner(state, self.writer, context_factory=functools.partial(self._context, lease=lease),
+        return ExecutionRunner(state, self.res.writer, context_factory=functools.partial(self._context, lease=lease),
                                node_timeout_s=self.settings.node_timeout_s,
-                               max_node_executions=self.settings.max_node_executions, charge=self.charger,
-                               credentials=self.node_credentials, blobs=self.blobs,
-                               limits=self.output_limits, node_slots=self.node_quota)
+                               max_node_executions=self.settings.max_node_executions, charge=self.res.charger,
+                               credentials=self.res.node_credentials, blobs=self.res.blobs,
+                               limits=self.res.output_limits, node_slots=self.node_quota)
 
     def _context(self, state: ExecutionState, ne: NodeExec, lease: RunLease | None = None) -> RunContext:
         stats: dict = {}
         return RunContext(
             user_id=state.user_id, graph_id=state.graph_id, graph_version=state.graph_version,
             graph_exec_id=state.id, node_id=ne.node_id, node_exec_id=ne.id,
-            kv_store=PostgresKeyValueStore(self.kv_pool),
-            child_runner=StoreChildRunner(self.executions, self.graphs, state, ne.id, stats, blobs=self.blobs,
-                                          limits=self.output_limits,
-                                          child_limits=self.child_limits, lender=lease),
-            http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.llm, stats=stats,
-            templates=self.templates)
+            kv_store=PostgresKeyValueStore(self.res.kv_pool),
+            child_runner=StoreChildRunner(self.res.executions, self.res.graphs, state, ne.id, stats, blobs=self.res.blobs,
+                                          limits=self.res.output_limits,
+                                          child_limits=self.res.child_limits, lender=lease),
+            http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.res.llm, stats=stats,
+            templates=self.res.templates)
 
     # -- retried dead letters ------------------------------------------------------------------
 
@@ -335,7 +294,7 @@ class ExecutorService:
         self.parked.discard(execution_id)
         self.finished.pop(execution_id, None)
         try:
-            first = await asyncio.to_thread(self.executions.read_stream, uuid.UUID(execution_id), upto=1)
+            first = await asyncio.to_thread(self.res.executions.read_stream, uuid.UUID(execution_id), upto=1)
             user_id = (first[0].user_id or "") if first else ""
         except Exception:  # noqa: BLE001 - the run itself will fail and be parked again
             user_id = ""

@@ -30,7 +30,7 @@ def settings(database_url, broker):
 
 
 async def entries(service, execution_id: str) -> list[deadletters.DeadLetter]:
-    async with service.kv_pool.connection() as conn:  # the executor's pool: no extra connection
+    async with service.res.kv_pool.connection() as conn:  # the executor's pool: no extra connection
         return [d for d in await deadletters.list_open(conn, include_closed=True)
                 if d.consumer == "executor" and d.stream_id == execution_id]
 
