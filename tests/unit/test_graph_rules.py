@@ -210,7 +210,10 @@ def test_dynamic_pins_are_checked_by_base_name():
         [node("in", INPUT, name="a"), node("t", TEMPLATE_ID, format="{{x}}"), node("out", OUTPUT, name="o")],
         [link("in", "result", "t", "values_#_anything"), link("in", "result", "out", "value_#_x")],
     )
-    validate_graph(g)
+    assert [lk.sink_name for lk in validate_graph(g).links] == ["values_#_anything", "value_#_x"]  # kept as sent
+    unknown_base = graph([node("in", INPUT, name="a"), node("t", TEMPLATE_ID, format="{{x}}")],
+                         [link("in", "result", "t", "vals_#_anything")])
+    assert "`vals_#_anything` invalid" in validation_error(unknown_base).message
 
 
 def test_agent_node_pins_come_from_its_schemas():
@@ -223,7 +226,10 @@ def test_agent_node_pins_come_from_its_schemas():
 
 def test_tool_pins_are_accepted():
     g = graph([node("t", TEMPLATE_ID, format="x"), node("s", STORE)], [link("t", "tools_^_s_~_input", "s", "input")])
-    validate_graph(g)
+    assert validate_graph(g).links[0].source_name == "tools_^_s_~_input"
+    not_a_tool = graph([node("t", TEMPLATE_ID, format="x"), node("s", STORE)],
+                       [link("t", "toolz_^_s_~_input", "s", "input")])
+    assert "`toolz_^_s_~_input` invalid" in validation_error(not_a_tool).message
 
 
 # -- per-node validation ------------------------------------------------------------------------
@@ -261,7 +267,10 @@ def test_standard_block_required_fields_only_checked_for_run():
 
 
 def test_credentials_fields_are_not_required_here():
-    validate_graph(graph([node("c", CREDS_ID)]), for_run=True)
+    assert "credentials" in rules.get_block(CREDS_ID).required_inputs()  # required by the block, yet exempt
+    assert validate_graph(graph([node("c", CREDS_ID)]), for_run=True).nodes[0].input_default == {}
+    err = validation_error(graph([node("c", CREDS_ID), node("store", STORE)]), for_run=True)
+    assert err.node_errors == {"store": {"input": "This field is required"}}  # only non-credentials fields
 
 
 def test_depends_on_checked_for_run():
