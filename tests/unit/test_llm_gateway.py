@@ -1,7 +1,8 @@
 """``LlmGateway`` against a real local HTTP server speaking the OpenAI and Anthropic wire formats.
 
-No database or broker: these tests only need ``tests.fake_llm.FakeLlmServer``. Backoff settings
-are tiny so that the retry paths run in milliseconds.
+A unit test although it uses real sockets: ``tests.fake_llm.FakeLlmServer`` runs in this process
+on the loopback interface, and nothing else (no database, no broker) is needed. Backoff settings
+are tiny so that the retry paths run in milliseconds and the whole module takes a few seconds.
 """
 
 from __future__ import annotations
