@@ -17,8 +17,6 @@ from schemas.events.apikeys import (
 from services.domain.apikeys.api_key import ACTIVE, REVOKED, SUSPENDED, ApiKey
 from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
 from services.domain.apikeys import material
-from services.infra.ratelimit import RateLimiter
-from services.infra.settings import LOCAL_API_KEY_SECRET, Settings
 
 SECRET = "test-secret"
 
@@ -61,21 +59,6 @@ def test_stream_id_is_stable_per_lookup_id():
     assert material.stream_id_for("abc") == material.stream_id_for("abc")
     assert material.stream_id_for("abc") != material.stream_id_for("abd")
     assert isinstance(material.stream_id_for("abc"), uuid.UUID)
-
-
-PROD_CREDENTIALS_KEY = "k1:" + "A" * 43
-
-
-def test_default_api_key_secret_refused_outside_local_mode():
-    with pytest.raises(ValueError, match="AGENTLOOM_API_KEY_SECRET"):
-        Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret=LOCAL_API_KEY_SECRET,
-                 credentials_keys=[PROD_CREDENTIALS_KEY])
-    assert Settings(local_mode=False, jwt_secret="x" * 40, api_key_secret="y" * 40,
-                    credentials_keys=[PROD_CREDENTIALS_KEY]).api_key_secret == "y" * 40
-
-
-async def test_rate_limit_zero_disables_without_touching_the_database():
-    await RateLimiter(pool=None, limit_per_minute=0).hit("execute:user:u1")
 
 
 # -- the aggregate -----------------------------------------------------------------------------
