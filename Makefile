@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/agentloom up --port $${PORT:-8006}
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -54,8 +54,7 @@ def serve(name: str, port: int) -> None:
 
         factory = {"api": "services.gateway:app_from_env", "command-api": "services.command_api.app:app_from_env",
                    "query-api": "services.query_api.app:app_from_env"}[name]
-        workers = int(os.environ.get("AGENTLOOM_API_WORKERS", "2"))
-        uvicorn.run(factory, factory=True, workers=workers, host=os.environ.get("AGENTLOOM_HOST", "127.0.0.1"),
+        uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host,
                     port=port, log_level="warning", ws=ws_protocol())
         return
     from services import workers

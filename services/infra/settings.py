@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Local mode admits the public development secrets below. Off unless asked for: `agentloom up`
     # turns it on for the processes it starts, so a deployment that forgets it stays safe.
     local_mode: bool = False
+    host: str = "127.0.0.1"  # where `agentloom serve` listens
+    api_workers: int = Field(default=2, ge=1, le=64)  # API worker processes per `serve`
     db_schema: str = "agentloom"
     topic_prefix: str = "agentloom"
     topic_partitions: int = 8
