@@ -1,4 +1,8 @@
-"""Runs the real ExecutionRunner against an in-memory event sink (no I/O): for planner tests."""
+"""Runs the real ExecutionRunner against an in-memory event sink (no I/O): for planner tests.
+
+Built from schemas, domain and executor code only, so these unit tests never load the command
+side: the graph goes through the domain rules and is stored as a ``GraphVersionBody`` here.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ import uuid
 from typing import Any
 
 from schemas.events.executions import ExecutionQueued
-from schemas.graph import BaseGraph, GraphInput
-from services.command_api.application.graphs import to_version_body
+from schemas.graph import BaseGraph, GraphInput, GraphVersionBody
 from services.domain.blocks.base import RunContext
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_with_nodes
@@ -32,7 +35,13 @@ class MemoryWriter:
 def build_graph(nodes: list[dict], links: list[dict]):
     graph = GraphInput.model_validate({"nodes": nodes, "links": links})
     graph = rules.validate_graph(rules.reassign_ids(graph, user_id="u", reassign_graph_id=True), for_run=False)
-    return to_version_body(graph, 1), {old["id"]: new.id for old, new in zip(nodes, graph.nodes)}
+    return stored_version(graph, 1), {old["id"]: new.id for old, new in zip(nodes, graph.nodes)}
+
+
+def stored_version(graph: BaseGraph, version: int) -> GraphVersionBody:
+    """The graph as one stored version: the stored models keep the fields they share with the graph
+    (``reassign_ids`` has already given every node and link its id)."""
+    return GraphVersionBody.model_validate({**graph.model_dump(), "id": str(graph.id), "version": version})
 
 
 def queued_state(body, inputs: dict | None = None) -> ExecutionState:
