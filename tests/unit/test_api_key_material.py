@@ -14,9 +14,9 @@ from schemas.events.apikeys import (
     ApiKeyRevoked,
     ApiKeySuspended,
 )
+from services.domain.apikeys import material
 from services.domain.apikeys.api_key import ACTIVE, REVOKED, SUSPENDED, ApiKey
 from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
-from services.domain.apikeys import material
 
 SECRET = "test-secret"
 

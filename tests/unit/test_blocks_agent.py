@@ -6,7 +6,6 @@ from services.blocks.agent import AgentExecutorBlock
 from services.domain.blocks.base import RunContext
 from tests.unit.block_runner import run
 
-
 # -- sub-agents --------------------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ from services.blocks.maths import CalculatorBlock, CountItemsBlock
 from services.domain.blocks.base import BlockInputError
 from tests.unit.block_runner import run
 
-
 # -- basic ---------------------------------------------------------------------------------------
 
 def test_store_value_none_data_is_dropped_and_input_forwarded():

@@ -14,7 +14,6 @@ from services.domain.blocks.base import BlockInputError, RunContext
 from tests.unit.block_runner import run
 from tests.unit.fakes import MemoryKeyValueStore
 
-
 # -- dictionaries and lists ------------------------------------------------------------------
 
 

@@ -24,7 +24,6 @@ from services.blocks.net_policy import (
 )
 from services.domain.blocks.base import RunContext
 
-
 # -- outbound network policy -------------------------------------------------------------------
 
 

@@ -9,10 +9,11 @@ import pytest
 from pydantic import BaseModel
 
 from schemas.graph import GraphInput
-from services.domain.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
 from services.blocks.basic import NoteBlock, PrintToConsoleBlock, StoreValueBlock
 from services.blocks.io import AgentInputBlock, AgentNumberInputBlock, AgentOutputBlock
-from services.domain.graphs import credentials as graph_credentials, rules
+from services.domain.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
+from services.domain.graphs import credentials as graph_credentials
+from services.domain.graphs import rules
 from services.domain.graphs.rules import (
     AGENT_EXECUTOR_BLOCK_ID,
     GraphValidationError,
@@ -175,7 +176,8 @@ def test_valid_graph_passes_and_forces_static_links():
 
 
 def test_links_from_non_static_blocks_stay_dynamic():
-    g = graph([node("t", TEMPLATE_ID, format="x"), node("out", OUTPUT, name="o")], [link("t", "output", "out", "value")])
+    g = graph([node("t", TEMPLATE_ID, format="x"), node("out", OUTPUT, name="o")],
+              [link("t", "output", "out", "value")])
     assert validate_graph(g).links[0].is_static is False
 
 

@@ -13,10 +13,10 @@ import time
 import pytest
 import pytest_asyncio
 
-from services.domain.integrations.credentials import APIKeyCredentials
 from services.blocks.llm_providers.gateway import LlmGateway
-from services.domain.llm.types import LlmError, LlmRequest
 from services.dev.local_broker import free_port
+from services.domain.integrations.credentials import APIKeyCredentials
+from services.domain.llm.types import LlmError, LlmRequest
 from tests.fake_llm import FakeLlmServer
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
