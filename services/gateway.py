@@ -8,19 +8,39 @@ API and writes to the command API, since both use the same AutoGPT paths.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from services.command_api import app as command_app
+from services.infra.auth import TokenVerifier
 from services.infra.gc_tuning import tune_gc
 from services.infra.heartbeat import component_status
+from services.infra.http import use_token_verifier
 from services.infra.settings import Settings, load_settings
 from services.metrics import dead_letter_counts, relay_backlog
 from services.metrics import render as render_metrics
 from services.query_api import app as query_app
+from services.query_api.api.deps import ReadPool
 
 BACKGROUND_COMPONENTS = ["relay", "projector", "executor"]
+
+
+class ComponentHealth(BaseModel):
+    """One component: ready or not, and why not (the keys a component has no value for are absent)."""
+
+    ready: bool
+    instances: int | None = None  # live heartbeats of a background component
+    details: list[Any] | None = None  # what each instance reported with its heartbeat
+    error: str | None = None  # why the database could not be reached
+    reasons: list[str] | None = None  # why a live consumer is stuck all the same
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    components: dict[str, ComponentHealth]
 
 
 def create_app(settings: Settings, *, background: list[str] | None = None) -> FastAPI:
@@ -38,22 +58,24 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
 
     app = FastAPI(title="agentloom", version="0.1.0", lifespan=lifespan)
     command_app.configure(app, settings)
-    for router in [*command_app.routers(settings), *query_app.routers(settings)]:
+    verifier = use_token_verifier(app, TokenVerifier(settings))
+    for router in [*command_app.routers(), *query_app.routers(settings, verifier)]:
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
-    async def health() -> JSONResponse:
+    @app.get("/health", tags=["health"], response_model=Health,
+             responses={503: {"model": Health, "description": "A component is down or stuck"}})
+    async def health(pool: ReadPool) -> JSONResponse:
         """Red (503) when a component is down, when a consumer has open dead letters, or when a
         relay has left recorded events unpublished for longer than ``health_relay_behind_s``
         (audit F2: a wedged relay still heartbeats). Each red component says why."""
         components: dict[str, dict] = {}
         problems: dict[str, list[str]] = {}
         try:
-            async with app.state.read_pool.connection() as conn:
+            async with pool.connection() as conn:
                 await conn.execute("SELECT 1")
                 components["database"] = {"ready": True}
                 problems = await _consumer_problems(conn, settings)
-            components.update(await component_status(app.state.read_pool, expected))
+            components.update(await component_status(pool, expected))
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             components["database"] = {"ready": False, "error": str(exc)[:200]}
         components["command_api"] = {"ready": components["database"]["ready"]}
@@ -65,8 +87,8 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
                             status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(await render_metrics(app.state.read_pool))
+    async def metrics(pool: ReadPool) -> PlainTextResponse:
+        return PlainTextResponse(await render_metrics(pool))
 
     return app
 

@@ -1,27 +1,54 @@
-"""Domain errors: the command side's vocabulary of refusals (mapped to HTTP in one table)."""
+"""The one vocabulary of refusals: the reasons a command or a read answers "no" instead of acting.
+
+Pure, with no HTTP in it: each kind says *why*, and ``services.infra.http_errors`` gives each kind its
+status code, in one table that both APIs install. An exception that should reach a client as a
+refusal subclasses one of these kinds (the store's ``ConcurrencyConflict``, the graph rules'
+``GraphValidationError``, the ledger's ``InsufficientBalance``, ...), so the table never has to name it.
+
+``message`` says what went wrong; ``detail`` is what the client reads as ``{"detail": ...}``. It is the
+message, unless the refusal carries a structure (a graph's ``node_errors``) or keeps its internals
+to itself (a lost race says only "retry", never which stream).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class DomainRefusal(Exception):
-    def __init__(self, message: str) -> None:
+    """A refusal of no more particular kind (answered as bad input)."""
+
+    def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = message if detail is None else detail
 
 
 class NotFoundError(DomainRefusal):
     """The thing does not exist *for this user* (another user's graph looks missing)."""
 
 
+class Forbidden(DomainRefusal):
+    """The user may not do this, and may know the thing exists (an admin route, a disabled block,
+    a system credential, an API key without the permission)."""
+
+
 class ConflictError(DomainRefusal):
-    pass
+    """The thing's current state does not allow the command (a revoked key, a reused transaction
+    key, a stream another writer changed first)."""
 
 
 class InvalidCommand(DomainRefusal):
-    pass
+    """Bad input to a command or a read: a malformed id or value, something the rules refuse."""
 
 
-class Forbidden(DomainRefusal):
-    """The user may not do this to this thing, and may know it exists (e.g. a system credential)."""
+class InsufficientCredits(DomainRefusal):
+    """The balance cannot pay for what was asked."""
 
 
 class PayloadTooLarge(DomainRefusal):
-    """What the command would record is over the event size limit (HTTP 413)."""
+    """What the command would record is over the event size limit."""
+
+
+class TimedOut(DomainRefusal):
+    """Gave up waiting for an outcome, which may still come."""

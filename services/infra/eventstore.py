@@ -25,15 +25,20 @@ from eventsourcing.utils import retry
 
 from schemas.envelope import Envelope, event_id_for
 from schemas.events import Event, decode_payload
+from services.domain.errors import ConflictError, PayloadTooLarge
 from services.infra.db import conninfo
 from services.infra.settings import Settings
 
 
-class ConcurrencyConflict(Exception):
-    """Another writer recorded a version of the stream first; reload and retry."""
+class ConcurrencyConflict(ConflictError):
+    """Another writer recorded a version of the stream first; reload and retry. A client that meets
+    one is only told to retry: the message, which names the stream, stays on this side."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, detail="Concurrent modification; please retry")
 
 
-class EventTooLarge(ValueError):
+class EventTooLarge(PayloadTooLarge, ValueError):
     """An event whose stored state is over ``max_event_bytes``: refused before anything is written.
 
     The one size check every event passes (command API, executor, ledger alike), so nothing the

@@ -8,14 +8,18 @@ because eventsourcing is synchronous.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command_api.application.api_keys import ApiKeyCommands, key_info
-from services.infra.auth import User
-from services.infra.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
+from services.command_api.api.deps import ApiKeys, CurrentUser, KeyUsages
+from services.command_api.api.responses import CreatedApiKey
+from services.command_api.application.api_keys import KeyUsage, key_info
+from services.domain.apikeys.api_key import ApiKey
+from services.domain.apikeys.shapes import APIKeyInfo
+from services.infra.http import UuidPath, json_response, parse_uuid
+from services.infra.http_errors import BODY_REFUSALS, refusals
 
 
 class CreateApiKeyRequest(BaseModel):
@@ -30,40 +34,34 @@ class UpdatePermissionsRequest(BaseModel):
     permissions: list[str] = Field(max_length=100)
 
 
-def build_router(current_user) -> APIRouter:
+async def _answer(key: ApiKey, usage: KeyUsage) -> Response:
+    return json_response(key_info(key, await usage.last_used(key.key_id)))
+
+
+def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=refusals(401))
 
-    def commands(request: Request) -> ApiKeyCommands:
-        return request.app.state.api_key_commands
-
-    async def answer(request: Request, key) -> dict[str, Any]:
-        usage = request.app.state.command_services.key_usage
-        return key_info(key, await usage.last_used(key.key_id))
-
     @router.post("", summary="Create an API key; the only time its plain text is returned",
-                 responses=refusals(*BODY_REFUSALS))
-    async def create_api_key(body: CreateApiKeyRequest, request: Request,
-                             user: User = Depends(current_user)) -> dict[str, Any]:
-        key, plain = await asyncio.to_thread(commands(request).create, user, body.name, body.permissions,
-                                             body.description)
-        return {"api_key": key_info(key), "plain_text_key": plain}
+                 response_model=CreatedApiKey, responses=refusals(*BODY_REFUSALS))
+    async def create_api_key(body: CreateApiKeyRequest, user: CurrentUser, keys: ApiKeys) -> Response:
+        key, plain = await asyncio.to_thread(keys.create, user, body.name, body.permissions, body.description)
+        return json_response({"api_key": key_info(key), "plain_text_key": plain})
 
-    @router.delete("/{key_id}", summary="Revoke an API key", responses=refusals(400, 404, 409))
-    async def revoke_api_key(key_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
-        key = await asyncio.to_thread(commands(request).revoke, user, parse_uuid(key_id, "key_id"))
-        return await answer(request, key)
+    @router.delete("/{key_id}", summary="Revoke an API key", response_model=APIKeyInfo,
+                   responses=refusals(400, 404, 409))
+    async def revoke_api_key(key_id: UuidPath, user: CurrentUser, keys: ApiKeys, usage: KeyUsages) -> Response:
+        return await _answer(await asyncio.to_thread(keys.revoke, user, parse_uuid(key_id, "key_id")), usage)
 
-    @router.post("/{key_id}/suspend", summary="Suspend an API key", responses=refusals(*BODY_REFUSALS, 404, 409))
-    async def suspend_api_key(key_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
-        key = await asyncio.to_thread(commands(request).suspend, user, parse_uuid(key_id, "key_id"))
-        return await answer(request, key)
+    @router.post("/{key_id}/suspend", summary="Suspend an API key", response_model=APIKeyInfo,
+                 responses=refusals(*BODY_REFUSALS, 404, 409))
+    async def suspend_api_key(key_id: UuidPath, user: CurrentUser, keys: ApiKeys, usage: KeyUsages) -> Response:
+        return await _answer(await asyncio.to_thread(keys.suspend, user, parse_uuid(key_id, "key_id")), usage)
 
-    @router.put("/{key_id}/permissions", summary="Replace an API key's permissions",
+    @router.put("/{key_id}/permissions", summary="Replace an API key's permissions", response_model=APIKeyInfo,
                 responses=refusals(*BODY_REFUSALS, 404, 409))
-    async def update_permissions(key_id: UuidPath, body: UpdatePermissionsRequest, request: Request,
-                                 user: User = Depends(current_user)) -> dict[str, Any]:
-        key = await asyncio.to_thread(commands(request).set_permissions, user, parse_uuid(key_id, "key_id"),
-                                      body.permissions)
-        return await answer(request, key)
+    async def update_permissions(key_id: UuidPath, body: UpdatePermissionsRequest, user: CurrentUser,
+                                 keys: ApiKeys, usage: KeyUsages) -> Response:
+        key = await asyncio.to_thread(keys.set_permissions, user, parse_uuid(key_id, "key_id"), body.permissions)
+        return await _answer(key, usage)
 
     return router

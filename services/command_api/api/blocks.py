@@ -10,13 +10,15 @@ import asyncio
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body
 
-from services.infra.auth import User
+from services.command_api.api.deps import CurrentUser, Services
+from services.command_api.api.responses import CompletedBlockOutput
 from services.domain.blocks.base import BlockInputError, BlockType, RunContext
 from services.domain.blocks.registry import get_block
-from services.infra.http import BODY_REFUSALS, BadRequest, Forbidden, NotFound, refusals
+from services.domain.errors import Forbidden, InvalidCommand, NotFoundError
 from services.infra.credentials_resolver import CredentialsUnavailable
+from services.infra.http_errors import BODY_REFUSALS, refusals
 
 DIRECT_RUN_TIMEOUT_S = 60.0
 _NOT_DIRECT = {BlockType.AGENT, BlockType.NOTE}
@@ -30,22 +32,22 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
     keys cost the same here as in a graph."""
     block_cls = get_block(block_id)
     if block_cls is None:
-        raise NotFound(f"Block #{block_id} not found")
+        raise NotFoundError(f"Block #{block_id} not found")
     if block_cls.disabled:
         raise Forbidden(f"Block #{block_id} is disabled")
     if block_cls.block_type in _NOT_DIRECT:
-        raise BadRequest(f"Block {block_cls.name()} cannot run outside a graph")
+        raise InvalidCommand(f"Block {block_cls.name()} cannot run outside a graph")
     ctx = RunContext(user_id=user_id, graph_id="", graph_exec_id="", node_id="", node_exec_id=str(uuid.uuid4()),
                      kv_store=kv_store, http_allow_hosts=allow_hosts, llm=llm, templates=templates)
     if credentials is not None:
         try:
             ctx.credentials = await credentials(user_id, block_cls, data)
         except CredentialsUnavailable as exc:
-            raise BadRequest(str(exc)) from None
+            raise InvalidCommand(str(exc)) from None
     try:
         block_cls().parse_input(data)  # refuse bad input before anything is charged
     except BlockInputError as exc:
-        raise BadRequest(f"Invalid input for {block_cls.name()}: {exc}") from None
+        raise InvalidCommand(f"Invalid input for {block_cls.name()}: {exc}") from None
     if charge is not None:
         ctx.stats["cost"] = await charge(user_id, block_cls, data, ctx.node_exec_id)
     outputs: dict[str, list[Any]] = {}
@@ -54,7 +56,7 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
             async for pin, value in block_cls().execute(data, ctx):
                 outputs.setdefault(pin, []).append(value)
     except BlockInputError as exc:
-        raise BadRequest(f"Invalid input for {block_cls.name()}: {exc}") from None
+        raise InvalidCommand(f"Invalid input for {block_cls.name()}: {exc}") from None
     except TimeoutError:
         outputs.setdefault("error", []).append(f"Block ran longer than {DIRECT_RUN_TIMEOUT_S:g}s")
     except Exception as exc:  # noqa: BLE001 - a block failure is an answer, not a server error
@@ -62,14 +64,13 @@ async def run_block_directly(block_id: str, data: dict[str, Any], user_id: str, 
     return outputs
 
 
-def build_router(current_user) -> APIRouter:
+def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["blocks"], responses=refusals(401))
 
     @router.post("/blocks/{block_id}/execute", summary="Run one block with the given input",
-                 responses=refusals(*BODY_REFUSALS, 402, 403, 404))
-    async def execute_block(block_id: str, request: Request, data: dict[str, Any] = Body(default_factory=dict),
-                            user: User = Depends(current_user)) -> dict[str, list[Any]]:
-        services = request.app.state.command_services
+                 response_model=CompletedBlockOutput, responses=refusals(*BODY_REFUSALS, 402, 403, 404))
+    async def execute_block(block_id: str, user: CurrentUser, services: Services,
+                            data: dict[str, Any] = Body(default_factory=dict)) -> dict[str, list[Any]]:
         return await run_block_directly(block_id, data, user.id, **services.block_ports())
 
     return router

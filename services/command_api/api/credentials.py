@@ -7,14 +7,16 @@ Reads (list, get) are on the query side. The body is AutoGPT's ``APIKeyCredentia
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command_api.application.credentials import CredentialsCommands
-from services.infra.auth import User
-from services.infra.http import BODY_REFUSALS, refusals
+from services.command_api.api.deps import Credentials, CurrentUser
+from services.command_api.api.responses import CredentialsDeletionResponse
+from services.domain.integrations.shapes import CredentialsMetaResponse
+from services.infra.http import json_response
+from services.infra.http_errors import BODY_REFUSALS, refusals
 
 
 class CreateCredentialsRequest(BaseModel):
@@ -28,24 +30,22 @@ class CreateCredentialsRequest(BaseModel):
     provider: str | None = None  # the path wins, as in AutoGPT
 
 
-def build_router(current_user) -> APIRouter:
+def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=refusals(401))
 
-    def commands(request: Request) -> CredentialsCommands:
-        return request.app.state.credentials_commands
-
     @router.post("/{provider}/credentials", status_code=201, summary="Store an API key credential",
-                 responses=refusals(*BODY_REFUSALS, 403, 404, 409))
-    async def create_credentials(provider: str, body: CreateCredentialsRequest, request: Request,
-                                 user: User = Depends(current_user)) -> dict[str, Any]:
-        return await asyncio.to_thread(
-            commands(request).create, user, provider, api_key=body.api_key, title=body.title,
+                 response_model=CredentialsMetaResponse, responses=refusals(*BODY_REFUSALS, 403, 404, 409))
+    async def create_credentials(provider: str, body: CreateCredentialsRequest, user: CurrentUser,
+                                 credentials: Credentials) -> Response:
+        created = await asyncio.to_thread(
+            credentials.create, user, provider, api_key=body.api_key, title=body.title,
             expires_at=body.expires_at, credentials_id=body.id, type_=body.type)
+        return json_response(created, status_code=201)
 
     @router.delete("/{provider}/credentials/{cred_id}", summary="Delete a credential",
-                   responses=refusals(403, 404, 409))
-    async def delete_credentials(provider: str, cred_id: str, request: Request,
-                                 user: User = Depends(current_user)) -> dict[str, Any]:
-        return await asyncio.to_thread(commands(request).delete, user, provider, cred_id)
+                   response_model=CredentialsDeletionResponse, responses=refusals(403, 404, 409))
+    async def delete_credentials(provider: str, cred_id: str, user: CurrentUser,
+                                 credentials: Credentials) -> Response:
+        return json_response(await asyncio.to_thread(credentials.delete, user, provider, cred_id))
 
     return router

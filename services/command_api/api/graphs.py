@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
+from fastapi.responses import Response
 
 from schemas.graph import CreateGraphRequest, GraphInput, SetActiveVersionRequest
-from services.infra.auth import User
-from services.infra.http import BODY_REFUSALS, UuidPath, parse_uuid, refusals
+from services.command_api.api.deps import CurrentUser, Graphs
+from services.command_api.api.responses import ActiveGraphVersion, DeletedGraph
+from services.domain.graphs.shapes import GraphModel
+from services.infra.http import UuidPath, json_response, parse_uuid
+from services.infra.http_errors import BODY_REFUSALS, refusals
 
 
-def build_router(current_user) -> APIRouter:
+def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=refusals(401))
 
-    def commands(request: Request):
-        return request.app.state.graph_commands
+    @router.post("", summary="Create a new graph", response_model=GraphModel, responses=refusals(*BODY_REFUSALS))
+    def create_graph(body: CreateGraphRequest, user: CurrentUser, graphs: Graphs) -> Response:
+        return json_response(graphs.create(user, body.graph))
 
-    @router.post("", summary="Create a new graph", responses=refusals(*BODY_REFUSALS))
-    def create_graph(body: CreateGraphRequest, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
-        return commands(request).create(user, body.graph)
-
-    @router.put("/{graph_id}", summary="Record a new version of a graph",
+    @router.put("/{graph_id}", summary="Record a new version of a graph", response_model=GraphModel,
                 responses=refusals(*BODY_REFUSALS, 404, 409))
-    def update_graph(graph_id: UuidPath, body: GraphInput, request: Request,
-                     user: User = Depends(current_user)) -> dict[str, Any]:
-        return commands(request).update(user, parse_uuid(graph_id, "graph_id"), body)
+    def update_graph(graph_id: UuidPath, body: GraphInput, user: CurrentUser, graphs: Graphs) -> Response:
+        return json_response(graphs.update(user, parse_uuid(graph_id, "graph_id"), body))
 
     @router.put("/{graph_id}/versions/active", summary="Set the active version of a graph",
-                responses=refusals(*BODY_REFUSALS, 404, 409))
-    def set_active_version(graph_id: UuidPath, body: SetActiveVersionRequest, request: Request,
-                           user: User = Depends(current_user)) -> dict[str, Any]:
-        return commands(request).set_active(user, parse_uuid(graph_id, "graph_id"), body.active_graph_version)
+                response_model=ActiveGraphVersion, responses=refusals(*BODY_REFUSALS, 404, 409))
+    def set_active_version(graph_id: UuidPath, body: SetActiveVersionRequest, user: CurrentUser,
+                           graphs: Graphs) -> Response:
+        return json_response(graphs.set_active(user, parse_uuid(graph_id, "graph_id"), body.active_graph_version))
 
-    @router.delete("/{graph_id}", summary="Delete every version of a graph", responses=refusals(400, 404, 409))
-    def delete_graph(graph_id: UuidPath, request: Request, user: User = Depends(current_user)) -> dict[str, Any]:
-        return commands(request).delete(user, parse_uuid(graph_id, "graph_id"))
+    @router.delete("/{graph_id}", summary="Delete every version of a graph", response_model=DeletedGraph,
+                   responses=refusals(400, 404, 409))
+    def delete_graph(graph_id: UuidPath, user: CurrentUser, graphs: Graphs) -> Response:
+        return json_response(graphs.delete(user, parse_uuid(graph_id, "graph_id")))
 
     return router

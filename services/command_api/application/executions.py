@@ -14,7 +14,7 @@ from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
-from services.domain.errors import DomainRefusal, InvalidCommand, NotFoundError, PayloadTooLarge
+from services.domain.errors import InsufficientCredits, InvalidCommand, NotFoundError, PayloadTooLarge, TimedOut
 from services.domain.executions.rules import NoStartingNodes, prepare_run
 from services.infra.auth import User
 from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
@@ -33,11 +33,11 @@ from services.domain.integrations.credentials import CredentialsMeta
 MAX_SUB_GRAPHS = 100
 
 
-class StopTimeout(Exception):
-    pass
+class StopTimeout(TimedOut):
+    """A stop was recorded but the run did not end in time (it will end TERMINATED)."""
 
 
-class NoCredits(DomainRefusal):
+class NoCredits(InsufficientCredits):
     """A run refused up front because the balance is zero or less (HTTP 402)."""
 
 

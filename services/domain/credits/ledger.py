@@ -44,7 +44,7 @@ from schemas.events.credits import (
     TransactionType,
     UsageMetadata,
 )
-from services.domain.errors import ConflictError, DomainRefusal, InvalidCommand, NotFoundError
+from services.domain.errors import ConflictError, InsufficientCredits, InvalidCommand, NotFoundError
 
 LEDGER_NAMESPACE = uuid.UUID("2fb79def-2301-4448-bd0f-a008ee1bc9bd")
 MAX_BALANCE = 2**31 - 1  # AutoGPT keeps balances in a 32-bit integer column
@@ -68,7 +68,7 @@ def dollars(credits: int) -> str:
     return f"${credits / 100}"
 
 
-class InsufficientBalance(DomainRefusal):
+class InsufficientBalance(InsufficientCredits):
     """A spend would take the balance below zero (HTTP 402 at the API)."""
 
     def __init__(self, balance: int, amount: int) -> None:

@@ -15,6 +15,7 @@ from uuid import uuid4
 from schemas.graph import GraphInput
 from services.domain.blocks.base import Block, BlockType
 from services.domain.blocks.registry import all_blocks, get_block
+from services.domain.errors import InvalidCommand
 from services.domain.graphs.credentials import credentials_input_schema, is_credentials_field_name  # noqa: F401
 from services.domain.graphs.pins import is_tool_pin, sanitize_pin_name
 
@@ -27,14 +28,15 @@ _SENSITIVE_KEY_PARTS = ("credentials", "api_key", "password", "token", "secret")
 G = TypeVar("G")
 
 
-class GraphValidationError(ValueError):
+class GraphValidationError(InvalidCommand, ValueError):
     """A graph that cannot be saved or run. ``node_errors`` is ``{node_id: {field: message}}``;
-    it is empty for structural problems (bad links, unknown blocks), which stop at the first."""
+    it is empty for structural problems (bad links, unknown blocks), which stop at the first.
+    The client reads both, in AutoGPT's validation error body."""
 
     def __init__(self, message: str, node_errors: dict[str, dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
         self.node_errors = node_errors or {}
+        super().__init__(message, detail={"type": "validation_error", "message": message,
+                                          "node_errors": self.node_errors})
 
 
 def _graphs(graph: Any) -> list[Any]:

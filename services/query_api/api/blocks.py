@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
+from fastapi.responses import Response
 
-from fastapi import APIRouter, Depends
-
-from services.infra.auth import User
-from services.infra.http import json_response, refusals
 from services.domain.credits.pricing import block_catalogue
+from services.domain.credits.shapes import BlockInfo
+from services.infra.http import CurrentUser, json_response
+from services.infra.http_errors import refusals
 
 
-def _catalogue() -> list[dict[str, Any]]:
-    return block_catalogue()
-
-
-def build_router(current_user) -> APIRouter:
+def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["blocks"], responses=refusals(401))
 
-    @router.get("/blocks", summary="Every enabled block with its input and output schema")
-    async def list_blocks(user: User = Depends(current_user)):
-        return json_response(_catalogue())
+    @router.get("/blocks", summary="Every enabled block with its input and output schema",
+                response_model=list[BlockInfo])
+    async def list_blocks(_: CurrentUser) -> Response:
+        return json_response(block_catalogue())
 
     return router

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from psycopg.rows import dict_row
 
 from schemas.events.credits import LedgerEntry, TransactionType
-from services.infra.auth import User
+from services.domain.errors import Forbidden, InvalidCommand
+from services.infra.http import CurrentUser, json_response
+from services.infra.http_errors import refusals
+from services.query_api.api.deps import ReadPool, fenced
+from services.query_api.api.responses import TransactionHistory
 from services.query_api.read_models.credit_transactions import group_transactions
-from services.infra.http import BadRequest, Forbidden, json_response, refusals
 
 MAX_PAGE = 1000
 
 
 async def transaction_history(pool, user_id: str, before: datetime | None, kind: str | None, limit: int) -> dict:
     where = ["user_id = %s", "created_at < %s"]
-    params: list = [user_id, before or datetime.now(timezone.utc)]
+    params: list = [user_id, before or datetime.now(UTC)]
     if kind:
         where.append("transaction_type = %s")
         params.append(kind)
@@ -42,29 +46,29 @@ def _kind(transaction_type: str | None) -> str | None:
     try:
         return TransactionType(transaction_type.upper()).value
     except ValueError:
-        raise BadRequest(f"transaction_type must be one of {[t.value for t in TransactionType]}") from None
+        raise InvalidCommand(f"transaction_type must be one of {[t.value for t in TransactionType]}") from None
 
 
-def build_router(current_user, fenced) -> APIRouter:
-    router = APIRouter(prefix="/api/credits", tags=["credits"], responses=refusals(401, 400))
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api/credits", tags=["credits"], responses=refusals(401, 400),
+                       dependencies=[Depends(fenced("credits"))])
 
-    @router.get("/transactions", summary="The caller's credit transactions, newest first")
-    async def transactions(request: Request, transaction_time: datetime | None = None,
+    @router.get("/transactions", summary="The caller's credit transactions, newest first",
+                response_model=TransactionHistory)
+    async def transactions(user: CurrentUser, pool: ReadPool, transaction_time: datetime | None = None,
                            transaction_type: str | None = None,
-                           transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE),
-                           user: User = Depends(current_user), _: None = Depends(fenced("credits"))):
-        return json_response(await transaction_history(request.app.state.read_pool, user.id, transaction_time,
-                                                       _kind(transaction_type), transaction_count_limit))
+                           transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE)) -> Response:
+        return json_response(await transaction_history(pool, user.id, transaction_time, _kind(transaction_type),
+                                                       transaction_count_limit))
 
     @router.get("/admin/users/{user_id}/transactions", summary="Admin: any user's credit transactions",
-                responses=refusals(403))
-    async def admin_transactions(user_id: str, request: Request, transaction_time: datetime | None = None,
-                                 transaction_type: str | None = None,
-                                 transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE),
-                                 user: User = Depends(current_user), _: None = Depends(fenced("credits"))):
+                response_model=TransactionHistory, responses=refusals(403))
+    async def admin_transactions(user_id: str, user: CurrentUser, pool: ReadPool,
+                                 transaction_time: datetime | None = None, transaction_type: str | None = None,
+                                 transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE)) -> Response:
         if not user.is_admin:
             raise Forbidden("Admin access required")
-        return json_response(await transaction_history(request.app.state.read_pool, user_id, transaction_time,
-                                                       _kind(transaction_type), transaction_count_limit))
+        return json_response(await transaction_history(pool, user_id, transaction_time, _kind(transaction_type),
+                                                       transaction_count_limit))
 
     return router

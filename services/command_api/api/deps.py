@@ -1,0 +1,61 @@
+"""The command routes' typed dependencies: each alias names the handler a route calls, so a reader,
+and a type checker, can follow a route to its handler (``graphs: Graphs`` is a ``GraphCommands``).
+
+They all come from the one ``CommandServices`` the app's lifespan opened. The providers are
+``async`` because they only read attributes: FastAPI runs a plain ``def`` dependency in a worker
+thread.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
+from services.command_api.application.bootstrap import CommandServices
+from services.command_api.application.credentials import CredentialsCommands
+from services.command_api.application.executions import ExecutionCommands
+from services.command_api.application.graphs import GraphCommands
+from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
+from services.infra.ledger_service import LedgerService
+
+
+async def command_services(request: Request) -> CommandServices:
+    return request.app.state.command_services
+
+
+Services = Annotated[CommandServices, Depends(command_services)]
+
+
+async def graph_commands(services: Services) -> GraphCommands:
+    return services.graph_commands
+
+
+async def execution_commands(services: Services) -> ExecutionCommands:
+    return services.execution_commands
+
+
+async def api_key_commands(services: Services) -> ApiKeyCommands:
+    return services.api_key_commands
+
+
+async def credentials_commands(services: Services) -> CredentialsCommands:
+    return services.credentials_commands
+
+
+async def ledger(services: Services) -> LedgerService:
+    return services.ledger
+
+
+async def key_usage(services: Services) -> KeyUsage:
+    assert services.key_usage is not None, "opened by the app's lifespan"
+    return services.key_usage
+
+
+Graphs = Annotated[GraphCommands, Depends(graph_commands)]
+Executions = Annotated[ExecutionCommands, Depends(execution_commands)]
+ApiKeys = Annotated[ApiKeyCommands, Depends(api_key_commands)]
+Credentials = Annotated[CredentialsCommands, Depends(credentials_commands)]
+Ledger = Annotated[LedgerService, Depends(ledger)]
+KeyUsages = Annotated[KeyUsage, Depends(key_usage)]

@@ -1,0 +1,76 @@
+"""Response shapes only the command API answers with (the shared ones live in ``services.domain``).
+
+The routes hand over the dicts the handlers build and name these shapes for OpenAPI only, as
+every route does; ``tests/integration/test_response_shapes.py`` proves the real bodies match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.domain.apikeys.shapes import APIKeyInfo
+
+# AutoGPT's ``CompletedBlockOutput``: every value a direct block run yielded, by output pin.
+CompletedBlockOutput = dict[str, list[Any]]
+
+
+class ActiveGraphVersion(BaseModel):
+    id: str
+    active_graph_version: int
+
+
+class DeletedGraph(BaseModel):
+    version_counts: int
+
+
+class UserCredits(BaseModel):
+    credits: int
+
+
+class GrantedCredits(BaseModel):
+    new_balance: int
+    transaction_key: str
+    amount: int
+
+
+class CreatedApiKey(BaseModel):
+    """The new key's info and, this once only, the key itself."""
+
+    api_key: APIKeyInfo
+    plain_text_key: str
+
+
+class CredentialsDeletionResponse(BaseModel):
+    deleted: bool
+    revoked: bool | None
+
+
+class ExternalUser(BaseModel):
+    """The API key's owner, as the external API's ``/me`` shows it."""
+
+    id: str
+    name: str | None
+    email: str | None
+    timezone: str
+
+
+class QueuedExecution(BaseModel):
+    id: str
+
+
+class NodeExecutionIO(BaseModel):
+    node_id: str
+    input: dict[str, Any]
+    output: dict[str, list[Any]]
+
+
+class GraphExecutionResult(BaseModel):
+    """AutoGPT's external ``GraphExecutionResult``: the graph outputs as ``[{name: value}]`` once
+    the run COMPLETED (``null`` otherwise), and each node execution's input and outputs."""
+
+    execution_id: str
+    status: str
+    output: list[dict[str, Any]] | None
+    nodes: list[NodeExecutionIO]

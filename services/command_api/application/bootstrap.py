@@ -1,0 +1,78 @@
+"""The command side's composition root: the stores, the ledger and every command handler, built
+once per process from the settings.
+
+It lives under ``application`` (not beside the app factory) so the routes' typed dependencies
+(``api/deps.py``) can name ``CommandServices`` without the package importing itself in a circle.
+"""
+
+from __future__ import annotations
+
+from schemas.topics import CONTEXTS
+from services.blocks.llm_providers.gateway import LlmGateway
+from services.blocks.sandbox import TemplatePool
+from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
+from services.command_api.application.credentials import CredentialsCommands
+from services.command_api.application.direct_runs import DirectRunCharger
+from services.command_api.application.executions import ExecutionCommands
+from services.command_api.application.graphs import GraphCommands
+from services.domain.credits.pricing import cost_table_with
+from services.infra import db
+from services.infra.credentials_resolver import NodeCredentials
+from services.infra.credentials_store import CredentialsReader
+from services.infra.eventstore import EventStore, make_datastore
+from services.infra.kv import PostgresKeyValueStore
+from services.infra.ledger_service import LedgerService
+from services.infra.ratelimit import RateLimiter
+from services.infra.settings import Settings
+
+
+class CommandServices:
+    """The command side's resources, opened once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.datastore = make_datastore(settings)
+        self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes)
+                       for ctx in CONTEXTS}
+        self.ledger = LedgerService.from_settings(self.stores["credits"], settings)
+        self.graph_commands = GraphCommands(self.stores["graphs"])
+        self.credentials_reader = CredentialsReader.from_settings(self.stores["integrations"], settings)
+        self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)
+        self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands,
+                                                    ledger=self.ledger if settings.credits_enabled else None,
+                                                    credentials=self.credentials_reader)
+
+        self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
+
+        self.block_charger = (DirectRunCharger(self.ledger, cost_table_with(settings.block_costs))
+                              if settings.credits_enabled else None)
+        self.llm: LlmGateway | None = None
+        self.kv_pool = None
+        self.kv_store = None
+        self.rate_limiter: RateLimiter | None = None
+        self.key_usage: KeyUsage | None = None
+        self.templates = TemplatePool.from_settings(settings)  # template workers start on first render
+
+    async def open(self) -> None:
+        """Async resources: the key/value store used when blocks run directly, the shared rate
+        limit counters and API key last-use records (one small pool for all three)."""
+        self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=8)
+        await self.kv_pool.open()
+        self.kv_store = PostgresKeyValueStore(self.kv_pool)
+        self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
+        self.key_usage = KeyUsage(self.kv_pool)
+        self.llm = LlmGateway.from_settings(self.settings)
+
+    def block_ports(self) -> dict:
+        """What a direct block run needs from this process (``run_block_directly`` keywords)."""
+        return {"kv_store": self.kv_store, "allow_hosts": tuple(self.settings.http_allow_hosts),
+                "credentials": NodeCredentials(self.credentials_reader), "llm": self.llm,
+                "charge": self.block_charger, "templates": self.templates}
+
+    async def aclose(self) -> None:
+        await self.templates.aclose()
+        if self.llm is not None:
+            await self.llm.aclose()
+        if self.kv_pool is not None:
+            await self.kv_pool.close()
+        self.datastore.close()

@@ -1,0 +1,83 @@
+"""AutoGPT's execution response shapes, as the REST API documents them: ``GraphExecutionMeta``,
+``NodeExecutionResult``, the run with its node executions, and the audit views of a run.
+
+``views`` (and ``audit``) build the bodies, from a folded state on the command side and from
+read-model rows on the query side; the routes hand those dicts over as they are (a run's inputs
+and outputs can be large, and a second validation pass would cost CPU and could filter data) and
+name these shapes only for OpenAPI. Pin values, inputs and stats of a node stay open-ended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.events.executions import ExecutionStats
+
+
+class GraphExecutionMeta(BaseModel):
+    id: str
+    user_id: str
+    graph_id: str
+    graph_version: int
+    inputs: dict[str, Any] | None
+    credential_inputs: dict[str, Any] | None
+    nodes_input_masks: dict[str, Any] | None
+    preset_id: str | None
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    is_shared: bool
+    share_token: str | None
+    is_dry_run: bool
+    stats: ExecutionStats | None
+    parent_graph_exec_id: str | None
+
+
+class NodeExecutionResult(BaseModel):
+    user_id: str
+    graph_id: str
+    graph_version: int
+    graph_exec_id: str
+    node_exec_id: str
+    node_id: str
+    block_id: str
+    status: str
+    input_data: dict[str, Any] | None
+    output_data: dict[str, list[Any]] | None
+    add_time: datetime | None
+    queue_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    stats: dict[str, Any] | None
+
+
+class GraphExecutionWithNodes(GraphExecutionMeta):
+    """A run, its graph outputs by name, and its node executions in the order they were added."""
+
+    outputs: dict[str, list[Any]]
+    node_executions: list[NodeExecutionResult]
+
+
+class ExecutionStateAt(GraphExecutionWithNodes):
+    """A run as it stood after event ``seq``, with the credits its nodes had spent by then."""
+
+    seq: int
+    cost_so_far: int
+
+
+class AuditEntry(BaseModel):
+    """One recorded event: its position in the run's stream, and the event that caused it."""
+
+    seq: int
+    type: str
+    time: datetime
+    payload: dict[str, Any]
+    cause: int | None
+
+
+class ExecutionHistory(BaseModel):
+    execution_id: str
+    events: list[AuditEntry]

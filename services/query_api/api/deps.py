@@ -1,0 +1,34 @@
+"""The query routes' typed dependencies: the read pool every read model query runs on, and the
+read fence.
+
+The providers are ``async`` because they only read attributes: FastAPI runs a plain ``def``
+dependency in a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
+
+from services.infra.http import CurrentUser
+from services.query_api.read_models.fence import wait_for_read_models
+
+
+async def read_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.read_pool
+
+
+ReadPool = Annotated[AsyncConnectionPool, Depends(read_pool)]
+
+
+def fenced(context: str):
+    """Dependency: the read waits until ``context``'s read models hold every event recorded before
+    it arrived (``read_models/fence.py``). It asks for the user first, so a request without
+    credentials is refused before it waits."""
+
+    async def wait(request: Request, _: CurrentUser, pool: ReadPool) -> None:
+        await wait_for_read_models(pool, context, request.app.state.read_fence_timeout_s)
+
+    return wait
