@@ -11,11 +11,12 @@ import uuid
 from typing import Any
 
 from schemas.events.executions import ExecutionQueued
-from schemas.graph import BaseGraph, GraphInput, GraphVersionBody
+from schemas.graph import BaseGraph, GraphInput
 from services.domain.blocks.base import RunContext
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_with_nodes
 from services.domain.graphs import rules
+from services.domain.graphs.model import to_version_body
 from services.executor.runner import ExecutionRunner
 from tests.unit.fakes import MemoryKeyValueStore
 
@@ -35,13 +36,7 @@ class MemoryWriter:
 def build_graph(nodes: list[dict], links: list[dict]):
     graph = GraphInput.model_validate({"nodes": nodes, "links": links})
     graph = rules.validate_graph(rules.reassign_ids(graph, user_id="u", reassign_graph_id=True), for_run=False)
-    return stored_version(graph, 1), {old["id"]: new.id for old, new in zip(nodes, graph.nodes)}
-
-
-def stored_version(graph: BaseGraph, version: int) -> GraphVersionBody:
-    """The graph as one stored version: the stored models keep the fields they share with the graph
-    (``reassign_ids`` has already given every node and link its id)."""
-    return GraphVersionBody.model_validate({**graph.model_dump(), "id": str(graph.id), "version": version})
+    return to_version_body(graph, 1), {old["id"]: new.id for old, new in zip(nodes, graph.nodes)}
 
 
 def queued_state(body, inputs: dict | None = None) -> ExecutionState:

@@ -10,31 +10,18 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from schemas.events.base import Event
-from schemas.graph import MAX_VERSION, BaseGraph, GraphInput, GraphVersionBody, StoredLink, StoredNode
+from schemas.graph import MAX_VERSION, GraphInput, GraphVersionBody
 from services.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
+from services.domain.graphs import rules
 from services.domain.graphs.graph import Graph
+from services.domain.graphs.model import graph_model, to_version_body
+from services.infra.appending import decide_and_append
 from services.infra.auth import User
 from services.infra.eventstore import EventStore, EventTooLarge, NewEvent, utcnow
-from services.infra.appending import decide_and_append
-from services.domain.graphs import rules
-from services.domain.graphs.model import graph_model
-
-
-
-def to_version_body(graph: BaseGraph, version: int) -> GraphVersionBody:
-    return GraphVersionBody(
-        id=str(graph.id), version=version, name=graph.name, description=graph.description,
-        instructions=graph.instructions, recommended_schedule_cron=graph.recommended_schedule_cron,
-        forked_from_id=graph.forked_from_id, forked_from_version=graph.forked_from_version,
-        nodes=[StoredNode(id=n.id, block_id=n.block_id, input_default=n.input_default, metadata=n.metadata)
-               for n in graph.nodes],
-        links=[StoredLink(id=lk.id or str(uuid.uuid4()), source_id=lk.source_id, sink_id=lk.sink_id,
-                          source_name=lk.source_name, sink_name=lk.sink_name, is_static=lk.is_static)
-               for lk in graph.links],
-    )
 
 
 class GraphCommands:

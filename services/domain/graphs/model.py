@@ -6,10 +6,11 @@ the read model) use this, so a graph reads the same whichever side answers.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from schemas.graph import GraphVersionBody
+from schemas.graph import BaseGraph, GraphVersionBody, StoredLink, StoredNode
 from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.graphs import rules
@@ -65,3 +66,17 @@ META_KEYS = ("id", "version", "is_active", "name", "description", "instructions"
 def graph_meta(model: dict[str, Any]) -> dict[str, Any]:
     """``GraphMeta``: the graph without nodes and links (list endpoints)."""
     return {k: model.get(k) for k in META_KEYS}
+
+
+def to_version_body(graph: BaseGraph, version: int) -> GraphVersionBody:
+    """A submitted graph as the stored version ``version`` (a link without an id gets one)."""
+    return GraphVersionBody(
+        id=str(graph.id), version=version, name=graph.name, description=graph.description,
+        instructions=graph.instructions, recommended_schedule_cron=graph.recommended_schedule_cron,
+        forked_from_id=graph.forked_from_id, forked_from_version=graph.forked_from_version,
+        nodes=[StoredNode(id=n.id, block_id=n.block_id, input_default=n.input_default, metadata=n.metadata)
+               for n in graph.nodes],
+        links=[StoredLink(id=lk.id or str(uuid.uuid4()), source_id=lk.source_id, sink_id=lk.sink_id,
+                          source_name=lk.source_name, sink_name=lk.sink_name, is_static=lk.is_static)
+               for lk in graph.links],
+    )
