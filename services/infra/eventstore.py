@@ -5,8 +5,8 @@ Each bounded context has its own log (table ``<context>_events``). eventsourcing
 ``(stream_id, stream_version)``, a gap-free notification id assigned in commit order (it locks
 the table for inserts), and a NOTIFY on every commit so tailers wake at once.
 
-Stored state is orjson: ``{"class_version", "occurred_at", "user_id", "payload"}`` under the
-event's permanent type name, so stored events do not depend on Python class paths.
+Stored state is encoded and decoded by ``event_codec`` (the format every reader of the logs
+shares); async readers outside the store use ``event_log``.
 
 eventsourcing is synchronous: call this from worker threads, never on an event loop.
 """
@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-import orjson
 from eventsourcing.persistence import IntegrityError, InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 
-from schemas.envelope import Envelope, event_id_for
-from schemas.events import Event, decode_payload
+from schemas.events import Event
 from services.domain.errors import ConflictError, PayloadTooLarge
 from services.infra.db import conninfo
+from services.infra.event_codec import RecordedEvent, StoredRow, decode_row, encode_state
+from services.infra.event_log import table_name
 from services.infra.settings import Settings
 
 
@@ -67,50 +67,19 @@ class NewEvent:
     occurred_at: datetime = field(default_factory=utcnow)
 
     def to_stored(self) -> StoredEvent:
-        state = orjson.dumps({
-            "class_version": self.event.CLASS_VERSION,
-            "occurred_at": self.occurred_at,
-            "user_id": self.user_id,
-            "payload": self.event.model_dump(mode="json"),
-        })
+        state = encode_state(self.event, occurred_at=self.occurred_at, user_id=self.user_id)
         return StoredEvent(originator_id=self.stream_id, originator_version=self.stream_version,
                            topic=self.event.TYPE, state=state)
 
 
-@dataclass(frozen=True)
-class RecordedEvent:
-    stream_id: uuid.UUID
-    stream_version: int
-    position: int | None
-    type: str
-    class_version: int
-    occurred_at: datetime
-    user_id: str | None
-    payload: dict[str, Any]
+def _row(stored: StoredEvent) -> StoredRow:
+    position = stored.id if isinstance(stored, Notification) else None
+    return StoredRow(position, uuid.UUID(str(stored.originator_id)), stored.originator_version, stored.topic,
+                     stored.state)
 
-    @classmethod
-    def from_stored(cls, stored: StoredEvent) -> "RecordedEvent":
-        state = orjson.loads(stored.state)
-        return cls(
-            stream_id=uuid.UUID(str(stored.originator_id)),
-            stream_version=stored.originator_version,
-            position=stored.id if isinstance(stored, Notification) else None,
-            type=stored.topic,
-            class_version=state["class_version"],
-            occurred_at=datetime.fromisoformat(state["occurred_at"]),
-            user_id=state.get("user_id"),
-            payload=state["payload"],
-        )
 
-    def decode(self) -> Event:
-        return decode_payload(self.type, self.class_version, self.payload)
-
-    def envelope(self) -> Envelope:
-        return Envelope(
-            event_id=event_id_for(self.stream_id, self.stream_version), type=self.type,
-            class_version=self.class_version, stream_id=self.stream_id,
-            stream_version=self.stream_version, position=self.position or 0,
-            occurred_at=self.occurred_at, user_id=self.user_id, payload=self.payload)
+def _recorded(stored: StoredEvent) -> RecordedEvent:
+    return decode_row(_row(stored))
 
 
 class SequentialRecorder(PostgresApplicationRecorder):
@@ -137,7 +106,7 @@ class EventStore:
                  max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.context = context
         self.max_event_bytes = max_event_bytes
-        self.table = f"{context}_events"
+        self.table = table_name(context)
         self.recorder = SequentialRecorder(datastore, events_table_name=self.table)
 
     def create_tables(self) -> None:
@@ -160,7 +129,7 @@ class EventStore:
 
     def read_stream(self, stream_id: uuid.UUID, *, after: int = 0, upto: int | None = None) -> list[RecordedEvent]:
         stored = self.recorder.select_events(stream_id, gt=after or None, lte=upto)
-        return [RecordedEvent.from_stored(s) for s in stored]
+        return [_recorded(s) for s in stored]
 
     def stream_version(self, stream_id: uuid.UUID) -> int:
         """The stream's latest version (0 if empty): a cheap freshness check for cached state."""
@@ -177,18 +146,17 @@ class EventStore:
             row = curs.fetchone()
         if row is None:
             return None
-        return RecordedEvent.from_stored(StoredEvent(originator_id=row["originator_id"],
-                                                     originator_version=row["originator_version"],
-                                                     topic=row["topic"], state=bytes(row["state"])))
+        return decode_row(StoredRow(None, row["originator_id"], row["originator_version"], row["topic"],
+                                    bytes(row["state"])))
 
     def read_log(self, *, after: int, limit: int = 500) -> list[RecordedEvent]:
         notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        return [RecordedEvent.from_stored(n) for n in notes]
+        return [_recorded(n) for n in notes]
 
-    def read_log_raw(self, *, after: int, limit: int = 500) -> list[tuple[int, uuid.UUID, int, str, bytes]]:
-        """``(position, stream_id, stream_version, type, state)`` without decoding (for the relay)."""
+    def read_log_raw(self, *, after: int, limit: int = 500) -> list[StoredRow]:
+        """``(position, stream_id, stream_version, type, state)`` rows without decoding."""
         notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        return [(n.id, uuid.UUID(str(n.originator_id)), n.originator_version, n.topic, n.state) for n in notes]
+        return [_row(n) for n in notes]
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
