@@ -2,6 +2,10 @@
 
 ``event_id`` is derived from ``(stream_id, stream_version)`` so a redelivered or re-published
 event carries the same id; consumers deduplicate on ``(stream_id, stream_version)``.
+
+Envelopes are made from stored events in one place, ``services.infra.event_codec`` (the relay
+splices the stored state into the envelope's bytes there); this module is the contract and the
+consumers' parser.
 """
 
 from __future__ import annotations
@@ -33,9 +37,6 @@ class Envelope(BaseModel):
     user_id: str | None = None
     payload: dict[str, Any]
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
-
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Envelope":
         """Parse a message from our own topics (fast path without validation; anything that does
@@ -50,17 +51,3 @@ class Envelope(BaseModel):
         except (KeyError, TypeError, ValueError, AttributeError):
             return cls.model_validate(data)
 
-
-def envelope_bytes(stream_id: uuid.UUID, stream_version: int, position: int, type_name: str, state: bytes) -> bytes:
-    """The envelope of a stored event, spliced from its stored state without re-encoding.
-
-    The store keeps ``{"class_version", "occurred_at", "user_id", "payload"}`` as JSON; the envelope
-    is that object with the identity fields in front. The relay publishes thousands of events per
-    second, so this avoids decoding and re-encoding every payload."""
-    head = (b'{"event_id":"' + str(event_id_for(stream_id, stream_version)).encode() + b'","type":'
-            + orjson.dumps(type_name) + b',"stream_id":"' + str(stream_id).encode() + b'","stream_version":'
-            + str(stream_version).encode() + b',"position":' + str(position).encode() + b",")
-    body = bytes(state).lstrip()
-    if not body.startswith(b"{") or body.startswith(b"{}"):
-        raise ValueError("stored state is not a JSON object")
-    return head + body[1:]

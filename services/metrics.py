@@ -7,7 +7,7 @@ recorded events unpublished, open dead letters per consumer, running executions.
 from __future__ import annotations
 
 from schemas.topics import CONTEXTS
-from services.infra import deadletters
+from services.infra import deadletters, event_log
 from services.projector.registry import PROJECTION_NAME
 
 # Consumers that always get a dead-letter series (0 when nothing is parked).
@@ -16,23 +16,17 @@ DEAD_LETTER_CONSUMERS = ("relay", "projector", "executor")
 
 async def relay_backlog(conn) -> dict[str, dict[str, float | int]]:
     """``{context: {"head", "position", "behind_s"}}``: ``behind_s`` is the age of the oldest
-    recorded event the relay has not published (0 when it is caught up).
-
-    The age comes from the event's ``occurred_at``, read from the first bytes of its stored state
-    (the key comes second, see ``NewEvent.to_stored``), so a huge stuck event is not parsed."""
+    recorded event the relay has not published (0 when it is caught up)."""
     out: dict[str, dict[str, float | int]] = {}
     for context in CONTEXTS:
         row = await (await conn.execute(
-            f'SELECT coalesce((SELECT max(notification_id) FROM "{context}_events"), 0), '  # noqa: S608
+            f"SELECT {event_log.head_expression(context)}, "  # noqa: S608 - the log's own head expression
             "coalesce((SELECT position FROM relay_positions WHERE log = %s), 0)", (context,))).fetchone()
         head, position = int(row[0]), int(row[1])
         behind = 0.0
         if head > position:
-            age = await (await conn.execute(
-                "SELECT extract(epoch FROM now() - substring(encode(substring(state from 1 for 200), 'escape') "  # noqa: S608
-                f"""from '"occurred_at":"([^"]+)"')::timestamptz) FROM "{context}_events" """
-                "WHERE notification_id > %s ORDER BY notification_id LIMIT 1", (position,))).fetchone()
-            behind = max(0.0, float(age[0])) if age and age[0] is not None else 0.0
+            age = await event_log.seconds_since_first_after(conn, context, position)
+            behind = max(0.0, age) if age is not None else 0.0
         out[context] = {"head": head, "position": position, "behind_s": round(behind, 3)}
     return out
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import psycopg
 from aiokafka.errors import KafkaError
 
-from services.infra import db
-from schemas.envelope import envelope_bytes
+from services.infra import db, event_log
+from services.infra.event_codec import StoredRow, envelope_bytes
 from services.infra.eventstore import EventStore
 from services.infra.kafka import (
     broker_message_limit,
@@ -135,14 +135,11 @@ class Relay:
                 "kafka_offset = EXCLUDED.kafka_offset",
                 (self.context, partition, pos, offset))
 
-    async def _send(self, producer, record: tuple):
-        position, stream_id, version, type_name, state = record
-        return await producer.send(
-            self.topic, key=str(stream_id).encode(),
-            value=envelope_bytes(stream_id, version, position, type_name, state),
-            headers=[("type", type_name.encode())])
+    async def _send(self, producer, record: StoredRow):
+        return await producer.send(self.topic, key=str(record.stream_id).encode(), value=envelope_bytes(record),
+                                   headers=[("type", record.type.encode())])
 
-    async def _send_and_wait(self, producer, record: tuple):
+    async def _send_and_wait(self, producer, record: StoredRow):
         """Publish one record alone and wait for the broker's acknowledgement (its metadata)."""
         return await asyncio.wait_for(await self._send(producer, record), timeout=PUBLISH_TIMEOUT_S)
 
@@ -246,7 +243,7 @@ class Relay:
                     await self.quarantine.act_on_decisions(conn, functools.partial(self._send_and_wait, producer),
                                                           self._record_published)
                     polled = now
-                batch = await asyncio.to_thread(self.store.read_log_raw, after=position, limit=self.batch_size)
+                batch = await event_log.rows_after(conn, self.context, position, self.batch_size)
                 if not batch:
                     self._wake.clear()
                     await _wait_or_stop(stop, 0.5, self._wake)
@@ -343,7 +340,7 @@ class Relay:
             try:
                 conn = await db.aconnect(self.settings, autocommit=True)
                 try:
-                    await conn.execute(f'LISTEN "{self.store.table}"')
+                    await event_log.listen(conn, self.context)
                     async for _ in conn.notifies():
                         self._wake.set()
                 finally:

@@ -30,7 +30,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from services.infra import deadletters
+from services.infra import deadletters, event_log
 
 log = logging.getLogger("services.infra.relay")  # the logger these messages always had (log filters keep working)
 CONSUMER = "relay"
@@ -125,10 +125,8 @@ class RelayQuarantine:
                        letters: list[tuple]) -> None:
         """Publish a stream's parked records one by one, in order, waiting for each; stop at the
         first that is refused again (it becomes the head the others are held behind)."""
-        rows = await (await conn.execute(
-            f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{self.table}" '  # noqa: S608
-            "WHERE notification_id = ANY(%s) ORDER BY notification_id", ([pos for _, pos, _, _ in letters],))).fetchall()
-        records = {int(row[0]): (int(row[0]), row[1], int(row[2]), row[3], bytes(row[4])) for row in rows}
+        rows = await event_log.rows_at(conn, self.context, [pos for _, pos, _, _ in letters])
+        records = {row.position: row for row in rows}
         for index, (dl_id, position, _, _) in enumerate(letters):
             record = records.get(position)
             try:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from typing import Container
 
-import orjson
 from psycopg import AsyncCursor
 
-from schemas.envelope import Envelope, event_id_for
+from schemas.envelope import Envelope
 from schemas.events import decode_payload
+from services.infra import event_log
+from services.infra.event_codec import decode_row
 from services.projector.registry import HANDLERS, PROJECTION_NAME
 from services.projector.projections.sql import fetch_all
 
@@ -49,20 +50,8 @@ async def _missing(cur: AsyncCursor, context: str, env: Envelope, after: int) ->
 async def stream_events(cur: AsyncCursor, context: str, stream_id, *, after: int, before: int | None = None,
                         limit: int | None = None) -> list[Envelope]:
     """A stream's recorded events with ``after < version < before``, in version order, from the store."""
-    rows = await fetch_all(
-        cur, f'SELECT originator_version, topic, state, notification_id FROM "{context}_events" '  # noqa: S608
-        "WHERE originator_id = %s AND originator_version > %s AND (%s::bigint IS NULL OR originator_version < %s) "
-        "ORDER BY originator_version LIMIT %s", (stream_id, after, before, before, limit))
-    return [envelope_from_row(stream_id, version, topic, state, position)
-            for version, topic, state, position in rows]
-
-
-def envelope_from_row(stream_id, version: int, topic: str, state: bytes, position: int) -> Envelope:
-    """An envelope straight from a row of a ``<context>_events`` table."""
-    data = orjson.loads(bytes(state))
-    return Envelope(event_id=event_id_for(stream_id, version), type=topic, class_version=data["class_version"],
-                    stream_id=stream_id, stream_version=version, position=position,
-                    occurred_at=data["occurred_at"], user_id=data.get("user_id"), payload=data["payload"])
+    rows = await event_log.stream_rows(cur.connection, context, stream_id, after=after, before=before, limit=limit)
+    return [decode_row(row).envelope() for row in rows]
 
 
 async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelope], *,

@@ -11,10 +11,10 @@ if it applies), and an event that fails now is parked instead of failing the reb
 
 from __future__ import annotations
 
-from services.infra import db, deadletters
+from services.infra import db, deadletters, event_log
+from services.infra.event_codec import decode_row
 from services.infra.settings import Settings
 from services.projector import quarantine as quarantine_rules
-from services.projector.applier import envelope_from_row
 from services.projector.registry import HANDLERS, PROJECTION_NAME, TABLES
 
 BATCH = 2000
@@ -46,17 +46,14 @@ async def rebuild(settings: Settings) -> dict[str, int]:
 async def _replay_context(conn, quarantine, context: str) -> tuple[int, int]:
     after, total, held = 0, 0, 0
     while True:
-        rows = await (await conn.execute(
-            f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{context}_events" '  # noqa: S608
-            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s", (after, BATCH))).fetchall()
+        rows = await event_log.rows_after(conn, context, after, BATCH)
         if not rows:
             return total, held
-        envelopes = [envelope_from_row(stream_id, version, topic, state, position)
-                     for position, stream_id, version, topic, state in rows]
+        envelopes = [decode_row(row).envelope() for row in rows]
         _, _, page_held = await quarantine_rules.apply_guarded(conn, quarantine, context, envelopes)
         held += page_held
         total += len(envelopes)
-        after = rows[-1][0]
+        after = rows[-1].position
 
 
 async def _resolve_retried(conn) -> None:

@@ -15,6 +15,7 @@ import weakref
 
 from psycopg_pool import AsyncConnectionPool
 
+from services.infra import event_log
 from services.projector.registry import PROJECTION_NAME
 
 _CHECK = """
@@ -29,7 +30,7 @@ WHERE rp.log = %(log)s
 
 def _first_check(context: str) -> str:
     """Head and caught-up test in one round trip (the common case needs nothing more)."""
-    head = f'(SELECT coalesce(max(notification_id), 0) FROM "{context}_events")'  # noqa: S608 - fixed names
+    head = event_log.head_expression(context)
     return f"SELECT {head} AS head, " + _CHECK.replace("SELECT", "", 1).replace("%(head)s", head)
 
 

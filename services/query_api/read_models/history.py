@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import orjson
 from psycopg_pool import AsyncConnectionPool
 
-from schemas.events import decode_payload
+from services.infra import event_log
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
+from services.infra.event_codec import decode_row
 from services.infra.execution_refs import payload_refs, state_refs
 from services.domain.executions.state import ExecutionState
-
-_SQL = ("SELECT originator_version, topic, state FROM executions_events WHERE originator_id = %s "
-        "AND originator_version <= %s ORDER BY originator_version")
 
 
 async def read_history(pool: AsyncConnectionPool, execution_id: str, upto: int | None = None) -> list[tuple]:
     """``[(seq, type, occurred_at, event)]`` in order (decoded and upcast). Used by the audit
     routes and by the WebSocket hub."""
+    before = upto + 1 if upto is not None else None
     async with pool.connection() as conn:
-        rows = await (await conn.execute(_SQL, (execution_id, upto if upto is not None else 2**62))).fetchall()
+        rows = await event_log.stream_rows(conn, "executions", execution_id, before=before)
     out = []
-    for version, topic, raw in rows:
-        data = orjson.loads(bytes(raw))
-        event = decode_payload(topic, data["class_version"], data["payload"])
-        out.append((int(version), topic, datetime.fromisoformat(data["occurred_at"]), event))
+    for row in rows:
+        recorded = decode_row(row)
+        out.append((recorded.stream_version, recorded.type, recorded.occurred_at, recorded.decode()))
     return out
 
 
 def fold(execution_id: str, history: list[tuple]) -> ExecutionState:
-    state = ExecutionState(execution_id)
-    for _seq, _type, at, event in history:
-        state.apply(event, at)
-    return state
+    return ExecutionState.from_events(execution_id, ((event, at) for _seq, _type, at, event in history))
 
 
 def owner(history: list[tuple]) -> str | None:

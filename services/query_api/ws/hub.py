@@ -20,10 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-import orjson
 import psycopg
 
-from schemas.events import decode_payload
 from schemas.events.executions import (
     ExecutionCompleted,
     ExecutionFailed,
@@ -32,9 +30,10 @@ from schemas.events.executions import (
     ExecutionStopRequested,
     ExecutionTerminated,
 )
-from services.infra import db
+from services.infra import db, event_log
 from services.domain.executions.state import ExecutionState
-from services.domain.executions.views import execution_meta, node_result, output_block_ids
+from services.domain.executions.views import execution_meta, node_result, state_outputs
+from services.infra.event_codec import StoredRow, decode_row
 from services.infra.settings import Settings
 from services.query_api.read_models.history import read_history
 from services.query_api.ws import protocol
@@ -42,8 +41,8 @@ from services.query_api.ws.limits import Limits, Refused
 
 log = logging.getLogger(__name__)
 GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
-_ROWS = ("SELECT notification_id, originator_id, originator_version, topic, state FROM executions_events "
-         "WHERE notification_id > %s ORDER BY notification_id LIMIT 2000")
+LOG = "executions"
+DRAIN_PAGE = 2000
 
 
 @dataclass(eq=False)
@@ -87,7 +86,7 @@ def _event_message(state: ExecutionState, event, seq: int, channel: str) -> dict
 
 
 def _graph_payload(state: ExecutionState, seq: int) -> dict[str, Any]:
-    return {**execution_meta(state), "outputs": state.graph_outputs(output_block_ids()),
+    return {**execution_meta(state), "outputs": state_outputs(state),
             "event_type": "graph_execution_update", "seq": seq}
 
 
@@ -109,8 +108,7 @@ class Hub:
 
     async def start(self) -> None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT coalesce(max(notification_id), 0) FROM executions_events")).fetchone()
-        self.position = int(row[0])
+            self.position = await event_log.head(conn, LOG)
         self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
@@ -140,7 +138,7 @@ class Hub:
             try:
                 conn = await db.aconnect(self.settings, autocommit=True)
                 try:
-                    await conn.execute('LISTEN "executions_events"')
+                    await event_log.listen(conn, LOG)
                     async for _ in conn.notifies():
                         self._wake.set()
                 finally:
@@ -150,33 +148,33 @@ class Hub:
 
     async def _skip_to_head(self) -> None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT coalesce(max(notification_id), 0) FROM executions_events")).fetchone()
-        self.position = max(self.position, int(row[0]))
+            head = await event_log.head(conn, LOG)
+        self.position = max(self.position, head)
 
     async def _drain(self) -> None:
         while True:
             async with self.pool.connection() as conn:
-                rows = await (await conn.execute(_ROWS, (self.position,))).fetchall()
-            for position, stream_id, version, topic, state in rows:
-                self.position = position
-                await self._on_row(str(stream_id), int(version), topic, state)
-            if len(rows) < 2000:
+                rows = await event_log.rows_after(conn, LOG, self.position, DRAIN_PAGE)
+            for row in rows:
+                self.position = row.position
+                await self._on_row(row)
+            if len(rows) < DRAIN_PAGE:
                 return
 
     # -- routing one committed event -----------------------------------------------------------
 
-    async def _on_row(self, stream_id: str, version: int, topic: str, raw: bytes) -> None:
+    async def _on_row(self, row: StoredRow) -> None:
+        stream_id, version = str(row.stream_id), row.stream_version
         watch = self.watches.get(stream_id)
         graph_key = self.stream_graph.get(stream_id)
         if watch is None and not self.graph_subs:
-            return
-        data = orjson.loads(bytes(raw))
-        event = decode_payload(topic, data["class_version"], data["payload"])
+            return  # nobody can want it: not even decoded
+        recorded = decode_row(row)
+        event, at = recorded.decode(), recorded.occurred_at
         if isinstance(event, ExecutionQueued):
             graph_key = (event.user_id, event.graph_id)
             self.stream_graph[stream_id] = graph_key
         graph_sockets = self.graph_subs.get(graph_key, []) if graph_key else []
-        at = _parse_time(data["occurred_at"])
         if watch is None and graph_sockets and isinstance(event, GRAPH_LEVEL):
             state = await self._load_state(stream_id, upto=version - 1)
             # an execution subscription may have created the watch while the history was read
@@ -223,12 +221,9 @@ class Hub:
             socket.queue.put_nowait(None)  # the writer closes the socket; the client resumes with after_seq
 
     async def _load_state(self, stream_id: str, upto: int | None = None) -> ExecutionState:
-        state = ExecutionState(stream_id)
-        for version, event, at in await self._stream_events(stream_id):
-            if upto is not None and version > upto:
-                break
-            state.apply(event, at)
-        return state
+        events = await self._stream_events(stream_id)
+        return ExecutionState.from_events(
+            stream_id, ((event, at) for version, event, at in events if upto is None or version <= upto))
 
     async def _stream_events(self, stream_id: str) -> list[tuple[int, Any, Any]]:
         return [(seq, event, at) for seq, _type, at, event in await read_history(self.pool, stream_id)]
@@ -366,9 +361,3 @@ def _normal_id(value: Any) -> str:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):
         return str(value)[:200]
-
-
-def _parse_time(value: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
