@@ -25,9 +25,7 @@ def print_timeline(settings: Settings, execution_id: str) -> int:
     if not recorded:
         print(f"no execution {execution_id} in the store")
         return 1
-    state = ExecutionState(execution_id)
-    for item in recorded:
-        state.apply(item.decode(), item.occurred_at)
+    state = ExecutionState.from_events(execution_id, ((r.decode(), r.occurred_at) for r in recorded))
     entries = with_causes([(r.stream_version, r.type, r.occurred_at, r.payload) for r in recorded])
     print("\n".join(timeline(state, entries)))
     return 0
