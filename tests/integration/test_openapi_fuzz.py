@@ -28,7 +28,7 @@ MAX_TIME_S = 60
 
 def test_every_operation_documents_its_refusals():
     """Without a server: every authenticated operation lists 401, and every operation with a body
-    lists what the body middleware answers (400, 413), from the one table in services/infra/http.py."""
+    lists what the body middleware answers (400, 413), from the one table in services/infra/http_errors.py."""
     from services import gateway
     from services.infra.settings import Settings
 
