@@ -276,7 +276,8 @@ async def bench_relay(stack: Stack) -> None:
 
     from schemas.events.graphs import ActiveVersionSet
     from services.infra import db
-    from services.infra.eventstore import EventStore, NewEvent, make_datastore
+    from services.infra.eventstore import EventStore, make_datastore
+    from services.infra.store_contract import NewEvent
 
     settings = _bench_settings(stack)
     datastore = make_datastore(settings, pool_size=2)
@@ -319,7 +320,8 @@ async def bench_ledger(stack: "Stack") -> None:
     from schemas.events.credits import LedgerSnapshotTaken
     from services.domain.credits.ledger import Ledger, ledger_stream_id
     from services.infra.ledger_service import LedgerService
-    from services.infra.eventstore import EventStore, NewEvent
+    from services.infra.eventstore import EventStore
+    from services.infra.store_contract import NewEvent
 
     # A schema of its own: the ledger store is measured, not the relay and projector fanning out
     # 100k synthetic entries while it runs.

@@ -26,7 +26,7 @@ import psycopg
 from aiokafka.errors import KafkaError
 
 from services.infra import deadletters
-from services.infra.eventstore import ConcurrencyConflict
+from services.infra.store_contract import ConcurrencyConflict
 
 log = logging.getLogger("services.executor.service")  # the logger these messages always had (log filters keep working)
 CONSUMER = "executor"

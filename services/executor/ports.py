@@ -19,7 +19,8 @@ from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.errors import NotFoundError
 from services.domain.graphs.graph import Graph
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from services.infra.blobs import Refs
 from services.infra.execution_refs import Externaliser
 from services.domain.executions.state import ExecutionState

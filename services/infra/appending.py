@@ -19,7 +19,7 @@ import random
 import time
 from typing import Callable, TypeVar
 
-from services.infra.eventstore import ConcurrencyConflict
+from services.infra.store_contract import ConcurrencyConflict
 
 ATTEMPTS = 100
 _PAUSE_STEP_S = 0.002

@@ -22,15 +22,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from services.infra.event_codec import StoredRow
+from services.infra.store_contract import table_name
 
 _ROW_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
-
-
-def table_name(context: str) -> str:
-    """A context's log table (also the channel the store NOTIFYs on every commit)."""
-    if not context.isidentifier():
-        raise ValueError(f"not a context name: {context!r}")
-    return f"{context}_events"
 
 
 def _table(context: str) -> str:

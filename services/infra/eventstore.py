@@ -14,62 +14,23 @@ eventsourcing is synchronous: call this from worker threads, never on an event l
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 
-from schemas.events import Event
-from services.domain.errors import ConflictError, PayloadTooLarge
 from services.infra.db import conninfo
-from services.infra.event_codec import RecordedEvent, StoredRow, decode_row, encode_state
-from services.infra.event_log import table_name
+from services.infra.event_codec import RecordedEvent, StoredRow, decode_row
 from services.infra.settings import Settings
-
-
-class ConcurrencyConflict(ConflictError):
-    """Another writer recorded a version of the stream first; reload and retry. A client that meets
-    one is only told to retry: the message, which names the stream, stays on this side."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, detail="Concurrent modification; please retry")
-
-
-class EventTooLarge(PayloadTooLarge, ValueError):
-    """An event whose stored state is over ``max_event_bytes``: refused before anything is written.
-
-    The one size check every event passes (command API, executor, ledger alike), so nothing the
-    relay publishes can exceed the broker's message limit (audit F2: one 17 MB event wedged the
-    relay for every user). A ``ValueError``, so the group appenders retry a shared batch item by
-    item and only the command at fault sees it."""
-
-    def __init__(self, event_type: str, size: int, limit: int) -> None:
-        super().__init__(f"{event_type} event of {size} bytes exceeds the limit of {limit} bytes")
-        self.event_type, self.size, self.limit = event_type, size, limit
-
-
-DEFAULT_MAX_EVENT_BYTES = Settings.model_fields["max_event_bytes"].default
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    stream_id: uuid.UUID
-    stream_version: int
-    event: Event
-    user_id: str | None = None
-    occurred_at: datetime = field(default_factory=utcnow)
-
-    def to_stored(self) -> StoredEvent:
-        state = encode_state(self.event, occurred_at=self.occurred_at, user_id=self.user_id)
-        return StoredEvent(originator_id=self.stream_id, originator_version=self.stream_version,
-                           topic=self.event.TYPE, state=state)
+from services.infra.store_contract import (
+    DEFAULT_MAX_EVENT_BYTES,
+    ConcurrencyConflict,
+    NewEvent,
+    encoded_states,
+    table_name,
+)
 
 
 def _row(stored: StoredEvent) -> StoredRow:
@@ -117,10 +78,8 @@ class EventStore:
         ``EventTooLarge`` (nothing recorded) if any event's state is over ``max_event_bytes``."""
         if not events:
             return []
-        stored = [e.to_stored() for e in events]
-        for item in stored:
-            if len(item.state) > self.max_event_bytes:
-                raise EventTooLarge(item.topic, len(item.state), self.max_event_bytes)
+        stored = [StoredEvent(originator_id=e.stream_id, originator_version=e.stream_version, topic=e.event.TYPE,
+                              state=state) for e, state in zip(events, encoded_states(events, self.max_event_bytes))]
         try:
             ids = self.recorder.insert_events(stored)
         except IntegrityError as exc:

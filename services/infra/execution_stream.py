@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 
 from schemas.events.executions import ExecutionStopRequested
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.infra.appending import decide_and_append
 from services.domain.executions.state import ExecutionState
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
-from services.infra.eventstore import ConcurrencyConflict, NewEvent
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 
 Item = TypeVar("Item")
 Append = Callable[[list[NewEvent]], list[int]]

@@ -21,7 +21,8 @@ from typing import Callable
 
 from schemas.events.credits import LedgerEntry, UsageMetadata
 from services.domain.credits.ledger import SNAPSHOT_EVERY, Decision, Ledger, ledger_stream_id
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.infra.settings import Settings
 from services.infra.appending import decide_and_append
 

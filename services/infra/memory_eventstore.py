@@ -15,9 +15,8 @@ PostgreSQL in the integration suite (``tests/stories``), so both stores are held
   before anything is written. States are encoded by ``event_codec``, so sizes are the real ones.
 
 Thread-safe: handlers run in worker threads, and one lock makes each append atomic. This module
-imports neither eventsourcing nor psycopg. ``NewEvent`` and the two refusals still come from
-``services.infra.eventstore`` (which does import eventsourcing): they are the classes the handlers
-build and catch, so the fake must raise those very classes.
+imports neither eventsourcing nor psycopg: ``NewEvent``, the two refusals, the size rule and the
+table names come from ``store_contract``, which both stores share.
 """
 
 from __future__ import annotations
@@ -27,8 +26,14 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from services.infra.event_codec import RecordedEvent, StoredRow, decode_row, encode_state
-from services.infra.eventstore import DEFAULT_MAX_EVENT_BYTES, ConcurrencyConflict, EventTooLarge, NewEvent
+from services.infra.event_codec import RecordedEvent, StoredRow, decode_row
+from services.infra.store_contract import (
+    DEFAULT_MAX_EVENT_BYTES,
+    ConcurrencyConflict,
+    NewEvent,
+    encoded_states,
+    table_name,
+)
 
 
 def _stream_key(stream_id: uuid.UUID | str) -> uuid.UUID:
@@ -50,7 +55,7 @@ class MemoryEventStore:
     def __init__(self, context: str, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.context = context
         self.max_event_bytes = max_event_bytes
-        self.table = f"{context}_events"
+        self.table = table_name(context)
         self._lock = threading.Lock()
         self._log: list[StoredRow] = []  # position n is self._log[n - 1]: positions start at 1
         self._streams: dict[uuid.UUID, list[StoredRow]] = {}  # each kept in version order
@@ -64,10 +69,7 @@ class MemoryEventStore:
         ``ConcurrencyConflict`` (nothing recorded) if any version is taken."""
         if not events:
             return []
-        states = [encode_state(e.event, occurred_at=e.occurred_at, user_id=e.user_id) for e in events]
-        for event, state in zip(events, states):
-            if len(state) > self.max_event_bytes:
-                raise EventTooLarge(event.event.TYPE, len(state), self.max_event_bytes)
+        states = encoded_states(events, self.max_event_bytes)
         keys = [(_stream_key(e.stream_id), e.stream_version) for e in events]
         with self._lock:
             self._refuse_taken(keys)

@@ -9,7 +9,8 @@ from typing import Any, Awaitable, Callable
 
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.infra.kafka import make_consumer
 from services.infra.settings import Settings
 

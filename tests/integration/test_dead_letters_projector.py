@@ -13,7 +13,8 @@ from schemas.graph import GraphVersionBody
 from services.cli import main as cli
 from services.infra import db, deadletters
 from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.projector.rebuild import rebuild
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack

@@ -16,7 +16,8 @@ from schemas.graph import GraphVersionBody
 from services.infra import db, deadletters
 from services.infra.eventstore import make_datastore
 from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.infra.kafka import record_limit
 from services.infra.relay import Relay
 from tests.conftest import drop_schema, isolated_settings

@@ -12,7 +12,8 @@ import pytest
 from schemas.events.graphs import ActiveVersionSet
 from services.infra import db, event_log
 from services.infra.event_codec import decode_row
-from services.infra.eventstore import EventStore, NewEvent, make_datastore
+from services.infra.eventstore import EventStore, make_datastore
+from services.infra.store_contract import NewEvent
 from services.infra.migrations import migrate
 from tests.integration.helpers import append_versions
 

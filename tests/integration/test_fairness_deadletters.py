@@ -13,7 +13,7 @@ import pytest
 
 from schemas.events.executions import ExecutionQueued, NodeStarted
 from services.infra import deadletters
-from services.infra.eventstore import NewEvent
+from services.infra.store_contract import NewEvent
 from services.executor.ports import find_graph_version
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually

@@ -11,7 +11,8 @@ import pytest
 from schemas.events.graphs import ActiveVersionSet
 from services.infra.eventstore import make_datastore
 from services.infra.migrations import migrate
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from services.command_api.application.group_append import GroupAppender
 
 

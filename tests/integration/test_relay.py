@@ -7,7 +7,8 @@ import pytest
 
 from services.infra.eventstore import make_datastore
 from services.infra.migrations import migrate
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from services.infra.relay import Relay
 from schemas.events.graphs import ActiveVersionSet
 from tests.integration.helpers import append_versions, eventually, read_topic

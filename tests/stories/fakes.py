@@ -12,7 +12,7 @@ from typing import Any
 
 from schemas.events.executions import ExecutionStats, ExecutionStopRequested, ExecutionTerminated
 from services.domain.integrations.crypto import Keyring, generate_key
-from services.infra.eventstore import NewEvent
+from services.infra.store_contract import NewEvent
 
 
 def fresh_keyring() -> Keyring:

@@ -15,7 +15,7 @@ import pytest
 
 from schemas.events.executions import ExecutionDeleted, ExecutionStopRequested
 from services.infra.event_codec import decode_row, encode_state
-from services.infra.eventstore import ConcurrencyConflict, EventTooLarge, NewEvent
+from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, NewEvent
 
 RACERS = 8
 ROUNDS = 5

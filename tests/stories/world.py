@@ -19,7 +19,7 @@ from schemas.events.base import Event, event_class
 from schemas.topics import CONTEXTS
 from services.infra.auth import User
 from services.infra.event_codec import RecordedEvent
-from services.infra.eventstore import NewEvent
+from services.infra.store_contract import NewEvent
 
 Result = TypeVar("Result")
 MakeStore = Callable[[str], Any]  # context -> a store with EventStore's surface

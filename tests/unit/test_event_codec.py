@@ -19,7 +19,7 @@ from services.infra.event_codec import (
     encode_state,
     envelope_bytes,
 )
-from services.infra.eventstore import NewEvent
+from services.infra.store_contract import NewEvent, encoded_states
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 STREAM = uuid.UUID("0b7f5a52-8d2c-4a57-9a51-3c1e4b8f0e21")
@@ -41,9 +41,8 @@ def test_a_stored_event_decodes_to_what_was_recorded():
 
 def test_the_store_records_the_codec_state():
     event = ActiveVersionSet(version=2, previous_version=1)
-    stored = NewEvent(STREAM, 3, event, user_id="u1", occurred_at=AT).to_stored()
-    assert stored.state == encode_state(event, occurred_at=AT, user_id="u1")
-    assert stored.topic == "ActiveVersionSet"
+    [state] = encoded_states([NewEvent(STREAM, 3, event, user_id="u1", occurred_at=AT)], max_event_bytes=10_000)
+    assert state == encode_state(event, occurred_at=AT, user_id="u1")
 
 
 def test_occurred_at_sits_in_the_first_bytes_of_the_state():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.infra.eventstore import DEFAULT_MAX_EVENT_BYTES
+from services.infra.store_contract import DEFAULT_MAX_EVENT_BYTES
 from services.infra.memory_eventstore import MemoryEventStore
 from tests.stories.store_contract import StoreContract
 

@@ -22,7 +22,7 @@ from services.domain.errors import (
 )
 from services.domain.graphs.rules import GraphValidationError
 from services.infra.auth import AuthError
-from services.infra.eventstore import ConcurrencyConflict, EventTooLarge
+from services.infra.store_contract import ConcurrencyConflict, EventTooLarge
 from services.infra.http_errors import REFUSALS, STATUS_BY_KIND, status_of
 from services.infra.settings import Settings
 from services.query_api import app as query_app

@@ -20,7 +20,8 @@ from schemas.events.base import Event
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.apikeys import material
 from services.infra.auth import AuthError, User
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from services.infra.appending import decide_and_append
 
 USAGE_INTERVAL_S = 60.0

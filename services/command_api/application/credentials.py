@@ -14,7 +14,8 @@ from typing import Any
 from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
 from services.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
 from services.infra.auth import User
-from services.infra.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from services.infra.appending import decide_and_append
 from services.domain.integrations.credentials import credentials_uuid, meta_response
 from services.domain.llm.providers import KNOWN_PROVIDERS

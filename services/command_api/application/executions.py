@@ -18,7 +18,8 @@ from services.domain.errors import InsufficientCredits, InvalidCommand, NotFound
 from services.domain.executions.rules import NoStartingNodes, prepare_run
 from services.infra.auth import User
 from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
-from services.infra.eventstore import EventStore, EventTooLarge, NewEvent
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import EventTooLarge, NewEvent
 from services.infra.appending import decide_and_append
 from services.domain.executions.state import ExecutionState
 from services.infra.execution_refs import state_refs

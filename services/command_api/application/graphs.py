@@ -21,7 +21,8 @@ from services.domain.graphs.graph import Graph
 from services.domain.graphs.model import graph_model, to_version_body
 from services.infra.appending import decide_and_append
 from services.infra.auth import User
-from services.infra.eventstore import EventStore, EventTooLarge, NewEvent, utcnow
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import EventTooLarge, NewEvent, utcnow
 
 
 class GraphCommands:

@@ -17,7 +17,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from services.infra.eventstore import EventStore, NewEvent
+from services.infra.eventstore import EventStore
+
+from services.infra.store_contract import NewEvent
 from services.infra.group_commit import commit_groups, take_batch
 
 

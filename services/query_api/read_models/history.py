@@ -11,10 +11,14 @@ from services.infra.execution_refs import payload_refs, state_refs
 from services.domain.executions.state import ExecutionState
 
 
+BIGINT_MAX = 2 ** 63 - 1
+
+
 async def read_history(pool: AsyncConnectionPool, execution_id: str, upto: int | None = None) -> list[tuple]:
     """``[(seq, type, occurred_at, event)]`` in order (decoded and upcast). Used by the audit
     routes and by the WebSocket hub."""
-    before = upto + 1 if upto is not None else None
+    # ``before`` is exclusive; at the largest bigint ``upto`` already bounds nothing (and +1 would overflow)
+    before = upto + 1 if upto is not None and upto < BIGINT_MAX else None
     async with pool.connection() as conn:
         rows = await event_log.stream_rows(conn, "executions", execution_id, before=before)
     out = []
