@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -42,14 +43,14 @@ class Stack:
         self.env = {**os.environ, "AGENTLOOM_DATA_DIR": str(self.data_dir), "AGENTLOOM_LOG_LEVEL": "WARNING"}
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         # A fresh installation each run: an old store would be refilled into the (memory) broker at
         # start and replayed by every consumer while the benchmark runs.
         if (self.data_dir / "pgdata").exists() and not os.environ.get("DATABASE_URL"):
             subprocess.run(["pkill", "-f", str(self.data_dir / "pgdata")], check=False)
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "up.log", "wb")  # noqa: SIM115
+        log = open(self.data_dir / "up.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         base = self.base
@@ -99,12 +100,12 @@ class Watcher:
     """Learns that runs ended from the WebSocket's graph channel (a push, so the benchmark does not
     load the machine with polling); the time then stops at the REST read that reports it."""
 
-    def __init__(self, stack: "Stack", graph_id: str) -> None:
+    def __init__(self, stack: Stack, graph_id: str) -> None:
         self.url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
         self.graph_id = graph_id
         self.ended: dict[str, asyncio.Event] = {}
 
-    async def __aenter__(self) -> "Watcher":
+    async def __aenter__(self) -> Watcher:
         import orjson
         import websockets
 
@@ -225,9 +226,10 @@ async def bench_burst100(stack: Stack, client: httpx.AsyncClient) -> str:
 
 async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
     """Store commit (event time) to WebSocket client, over chain40 runs watched live."""
+    from datetime import datetime
+
     import orjson
     import websockets
-    from datetime import datetime, timezone
 
     graph = await create_graph(client, "chain40.json")
     latencies: list[float] = []
@@ -240,10 +242,10 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
             exec_id = r.json()["id"]
             await ws.send(orjson.dumps({"method": "subscribe_graph_execution",
                                         "data": {"graph_exec_id": exec_id}}).decode())
-            subscribed = datetime.now(timezone.utc)
+            subscribed = datetime.now(UTC)
             while True:
                 msg = orjson.loads(await ws.recv())
-                received = datetime.now(timezone.utc)
+                received = datetime.now(UTC)
                 data = msg.get("data") or {}
                 if msg.get("channel", "").endswith(exec_id) and msg["method"] == "node_execution_event":
                     stamp = data.get("end_time") or data.get("start_time") or data.get("queue_time") or data.get("add_time")
@@ -300,7 +302,7 @@ async def bench_relay(stack: Stack) -> None:
     report("relay", events=5000, seconds=seconds, events_per_s=5000 / seconds)
 
 
-def _bench_settings(stack: "Stack"):
+def _bench_settings(stack: Stack):
     from services.infra.settings import load_settings
 
     os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
@@ -311,16 +313,15 @@ def _bench_settings(stack: "Stack"):
     return load_settings(local_default=True)  # the bench's own local stack
 
 
-async def bench_ledger(stack: "Stack") -> None:
+async def bench_ledger(stack: Stack) -> None:
     """Spends/s on one ledger from 16 concurrent writers; reading a ledger with 100k entries."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from services.infra.eventstore import make_datastore
-    from services.infra.migrations import migrate
     from schemas.events.credits import LedgerSnapshotTaken
     from services.domain.credits.ledger import Ledger, ledger_stream_id
+    from services.infra.eventstore import EventStore, make_datastore
     from services.infra.ledger_service import LedgerService
-    from services.infra.eventstore import EventStore
+    from services.infra.migrations import migrate
     from services.infra.store_contract import NewEvent
 
     # A schema of its own: the ledger store is measured, not the relay and projector fanning out
@@ -370,14 +371,14 @@ async def bench_ledger(stack: "Stack") -> None:
     reads = []
     for _ in range(20):  # a cold read each time: newest snapshot plus its tail, from the store
         t = time.perf_counter()
-        balance = LedgerService(store)._fold(big).balance  # noqa: SLF001 - the uncached path on purpose
+        balance = LedgerService(store)._fold(big).balance  # the uncached path on purpose
         reads.append(time.perf_counter() - t)
     check(balance == 0, "100k-entry ledger balance")
     report("ledger-read-100k", entries=n + 1, p50_ms=pct(reads, 50) * 1e3, p99_ms=pct(reads, 99) * 1e3)
     datastore.close()
 
 
-async def bench_llm(stack: "Stack", client: httpx.AsyncClient, server) -> None:
+async def bench_llm(stack: Stack, client: httpx.AsyncClient, server) -> None:
     """The AutoGPT "AI Function" sample graph (3 inputs -> AITextGenerator -> output) against a local
     OpenAI-compatible server that answers at once: what the platform adds around a model call
     (credential resolution and decryption, the HTTP call, recording), sequential and 50 at a time."""

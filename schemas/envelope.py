@@ -38,7 +38,7 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "Envelope":
+    def from_bytes(cls, raw: bytes) -> Envelope:
         """Parse a message from our own topics (fast path without validation; anything that does
         not have the envelope's shape is validated and refused with a ValidationError)."""
         data = orjson.loads(raw)

@@ -74,7 +74,7 @@ class BaseGraph(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _recover_links(self) -> "BaseGraph":
+    def _recover_links(self) -> BaseGraph:
         if not self.links:
             seen: dict[tuple[str, str, str, str], Link] = {}
             for node in self.nodes:

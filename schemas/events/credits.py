@@ -138,7 +138,7 @@ class LedgerEntry(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: LedgerEntryEvent, stream_version: int) -> "LedgerEntry":
+    def from_event(cls, event: LedgerEntryEvent, stream_version: int) -> LedgerEntry:
         data = event.model_dump(exclude={"transaction_key", "amount", "running_balance", "reason"})
         return cls(transaction_key=event.transaction_key, transaction_type=ENTRY_TYPES[type(event)],
                    amount=event.amount, running_balance=event.running_balance, reason=event.reason,

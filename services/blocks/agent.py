@@ -14,7 +14,8 @@ output JSON schema (``output_schema.properties``), as in AutoGPT. Graph validati
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from services.domain.blocks.base import (
     Block,

@@ -9,16 +9,9 @@ Like ConditionBlock it yields ``result`` first, then exactly one of ``yes_output
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
-from services.domain.blocks.base import (
-    Block,
-    BlockCategory,
-    BlockSchemaInput,
-    BlockSchemaOutput,
-    RunContext,
-    SchemaField,
-)
 from services.blocks.llm_support import (
     TEST_CREDENTIALS_INPUT,
     LlmBlockFailure,
@@ -28,6 +21,14 @@ from services.blocks.llm_support import (
     fit_to_context,
     model_field,
     provider_call,
+)
+from services.domain.blocks.base import (
+    Block,
+    BlockCategory,
+    BlockSchemaInput,
+    BlockSchemaOutput,
+    RunContext,
+    SchemaField,
 )
 from services.domain.integrations.credentials import CredentialsMeta
 from services.domain.llm.types import LlmRequest, LlmResponse

@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from services.domain.blocks.base import (
     Block,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import operator
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
+from services.blocks.basic import convert_value
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -19,7 +21,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.basic import convert_value
 
 
 class ComparisonOperator(str, enum.Enum):

@@ -7,7 +7,8 @@ an upstream block produced: JSON text, dicts, lists, lists of records or plain o
 """
 
 import json
-from typing import Any, AsyncIterator, Dict, Union
+from collections.abc import AsyncIterator
+from typing import Any
 
 from services.domain.blocks.base import (
     Block,
@@ -25,13 +26,13 @@ class CreateDictionaryBlock(Block):
     categories = frozenset({BlockCategory.DATA})
 
     class Input(BlockSchemaInput):
-        values: Dict[str, Any] = SchemaField(
+        values: dict[str, Any] = SchemaField(
             description="Key/value pairs for the new dictionary.",
             placeholder='e.g., {"name": "Alice", "age": 25}',
         )
 
     class Output(BlockSchemaOutput):
-        dictionary: Dict[str, Any] = SchemaField(description="The created dictionary.")
+        dictionary: dict[str, Any] = SchemaField(description="The created dictionary.")
 
     test_input = [
         {"values": {"name": "Alice", "age": 25, "city": "New York"}},
@@ -52,15 +53,15 @@ class AddToDictionaryBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        dictionary: Dict[Any, Any] = SchemaField(
+        dictionary: dict[Any, Any] = SchemaField(
             default_factory=dict, description="The dictionary to add to. Starts empty when not given.")
         key: str = SchemaField(default="", description="The key of the new entry.", advanced=False)
         value: Any = SchemaField(default=None, description="The value of the new entry.", advanced=False)
-        entries: Dict[Any, Any] = SchemaField(
+        entries: dict[Any, Any] = SchemaField(
             default_factory=dict, description="Several entries to add at once.", advanced=True)
 
     class Output(BlockSchemaOutput):
-        updated_dictionary: Dict[Any, Any] = SchemaField(description="The dictionary with the new entries.")
+        updated_dictionary: dict[Any, Any] = SchemaField(description="The dictionary with the new entries.")
 
     test_input = [
         {"dictionary": {"existing_key": "existing_value"}, "key": "new_key", "value": "new_value"},
@@ -90,7 +91,7 @@ class _MockObject:
         self.key = "key"
 
 
-def find_in(obj: Any, key: Union[str, int]) -> tuple[bool, Any]:
+def find_in(obj: Any, key: str | int) -> tuple[bool, Any]:
     """Look ``key`` up in ``obj``; returns (found, value).
 
     Order of attempts: dict key, list index (int keys, non-negative only), list of records (str key:
@@ -125,7 +126,7 @@ class FindInDictionaryBlock(Block):
 
     class Input(BlockSchemaInput):
         input: Any = SchemaField(description="The data to search (JSON text is parsed first).")
-        key: Union[str, int] = SchemaField(description="The key, index or attribute to look up.")
+        key: str | int = SchemaField(description="The key, index or attribute to look up.")
 
     class Output(BlockSchemaOutput):
         output: Any = SchemaField(description="The value found.")
@@ -170,12 +171,12 @@ class RemoveFromDictionaryBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        dictionary: Dict[Any, Any] = SchemaField(description="The dictionary to change.")
-        key: Union[str, int] = SchemaField(description="The key to remove.")
+        dictionary: dict[Any, Any] = SchemaField(description="The dictionary to change.")
+        key: str | int = SchemaField(description="The key to remove.")
         return_value: bool = SchemaField(default=False, description="Whether to yield the removed value.")
 
     class Output(BlockSchemaOutput):
-        updated_dictionary: Dict[Any, Any] = SchemaField(description="The dictionary without the key.")
+        updated_dictionary: dict[Any, Any] = SchemaField(description="The dictionary without the key.")
         removed_value: Any = SchemaField(description="The removed value, when requested.")
 
     test_input = [
@@ -205,12 +206,12 @@ class ReplaceDictionaryValueBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        dictionary: Dict[Any, Any] = SchemaField(description="The dictionary to change.")
-        key: Union[str, int] = SchemaField(description="The key whose value is replaced.")
+        dictionary: dict[Any, Any] = SchemaField(description="The dictionary to change.")
+        key: str | int = SchemaField(description="The key whose value is replaced.")
         value: Any = SchemaField(description="The new value.")
 
     class Output(BlockSchemaOutput):
-        updated_dictionary: Dict[Any, Any] = SchemaField(description="The dictionary with the new value.")
+        updated_dictionary: dict[Any, Any] = SchemaField(description="The dictionary with the new value.")
         old_value: Any = SchemaField(description="The value that was replaced.")
 
     test_input = [
@@ -241,7 +242,7 @@ class DictionaryIsEmptyBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        dictionary: Dict[Any, Any] = SchemaField(description="The dictionary to check.")
+        dictionary: dict[Any, Any] = SchemaField(description="The dictionary to check.")
 
     class Output(BlockSchemaOutput):
         is_empty: bool = SchemaField(description="True when the dictionary is empty.")

@@ -6,8 +6,10 @@ a wrong shape is reported as an input error rather than a traceback. Each block 
 """
 
 import json
-from typing import Any, AsyncIterator, List
+from collections.abc import AsyncIterator
+from typing import Any
 
+from services.blocks.bounds import approx_size, too_many_chars, too_many_items
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -16,7 +18,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.bounds import approx_size, too_many_chars, too_many_items
 
 
 def _dedup_key(item: Any) -> Any:
@@ -28,7 +29,7 @@ def _dedup_key(item: Any) -> Any:
         return (1, json.dumps(item, sort_keys=True, default=repr))
 
 
-def _not_lists(lists: List[Any]) -> List[str]:
+def _not_lists(lists: list[Any]) -> list[str]:
     return [f"item {i} is {type(v).__name__}" for i, v in enumerate(lists) if not isinstance(v, list)]
 
 
@@ -38,14 +39,14 @@ class ConcatenateListsBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        lists: List[List[Any]] = SchemaField(
+        lists: list[list[Any]] = SchemaField(
             description="The lists to join, in order.", placeholder="e.g., [[1, 2], [3, 4]]")
         deduplicate: bool = SchemaField(
             default=False, description="Keep only the first occurrence of each item.", advanced=True)
         remove_none: bool = SchemaField(default=False, description="Drop None items.", advanced=True)
 
     class Output(BlockSchemaOutput):
-        concatenated_list: List[Any] = SchemaField(description="All items, in order.")
+        concatenated_list: list[Any] = SchemaField(description="All items, in order.")
         length: int = SchemaField(description="Number of items in the result.")
 
     test_input = [
@@ -73,7 +74,7 @@ class ConcatenateListsBlock(Block):
         if refused:
             yield "error", refused
             return
-        result: List[Any] = [item for lst in lists for item in lst]
+        result: list[Any] = [item for lst in lists for item in lst]
         if input_data.remove_none:
             result = [item for item in result if item is not None]
         if input_data.deduplicate:
@@ -101,10 +102,10 @@ def nesting_depth(value: Any) -> int:
     return deepest
 
 
-def flatten(value: List[Any], max_depth: int) -> List[Any]:
+def flatten(value: list[Any], max_depth: int) -> list[Any]:
     """Flatten ``max_depth`` levels of nesting (-1: all of them), keeping item order."""
-    out: List[Any] = []
-    stack: List[tuple] = [(iter(value), 0)]
+    out: list[Any] = []
+    stack: list[tuple] = [(iter(value), 0)]
     while stack:
         items, level = stack[-1]
         item = next(items, _END)
@@ -126,13 +127,13 @@ class FlattenListBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        nested_list: List[Any] = SchemaField(
+        nested_list: list[Any] = SchemaField(
             description="The nested list to flatten.", placeholder="e.g., [[1, [2, 3]], [4]]")
         max_depth: int = SchemaField(
             default=-1, ge=-1, description="How many levels to flatten; -1 flattens everything.", advanced=True)
 
     class Output(BlockSchemaOutput):
-        flattened_list: List[Any] = SchemaField(description="The flattened list.")
+        flattened_list: list[Any] = SchemaField(description="The flattened list.")
         length: int = SchemaField(description="Number of items in the flattened list.")
         original_depth: int = SchemaField(description="Nesting depth of the input (a flat list is 1).")
 
@@ -160,14 +161,14 @@ class ZipListsBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        lists: List[List[Any]] = SchemaField(
+        lists: list[list[Any]] = SchemaField(
             description="The lists to zip.", placeholder="e.g., [[1, 2, 3], ['a', 'b', 'c']]")
         pad_to_longest: bool = SchemaField(
             default=False, description="Pad shorter lists instead of stopping at the shortest.", advanced=True)
         fill_value: Any = SchemaField(default=None, description="The padding value.", advanced=True)
 
     class Output(BlockSchemaOutput):
-        zipped_list: List[List[Any]] = SchemaField(description="One list per position, holding each input's item.")
+        zipped_list: list[list[Any]] = SchemaField(description="One list per position, holding each input's item.")
         length: int = SchemaField(description="Number of zipped groups.")
 
     test_input = [
@@ -190,7 +191,7 @@ class ZipListsBlock(Block):
             yield "error", "Every input must be a list: " + ", ".join(bad)
             return
         if not lists:
-            zipped: List[Any] = []
+            zipped: list[Any] = []
         else:
             size = max(map(len, lists)) if input_data.pad_to_longest else min(map(len, lists))
             fill = input_data.fill_value

@@ -11,7 +11,7 @@ while pydantic evaluates the annotations.
 
 import json
 import math
-from typing import Any, AsyncIterator, List, Optional
+from typing import Any, AsyncIterator, List
 
 from services.domain.blocks.base import (
     Block,
@@ -44,9 +44,9 @@ class CreateListBlock(Block):
 
     class Input(BlockSchemaInput):
         values: List[Any] = SchemaField(description="The values of the list.", placeholder="e.g., ['A', 'B', 'C']")
-        max_size: Optional[int] = SchemaField(
+        max_size: int | None = SchemaField(
             default=None, description="Largest number of items per yielded list.", advanced=True)
-        max_tokens: Optional[int] = SchemaField(
+        max_tokens: int | None = SchemaField(
             default=None, description="Largest estimated token count per yielded list.", advanced=True)
 
     class Output(BlockSchemaOutput):
@@ -94,7 +94,7 @@ class AddToListBlock(Block):
         list: List[Any] = SchemaField(default_factory=_new_list, description="The list to add to. Starts empty when not given.")
         entry: Any = SchemaField(default=None, description="One entry to add.", advanced=False)
         entries: List[Any] = SchemaField(default_factory=_new_list, description="Several entries to add.", advanced=False)
-        position: Optional[int] = SchemaField(
+        position: int | None = SchemaField(
             default=None, description="Where to insert (Python index, negative allowed); appended when not given.")
 
     class Output(BlockSchemaOutput):
@@ -183,7 +183,7 @@ class RemoveFromListBlock(Block):
     class Input(BlockSchemaInput):
         list: List[Any] = SchemaField(description="The list to change.")
         value: Any = SchemaField(default=None, description="The value to remove (first occurrence).")
-        index: Optional[int] = SchemaField(default=None, description="The index to remove; wins over value.")
+        index: int | None = SchemaField(default=None, description="The index to remove; wins over value.")
         return_item: bool = SchemaField(default=False, description="Whether to yield the removed item.")
 
     class Output(BlockSchemaOutput):

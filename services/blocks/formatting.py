@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.domain.blocks.base import RunContext
 from services.blocks.sandbox import INLINE_RENDERER, MAX_TEMPLATE_CHARS, TemplateRenderError
+from services.domain.blocks.base import RunContext
 
 MAX_RENDERED_CHARS = MAX_TEMPLATE_CHARS
 

@@ -17,10 +17,12 @@ import binascii
 import enum
 import json
 import urllib.parse
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
+from services.blocks.http_fetch import FetchError, FetchResult, guarded_fetch
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -29,7 +31,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.http_fetch import FetchError, FetchResult, guarded_fetch
 
 
 class HttpMethod(str, enum.Enum):

@@ -25,8 +25,8 @@ import asyncio
 import logging
 import re
 import socket
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
 
 import httpx
 

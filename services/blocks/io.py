@@ -8,8 +8,10 @@ Input blocks yield ``result`` only when they hold a value; the executor puts the
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
+from services.blocks.formatting import render_template
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -19,7 +21,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.formatting import render_template
 
 
 class AgentInputBlock(Block):
@@ -137,7 +138,7 @@ class AgentOutputBlock(Block):
             try:
                 rendered = await render_template(ctx, input_data.format, {input_data.name: input_data.value},
                                                  escape_html=input_data.escape_html)
-            except Exception as exc:  # a bad template is reported in the output, as AutoGPT does
+            except Exception as exc:  # noqa: BLE001 - a bad template is reported in the output, as AutoGPT does
                 yield "output", f"Error: {exc}, {input_data.value}"
             else:
                 yield "output", rendered

@@ -7,7 +7,8 @@ way to flood the executor; the item count and the size of JSON text are therefor
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from services.domain.blocks.base import (
     Block,

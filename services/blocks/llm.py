@@ -11,16 +11,9 @@ The summary and list blocks live in ``llm_lists``.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
-from services.domain.blocks.base import (
-    Block,
-    BlockCategory,
-    BlockSchemaInput,
-    BlockSchemaOutput,
-    RunContext,
-    SchemaField,
-)
 from services.blocks.llm_structured import StructuredSpec, generate_structured
 from services.blocks.llm_support import (
     TEST_CREDENTIALS_INPUT,
@@ -35,6 +28,14 @@ from services.blocks.llm_support import (
     ollama_host_field,
     provider_call,
     sys_prompt_field,
+)
+from services.domain.blocks.base import (
+    Block,
+    BlockCategory,
+    BlockSchemaInput,
+    BlockSchemaOutput,
+    RunContext,
+    SchemaField,
 )
 from services.domain.integrations.credentials import CredentialsMeta
 from services.domain.llm.types import LlmRequest, LlmResponse

@@ -11,15 +11,9 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
-from services.domain.blocks.base import (
-    BlockCategory,
-    BlockSchemaInput,
-    BlockSchemaOutput,
-    RunContext,
-    SchemaField,
-)
 from services.blocks.llm import LlmBlockBase
 from services.blocks.llm_structured import StructuredSpec, generate_structured
 from services.blocks.llm_support import (
@@ -33,6 +27,13 @@ from services.blocks.llm_support import (
     model_field,
     ollama_host_field,
     split_words,
+)
+from services.domain.blocks.base import (
+    BlockCategory,
+    BlockSchemaInput,
+    BlockSchemaOutput,
+    RunContext,
+    SchemaField,
 )
 from services.domain.integrations.credentials import CredentialsMeta
 from services.domain.llm.types import LlmRequest, LlmResponse

@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.domain.blocks.base import RunContext
 from services.blocks.llm_support import (
     OLLAMA_DEFAULT_HOST,
     LlmBlockFailure,
@@ -26,9 +25,9 @@ from services.blocks.llm_support import (
     record_format_retry,
     render_prompt,
 )
+from services.domain.blocks.base import RunContext
 from services.domain.llm.models import DEFAULT_LLM_MODEL
 from services.domain.llm.types import LlmRequest
-
 
 # -- the JSON answer contract ----------------------------------------------------------------------
 

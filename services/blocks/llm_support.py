@@ -16,12 +16,13 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from typing import Annotated, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-from services.domain.blocks.base import CredentialsField, RunContext, SchemaField
 from services.blocks.formatting import render_template
+from services.domain.blocks.base import CredentialsField, RunContext, SchemaField
 from services.domain.llm.models import (
     DEFAULT_LLM_MODEL,
     LLM_PROVIDERS,
@@ -153,7 +154,7 @@ async def render_prompt(ctx: RunContext, template: str, values: dict[str, str]) 
     render empty)."""
     try:
         return await render_template(ctx, template, values)
-    except Exception as exc:  # template syntax or sandbox errors come from user text
+    except Exception as exc:  # noqa: BLE001 - template syntax or sandbox errors come from user text
         raise LlmBlockFailure(f"Could not fill the prompt values into the prompt: {exc}") from None
 
 

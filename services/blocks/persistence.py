@@ -10,7 +10,8 @@ addressed the same way.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from services.domain.blocks.base import (
     Block,

@@ -14,7 +14,8 @@ import binascii
 import csv
 import io
 import urllib.parse
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from services.domain.blocks.base import (
     Block,

@@ -14,10 +14,14 @@ import json
 import multiprocessing
 import re
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from jinja2 import TemplateError
 
+from services.blocks.bounds import too_many_chars
+from services.blocks.formatting import render_template
+from services.blocks.sandbox.limits import replaced_size
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -26,9 +30,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.bounds import too_many_chars
-from services.blocks.sandbox.limits import replaced_size
-from services.blocks.formatting import render_template
 
 try:
     import regex as _regex
@@ -36,6 +37,11 @@ except ImportError:  # pragma: no cover - exercised by forcing the fallback in t
     _regex = None
 
 REGEX_TIMEOUT_SECONDS = 5.0
+
+
+def _pattern_errors() -> tuple[type[Exception], ...]:
+    """What a bad pattern raises: ``re``'s error, and ``regex``'s where that engine is in use."""
+    return (re.error,) if _regex is None else (re.error, _regex.error)
 
 
 class PatternError(ValueError):
@@ -71,7 +77,7 @@ def _scan_with_regex(pattern: str, text: str, flags: int, group: int, first_only
 def _child_scan(conn: Any, pattern: str, text: str, flags: int, group: int, first_only: bool) -> None:
     try:
         conn.send(("ok", _collect(re.finditer(pattern, text, flags), group, first_only, float("inf"))))
-    except Exception as exc:  # sent back; the parent raises it as a pattern error
+    except Exception as exc:  # noqa: BLE001 - sent back; the parent raises it as a pattern error
         conn.send(("error", str(exc)))
     finally:
         conn.close()
@@ -114,7 +120,7 @@ async def scan_pattern(pattern: str, text: str, *, ignore_case: bool = False, do
         return await asyncio.to_thread(_scan_in_child, pattern, text, flags, group, first_only, limit)
     except RegexTimeout:
         raise RegexTimeout(f"pattern timed out after {limit:g} seconds") from None
-    except (re.error, *((_regex.error,) if _regex is not None else ())) as exc:
+    except _pattern_errors() as exc:
         raise PatternError(f"invalid pattern {pattern!r}: {exc}") from None
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any, AsyncIterator, Literal, Union
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from services.blocks.bounds import MAX_REPEAT, approx_size, too_many_chars
 from services.domain.blocks.base import (
     Block,
     BlockCategory,
@@ -23,7 +25,6 @@ from services.domain.blocks.base import (
     RunContext,
     SchemaField,
 )
-from services.blocks.bounds import MAX_REPEAT, approx_size, too_many_chars
 
 # The zones AutoGPT offers (one per distinct UTC offset), in its order.
 TIMEZONES = (
@@ -82,7 +83,7 @@ class ISO8601Format(BaseModel):
 
 def _zone(name: str) -> dt.tzinfo:
     if name == "UTC":
-        return dt.timezone.utc  # needs no tz database
+        return dt.UTC  # needs no tz database
     return ZoneInfo(name)
 
 
@@ -110,7 +111,7 @@ def _parses(fmt: str) -> Any:
 def _days_from_today(fmt: str, days: int) -> Any:
     def check(value: Any) -> bool:
         shown = dt.datetime.strptime(value, fmt).date()
-        expected = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=days)
+        expected = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
         return abs((shown - expected).days) <= 1
     return check
 
@@ -124,7 +125,7 @@ class GetCurrentTimeBlock(Block):
 
     class Input(BlockSchemaInput):
         trigger: str = SchemaField(description="Any data; triggers the output of the current time.")
-        format_type: Annotated[Union[TimeStrftimeFormat, TimeISO8601Format],
+        format_type: Annotated[TimeStrftimeFormat | TimeISO8601Format,
                                Field(discriminator="discriminator")] = SchemaField(
             default=TimeStrftimeFormat(discriminator="strftime"),
             description="Output format: strftime with a custom format, or ISO 8601.")
@@ -163,9 +164,9 @@ class GetCurrentDateBlock(Block):
 
     class Input(BlockSchemaInput):
         trigger: str = SchemaField(description="Any data; triggers the output of the current date.")
-        offset: Union[int, str] = SchemaField(default=0, title="Days Offset",
+        offset: int | str = SchemaField(default=0, title="Days Offset",
                                               description="Number of days to subtract from today.")
-        format_type: Annotated[Union[DateStrftimeFormat, DateISO8601Format],
+        format_type: Annotated[DateStrftimeFormat | DateISO8601Format,
                                Field(discriminator="discriminator")] = SchemaField(
             default=DateStrftimeFormat(discriminator="strftime"),
             description="Output format: strftime with a custom format, or ISO 8601.")
@@ -205,7 +206,7 @@ class GetCurrentDateAndTimeBlock(Block):
 
     class Input(BlockSchemaInput):
         trigger: str = SchemaField(description="Any data; triggers the output of the current date and time.")
-        format_type: Annotated[Union[StrftimeFormat, ISO8601Format],
+        format_type: Annotated[StrftimeFormat | ISO8601Format,
                                Field(discriminator="discriminator")] = SchemaField(
             default=StrftimeFormat(discriminator="strftime"),
             description="Output format: strftime with a custom format, or ISO 8601 / RFC 3339.")
@@ -221,10 +222,10 @@ class GetCurrentDateAndTimeBlock(Block):
                                              "include_microseconds": True}},
     ]
     test_output = [
-        ("date_time", lambda t: abs(dt.datetime.now(dt.timezone.utc) - dt.datetime.strptime(
-            t, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)) < dt.timedelta(seconds=10)),
+        ("date_time", lambda t: abs(dt.datetime.now(dt.UTC) - dt.datetime.strptime(
+            t, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)) < dt.timedelta(seconds=10)),
         ("date_time", _days_from_today("%Y/%m/%d", 0)),
-        ("date_time", lambda t: "." in t and abs(dt.datetime.now(dt.timezone.utc)
+        ("date_time", lambda t: "." in t and abs(dt.datetime.now(dt.UTC)
                                                  - dt.datetime.fromisoformat(t)) < dt.timedelta(seconds=10)),
     ]
 
@@ -250,10 +251,10 @@ class CountdownTimerBlock(Block):
     class Input(BlockSchemaInput):
         input_message: Any = SchemaField(default="timer finished", advanced=False,
                                          description="Message to output when the timer finishes.")
-        seconds: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in seconds.")
-        minutes: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in minutes.")
-        hours: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in hours.")
-        days: Union[int, str] = SchemaField(default=0, advanced=False, description="Duration in days.")
+        seconds: int | str = SchemaField(default=0, advanced=False, description="Duration in seconds.")
+        minutes: int | str = SchemaField(default=0, advanced=False, description="Duration in minutes.")
+        hours: int | str = SchemaField(default=0, advanced=False, description="Duration in hours.")
+        days: int | str = SchemaField(default=0, advanced=False, description="Duration in days.")
         repeat: int = SchemaField(default=1, le=MAX_REPEAT, description="Number of times the timer runs.")
 
     class Output(BlockSchemaOutput):

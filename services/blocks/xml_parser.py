@@ -13,7 +13,8 @@ for any text. So ``<tag1><tag2>content</tag2></tag1>`` gives ``{"tag1": {"tag2":
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml

@@ -129,7 +129,6 @@ def _dispatch(args) -> int:
         print(issue_token(load_settings(local_default=True), args.user, email=args.email, admin=args.admin))
         return 0
     if args.command == "migrate":
-        from services.infra import db
         from services.infra.migrations import migrate
 
         print("applied:", ", ".join(migrate(load_settings())))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.infra.eventstore import make_datastore
-from services.infra.eventstore import EventStore
 from services.domain.executions.audit import timeline, with_causes
 from services.domain.executions.state import ExecutionState
+from services.infra.eventstore import EventStore, make_datastore
 from services.infra.settings import Settings
 
 

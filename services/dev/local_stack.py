@@ -48,7 +48,7 @@ class Supervisor:
             cmd += ["--port", str(self.port)]
         # 0600: a log may hold what a service printed about a user's run
         fd = os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        log = os.fdopen(fd, "ab")  # noqa: SIM115 - handed to the child
+        log = os.fdopen(fd, "ab")  # handed to the child
         self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def restart_dead(self) -> None:
@@ -143,8 +143,8 @@ def up(port: int) -> int:
 
 
 def _prepare(settings: Settings) -> None:
-    from services.infra.migrations import migrate
     from services.infra.kafka import ensure_topics, wait_for_broker
+    from services.infra.migrations import migrate
 
     migrate(settings)
 
@@ -156,9 +156,8 @@ def _prepare(settings: Settings) -> None:
 
 
 def _announce(settings: Settings, url: str, logs: Path) -> None:
-    from services.infra.auth import issue_token
-
     from services.domain.integrations.system import configured_system_credentials
+    from services.infra.auth import issue_token
 
     token = issue_token(settings, "dev-user", email="dev@example.com")
     platform = sorted(c.provider for c in configured_system_credentials(settings).values() if c.provider != "ollama")

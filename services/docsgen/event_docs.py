@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from schemas.envelope import EVENT_ID_NAMESPACE, Envelope, event_id_for
 import schemas.events
+from schemas.envelope import EVENT_ID_NAMESPACE, Envelope, event_id_for
 from schemas.events import Event, registered_types
 from schemas.topics import CONTEXTS, topic_name
 
@@ -184,7 +184,7 @@ FIELD_NOTES: dict[str, str] = {
     "seq": "0, 1, 2 … yield order within the node execution",
     "stats": "block stats (`walltime` seconds, cost, …)",
     "error": "error message",
-    "reason": "why it was cut short",
+    "NodeTerminated.reason": "why it was cut short",
     "ExecutionCompleted.stats": "run totals",
     "ExecutionFailed.stats": "run totals",
     "ExecutionTerminated.stats": "run totals",
@@ -200,7 +200,7 @@ FIELD_NOTES: dict[str, str] = {
     "instructions": "instructions for users of the graph", "recommended_schedule_cron": "suggested schedule",
     "forked_from_id": "graph this one was forked from", "forked_from_version": "version it was forked from",
     "nodes": "nodes of this version", "links": "links between node pins",
-    "StoredNode.id": "node id (server-assigned)", "input_default": "constant inputs", "metadata": "UI data",
+    "StoredNode.id": "node id (server-assigned)", "input_default": "constant inputs", "StoredNode.metadata": "UI data",
     "StoredLink.id": "link id", "source_id": "source node id", "sink_id": "sink node id",
     "source_name": "output pin of the source", "sink_name": "input pin of the sink",
     "is_static": "static link: the latest value is reused by every later execution of the sink",

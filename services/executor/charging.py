@@ -15,10 +15,10 @@ from collections import OrderedDict
 from typing import Any
 
 from schemas.events.credits import UsageMetadata
-from services.infra.block_charge import charge_block_run
-from services.infra.ledger_service import LedgerService
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.executor.scheduling.limits import surcharge
+from services.infra.block_charge import charge_block_run
+from services.infra.ledger_service import LedgerService
 
 # One round trip: a node execution seen before keeps its number; a new one takes the user's next.
 _NUMBER = """

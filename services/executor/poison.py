@@ -100,7 +100,7 @@ async def control_loop(stop: asyncio.Event, *, interval: Callable[[], float], po
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         try:
             await poll()
@@ -109,5 +109,5 @@ async def control_loop(stop: asyncio.Event, *, interval: Callable[[], float], po
                 await prune()
         except (psycopg.Error, OSError) as exc:
             log.debug("executor control pass failed: %s", exc)
-        except Exception:  # noqa: BLE001 - this loop must outlive any one bad pass
+        except Exception:  # this loop must outlive any one bad pass
             log.exception("executor control pass failed")

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from schemas.events.executions import ExecutionQueued
-from services.domain.graphs.credentials import node_credentials_masks
 from schemas.graph import GraphVersionBody
 from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.errors import NotFoundError
-from services.domain.graphs.graph import Graph
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import ConcurrencyConflict, NewEvent
-from services.infra.blobs import Refs
-from services.infra.execution_refs import Externaliser
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.status import TERMINAL_STATUSES, ExecutionStatus
-from services.infra.execution_stream import request_stop
-from services.infra.ratelimit import RateLimited, RateLimiter, user_bucket
+from services.domain.graphs.credentials import node_credentials_masks
+from services.domain.graphs.graph import Graph
 from services.executor.scheduling.limits import (
     MAX_CHILD_DEPTH,
     RunLimitExceeded,
@@ -34,6 +29,12 @@ from services.executor.scheduling.limits import (
     descendants_exceeded,
     is_tree_limit,
 )
+from services.infra.blobs import Refs
+from services.infra.eventstore import EventStore
+from services.infra.execution_refs import Externaliser
+from services.infra.execution_stream import request_stop
+from services.infra.ratelimit import RateLimited, RateLimiter, user_bucket
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 
 CHILD_NAMESPACE = uuid.UUID("0b5e6a52-8a8e-4f0e-9d53-6c3a3f1f2a10")
 

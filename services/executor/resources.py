@@ -50,7 +50,7 @@ class ExecutorResources:
         return self.kv_pool
 
     @classmethod
-    async def open(cls, settings: Settings) -> "ExecutorResources":
+    async def open(cls, settings: Settings) -> ExecutorResources:
         datastore = make_datastore(settings, pool_size=4)
         executions = EventStore(datastore, "executions", max_event_bytes=settings.max_event_bytes)
         writer = GroupCommitWriter(executions)

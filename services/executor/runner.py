@@ -28,20 +28,21 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
-from services.infra import blobs
 from services.domain.blocks.base import BlockType, RunContext
 from services.domain.credits.ledger import InsufficientBalance
-from services.infra.execution_refs import Externaliser, encode, state_refs
 from services.domain.executions.state import ExecutionState, NodeExec
-from services.infra.settings import Settings
+from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
 from services.executor.scheduling.limits import RunLimitExceeded
 from services.executor.scheduling.planner import Planner
-from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
+from services.infra import blobs
+from services.infra.execution_refs import Externaliser, encode, state_refs
+from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 16 * 1024  # a node's error is recorded twice (output and NodeFailed): keep it short
@@ -57,7 +58,7 @@ class OutputLimits:
     max_event_bytes: int = Settings.model_fields["max_event_bytes"].default
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "OutputLimits":
+    def from_settings(cls, settings: Settings) -> OutputLimits:
         return cls(settings.inline_value_bytes, settings.max_value_bytes, settings.max_run_bytes,
                    settings.max_event_bytes)
 

@@ -37,19 +37,19 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.infra import deadletters
 from services.domain.blocks.base import RunContext
 from services.domain.executions.state import ExecutionState, NodeExec
-from services.infra.execution_stream import load_state
-from services.infra.kafka import ensure_topics, make_consumer
-from services.infra.settings import Settings
-from services.infra.kv import PostgresKeyValueStore
-from services.executor.ports import StoreChildRunner
+from services.domain.executions.status import TERMINAL_EVENT_TYPES
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
+from services.executor.ports import StoreChildRunner
+from services.executor.resources import ExecutorResources
 from services.executor.runner import ExecutionRunner
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
-from services.executor.resources import ExecutorResources
-from services.domain.executions.status import TERMINAL_EVENT_TYPES
+from services.infra import deadletters
+from services.infra.execution_stream import load_state
+from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.kv import PostgresKeyValueStore
+from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
@@ -72,7 +72,7 @@ class RunHandle:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, service: "ExecutorService") -> None:
+    def __init__(self, service: ExecutorService) -> None:
         self.service = service
 
     async def on_partitions_revoked(self, revoked) -> None:

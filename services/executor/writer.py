@@ -18,8 +18,8 @@ from datetime import datetime
 
 from schemas.events.base import Event
 from services.infra.eventstore import EventStore
-from services.infra.store_contract import NewEvent
 from services.infra.group_commit import commit_groups, lost_earlier_write, take_batch
+from services.infra.store_contract import NewEvent
 
 log = logging.getLogger(__name__)
 

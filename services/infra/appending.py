@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from services.infra.store_contract import ConcurrencyConflict
 

@@ -31,7 +31,8 @@ reference is somehow unresolvable is left as the reference (visible, never silen
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -147,7 +148,7 @@ class Refs:
             placed.append((value, ref))
         return placed
 
-    async def resolve(self, store: "BlobStore", owner_id: str) -> list[tuple[Any, dict[str, Any]]]:
+    async def resolve(self, store: BlobStore, owner_id: str) -> list[tuple[Any, dict[str, Any]]]:
         if not self._slots:
             return []
         return self.fill(await store.get(owner_id, self.shas()))

@@ -8,12 +8,13 @@ so a platform-paid block costs the same and leaves the same ledger entry on eith
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from schemas.events.credits import UsageMetadata
 from services.domain.blocks.registry import get_block
-from services.infra.ledger_service import LedgerService
 from services.domain.credits.pricing import block_usage_cost
+from services.infra.ledger_service import LedgerService
 
 
 async def charge_block_run(ledger: LedgerService, cost_table, user_id: str, block_id: str,

@@ -18,10 +18,10 @@ from datetime import datetime
 from pydantic import SecretStr
 
 from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
-from services.infra.eventstore import EventStore
 from services.domain.integrations.credentials import APIKeyCredentials, CredentialsMeta, credentials_uuid
 from services.domain.integrations.crypto import Keyring
 from services.domain.integrations.system import configured_system_credentials
+from services.infra.eventstore import EventStore
 
 
 @dataclass
@@ -76,7 +76,7 @@ class CredentialsReader:
         self.system = system
 
     @classmethod
-    def from_settings(cls, store: EventStore, settings) -> "CredentialsReader":
+    def from_settings(cls, store: EventStore, settings) -> CredentialsReader:
         """The reader a service process runs with: its keyring and system credentials from settings."""
         return cls(store, Keyring.parse(settings.credentials_keys), configured_system_credentials(settings))
 

@@ -16,11 +16,11 @@ in ``/metrics`` and turns ``/health`` red for that consumer while anything is op
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import psycopg
 from eventsourcing import persistence as es_persistence
-from datetime import datetime
-from typing import Any
 
 OPEN_STATUSES = ("parked", "retry")
 # SQLSTATE classes that say "try again later", not "this event is bad": connection exceptions,

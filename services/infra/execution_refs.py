@@ -14,9 +14,9 @@ from typing import Any
 
 from schemas.events.base import Event
 from schemas.events.executions import ExecutionQueued, NodeInputAdded, NodeOutput, NodeQueued
+from services.domain.executions.state import ExecutionState
 from services.infra import blobs
 from services.infra.blobs import Refs
-from services.domain.executions.state import ExecutionState
 
 # An event also holds ids, pin names and timestamps: room kept for them when entries of one
 # container (a node's whole input) must share the event's budget.

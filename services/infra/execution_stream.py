@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 from schemas.events.executions import ExecutionStopRequested
+from services.domain.executions.state import ExecutionState
+from services.infra.appending import decide_and_append
 from services.infra.eventstore import EventStore
 from services.infra.store_contract import NewEvent
-from services.infra.appending import decide_and_append
-from services.domain.executions.state import ExecutionState
 
 
 def load_state(store: EventStore, execution_id: uuid.UUID | str, *, upto: int | None = None) -> ExecutionState:

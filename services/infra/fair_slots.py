@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, OrderedDict
-from typing import Hashable
+from collections.abc import Hashable
 
 
 class FairQueue:

@@ -19,8 +19,9 @@ never get a gap.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from services.infra.store_contract import ConcurrencyConflict, NewEvent
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -43,7 +43,7 @@ async def beat(settings: Settings, component: str, status: Callable[[], tuple[bo
             conn = None
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     if conn is not None:
         try:

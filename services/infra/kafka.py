@@ -60,7 +60,7 @@ async def broker_message_limit(settings: Settings, topic: str, timeout_s: float 
         for resource in resources:
             try:
                 responses = await asyncio.wait_for(admin.describe_configs([resource]), timeout=timeout_s)
-            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, KafkaError, OSError) as exc:
                 log.info("broker cannot describe %s configs (%s)", resource.name, exc)
                 continue
             for response in responses:
@@ -68,7 +68,7 @@ async def broker_message_limit(settings: Settings, topic: str, timeout_s: float 
                     for entry in item[4]:
                         if entry[0] in ("message.max.bytes", "max.message.bytes") and str(entry[1]).isdigit():
                             limits.append(int(entry[1]))
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, KafkaError, OSError) as exc:
         log.info("broker limits unknown (%s)", exc)
     finally:
         try:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import copy
 import threading
 from collections import defaultdict
-from datetime import date, datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from schemas.events.credits import LedgerEntry, UsageMetadata
 from services.domain.credits.ledger import SNAPSHOT_EVERY, Decision, Ledger, ledger_stream_id
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import NewEvent
-from services.infra.settings import Settings
 from services.infra.appending import decide_and_append
+from services.infra.eventstore import EventStore
+from services.infra.settings import Settings
+from services.infra.store_contract import NewEvent
 
 SNAPSHOT_TYPE = "LedgerSnapshotTaken"
 
@@ -36,14 +36,14 @@ class LedgerService:
         self.signup_credits = signup_credits
         self.monthly_refill = monthly_refill
         self.snapshot_every = snapshot_every
-        self.today = today or (lambda: datetime.now(timezone.utc).date())
+        self.today = today or (lambda: datetime.now(UTC).date())
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
         # Folded ledgers by user, brought up to date with the events recorded since (usually none:
         # one index lookup), so a hot ledger is not refolded for every spend.
         self._cache: dict[str, Ledger] = {}
 
     @classmethod
-    def from_settings(cls, store: EventStore, settings: Settings) -> "LedgerService":
+    def from_settings(cls, store: EventStore, settings: Settings) -> LedgerService:
         """The deployment's ledger policy (sign-up grant, monthly refill, snapshot interval): the one
         wiring the command API and the executor share, so both apply the same policy."""
         return cls(store, signup_credits=settings.signup_credits, monthly_refill=settings.monthly_refill_credits,

@@ -194,7 +194,7 @@ class Relay:
                     await self._reset_position(lock_conn)
                     self.stats.refills += 1
                     self._lost_data = True
-                except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning("relay %s: broker unavailable (%s); retrying", self.context, exc)
                     await _wait_or_stop(stop, 1.0)
         finally:
@@ -258,7 +258,7 @@ class Relay:
         finally:
             try:
                 await asyncio.wait_for(producer.stop(), timeout=2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("relay %s: producer did not stop cleanly", self.context)
 
     async def _check_broker_kept_data(self, conn: psycopg.AsyncConnection) -> None:
@@ -314,7 +314,7 @@ class Relay:
 
     async def _resend_alone(self, producer, refused: list, parked: list, holding: set) -> list:
         published = []
-        for record, first_error in refused:
+        for record, _first_error in refused:
             stream_id = str(record[1])
             if stream_id in holding or stream_id in self.quarantine.held.streams:
                 parked.append((record, None))

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     health_relay_behind_s: float = 30.0
 
     @model_validator(mode="after")
-    def _clean_system_keys(self) -> "Settings":
+    def _clean_system_keys(self) -> Settings:
         """A provider key from the environment is stripped (a secret file written with ``echo``
         ends in a newline) and must be visible ASCII: it is sent in an HTTP header, and a refused
         header can be quoted back in an error. The message names the variable, never the value."""
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> "Settings":
+    def _refuse_default_secrets(self) -> Settings:
         """Outside local mode, refuse secrets anyone can know: the public development constants,
         the example env's placeholders and anything shorter than 32 bytes. The message names the
         variable, never its value."""

@@ -13,7 +13,7 @@ be one fetched to fill a gap, not the one asked for), so the caller can park exa
 from __future__ import annotations
 
 import logging
-from typing import Container
+from collections.abc import Container
 
 from psycopg import AsyncCursor
 
@@ -21,8 +21,8 @@ from schemas.envelope import Envelope
 from schemas.events import decode_payload
 from services.infra import event_log
 from services.infra.event_codec import decode_row
-from services.projector.registry import HANDLERS, PROJECTION_NAME
 from services.projector.projections.sql import fetch_all
+from services.projector.registry import HANDLERS, PROJECTION_NAME
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelo
                 continue
             try:
                 await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
-            except Exception as exc:  # noqa: BLE001 - the caller decides: retry the batch or park the event
+            except Exception as exc:  # the caller decides: retry the batch or park the event
                 raise ProjectionFailed(item, exc) from exc
         applied_versions[env.stream_id] = env.stream_version
         applied.append(env)

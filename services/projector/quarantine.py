@@ -146,7 +146,7 @@ async def apply_guarded(conn: psycopg.AsyncConnection, quarantine: Quarantine, c
             async with conn.transaction(), conn.cursor() as cur:
                 applied, duplicates = await apply_envelopes(cur, context, pending, skip=quarantine.skips(context))
             return applied, duplicates, held
-        except Exception as exc:  # noqa: BLE001 - sorted below
+        except Exception as exc:  # sorted below
             if is_transient(exc, conn):
                 raise
     applied, duplicates = [], 0
@@ -157,7 +157,7 @@ async def apply_guarded(conn: psycopg.AsyncConnection, quarantine: Quarantine, c
         try:
             async with conn.transaction(), conn.cursor() as cur:
                 done, dup = await apply_envelopes(cur, context, [env], skip=quarantine.skips(context))
-        except Exception as exc:  # noqa: BLE001 - sorted here
+        except Exception as exc:  # sorted here
             if is_transient(exc, conn):
                 raise
             await park(conn, quarantine, context, exc.env if isinstance(exc, ProjectionFailed) else env, exc)

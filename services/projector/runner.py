@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import psycopg
@@ -123,13 +123,13 @@ class Projector:
         if not parts:
             return
         try:
-            changed = await self._apply_fast(conn, parts)
-        except Exception as exc:  # noqa: BLE001 - a poison event or connection trouble, sorted here
+            await self._apply_fast(conn, parts)
+        except Exception as exc:  # a poison event or connection trouble, sorted here
             if quarantine.is_transient(exc, conn):
                 raise
             log.warning("projector: batch failed (%s); applying it event by event", quarantine.describe(exc)[:300])
-            changed = await self._apply_isolated(conn, parts)
-        committed = datetime.now(timezone.utc)
+            await self._apply_isolated(conn, parts)
+        committed = datetime.now(UTC)
         self.stats.lags.extend((committed - env.occurred_at).total_seconds() for _, _, envs in parts for env in envs)
         self.stats.batches += 1
         self.stats.blocked_streams = self.quarantine.blocked_count

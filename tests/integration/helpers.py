@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet
 from services.infra.eventstore import EventStore
-from services.infra.store_contract import NewEvent
 from services.infra.kafka import make_consumer
 from services.infra.settings import Settings
+from services.infra.store_contract import NewEvent
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05,
@@ -37,7 +38,7 @@ async def read_topic(settings: Settings, topic: str, *, expect: int, timeout: fl
         deadline = time.monotonic() + timeout
         parts = consumer.partitions_for_topic(topic)
         while not parts and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic)
             if not parts:
                 await asyncio.sleep(0.2)

@@ -32,7 +32,7 @@ class ServiceProcess:
         self.log_path = log_dir / f"{name}-{os.getpid()}-{id(self)}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve", self.name], cwd=ROOT,
                                      env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT)

@@ -11,12 +11,11 @@ import uvicorn
 
 from schemas.topics import CONTEXTS
 from services import gateway
-from services.infra.eventstore import make_datastore
-from services.infra.migrations import migrate
-from services.infra.auth import issue_token
-from services.infra.eventstore import EventStore
-from services.infra.kafka import ensure_topics
 from services.dev.local_broker import free_port
+from services.infra.auth import issue_token
+from services.infra.eventstore import EventStore, make_datastore
+from services.infra.kafka import ensure_topics
+from services.infra.migrations import migrate
 from services.infra.relay import Relay
 from services.infra.settings import Settings
 from services.projector.runner import Projector
@@ -48,7 +47,7 @@ class Stack:
         stop.set()
         try:
             await asyncio.wait_for(task, timeout=15)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.cancel()
 
     async def kill(self, name: str) -> None:

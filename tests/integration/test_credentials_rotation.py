@@ -6,9 +6,9 @@ import pytest
 
 from services.command_api.app import CommandServices
 from services.command_api.application.credentials import reencrypt_all
-from services.infra.migrations import migrate
-from services.infra.auth import User
 from services.domain.integrations.crypto import SecretDecryptionError, generate_key
+from services.infra.auth import User
+from services.infra.migrations import migrate
 
 OLD = f"old:{generate_key()}"
 NEW = f"new:{generate_key()}"
@@ -48,8 +48,8 @@ def test_add_key_reencrypt_then_drop_the_old_one(settings):
 async def test_the_executor_resolves_only_the_owners_live_unexpired_credentials(settings):
     """Run-time resolution (after the execute-time checks): a credential deleted or expired since the
     run was queued, or someone else's, fails the node with a message and never yields a key."""
-    from services.infra.credentials_resolver import CredentialsUnavailable, NodeCredentials
     from services.blocks.llm import AITextGeneratorBlock
+    from services.infra.credentials_resolver import CredentialsUnavailable, NodeCredentials
 
     migrate(settings)
     services = services_with(settings, [OLD])

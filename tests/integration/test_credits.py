@@ -7,11 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.infra.eventstore import make_datastore
-from services.infra.migrations import migrate
 from services.domain.credits.ledger import InsufficientBalance
+from services.infra.eventstore import EventStore, make_datastore
 from services.infra.ledger_service import LedgerService
-from services.infra.eventstore import EventStore
+from services.infra.migrations import migrate
 from tests.integration.stack import running_stack
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 

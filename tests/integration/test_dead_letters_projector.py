@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
 
 import pytest
 
@@ -12,8 +13,8 @@ from schemas.events.graphs import GraphVersionCreated
 from schemas.graph import GraphVersionBody
 from services.cli import main as cli
 from services.infra import db, deadletters
-from services.infra.migrations import migrate
 from services.infra.eventstore import EventStore
+from services.infra.migrations import migrate
 from services.infra.store_contract import NewEvent
 from services.projector.rebuild import rebuild
 from tests.integration.helpers import eventually
@@ -221,7 +222,7 @@ def test_only_connection_trouble_is_transient():
                     psycopg_operational(), OSError("reset"), ConnectionResetError()):
         assert is_transient(trouble), trouble
     assert is_poison(MessageSizeTooLargeError("big")) and is_poison(ValueError("not a JSON object"))
-    assert not is_poison(KafkaConnectionError("down")) and not is_poison(asyncio.TimeoutError())
+    assert not is_poison(KafkaConnectionError("down")) and not is_poison(TimeoutError())
 
 
 def psycopg_operational():
@@ -231,9 +232,9 @@ def psycopg_operational():
 
 
 def test_dead_letter_table_is_readable():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     letter = deadletters.DeadLetter(3, "relay", "executions", "1f0c", 42, 7, "NodeOutput",
                                     "MessageSizeTooLargeError: The message is\n 1048900 bytes", "parked", 2, now, now)
     lines = deadletters.format_table([letter]).splitlines()

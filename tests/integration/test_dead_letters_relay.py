@@ -10,16 +10,15 @@ import uuid
 
 import pytest
 
-from schemas.events.graphs import ActiveVersionSet, GraphVersionCreated
 from schemas.events.executions import NodeOutput
+from schemas.events.graphs import ActiveVersionSet, GraphVersionCreated
 from schemas.graph import GraphVersionBody
 from services.infra import db, deadletters
-from services.infra.eventstore import make_datastore
-from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import NewEvent
+from services.infra.eventstore import EventStore, make_datastore
 from services.infra.kafka import record_limit
+from services.infra.migrations import migrate
 from services.infra.relay import Relay
+from services.infra.store_contract import NewEvent
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually, read_topic
 from tests.integration.stack import running_stack
@@ -210,14 +209,14 @@ async def test_record_limit_follows_a_lower_broker_limit(settings, raw_store, mo
     monkeypatch.setattr(relay_module, "broker_message_limit", small_broker)
     relay = Relay(settings, raw_store)
     with caplog.at_level(logging.ERROR):
-        assert await relay._check_limits() == 100_000  # noqa: SLF001
+        assert await relay._check_limits() == 100_000
     assert "above the broker's record limit" in caplog.text
 
     async def silent_broker(*_args, **_kwargs):
         return None
 
     monkeypatch.setattr(relay_module, "broker_message_limit", silent_broker)
-    assert await relay._check_limits() == record_limit(settings)  # noqa: SLF001
+    assert await relay._check_limits() == record_limit(settings)
 
 
 async def test_local_broker_cannot_report_its_limit(settings):

@@ -13,8 +13,8 @@ from schemas.events.graphs import ActiveVersionSet
 from services.infra import db, event_log
 from services.infra.event_codec import decode_row
 from services.infra.eventstore import EventStore, make_datastore
-from services.infra.store_contract import NewEvent
 from services.infra.migrations import migrate
+from services.infra.store_contract import NewEvent
 from tests.integration.helpers import append_versions
 
 

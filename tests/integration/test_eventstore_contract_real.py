@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from services.infra.eventstore import EventStore
-
 from services.infra.store_contract import DEFAULT_MAX_EVENT_BYTES
 from tests.stories.postgres import migrated_datastore
 from tests.stories.store_contract import StoreContract

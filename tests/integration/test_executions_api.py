@@ -1,6 +1,5 @@
 """Executions through the real stack: command API, store, relay, broker, executor, projector."""
 
-import asyncio
 
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 

@@ -8,12 +8,11 @@ from collections import Counter
 import pytest
 
 from services.infra import db
-from services.infra.eventstore import make_datastore
-from services.infra.eventstore import EventStore
+from services.infra.eventstore import EventStore, make_datastore
 from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
-from tests.integration.test_graphs_api import INPUT, OUTPUT
+from tests.integration.test_graphs_api import OUTPUT
 
 STEP = "f66a3543-28d3-4ab5-8945-9b336371e2ce"
 TIMER = "d67a9c52-5e4e-11e2-bcfd-0800200c9a71"

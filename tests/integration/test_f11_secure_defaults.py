@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from services.dev import local_stack
-from services.infra.settings import LOCAL_API_KEY_SECRET, LOCAL_CREDENTIALS_KEY, LOCAL_JWT_SECRET, Settings, load_settings
+from services.infra.settings import (
+    LOCAL_API_KEY_SECRET,
+    LOCAL_CREDENTIALS_KEY,
+    LOCAL_JWT_SECRET,
+    Settings,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = {"jwt_secret": "j" * 40, "api_key_secret": "a" * 40,

@@ -9,11 +9,9 @@ import asyncio
 
 import pytest
 
-from services.infra.eventstore import make_datastore
 from services.domain.credits.ledger import ledger_stream_id
-from services.infra.eventstore import EventStore
+from services.infra.eventstore import EventStore, make_datastore
 from tests.conftest import drop_schema, isolated_settings
-from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
 from tests.integration.test_executor_faults import _wait_running_nodes, slow_fanout_graph, stream_events

@@ -13,9 +13,8 @@ import websockets
 from schemas.events.executions import ExecutionCompleted, ExecutionQueued, ExecutionStarted, ExecutionStats
 from schemas.graph import GraphVersionBody
 from services.infra import db
-from services.infra.eventstore import make_datastore
+from services.infra.eventstore import EventStore, make_datastore
 from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore
 from services.infra.store_contract import NewEvent
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Hub, Socket

@@ -12,8 +12,8 @@ import uvicorn
 
 from services import gateway
 from services.cli.main import ws_protocol
-from services.infra.migrations import migrate
 from services.dev.local_broker import free_port
+from services.infra.migrations import migrate
 from tests.integration.helpers import eventually
 
 UPGRADE = ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -47,7 +47,7 @@ def exchange(port: int, request: str, timeout: float = 5.0) -> tuple[bytes, floa
         start = time.monotonic()
         try:
             answer = conn.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             return b"", timeout, False
         elapsed = time.monotonic() - start
         closed = False

@@ -17,10 +17,9 @@ import pytest
 from schemas.events.graphs import GraphVersionCreated
 from schemas.graph import GraphVersionBody, StoredNode
 from services.infra import db
-from services.infra.eventstore import make_datastore
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import NewEvent
+from services.infra.eventstore import EventStore, make_datastore
 from services.infra.execution_stream import load_state, request_stop
+from services.infra.store_contract import NewEvent
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack

@@ -12,9 +12,9 @@ import uuid
 import pytest
 
 from schemas.events.executions import ExecutionQueued, NodeStarted
+from services.executor.ports import find_graph_version
 from services.infra import deadletters
 from services.infra.store_contract import NewEvent
-from services.executor.ports import find_graph_version
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.processes import ROOT, settings_env

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-
 AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
 INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"

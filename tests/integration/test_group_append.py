@@ -9,11 +9,10 @@ import uuid
 import pytest
 
 from schemas.events.graphs import ActiveVersionSet
-from services.infra.eventstore import make_datastore
-from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from services.command_api.application.group_append import GroupAppender
+from services.infra.eventstore import EventStore, make_datastore
+from services.infra.migrations import migrate
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def run_behind_a_held_leader(appender: GroupAppender, store, leader: threading.T
     for t in others:
         t.start()
     deadline = time.monotonic() + 10
-    while len(appender._queue) < len(others) and time.monotonic() < deadline:  # noqa: SLF001 - the point
+    while len(appender._queue) < len(others) and time.monotonic() < deadline:  # the point
         time.sleep(0.005)
     release.set()
     for t in [leader, *others]:

@@ -24,7 +24,7 @@ def snapshot(settings) -> dict[str, list]:
     out = {}
     with db.connect(settings) as conn:
         for table, order in TABLES.items():
-            out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # noqa: S608
+            out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
     return out
 
 

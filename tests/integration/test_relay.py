@@ -5,12 +5,11 @@ from collections import defaultdict
 
 import pytest
 
-from services.infra.eventstore import make_datastore
-from services.infra.migrations import migrate
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import ConcurrencyConflict, NewEvent
-from services.infra.relay import Relay
 from schemas.events.graphs import ActiveVersionSet
+from services.infra.eventstore import EventStore, make_datastore
+from services.infra.migrations import migrate
+from services.infra.relay import Relay
+from services.infra.store_contract import ConcurrencyConflict, NewEvent
 from tests.integration.helpers import append_versions, eventually, read_topic
 
 

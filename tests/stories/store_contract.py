@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, Ne
 
 RACERS = 8
 ROUNDS = 5
-AT = datetime(2026, 12, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+AT = datetime(2026, 12, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
 def stop(stream: uuid.UUID, version: int, by: str = "u1") -> NewEvent:

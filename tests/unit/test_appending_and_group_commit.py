@@ -10,8 +10,8 @@ from schemas.events.executions import ExecutionStopRequested
 from services.domain.errors import NotFoundError
 from services.infra import appending
 from services.infra.appending import decide_and_append
-from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, NewEvent
 from services.infra.group_commit import commit_groups, take_batch
+from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, NewEvent
 
 
 def test_a_lost_race_reloads_and_decides_again(monkeypatch):

@@ -9,12 +9,12 @@ import asyncio
 import orjson
 
 from schemas.events.executions import ExecutionQueued, NodeInputAdded, NodeOutput, NodeQueued
-from services.infra import blobs
 from services.domain.blocks.base import RunContext
-from services.infra.execution_refs import Externaliser, payload_refs, state_refs, view_refs
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_with_nodes
 from services.executor.runner import ExecutionRunner, OutputLimits
+from services.infra import blobs
+from services.infra.execution_refs import Externaliser, payload_refs, state_refs, view_refs
 from tests.unit.executor_harness import build_graph, nodes_of, queued_state
 from tests.unit.fakes import MemoryKeyValueStore
 

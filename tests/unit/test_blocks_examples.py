@@ -4,10 +4,9 @@ import asyncio
 
 import pytest
 
-from services.domain.blocks.base import RunContext
-from services.domain.blocks.base import Block
-from services.domain.blocks.registry import all_blocks, index_blocks
 from services.blocks.testing import run_block_examples
+from services.domain.blocks.base import Block, RunContext
+from services.domain.blocks.registry import all_blocks, index_blocks
 from tests.unit.fakes import MemoryKeyValueStore
 
 BLOCKS = sorted(all_blocks().values(), key=lambda b: b.__name__)

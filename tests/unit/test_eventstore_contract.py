@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.infra.store_contract import DEFAULT_MAX_EVENT_BYTES
 from services.infra.memory_eventstore import MemoryEventStore
+from services.infra.store_contract import DEFAULT_MAX_EVENT_BYTES
 from tests.stories.store_contract import StoreContract
 
 

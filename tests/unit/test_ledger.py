@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -18,7 +18,6 @@ from schemas.events.credits import (
     TransactionType,
     UsageMetadata,
 )
-from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
 from services.domain.credits.ledger import (
     MAX_BALANCE,
     Decision,
@@ -26,6 +25,7 @@ from services.domain.credits.ledger import (
     Ledger,
     ledger_stream_id,
 )
+from services.domain.errors import ConflictError, InvalidCommand, NotFoundError
 from services.query_api.read_models.credit_transactions import MAX_TIME, group_transactions, to_user_transaction
 
 USER = "user-1"
@@ -198,7 +198,7 @@ def test_monthly_refill_tops_up_to_target_once_per_month():
     record(ledger, ledger.spend(1000, "s"))
     again = ledger.monthly_refill(1500, date(2025, 3, 28))
     assert again.events == [] and again.entry == first.entry
-    april = ledger.monthly_refill(1500, datetime(2025, 4, 1, 9, tzinfo=timezone.utc))
+    april = ledger.monthly_refill(1500, datetime(2025, 4, 1, 9, tzinfo=UTC))
     assert april.events[0].transaction_key == "MONTHLY-CREDIT-TOP-UP-2025-04-01"
     assert april.events[0].amount == 1000
 
@@ -265,7 +265,7 @@ def test_user_transaction_rows():
     meta = {"graph_id": "0123456789abcdef", "graph_exec_id": "exec-1"}
     s1 = record(ledger, ledger.spend(3, "n1", meta)).entry
     s2 = record(ledger, ledger.spend(2, "n2", meta)).entry
-    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
     t1, t2 = t0.replace(hour=1), t0.replace(hour=2)
 
     row = to_user_transaction(top, user_id=USER, transaction_time=t0, current_balance=495, user_email="u@x")

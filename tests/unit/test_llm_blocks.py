@@ -8,7 +8,6 @@ import pytest
 from pydantic import SecretStr
 
 from services.blocks.ai_condition import AIConditionBlock, parse_boolean_answer
-from services.domain.blocks.base import BlockInputError, RunContext
 from services.blocks.llm import (
     AIConversationBlock,
     AIStructuredResponseGeneratorBlock,
@@ -22,6 +21,7 @@ from services.blocks.llm_support import (
     fit_to_context,
     split_words,
 )
+from services.domain.blocks.base import BlockInputError, RunContext
 from services.domain.integrations.credentials import APIKeyCredentials
 from services.domain.llm.types import LlmError, LlmRequest, LlmResponse
 

@@ -22,9 +22,9 @@ from services.domain.errors import (
 )
 from services.domain.graphs.rules import GraphValidationError
 from services.infra.auth import AuthError
-from services.infra.store_contract import ConcurrencyConflict, EventTooLarge
 from services.infra.http_errors import REFUSALS, STATUS_BY_KIND, status_of
 from services.infra.settings import Settings
+from services.infra.store_contract import ConcurrencyConflict, EventTooLarge
 from services.query_api import app as query_app
 
 SETTINGS = Settings(local_mode=True, DATABASE_URL="postgresql://unused@127.0.0.1/unused")

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from services.domain.blocks.base import BlockInputError, RunContext
 from services.blocks.bounds import MAX_OUTPUT_CHARS, MAX_REPEAT
 from services.blocks.data_list_ops import ZipListsBlock
 from services.blocks.io import AgentOutputBlock
+from services.blocks.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
 from services.blocks.text import CombineTextsBlock, FillTextTemplateBlock, TextReplaceBlock
 from services.blocks.time_blocks import CountdownTimerBlock
-from services.blocks.sandbox import TemplatePool, TemplateRenderError, TemplateTimeout
+from services.domain.blocks.base import BlockInputError, RunContext
 from services.infra.fair_slots import Slots
 
 NESTED_LOOPS = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
@@ -32,7 +32,7 @@ async def pool():
 
 
 def pids(pool: TemplatePool) -> set[int]:
-    return {w.proc.pid for w in pool._all}  # noqa: SLF001 - which processes serve the pool
+    return {w.proc.pid for w in pool._all}  # which processes serve the pool
 
 
 async def test_renders_in_another_process_started_lazily(pool):

@@ -3,9 +3,9 @@
 import psycopg
 from eventsourcing import persistence as es_persistence
 
+from services.executor.poison import is_transient
 from services.infra.deadletters import is_transient_db_error
 from services.infra.store_contract import ConcurrencyConflict
-from services.executor.poison import is_transient
 from services.projector.quarantine import is_transient as projector_is_transient
 
 

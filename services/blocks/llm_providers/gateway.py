@@ -20,12 +20,13 @@ import json
 import logging
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
-from services.domain.integrations.credentials import APIKeyCredentials
 from services.blocks.llm_providers import anthropic, openai_compat
+from services.domain.integrations.credentials import APIKeyCredentials
 from services.domain.llm.models import provider_of
 from services.domain.llm.types import LlmError, LlmRequest, LlmResponse
 
@@ -89,7 +90,7 @@ class LlmGateway:
         self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout_s))
 
     @classmethod
-    def from_settings(cls, settings) -> "LlmGateway":
+    def from_settings(cls, settings) -> LlmGateway:
         """The gateway a service process runs with (``AGENTLOOM_LLM_*``, ``AGENTLOOM_OLLAMA_ALLOW_HOSTS``)."""
         return cls(base_urls=settings.llm_base_urls, timeout_s=settings.llm_timeout_s,
                    max_retries=settings.llm_max_retries, ollama_allow_hosts=tuple(settings.ollama_allow_hosts))
@@ -224,7 +225,7 @@ class LlmGateway:
     def _backoff(self, retry_number: int) -> float:
         """Exponential in the retry number, capped, with jitter so clients don't retry in lockstep."""
         ceiling = min(self._backoff_max_s, self._backoff_base_s * (2 ** (retry_number - 1)))
-        return ceiling * random.uniform(0.5, 1.0)
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
 
 class _ResponseTooLarge(Exception):

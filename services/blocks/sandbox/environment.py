@@ -22,13 +22,14 @@ from __future__ import annotations
 import string
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import update_wrapper
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import Template, Undefined, nodes
-from jinja2.runtime import Macro
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
@@ -72,7 +73,7 @@ class _BoundedCodeGenerator(CodeGenerator):
     node types, so the step is an ``ExprStmt`` of an ``EnvironmentAttribute`` (a node no template
     text can produce) that this generator compiles as a direct call."""
 
-    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor names
         if not (node.body and _is_tick(node.body[0])):
             tick = nodes.ExprStmt(nodes.EnvironmentAttribute("loop_tick", lineno=node.lineno), lineno=node.lineno)
             node.body = [tick, *node.body]
@@ -82,14 +83,14 @@ class _BoundedCodeGenerator(CodeGenerator):
                                    lineno=node.lineno)
         super().visit_For(node, frame)
 
-    def visit_ExprStmt(self, node: nodes.ExprStmt, frame: Frame) -> None:
+    def visit_ExprStmt(self, node: nodes.ExprStmt, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor names
         if _is_tick(node):
             self.writeline("environment.loop_tick()", node)
         else:
             super().visit_ExprStmt(node, frame)
 
     @optimizeconst
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor names
         """``a ~ b`` checks the joined size first (Jinja's own version joins unconditionally)."""
         if frame.eval_ctx.volatile:
             func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
@@ -147,7 +148,7 @@ def _check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> Any:
     return value
 
 
-def _counted_filter(env: "BoundedSandbox", name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+def _counted_filter(env: BoundedSandbox, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     offset = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,8 @@ pass the cap, so the allocation never happens.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from jinja2 import TemplateError
 

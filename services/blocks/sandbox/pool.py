@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.infra.fair_slots import Slots
 from services.blocks.sandbox.renderer import TemplateRenderError, TemplateTimeout
 from services.blocks.sandbox.worker import FRAME
+from services.infra.fair_slots import Slots
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # a cold interpreter imports Jinja first; not counted against a render
@@ -75,7 +75,7 @@ class TemplatePool:
         self.killed = 0   # workers killed at the wall-clock limit
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "TemplatePool":
+    def from_settings(cls, settings: Any) -> TemplatePool:
         return cls(settings.template_workers, settings.template_timeout_s, settings.template_memory_mb)
 
     async def render(self, template: str, values: dict[str, Any], *, escape_html: bool = False,

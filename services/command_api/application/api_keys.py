@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from schemas.events.base import Event
-from services.domain.apikeys.api_key import ApiKey
 from services.domain.apikeys import material
+from services.domain.apikeys.api_key import ApiKey
+from services.infra.appending import decide_and_append
 from services.infra.auth import AuthError, User
 from services.infra.eventstore import EventStore
 from services.infra.store_contract import NewEvent
-from services.infra.appending import decide_and_append
 
 USAGE_INTERVAL_S = 60.0
 

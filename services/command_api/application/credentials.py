@@ -13,14 +13,14 @@ from typing import Any
 
 from schemas.events.integrations import CredentialsCreated, CredentialsDeleted, CredentialsSecretReencrypted
 from services.domain.errors import ConflictError, Forbidden, InvalidCommand, NotFoundError
+from services.domain.integrations.credentials import credentials_uuid, meta_response
+from services.domain.integrations.system import SYSTEM_CREDENTIAL_IDS
+from services.domain.llm.providers import KNOWN_PROVIDERS
+from services.infra.appending import decide_and_append
 from services.infra.auth import User
+from services.infra.credentials_store import CredentialsReader, StoredCredential, bound_to
 from services.infra.eventstore import EventStore
 from services.infra.store_contract import ConcurrencyConflict, NewEvent
-from services.infra.appending import decide_and_append
-from services.domain.integrations.credentials import credentials_uuid, meta_response
-from services.domain.llm.providers import KNOWN_PROVIDERS
-from services.infra.credentials_store import CredentialsReader, StoredCredential, bound_to
-from services.domain.integrations.system import SYSTEM_CREDENTIAL_IDS
 
 MAX_SECRET_CHARS = 8192
 MAX_EXPIRES_AT = 2 ** 53

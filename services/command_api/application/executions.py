@@ -14,22 +14,21 @@ from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.group_append import GroupAppender
 from services.domain.errors import InsufficientCredits, InvalidCommand, NotFoundError, PayloadTooLarge, TimedOut
 from services.domain.executions.rules import NoStartingNodes, prepare_run
-from services.infra.auth import User
-from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
-from services.infra.eventstore import EventStore
-from services.infra.store_contract import EventTooLarge, NewEvent
-from services.infra.appending import decide_and_append
 from services.domain.executions.state import ExecutionState
-from services.infra.execution_refs import state_refs
-from services.infra.execution_stream import load_state, request_stop
 from services.domain.executions.views import execution_meta
-from services.command_api.application.group_append import GroupAppender
 from services.domain.graphs.credentials import credential_slots, credentials_errors, node_credentials_masks
 from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
 from services.domain.integrations.credentials import CredentialsMeta
-
+from services.infra.appending import decide_and_append
+from services.infra.auth import User
+from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
+from services.infra.eventstore import EventStore
+from services.infra.execution_refs import state_refs
+from services.infra.execution_stream import load_state, request_stop
+from services.infra.store_contract import EventTooLarge, NewEvent
 
 MAX_SUB_GRAPHS = 100
 

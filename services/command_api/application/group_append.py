@@ -14,13 +14,12 @@ rule (``services/infra/group_commit.py``), shared with the executor's writer.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from services.infra.eventstore import EventStore
-
-from services.infra.store_contract import NewEvent
 from services.infra.group_commit import commit_groups, take_batch
+from services.infra.store_contract import NewEvent
 
 
 @dataclass

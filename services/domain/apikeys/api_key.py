@@ -68,7 +68,7 @@ class ApiKey:
     # -- folding ------------------------------------------------------------------------------
 
     @classmethod
-    def from_events(cls, key_id: str, events: list[tuple[Event, datetime | None]]) -> "ApiKey":
+    def from_events(cls, key_id: str, events: list[tuple[Event, datetime | None]]) -> ApiKey:
         key = cls(key_id)
         for event, at in events:
             key.apply(event, at)

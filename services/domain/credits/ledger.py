@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from schemas.events.base import Event
 from schemas.events.credits import (
@@ -63,9 +64,9 @@ def monthly_refill_key(day: date) -> str:
     return f"MONTHLY-CREDIT-TOP-UP-{day.isoformat()}"
 
 
-def dollars(credits: int) -> str:
+def dollars(amount: int) -> str:
     """AutoGPT's money format in messages: credits are cents, printed as ``$credits/100``."""
-    return f"${credits / 100}"
+    return f"${amount / 100}"
 
 
 class InsufficientBalance(InsufficientCredits):
@@ -127,7 +128,7 @@ class Ledger:
 
     @classmethod
     def from_events(cls, user_id: str, events: Iterable[Event],
-                    usage_key_window: int = USAGE_KEY_WINDOW) -> "Ledger":
+                    usage_key_window: int = USAGE_KEY_WINDOW) -> Ledger:
         """Fold the whole stream, or only the tail that starts at the latest snapshot."""
         ledger = cls(user_id, usage_key_window=usage_key_window)
         for event in events:

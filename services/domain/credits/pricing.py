@@ -17,10 +17,10 @@ both 0 when the charge is taken (before execution), so they cost 0 there.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 

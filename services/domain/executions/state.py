@@ -7,9 +7,10 @@ the same events always gives the same state, which is what makes crash recovery 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from schemas.events.base import Event
 from schemas.events.executions import (
@@ -30,7 +31,6 @@ from services.domain.executions.status import (
     TERMINAL_STATUSES,
     ExecutionStatus,
 )
-
 
 
 @dataclass
@@ -85,7 +85,7 @@ class ExecutionState:
     _counter: int = 0
 
     @classmethod
-    def from_events(cls, execution_id: str, events: Iterable[tuple[Event, datetime | None]]) -> "ExecutionState":
+    def from_events(cls, execution_id: str, events: Iterable[tuple[Event, datetime | None]]) -> ExecutionState:
         """The one fold: the state after ``(event, occurred_at)`` pairs, in stream order."""
         state = cls(execution_id)
         for event, at in events:
@@ -96,7 +96,8 @@ class ExecutionState:
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    def _next(self) -> int:
+    def next_seq(self) -> int:
+        """The next ordinal of a node execution's arrival or queueing (the fold's own counter)."""
         self._counter += 1
         return self._counter
 
@@ -137,7 +138,7 @@ def _deleted(s: ExecutionState, e: ExecutionDeleted, at) -> None:
 def _input(s: ExecutionState, e: NodeInputAdded, at) -> None:
     ne = s.node_execs.get(e.node_exec_id)
     if ne is None:
-        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s._next(), add_time=at)
+        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s.next_seq(), add_time=at)
         s.node_execs[ne.id] = ne
     ne.pins[e.pin] = e.value
 
@@ -145,9 +146,9 @@ def _input(s: ExecutionState, e: NodeInputAdded, at) -> None:
 def _node_queued(s: ExecutionState, e: NodeQueued, at) -> None:
     ne = s.node_execs.get(e.node_exec_id)
     if ne is None:
-        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s._next(), add_time=at)
+        ne = NodeExec(e.node_exec_id, e.node_id, e.block_id, added_seq=s.next_seq(), add_time=at)
         s.node_execs[ne.id] = ne
-    ne.status, ne.input_data, ne.queued_seq, ne.queue_time = ExecutionStatus.QUEUED, e.input_data, s._next(), at
+    ne.status, ne.input_data, ne.queued_seq, ne.queue_time = ExecutionStatus.QUEUED, e.input_data, s.next_seq(), at
 
 
 def _node_started(s: ExecutionState, e: NodeStarted, at) -> None:

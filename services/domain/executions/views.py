@@ -6,8 +6,9 @@ three builders below, so a field can never differ between a REST read and a push
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import all_blocks

@@ -12,8 +12,9 @@ at run time feeds every node that needs it. All pure: the caller supplies the cr
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 

@@ -26,7 +26,7 @@ class Graph:
     # -- folding ------------------------------------------------------------------------------
 
     @classmethod
-    def from_events(cls, graph_id: str, events: list[Event]) -> "Graph":
+    def from_events(cls, graph_id: str, events: list[Event]) -> Graph:
         graph = cls(graph_id)
         for event in events:
             graph.apply(event)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from schemas.graph import GraphInput

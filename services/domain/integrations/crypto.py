@@ -50,7 +50,7 @@ class Keyring:
     active: str
 
     @classmethod
-    def parse(cls, entries: list[str]) -> "Keyring":
+    def parse(cls, entries: list[str]) -> Keyring:
         """Entries are ``"<key id>:<base64url 32-byte key>"``; the first is the active one."""
         if not entries:
             raise ValueError("the credentials keyring is empty: set AGENTLOOM_CREDENTIALS_KEYS")

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from services.domain.integrations.credentials import APIKeyCredentials
 
 
-
 @dataclass(frozen=True)
 class LlmRequest:
     model: str

@@ -17,13 +17,14 @@ Transaction times come from the recorded events' ``occurred_at`` (the envelope),
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from schemas.events.credits import LedgerEntry, TransactionType
 
-MIN_TIME = datetime.min.replace(tzinfo=timezone.utc)
-MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
+MIN_TIME = datetime.min.replace(tzinfo=UTC)
+MAX_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 def _blank(user_id: str) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def _usage_description(graph_id: str | None) -> str:
 
 
 def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def to_user_transaction(entry: LedgerEntry, *, user_id: str, transaction_time: datetime,

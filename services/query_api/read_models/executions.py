@@ -7,9 +7,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.domain.executions.views import graph_outputs, meta_view, node_view
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.execution_refs import view_refs
-from services.domain.executions.views import graph_outputs, meta_view, node_view
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
                  "credential_inputs, preset_id, parent_execution_id, stats, started_at, ended_at, created_at, last_seq")
@@ -37,7 +37,7 @@ _NODE_COLUMNS = ("node_exec_id", "node_id", "block_id", "status", "input_data", 
 # The run and its node executions in one round trip: one row per node execution (or one row with
 # NULL node columns for a run without any), node columns prefixed ``n_`` so they cannot collide.
 _GET_EXECUTION = (
-    f"SELECT {', '.join('e.' + c.strip() for c in _META_COLUMNS.split(','))}, "
+    f"SELECT {', '.join('e.' + c.strip() for c in _META_COLUMNS.split(','))}, "  # noqa: S608 - fixed column lists
     + ", ".join(f"n.{c} AS n_{c}" for c in _NODE_COLUMNS)
     + " FROM rm_executions e LEFT JOIN rm_node_executions n ON n.execution_id = e.execution_id"
     " WHERE e.execution_id = %s AND e.user_id = %s AND NOT e.is_deleted ORDER BY n.added_seq")
@@ -46,7 +46,7 @@ _GET_EXECUTION = (
 async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: str,
                         graph_id: str | None = None) -> dict[str, Any] | None:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_GET_EXECUTION, (execution_id, user_id))  # noqa: S608 - fixed column lists
+        await cur.execute(_GET_EXECUTION, (execution_id, user_id))  # fixed column lists
         rows = await cur.fetchall()
     if not rows or (graph_id is not None and str(rows[0]["graph_id"]) != graph_id):
         return None

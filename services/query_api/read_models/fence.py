@@ -91,7 +91,7 @@ class _SharedChecks:
         return int(row[0]), bool(row[1])
 
 
-_shared: "weakref.WeakKeyDictionary[AsyncConnectionPool, dict[str, _SharedChecks]]" = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[AsyncConnectionPool, dict[str, _SharedChecks]] = weakref.WeakKeyDictionary()
 
 
 def _checks(pool: AsyncConnectionPool, context: str) -> _SharedChecks:

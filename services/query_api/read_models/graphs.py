@@ -6,6 +6,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
 from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID
 
 MAX_SUB_GRAPHS = 100

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from psycopg_pool import AsyncConnectionPool
 
+from services.domain.executions.state import ExecutionState
 from services.infra import event_log
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.event_codec import decode_row
 from services.infra.execution_refs import payload_refs, state_refs
-from services.domain.executions.state import ExecutionState
-
 
 BIGINT_MAX = 2 ** 63 - 1
 

@@ -11,9 +11,9 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from services.infra.auth import AuthError, TokenVerifier
-from services.infra.http import MAX_SEQ
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.execution_refs import view_refs
+from services.infra.http import MAX_SEQ
 from services.query_api.ws import protocol
 from services.query_api.ws.hub import Socket
 from services.query_api.ws.limits import Refused
@@ -72,12 +72,12 @@ async def _write(websocket: WebSocket, socket: Socket) -> None:
                 return
             try:
                 await _resolve_values(websocket, socket, msg)
-            except Exception:  # noqa: BLE001 - the blob read failed: send the references as stored
+            except Exception:  # the blob read failed: send the references as stored
                 log.warning("websocket: could not resolve blob references; sending them as stored", exc_info=True)
             await websocket.send_text(orjson.dumps(msg).decode())
     except asyncio.CancelledError:
         raise
-    except Exception:  # noqa: BLE001 - the transport is gone or broken
+    except Exception:  # the transport is gone or broken
         log.info("websocket writer stopped; closing the connection", exc_info=True)
         with contextlib.suppress(Exception):
             await websocket.close(code=1011, reason="server error; reconnect with after_seq")

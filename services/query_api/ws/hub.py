@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import psycopg
 
@@ -30,9 +31,9 @@ from schemas.events.executions import (
     ExecutionStopRequested,
     ExecutionTerminated,
 )
-from services.infra import db, event_log
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_meta, node_result, state_outputs
+from services.infra import db, event_log
 from services.infra.event_codec import StoredRow, decode_row
 from services.infra.settings import Settings
 from services.query_api.read_models.history import read_history
@@ -123,7 +124,7 @@ class Hub:
             while not self._stop.is_set():
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self._wake.clear()
                 if self.watches or self.graph_subs:
