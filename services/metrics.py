@@ -56,7 +56,8 @@ async def render(pool) -> str:
         for consumer, count in sorted((await dead_letter_counts(conn)).items()):
             lines.append(f'agentloom_dead_letters{{consumer="{consumer}"}} {count}')
         rows = await (await conn.execute(
-            "SELECT component, details FROM component_heartbeats WHERE updated_at > now() - interval '5 seconds'")).fetchall()
+            "SELECT component, details FROM component_heartbeats "
+            "WHERE updated_at > now() - interval '5 seconds'")).fetchall()
     running = 0
     for component, details in rows:
         if component == "projector":

@@ -40,7 +40,8 @@ def _schema_properties(schema: Any) -> set[str]:
 class _ExampleChildRunner:
     """A child runner for the block's own example: echoes the inputs back as upper-cased outputs."""
 
-    async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+    async def run_child(self, *, graph_id: str, graph_version: int,
+                        inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         for name, value in inputs.items():
             yield f"{name}_out", str(value).upper()
 

@@ -66,7 +66,8 @@ class AddToDictionaryBlock(Block):
     test_input = [
         {"dictionary": {"existing_key": "existing_value"}, "key": "new_key", "value": "new_value"},
         {"key": "first_key", "value": "first_value"},
-        {"dictionary": {"existing_key": "existing_value"}, "entries": {"new_key": "new_value", "first_key": "first_value"}},
+        {"dictionary": {"existing_key": "existing_value"},
+         "entries": {"new_key": "new_value", "first_key": "first_value"}},
     ]
     test_output = [
         ("updated_dictionary", {"existing_key": "existing_value", "new_key": "new_value"}),

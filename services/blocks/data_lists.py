@@ -74,7 +74,8 @@ class CreateListBlock(Block):
         chunk_tokens = 0
         for value in input_data.values:
             tokens = estimate_tokens(value) if max_tokens else 0
-            full = (max_size and len(chunk) >= max_size) or (max_tokens and chunk and chunk_tokens + tokens > max_tokens)
+            full = ((max_size and len(chunk) >= max_size)
+                    or (max_tokens and chunk and chunk_tokens + tokens > max_tokens))
             if full:
                 yield "list", chunk
                 chunk, chunk_tokens = [], 0
@@ -91,9 +92,11 @@ class AddToListBlock(Block):
     categories = frozenset({BlockCategory.BASIC})
 
     class Input(BlockSchemaInput):
-        list: List[Any] = SchemaField(default_factory=_new_list, description="The list to add to. Starts empty when not given.")
+        list: List[Any] = SchemaField(
+            default_factory=_new_list, description="The list to add to. Starts empty when not given.")
         entry: Any = SchemaField(default=None, description="One entry to add.", advanced=False)
-        entries: List[Any] = SchemaField(default_factory=_new_list, description="Several entries to add.", advanced=False)
+        entries: List[Any] = SchemaField(
+            default_factory=_new_list, description="Several entries to add.", advanced=False)
         position: int | None = SchemaField(
             default=None, description="Where to insert (Python index, negative allowed); appended when not given.")
 

@@ -52,13 +52,15 @@ def _data_uri_file(uri: str, index: int) -> tuple[str, bytes, str]:
     mime = params[0] or "application/octet-stream"
     name = next((p.split("=", 1)[1] for p in params[1:] if p.startswith("name=")), f"file{index}")
     try:
-        data = base64.b64decode(payload, validate=True) if "base64" in params[1:] else urllib.parse.unquote_to_bytes(payload)
+        data = (base64.b64decode(payload, validate=True) if "base64" in params[1:]
+                else urllib.parse.unquote_to_bytes(payload))
     except binascii.Error as exc:
         raise ValueError(f"file {index} is not valid base64: {exc}") from None
     return urllib.parse.unquote(name), data, mime
 
 
-def encode_body(body: Any, *, json_format: bool, files: list[str], files_name: str) -> tuple[bytes | None, dict[str, str]]:
+def encode_body(body: Any, *, json_format: bool, files: list[str],
+                files_name: str) -> tuple[bytes | None, dict[str, str]]:
     """The request body bytes and the headers describing them (content type and length)."""
     if files:
         uploads = [(files_name, _data_uri_file(f, i)) for i, f in enumerate(files)]

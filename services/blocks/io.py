@@ -35,9 +35,13 @@ class AgentInputBlock(Block):
         value: Any = SchemaField(default=None, description="The value to be passed as input.", advanced=False)
         title: str | None = SchemaField(default=None, description="The title of the input.", advanced=True)
         description: str | None = SchemaField(default=None, description="The description of the input.", advanced=True)
-        placeholder_values: list = SchemaField(default_factory=list, description="The placeholder values to be passed as input.", advanced=True, hidden=True)
-        advanced: bool = SchemaField(default=False, description="Whether to show the input in the advanced section.", advanced=True)
-        secret: bool = SchemaField(default=False, description="Whether the input should be treated as a secret.", advanced=True)
+        placeholder_values: list = SchemaField(default_factory=list,
+                                               description="The placeholder values to be passed as input.",
+                                               advanced=True, hidden=True)
+        advanced: bool = SchemaField(default=False, description="Whether to show the input in the advanced section.",
+                                     advanced=True)
+        secret: bool = SchemaField(default=False, description="Whether the input should be treated as a secret.",
+                                   advanced=True)
 
     class Output(BlockSchemaOutput):
         result: Any = SchemaField(description="The value passed as input.")
@@ -51,7 +55,8 @@ class AgentInputBlock(Block):
 
 
 def _input_variant(name: str, block_id: str, value_type: Any, description: str, *, default: Any = None,
-                   fmt: str | None = None, test_value: Any = "x", extra_fields: dict[str, Any] | None = None) -> type[Block]:
+                   fmt: str | None = None, test_value: Any = "x",
+                   extra_fields: dict[str, Any] | None = None) -> type[Block]:
     """Build one of AgentInputBlock's typed variants: same behaviour, a typed ``value`` pin."""
     annotations = {"value": value_type | None}
     namespace: dict[str, Any] = {
@@ -74,9 +79,11 @@ def _input_variant(name: str, block_id: str, value_type: Any, description: str, 
 
 
 AgentShortTextInputBlock = _input_variant(
-    "AgentShortTextInputBlock", "7fcd3bcb-8e1b-4e69-903d-32d3d4a92158", str, "Block for short text input (single-line).", fmt="short-text")
+    "AgentShortTextInputBlock", "7fcd3bcb-8e1b-4e69-903d-32d3d4a92158", str,
+    "Block for short text input (single-line).", fmt="short-text")
 AgentLongTextInputBlock = _input_variant(
-    "AgentLongTextInputBlock", "90a56ffb-7024-4b2b-ab50-e26c5e5ab8ba", str, "Block for long text input (multi-line).", fmt="long-text")
+    "AgentLongTextInputBlock", "90a56ffb-7024-4b2b-ab50-e26c5e5ab8ba", str,
+    "Block for long text input (multi-line).", fmt="long-text")
 AgentNumberInputBlock = _input_variant(
     "AgentNumberInputBlock", "96dae2bb-97a2-41c2-bd2f-13a3b5a8ea98", int, "Block for number input.", test_value=42)
 AgentDateInputBlock = _input_variant(
@@ -86,18 +93,24 @@ AgentTimeInputBlock = _input_variant(
     "AgentTimeInputBlock", "2a1c757e-86cf-4c7e-aacf-060dc382e434", dt.time, "Block for time input.", fmt="time",
     test_value=dt.time(12, 30))
 AgentFileInputBlock = _input_variant(
-    "AgentFileInputBlock", "95ead23f-8283-4654-aef3-10c053b74a31", str, "Block for file upload input (string path or data URI).",
+    "AgentFileInputBlock", "95ead23f-8283-4654-aef3-10c053b74a31", str,
+    "Block for file upload input (string path or data URI).",
     fmt="file", test_value="data:text/plain;base64,aGk=", extra_fields={"base_64": (bool, False)})
 AgentDropdownInputBlock = _input_variant(
-    "AgentDropdownInputBlock", "655d6fdf-a334-421c-b733-520549c07cd1", str, "Block for dropdown text selection.", test_value="Option A")
+    "AgentDropdownInputBlock", "655d6fdf-a334-421c-b733-520549c07cd1", str,
+    "Block for dropdown text selection.", test_value="Option A")
 AgentToggleInputBlock = _input_variant(
-    "AgentToggleInputBlock", "cbf36ab5-df4a-43b6-8a7f-f7ed8652116e", bool, "Block for boolean toggle input.", default=False,
+    "AgentToggleInputBlock", "cbf36ab5-df4a-43b6-8a7f-f7ed8652116e", bool,
+    "Block for boolean toggle input.", default=False,
     test_value=True)
 AgentTableInputBlock = _input_variant(
-    "AgentTableInputBlock", "5603b273-f41e-4020-af7d-fbc9c6a8d928", list[dict[str, Any]], "Block for table data input with customizable headers.",
-    test_value=[{"Name": "Ada", "Age": "36"}], extra_fields={"column_headers": (list[str], ["Column 1", "Column 2", "Column 3"])})
+    "AgentTableInputBlock", "5603b273-f41e-4020-af7d-fbc9c6a8d928", list[dict[str, Any]],
+    "Block for table data input with customizable headers.",
+    test_value=[{"Name": "Ada", "Age": "36"}],
+    extra_fields={"column_headers": (list[str], ["Column 1", "Column 2", "Column 3"])})
 AgentGoogleDriveFileInputBlock = _input_variant(
-    "AgentGoogleDriveFileInputBlock", "d3b32f15-6fd7-40e3-be52-e083f51b19a2", dict[str, Any], "Block for selecting a file from Google Drive.",
+    "AgentGoogleDriveFileInputBlock", "d3b32f15-6fd7-40e3-be52-e083f51b19a2", dict[str, Any],
+    "Block for selecting a file from Google Drive.",
     test_value={"id": "abc", "name": "doc"})
 
 
@@ -113,10 +126,15 @@ class AgentOutputBlock(Block):
         name: str = SchemaField(description="The name of the output.")
         title: str | None = SchemaField(default=None, description="The title of the output.", advanced=True)
         description: str | None = SchemaField(default=None, description="The description of the output.", advanced=True)
-        format: str = SchemaField(default="", description="The format string to be used to format the recorded_value. Use Jinja2 syntax.", advanced=True)
-        escape_html: bool = SchemaField(default=False, description="Whether to escape special characters in the inserted values.", advanced=True)
-        advanced: bool = SchemaField(default=False, description="Whether to treat the output as advanced.", advanced=True)
-        secret: bool = SchemaField(default=False, description="Whether the output should be treated as a secret.", advanced=True)
+        format: str = SchemaField(default="", description="The format string to be used to format the recorded_value. "
+                                                          "Use Jinja2 syntax.", advanced=True)
+        escape_html: bool = SchemaField(default=False,
+                                        description="Whether to escape special characters in the inserted values.",
+                                        advanced=True)
+        advanced: bool = SchemaField(default=False, description="Whether to treat the output as advanced.",
+                                     advanced=True)
+        secret: bool = SchemaField(default=False, description="Whether the output should be treated as a secret.",
+                                   advanced=True)
 
     class Output(BlockSchemaOutput):
         output: Any = SchemaField(description="The value recorded as output.")

@@ -181,7 +181,8 @@ class AIListGeneratorBlock(LlmBlockBase):
             prompt = "Generate a random list."
         if input_data.source_data:
             prompt += ("\n\nBuild the list from this source data:\n\n<source_data>\n\n"
-                       f"{input_data.source_data}</source_data>\n\nDo not invent data that the source does not contain.")
+                       f"{input_data.source_data}</source_data>\n\n"
+                       "Do not invent data that the source does not contain.")
         else:
             prompt += "\n\nMake up the data the list is built from."
         try:

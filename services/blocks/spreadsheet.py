@@ -40,7 +40,8 @@ def decode_data_uri(uri: str) -> str:
         raise ValueError("Excel files are not supported; provide CSV text")
     charset = next((p.split("=", 1)[1] for p in params[1:] if p.lower().startswith("charset=")), "utf-8")
     try:
-        raw = base64.b64decode(payload, validate=True) if "base64" in params[1:] else urllib.parse.unquote_to_bytes(payload)
+        raw = (base64.b64decode(payload, validate=True) if "base64" in params[1:]
+               else urllib.parse.unquote_to_bytes(payload))
         return raw.decode(charset)
     except (binascii.Error, LookupError, UnicodeDecodeError) as exc:
         raise ValueError(f"could not decode file_input: {exc}") from None

@@ -131,7 +131,8 @@ class StoreChildRunner:
         self.stats = stats
         self.poll_s = poll_s
 
-    async def run_child(self, *, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+    async def run_child(self, *, graph_id: str, graph_version: int,
+                        inputs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         child_id = uuid.uuid5(CHILD_NAMESPACE, self.node_exec_id)
         if not await asyncio.to_thread(self.executions.read_stream, child_id, upto=1):
             await self._admit_child(child_id)  # a child already queued was admitted before

@@ -64,7 +64,8 @@ class OutputLimits:
 
 
 class ExecutionRunner:
-    def __init__(self, state: ExecutionState, writer, *, context_factory: Callable[[ExecutionState, NodeExec], RunContext],
+    def __init__(self, state: ExecutionState, writer, *,
+                 context_factory: Callable[[ExecutionState, NodeExec], RunContext],
                  node_timeout_s: float, max_node_executions: int, charge=None, credentials=None,
                  blobs=None, limits: OutputLimits | None = None, node_slots=None) -> None:
         self.state = state
@@ -303,7 +304,8 @@ class ExecutionRunner:
                 if refused is not None:
                     return refused, False
                 await asyncio.sleep(0)
-                ended = pending.done() and not pending.cancelled() and isinstance(pending.exception(), StopAsyncIteration)
+                ended = (pending.done() and not pending.cancelled()
+                         and isinstance(pending.exception(), StopAsyncIteration))
                 await self._emit_output(ne, pin, value, finish=(ctx, started) if ended else None)
                 if ended:
                     return None, True

@@ -177,7 +177,8 @@ async def open_counts(conn) -> dict[str, int]:
 def format_table(letters: list[DeadLetter]) -> str:
     """The operator's view: one line per dead letter, the error cut to fit."""
     header = ("ID", "CONSUMER", "CONTEXT", "STREAM", "POSITION", "VERSION", "TYPE", "STATUS", "ATTEMPTS", "ERROR")
-    rows = [(str(d.id), d.consumer, d.context, d.stream_id, str(d.position), "" if d.version is None else str(d.version),
+    rows = [(str(d.id), d.consumer, d.context, d.stream_id, str(d.position),
+             "" if d.version is None else str(d.version),
              d.event_type or "", d.status, str(d.attempts), " ".join(d.error.split())[:100]) for d in letters]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]

@@ -90,7 +90,8 @@ class Relay:
         conn = await db.aconnect(self.settings, autocommit=True)
         announced = False
         while not stop.is_set():
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self._lock_key(),))).fetchone()
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                            (self._lock_key(),))).fetchone()
             if row and row[0]:
                 self.stats.waiting_for_lock = False
                 return conn
@@ -108,7 +109,8 @@ class Relay:
         await conn.execute(
             "INSERT INTO relay_positions (log, position) VALUES (%s, 0) ON CONFLICT (log) DO NOTHING",
             (self.context,))
-        row = await (await conn.execute("SELECT position FROM relay_positions WHERE log = %s", (self.context,))).fetchone()
+        row = await (await conn.execute("SELECT position FROM relay_positions WHERE log = %s",
+                                        (self.context,))).fetchone()
         return int(row[0])
 
     async def _save_position(self, conn: psycopg.AsyncConnection, position: int,

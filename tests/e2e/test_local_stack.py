@@ -40,7 +40,8 @@ def local_stack(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"stack not healthy in time: {(data_dir / 'up.log').read_text()[-3000:]}")
-    token = subprocess.run([sys.executable, "-m", "services.cli.main", "token", "--user", "e2e-user"], cwd=ROOT, env=env,
+    token = subprocess.run([sys.executable, "-m", "services.cli.main", "token", "--user", "e2e-user"],
+                           cwd=ROOT, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
     yield {"base": base, "token": token, "proc": proc, "data_dir": data_dir}
     if proc.poll() is None:

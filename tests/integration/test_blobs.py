@@ -77,7 +77,8 @@ async def test_a_5mb_output_works_end_to_end(stack, user_ids):
         assert by_block[COUNT]["output_data"]["character_count"] == [len(big)]
         # audit: the history and the state show the value, not the reference
         events = (await client.get(f"/api/executions/{exec_id}/events")).json()["events"]
-        outputs = [e["payload"]["value"] for e in events if e["type"] == "NodeOutput" and e["payload"]["pin"] == "output"]
+        outputs = [e["payload"]["value"] for e in events
+                   if e["type"] == "NodeOutput" and e["payload"]["pin"] == "output"]
         assert big in outputs
         state = (await client.get(f"/api/executions/{exec_id}/state")).json()
         assert state["outputs"] == {"out": [big]}
@@ -121,7 +122,8 @@ async def test_f2_a_17mb_output_fails_its_node_and_wedges_nothing(stack, user_id
 async def test_an_event_over_the_limit_is_refused_with_413(stack, user_ids):
     limit = stack.settings.max_event_bytes
     async with stack.client(user_ids["carol"]) as client:
-        huge = {"name": "huge", "nodes": [{"id": "s", "block_id": STORE, "input_default": {"input": "x" * (limit + 1)}}],
+        huge = {"name": "huge",
+                "nodes": [{"id": "s", "block_id": STORE, "input_default": {"input": "x" * (limit + 1)}}],
                 "links": []}
         r = await client.post("/api/graphs", json={"graph": huge})
         assert r.status_code == 413, r.text
@@ -223,7 +225,8 @@ async def test_the_external_api_answers_413_and_resolves_results(stack, user_ids
         _info, key = await new_key(client)
         gid = (await client.post("/api/graphs", json={"graph": sample_graph()})).json()["id"]
     async with external(stack, key) as ext:
-        huge = {"name": "huge", "nodes": [{"id": "s", "block_id": STORE, "input_default": {"input": "x" * (limit + 1)}}],
+        huge = {"name": "huge",
+                "nodes": [{"id": "s", "block_id": STORE, "input_default": {"input": "x" * (limit + 1)}}],
                 "links": []}
         r = await ext.post(f"{EXT}/graphs", json={"graph": huge})
         assert r.status_code == 413 and r.json()["detail"].startswith("Graph too large")

@@ -188,7 +188,8 @@ def test_cli_refuses_unknown_and_closed_ids(settings, monkeypatch, capsys):
     with db.connect(settings, autocommit=True) as conn:
         dl_id = conn.execute(
             "INSERT INTO dead_letters (consumer, context, stream_id, position, error, status) "
-            "VALUES ('projector', 'graphs', %s, 7, 'boom', 'resolved') RETURNING id", (str(uuid.uuid4()),)).fetchone()[0]
+            "VALUES ('projector', 'graphs', %s, 7, 'boom', 'resolved') RETURNING id",
+            (str(uuid.uuid4()),)).fetchone()[0]
     assert _cli(monkeypatch, settings, "deadletters", "skip", str(dl_id)) == 1
     assert "already resolved" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -138,7 +138,8 @@ async def test_f5_finished_executions_leave_no_graph_bookkeeping(hub_and_store, 
 
     await eventually(all_tracked, timeout=10, message="queued executions mapped to their graph")
     for exec_id in execs:
-        await asyncio.to_thread(store.append, [NewEvent(exec_id, 2, ExecutionCompleted(stats=ExecutionStats()), user_id=alice)])
+        await asyncio.to_thread(store.append,
+                                [NewEvent(exec_id, 2, ExecutionCompleted(stats=ExecutionStats()), user_id=alice)])
 
     async def pruned():
         return not any(str(e) in hub.stream_graph for e in execs)

@@ -38,7 +38,8 @@ def test_every_operation_documents_its_refusals():
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():
             codes = set(operation["responses"])
-            needed = ({"401"} if path != "/health" else set()) | ({"400", "413"} if "requestBody" in operation else set())
+            needed = (({"401"} if path != "/health" else set())
+                      | ({"400", "413"} if "requestBody" in operation else set()))
             if needed - codes:
                 missing.append(f"{method.upper()} {path}: {sorted(needed - codes)}")
     assert not missing, missing

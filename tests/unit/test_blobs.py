@@ -110,7 +110,8 @@ async def test_a_large_output_is_recorded_as_a_reference_written_before_its_even
     # before the first event referencing it
     new_default = blobs.digest(orjson.dumps("b" * 2000))
     assert set(store.rows) == {(state.user_id, blobs.reference_sha(output.value)), (state.user_id, new_default)}
-    assert log.index(("blob", blobs.reference_sha(output.value))) < log.index(("event-ref", blobs.reference_sha(output.value)))
+    assert (log.index(("blob", blobs.reference_sha(output.value)))
+            < log.index(("event-ref", blobs.reference_sha(output.value))))
     # no stored event is over the event limit
     assert max(len(orjson.dumps(e.model_dump(mode="json"))) for e in writer.events[1:]) < LIMITS.max_event_bytes
 
@@ -190,7 +191,8 @@ def test_reference_look_alikes_at_a_value_position_go_out_of_line():
 def test_a_node_input_is_fitted_under_the_event_limit():
     ext = Externaliser(inline_bytes=32 * 1024, max_event_bytes=128 * 1024)
     data = {f"p{i}": "x" * 30_000 for i in range(10)}  # each under inline, 300 KB together
-    [(stored, _)], pending = ext.events([(NodeQueued(node_exec_id="n", node_id="n", block_id="b", input_data=data), None)])
+    [(stored, _)], pending = ext.events([(NodeQueued(node_exec_id="n", node_id="n", block_id="b", input_data=data),
+                                          None)])
     assert len(orjson.dumps(stored.model_dump(mode="json"))) <= 128 * 1024
     assert pending and any(blobs.is_reference(v) for v in stored.input_data.values())
 

@@ -37,7 +37,8 @@ def test_ai_function_sample_schema_matches_autogpt_export():
     theirs = exported["credentials_input_schema"]
     assert list(ours["properties"]) == list(theirs["properties"]) == ["openai_api_key_credentials"]
     assert ours["required"] == theirs["required"]
-    prop, their_prop = ours["properties"]["openai_api_key_credentials"], theirs["properties"]["openai_api_key_credentials"]
+    prop, their_prop = (ours["properties"]["openai_api_key_credentials"],
+                        theirs["properties"]["openai_api_key_credentials"])
     for key in ("credentials_provider", "credentials_types", "discriminator", "discriminator_values", "required"):
         assert prop[key] == their_prop[key], key
     assert prop["properties"]["provider"]["const"] == "openai"

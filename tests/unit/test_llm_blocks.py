@@ -194,7 +194,8 @@ def test_fenced_json_without_tag_is_accepted():
 
 def test_extract_json_variants():
     tag = '<json_output id="abc">'
-    assert extract_json(f'prose {tag}\n```json\n{{"a": 1}}\n```\n</json_output> more', pure_json=False, tag=tag) == {"a": 1}
+    assert extract_json(f'prose {tag}\n```json\n{{"a": 1}}\n```\n</json_output> more',
+                        pure_json=False, tag=tag) == {"a": 1}
     assert extract_json('```json\n{"a": 1}\n```', pure_json=True, tag=tag) == {"a": 1}
     assert extract_json('Answer: {"a": {"b": 2}} done', pure_json=True, tag=tag) == {"a": {"b": 2}}
     with pytest.raises(json.JSONDecodeError):

@@ -117,7 +117,8 @@ def test_llm_with_user_credentials_is_free():
 
 def test_anthropic_system_credentials_priced_per_model():
     creds = {"id": "24e5d942-d9e3-4798-8151-90143ee55629", "provider": "anthropic", "type": "api_key"}
-    assert block_usage_cost(LLM_BLOCK_ID, {"model": "claude-opus-4-1-20250805", "prompt": "x", "credentials": creds})[0] == 21
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "claude-opus-4-1-20250805", "prompt": "x",
+                                           "credentials": creds})[0] == 21
 
 
 def test_default_model_is_priced_when_left_unset():
@@ -129,7 +130,8 @@ def test_default_model_is_priced_when_left_unset():
 def test_price_follows_the_input_the_block_runs_with():
     """Tricks that change the raw input but not what runs must not make a priced model free."""
     assert block_usage_cost(LLM_BLOCK_ID, {"model": None, "prompt": "x", "credentials": SYSTEM_CREDS})[0] == 6
-    assert block_usage_cost(LLM_BLOCK_ID, {"model": "openai/gpt-4o", "prompt": "x", "credentials": SYSTEM_CREDS})[0] == 3
+    assert block_usage_cost(LLM_BLOCK_ID, {"model": "openai/gpt-4o", "prompt": "x",
+                                           "credentials": SYSTEM_CREDS})[0] == 3
     # Input the block refuses never runs, so it costs nothing.
     assert block_usage_cost(LLM_BLOCK_ID, {"model": "gpt-4o", "credentials": SYSTEM_CREDS}) == (0, {})
 

@@ -79,7 +79,8 @@ class ApiKey:
         if isinstance(event, ApiKeyCreated):
             self.user_id, self.user_email, self.name = event.user_id, event.user_email, event.name
             self.description, self.permissions = event.description, list(event.permissions)
-            self.head, self.tail, self.lookup_id, self.key_hash = event.head, event.tail, event.lookup_id, event.key_hash
+            self.head, self.tail, self.lookup_id, self.key_hash = (event.head, event.tail, event.lookup_id,
+                                                                   event.key_hash)
             self.status, self.created_at = ACTIVE, at
         elif isinstance(event, ApiKeyRevoked):
             self.status, self.revoked_at = REVOKED, at

@@ -117,7 +117,8 @@ class ExecutionState:
 def _queued(s: ExecutionState, e: ExecutionQueued, at) -> None:
     s.user_id, s.graph_id, s.graph_version, s.graph = e.user_id, e.graph_id, e.graph_version, e.graph
     s.inputs, s.credentials_inputs, s.nodes_input_masks = e.inputs, e.credentials_inputs, e.nodes_input_masks
-    s.preset_id, s.parent_execution_id, s.parent_node_exec_id = e.preset_id, e.parent_execution_id, e.parent_node_exec_id
+    s.preset_id, s.parent_execution_id, s.parent_node_exec_id = (e.preset_id, e.parent_execution_id,
+                                                                 e.parent_node_exec_id)
     s.status, s.created_at = ExecutionStatus.QUEUED, at
 
 

@@ -249,4 +249,5 @@ class Planner:
         duration = (self.clock() - started).total_seconds() if started else 0.0
         return ExecutionStats(cost=cost, duration=duration, node_exec_time=node_time,
                               node_exec_count=len(done) + extra_steps,
-                              node_error_count=sum(1 for ne in done if ne.status == ExecutionStatus.FAILED), error=error)
+                              node_error_count=sum(1 for ne in done if ne.status == ExecutionStatus.FAILED),
+                              error=error)

@@ -41,7 +41,8 @@ async def _node(cur: AsyncCursor, env: Envelope, e) -> None:
     if isinstance(e, NodeInputAdded):
         await cur.execute(
             "INSERT INTO rm_node_executions (node_exec_id, execution_id, node_id, block_id, status, input_data, "
-            "added_seq, add_time) VALUES (%s, %s, %s, %s, 'INCOMPLETE', jsonb_build_object(%s::text, %s::jsonb), %s, %s) "
+            "added_seq, add_time) VALUES (%s, %s, %s, %s, 'INCOMPLETE', jsonb_build_object(%s::text, %s::jsonb), "
+            "%s, %s) "
             "ON CONFLICT (node_exec_id) DO UPDATE SET input_data = rm_node_executions.input_data "
             "|| jsonb_build_object(%s::text, %s::jsonb)",
             (e.node_exec_id, env.stream_id, e.node_id, e.block_id, e.pin, Jsonb(e.value), env.stream_version,

@@ -55,7 +55,9 @@ async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: s
              if r["n_node_exec_id"] is not None]
     found = {**meta, "node_executions": nodes}
     await resolve_values(pool, user_id, [found])
-    return {**meta, "inputs": found["inputs"], "outputs": graph_outputs((n["block_id"], n["status"], n["input_data"]) for n in nodes), "node_executions": nodes}
+    return {**meta, "inputs": found["inputs"],
+            "outputs": graph_outputs((n["block_id"], n["status"], n["input_data"]) for n in nodes),
+            "node_executions": nodes}
 
 
 async def resolve_values(pool: AsyncConnectionPool, owner_id: str, views: list[dict[str, Any]]) -> None:

@@ -36,7 +36,8 @@ def _first_check(context: str) -> str:
 
 async def caught_up(pool: AsyncConnectionPool, context: str, head: int) -> bool:
     async with pool.connection() as conn:
-        row = await (await conn.execute(_CHECK, {"log": context, "head": head, "projection": PROJECTION_NAME})).fetchone()
+        row = await (await conn.execute(_CHECK, {"log": context, "head": head,
+                                                 "projection": PROJECTION_NAME})).fetchone()
         return bool(row[0])
 
 

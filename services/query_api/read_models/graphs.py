@@ -37,7 +37,8 @@ async def list_active(pool: AsyncConnectionPool, user_id: str, limit: int = 250)
 async def get_version(pool: AsyncConnectionPool, user_id: str, graph_id: str,
                       version: int | None) -> dict[str, Any] | None:
     """The given version, or the newest one (AutoGPT's ``get_graph`` without a version)."""
-    sql = _VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "") + " ORDER BY v.version DESC LIMIT 1"
+    sql = (_VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "")
+           + " ORDER BY v.version DESC LIMIT 1")
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, {"graph_id": graph_id, "user_id": user_id, "version": version})
         row = await cur.fetchone()
@@ -88,7 +89,8 @@ async def get_version_flat(pool, user_id: str, graph_id: str, version: int | Non
         uuid.UUID(graph_id)
     except ValueError:
         return None
-    sql = _VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "") + " ORDER BY v.version DESC LIMIT 1"
+    sql = (_VERSION_SQL + (" AND v.version = %(version)s" if version is not None else "")
+           + " ORDER BY v.version DESC LIMIT 1")
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, {"graph_id": graph_id, "user_id": user_id, "version": version})
         row = await cur.fetchone()

@@ -129,7 +129,8 @@ async def _subscription(hub, socket: Socket, method: str, data: dict[str, Any]) 
         return protocol.ack(method, await hub.subscribe_graph(socket, data["graph_id"]))
     if method == protocol.UNSUBSCRIBE:
         channel = hub.unsubscribe(socket, graph_exec_id=data.get("graph_exec_id"), graph_id=data.get("graph_id"))
-        return protocol.ack(method, channel) if channel else protocol.refusal(method, "graph_exec_id or graph_id is required")
+        return (protocol.ack(method, channel) if channel
+                else protocol.refusal(method, "graph_exec_id or graph_id is required"))
     return protocol.refusal(protocol.ERROR, f"unknown method {method!r}")
 
 

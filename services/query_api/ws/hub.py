@@ -323,7 +323,8 @@ class Hub:
             sockets.append(socket)
         return channel
 
-    def unsubscribe(self, socket: Socket, *, graph_exec_id: str | None = None, graph_id: str | None = None) -> str | None:
+    def unsubscribe(self, socket: Socket, *, graph_exec_id: str | None = None,
+                    graph_id: str | None = None) -> str | None:
         if graph_exec_id:
             graph_exec_id = _normal_id(graph_exec_id)
             watch = self.watches.get(graph_exec_id)
