@@ -19,9 +19,9 @@ from fastapi.security import APIKeyHeader
 
 from schemas.events.apikeys import ApiKeyPermission as P
 from schemas.graph import CreateGraphRequest
-from services.command_api.api.blocks import run_block_directly
 from services.command_api.api.deps import ApiKeys, Executions, Graphs, KeyUsages, Services
 from services.command_api.api.responses import CompletedBlockOutput, ExternalUser, GraphExecutionResult, QueuedExecution
+from services.command_api.application.direct_runs import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.credits.pricing import block_catalogue
 from services.domain.credits.shapes import BlockInfo

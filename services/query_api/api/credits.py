@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from psycopg.rows import dict_row
 
-from schemas.events.credits import LedgerEntry, TransactionType
+from schemas.events.credits import TransactionType
 from services.domain.errors import Forbidden, InvalidCommand
 from services.infra.http import CurrentUser, json_response
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.api.responses import TransactionHistory
-from services.query_api.read_models.credit_transactions import group_transactions
+from services.query_api.read_models.credits import transaction_history
 
 MAX_PAGE = 1000
-
-
-async def transaction_history(pool, user_id: str, before: datetime | None, kind: str | None, limit: int) -> dict:
-    where = ["user_id = %s", "created_at < %s"]
-    params: list = [user_id, before or datetime.now(UTC)]
-    if kind:
-        where.append("transaction_type = %s")
-        params.append(kind)
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT entry, created_at FROM rm_credit_transactions WHERE {' AND '.join(where)} "  # noqa: S608
-                          "ORDER BY created_at DESC, seq DESC LIMIT %s", (*params, limit))
-        rows = await cur.fetchall()
-        await cur.execute("SELECT balance FROM rm_credit_balances WHERE user_id = %s", (user_id,))
-        balance_row = await cur.fetchone()
-    entries = [(LedgerEntry.model_validate(r["entry"]), r["created_at"]) for r in rows]
-    transactions = group_transactions(entries, user_id=user_id)
-    balance = balance_row["balance"] if balance_row else 0
-    for tx in transactions:
-        tx["current_balance"] = balance
-    next_time = rows[-1]["created_at"] if len(rows) == limit else None
-    return {"transactions": transactions, "next_transaction_time": next_time}
 
 
 def _kind(transaction_type: str | None) -> str | None:
