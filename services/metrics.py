@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from schemas.topics import CONTEXTS
 from services.infra import deadletters, event_log
-from services.projector.registry import PROJECTION_NAME
+from services.projector.names import PROJECTION_NAME
 
 # Consumers that always get a dead-letter series (0 when nothing is parked).
 DEAD_LETTER_CONSUMERS = ("relay", "projector", "executor")

@@ -175,8 +175,7 @@ class Relay:
 
     async def _reset_position(self, conn: psycopg.AsyncConnection) -> None:
         async with conn.transaction():
-            await conn.execute("UPDATE relay_positions SET position = 0 WHERE log = %s", (self.context,))
-            await conn.execute("DELETE FROM relay_partitions WHERE log = %s", (self.context,))
+            await _forget_positions(conn, self.context)
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -374,7 +373,12 @@ async def reset_positions(settings: Settings, contexts: list[str]) -> None:
     conn = await db.aconnect(settings, autocommit=True)
     try:
         for context in contexts:
-            await conn.execute("UPDATE relay_positions SET position = 0 WHERE log = %s", (context,))
-            await conn.execute("DELETE FROM relay_partitions WHERE log = %s", (context,))
+            await _forget_positions(conn, context)
     finally:
         await conn.close()
+
+
+async def _forget_positions(conn: psycopg.AsyncConnection, context: str) -> None:
+    """Back to position 0 with no partition offsets: the relay re-publishes the whole log."""
+    await conn.execute("UPDATE relay_positions SET position = 0 WHERE log = %s", (context,))
+    await conn.execute("DELETE FROM relay_partitions WHERE log = %s", (context,))

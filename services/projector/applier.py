@@ -21,8 +21,9 @@ from schemas.envelope import Envelope
 from schemas.events import decode_payload
 from services.infra import event_log
 from services.infra.event_codec import decode_row
+from services.projector.names import PROJECTION_NAME
 from services.projector.projections.sql import fetch_all
-from services.projector.registry import HANDLERS, PROJECTION_NAME
+from services.projector.registry import HANDLERS
 
 log = logging.getLogger(__name__)
 

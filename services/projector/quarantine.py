@@ -29,7 +29,7 @@ from schemas.envelope import Envelope
 from services.infra import deadletters
 from services.infra.deadletters import is_transient_db_error
 from services.projector.applier import ProjectionFailed, apply_envelopes, stream_events
-from services.projector.registry import PROJECTION_NAME
+from services.projector.names import PROJECTION_NAME
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from services.infra import db, deadletters, event_log
 from services.infra.event_codec import decode_row
 from services.infra.settings import Settings
 from services.projector import quarantine as quarantine_rules
-from services.projector.registry import HANDLERS, PROJECTION_NAME, TABLES
+from services.projector.names import PROJECTION_NAME
+from services.projector.registry import HANDLERS, TABLES
 
 BATCH = 2000
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from services.projector.projections import apikeys, credits, executions, graphs, integrations
 
-PROJECTION_NAME = "read_models"
-
 HANDLERS = {
     "graphs": graphs.apply,
     "executions": executions.apply,

@@ -30,7 +30,8 @@ from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.settings import Settings
 from services.projector import quarantine
 from services.projector.applier import apply_envelopes
-from services.projector.registry import HANDLERS, PROJECTION_NAME
+from services.projector.names import PROJECTION_NAME
+from services.projector.registry import HANDLERS
 
 log = logging.getLogger(__name__)
 DECISIONS_POLL_S = 1.0

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.events.executions import ExecutionStats
+from services.domain.executions.status import ExecutionStatus
 
 
 class GraphExecutionMeta(BaseModel):
@@ -26,7 +27,7 @@ class GraphExecutionMeta(BaseModel):
     credential_inputs: dict[str, Any] | None
     nodes_input_masks: dict[str, Any] | None
     preset_id: str | None
-    status: str
+    status: ExecutionStatus
     started_at: datetime | None
     ended_at: datetime | None
     is_shared: bool
@@ -44,7 +45,7 @@ class NodeExecutionResult(BaseModel):
     node_exec_id: str
     node_id: str
     block_id: str
-    status: str
+    status: ExecutionStatus
     input_data: dict[str, Any] | None
     output_data: dict[str, list[Any]] | None
     add_time: datetime | None

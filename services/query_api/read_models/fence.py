@@ -16,7 +16,7 @@ import weakref
 from psycopg_pool import AsyncConnectionPool
 
 from services.infra import event_log
-from services.projector.registry import PROJECTION_NAME
+from services.projector.names import PROJECTION_NAME
 
 _CHECK = """
 SELECT coalesce((SELECT position FROM relay_positions WHERE log = %(log)s), 0) >= %(head)s
