@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError, check_recursion
+from services.domain.graphs.recursion import check_recursion
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
 
 
 def agent(node_id, graph_id, version):

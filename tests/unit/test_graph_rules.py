@@ -14,15 +14,13 @@ from services.blocks.io import AgentInputBlock, AgentNumberInputBlock, AgentOutp
 from services.domain.blocks.base import Block, BlockSchemaInput, BlockSchemaOutput, BlockType, SchemaField
 from services.domain.graphs import credentials as graph_credentials
 from services.domain.graphs import rules
+from services.domain.graphs.credentials import credentials_input_schema
+from services.domain.graphs.export import strip_for_export
+from services.domain.graphs.io_schema import input_schema, output_schema, starting_nodes
 from services.domain.graphs.rules import (
     AGENT_EXECUTOR_BLOCK_ID,
     GraphValidationError,
-    credentials_input_schema,
-    input_schema,
-    output_schema,
     reassign_ids,
-    starting_nodes,
-    strip_for_export,
     validate_graph,
 )
 

@@ -19,6 +19,7 @@ from services.domain.errors import ConflictError, NotFoundError, PayloadTooLarge
 from services.domain.graphs import rules
 from services.domain.graphs.graph import Graph
 from services.domain.graphs.model import graph_model, to_version_body
+from services.domain.graphs.recursion import check_recursion
 from services.infra.appending import decide_and_append
 from services.infra.auth import User
 from services.infra.eventstore import EventStore
@@ -72,7 +73,7 @@ class GraphCommands:
         now = utcnow()
         main = to_version_body(graph, payload.version or 1)
         subs = [to_version_body(sub, sub.version or 1) for sub in graph.sub_graphs]
-        rules.check_recursion([main, *subs], lambda gid, v: self._stored_version(user.id, gid, v))
+        check_recursion([main, *subs], lambda gid, v: self._stored_version(user.id, gid, v))
         self._append([
             NewEvent(uuid.UUID(body.id), 1, event, user_id=user.id, occurred_at=now)
             for body in [main, *subs]
@@ -89,7 +90,7 @@ class GraphCommands:
             fresh = rules.reassign_ids(payload.model_copy(update={"id": graph_id}), user_id=user.id)
             fresh = rules.validate_graph(fresh, for_run=False)
             body = to_version_body(fresh, graph.next_version)
-            rules.check_recursion([body], lambda gid, v: self._stored_version(user.id, gid, v))
+            check_recursion([body], lambda gid, v: self._stored_version(user.id, gid, v))
             self._record(graph, graph.add_version(user.id, body, payload.is_active), user.id)
             return graph_model(body, user_id=user.id, created_at=utcnow(), is_active=payload.is_active)
 

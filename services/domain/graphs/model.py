@@ -13,7 +13,8 @@ from typing import Any
 from schemas.graph import BaseGraph, GraphVersionBody, StoredLink, StoredNode
 from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
-from services.domain.graphs import rules
+from services.domain.graphs import io_schema
+from services.domain.graphs.credentials import credentials_input_schema
 
 
 def _link_dict(link: Any) -> dict[str, Any]:
@@ -50,8 +51,8 @@ def graph_model(body: GraphVersionBody, *, user_id: str, created_at: datetime | 
         "forked_from_id": body.forked_from_id, "forked_from_version": body.forked_from_version,
         "user_id": user_id, "created_at": created,
         "nodes": nodes, "links": links, "sub_graphs": sub_graphs or [],
-        "input_schema": rules.input_schema(body), "output_schema": rules.output_schema(body),
-        "credentials_input_schema": rules.credentials_input_schema(body),
+        "input_schema": io_schema.input_schema(body), "output_schema": io_schema.output_schema(body),
+        "credentials_input_schema": credentials_input_schema(body),
         "has_external_trigger": _has_block_type(body, BlockType.WEBHOOK, BlockType.WEBHOOK_MANUAL),
         "has_human_in_the_loop": False, "has_sensitive_action": False, "trigger_setup_info": None,
     }

@@ -1,4 +1,5 @@
-"""Pure rules over a graph: id reassignment, validation, the graph's I/O schemas, export stripping.
+"""Pure rules over a graph: id reassignment and validation (I/O schemas, export stripping and the
+sub-graph recursion check have modules of their own beside this one).
 
 Works on ``schemas.graph`` models (``GraphInput``/``BaseGraph`` or a stored ``GraphVersionBody``).
 No storage here, so the command side runs these before recording a version and the executor can
@@ -7,7 +8,6 @@ re-validate with ``for_run=True``. Behaviour and error texts follow AutoGPT's gr
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,14 +17,13 @@ from schemas.graph import GraphInput
 from services.domain.blocks.base import Block, BlockType
 from services.domain.blocks.registry import all_blocks, get_block
 from services.domain.errors import InvalidCommand
-from services.domain.graphs.credentials import credentials_input_schema, is_credentials_field_name  # noqa: F401
+from services.domain.graphs.credentials import is_credentials_field_name
 from services.domain.graphs.pins import is_tool_pin, sanitize_pin_name
 
 AGENT_EXECUTOR_BLOCK_ID = "e189baac-8c20-45a1-94a7-55177ea42565"
 FIELD_REQUIRED = "This field is required"
 # Saving a graph only insists on the fields that define its interface; the rest may be wired later.
 _CHECKED_WHEN_SAVING = {BlockType.INPUT, BlockType.OUTPUT, BlockType.AGENT}
-_SENSITIVE_KEY_PARTS = ("credentials", "api_key", "password", "token", "secret")
 
 G = TypeVar("G")
 
@@ -217,158 +216,3 @@ def _dependency_errors(input_default: dict[str, Any], mask: dict[str, Any], prop
         if missing and (name in required or has_value(name)):
             errors[name] = f"Requires {', '.join(missing)} to be set"
     return errors
-
-
-def input_schema(graph: Any) -> dict[str, Any]:
-    """The graph's run inputs as a JSON schema, one property per INPUT node ``name``."""
-    return _io_schema(graph, BlockType.INPUT)
-
-
-def output_schema(graph: Any) -> dict[str, Any]:
-    """The graph's outputs, one property per OUTPUT node; outputs hold no value, so all are required."""
-    return _io_schema(graph, BlockType.OUTPUT)
-
-
-def _io_schema(graph: Any, block_type: BlockType) -> dict[str, Any]:
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for node in graph.nodes:
-        block = get_block(node.block_id)
-        if block is None or block.block_type != block_type:
-            continue
-        settings = _settings(block, node.input_default)
-        name = settings.get("name")
-        if not isinstance(name, str) or not name:
-            continue  # an unnamed I/O node cannot be addressed; validation reports it
-        properties[name] = _io_property(block, settings, name)
-        if settings.get("value") is None and name not in required:
-            required.append(name)
-    return {"type": "object", "properties": properties, "required": required}
-
-
-def _settings(block: type[Block], input_default: dict[str, Any]) -> dict[str, Any]:
-    """The node's effective input: block defaults (e.g. a toggle's False) overlaid by the node's."""
-    fields = block.Input.model_fields
-    merged = {n: f.get_default(call_default_factory=True) for n, f in fields.items() if not f.is_required()}
-    merged.update(input_default)
-    return merged
-
-
-def _io_property(block: type[Block], s: dict[str, Any], name: str) -> dict[str, Any]:
-    # The typed variants' ``value`` schema (type, format) describes what the input accepts.
-    value_schema = copy.deepcopy(block.input_schema().get("properties", {}).get("value", {}))
-    prop = {k: v for k, v in value_schema.items() if k not in ("description", "default")}
-    if block.block_type == BlockType.INPUT and s.get("placeholder_values"):
-        prop["enum"] = list(s["placeholder_values"])
-    prop["secret"] = bool(s.get("secret"))
-    prop["advanced"] = bool(s.get("advanced")) and s.get("value") is not None  # needs a default
-    prop["title"] = s.get("title") or name
-    if s.get("description"):
-        prop["description"] = s["description"]
-    if s.get("value") is not None:
-        prop["default"] = s["value"]
-    return prop
-
-
-def starting_nodes(graph: Any) -> list[Any]:
-    """Nodes a run begins with: those no link feeds, plus every INPUT node. Notes never run."""
-    fed = {link.sink_id for link in graph.links}
-    result = []
-    for node in graph.nodes:
-        block = get_block(node.block_id)
-        block_type = block.block_type if block is not None else None
-        if block_type != BlockType.NOTE and (node.id not in fed or block_type == BlockType.INPUT):
-            result.append(node)
-    return result
-
-
-def strip_for_export(graph_dict: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an exported graph (and its sub-graphs) safe to share: no secrets, no webhooks."""
-    result = copy.deepcopy(graph_dict)
-    for g in [result, *(result.get("sub_graphs") or [])]:
-        for node in g.get("nodes") or []:
-            _strip_node(node)
-    return result
-
-
-def _strip_node(node: dict[str, Any]) -> None:
-    block = get_block(str(node.get("block_id", "")))
-    schema = block.input_schema() if block is not None else {}
-    node["input_default"] = _without_secrets(node.get("input_default") or {}, schema)
-    if block is not None and block.block_type == BlockType.INPUT and node["input_default"].get("secret") is True:
-        node["input_default"].pop("value", None)
-    node["webhook_id"] = None
-    if "webhook" in node:
-        node["webhook"] = None
-
-
-def _without_secrets(data: dict[str, Any], schema: Any) -> dict[str, Any]:
-    """Drop schema-secret fields and keys that look sensitive (bools kept: they are flags)."""
-    props = schema.get("properties") if isinstance(schema, dict) else None
-    props = props if isinstance(props, dict) else {}
-    kept: dict[str, Any] = {}
-    for key, value in data.items():
-        field = props.get(key)
-        if isinstance(field, dict) and field.get("secret"):
-            continue
-        if type(value) is not bool and any(part in key.lower() for part in _SENSITIVE_KEY_PARTS):
-            continue
-        kept[key] = _without_secrets(value, field) if isinstance(value, dict) else value
-    return kept
-
-
-# -- sub-graph recursion (audit F4) ------------------------------------------------------------
-
-MAX_RECURSION_LOOKUPS = 200
-
-
-def agent_targets(graph: Any) -> list[tuple[Any, tuple[str, int]]]:
-    """``(node, (graph_id, graph_version))`` for every AgentExecutor node with a static reference."""
-    found = []
-    for node in graph.nodes:
-        target = (node.input_default.get("graph_id"), node.input_default.get("graph_version"))
-        if node.block_id == AGENT_EXECUTOR_BLOCK_ID and isinstance(target[0], str) \
-                and isinstance(target[1], int) and not isinstance(target[1], bool):
-            found.append((node, target))
-    return found
-
-
-def check_recursion(bodies: list[Any], lookup: Callable[[str, int], Any | None]) -> None:
-    """Refuse versions being saved whose AgentExecutor nodes lead back to them, directly or
-    through other graphs (``lookup(graph_id, version)``: a stored version of the same user, or
-    None). A run of such a graph would start itself until a run-time limit stops it; every cycle
-    is seen here when its last member is saved, since each edge is checked once both ends exist.
-    Lookups are bounded; what lies beyond the bound is left to the run-time limits."""
-    new = {(str(b.id), b.version): b for b in bodies}
-    stored: dict[tuple[str, int], Any | None] = {}
-
-    def body(key: tuple[str, int]) -> Any | None:
-        if key in new:
-            return new[key]
-        if key not in stored and len(stored) < MAX_RECURSION_LOOKUPS:
-            stored[key] = lookup(*key)
-        return stored.get(key)
-
-    def leads_to(start: tuple[str, int], goal: tuple[str, int]) -> bool:
-        seen, stack = {start}, [start]
-        while stack:
-            key = stack.pop()
-            if key == goal:
-                return True
-            graph = body(key)
-            for _, target in agent_targets(graph) if graph is not None else []:
-                if target not in seen:
-                    seen.add(target)
-                    stack.append(target)
-        return False
-
-    node_errors: dict[str, dict[str, str]] = {}
-    for key, graph in new.items():
-        for node, target in agent_targets(graph):
-            if leads_to(target, key):
-                how = "itself" if target == key else f"graph #{target[0]} v{target[1]}, which runs it again"
-                node_errors[node.id] = {"graph_id": f"Sub-graph recursion: this node runs {how}"}
-    if node_errors:
-        raise GraphValidationError(
-            f"Graph validation failed: {len(node_errors)} AgentExecutor nodes would run their own graph "
-            "again (sub-graph recursion is not allowed)", node_errors)

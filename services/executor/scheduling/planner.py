@@ -40,7 +40,7 @@ from services.domain.blocks.base import Block, BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.domain.executions.status import PENDING_STATUSES, TERMINAL_STATUSES, ExecutionStatus
-from services.domain.graphs import rules
+from services.domain.graphs import io_schema
 from services.domain.graphs.pins import merge_execution_input, parse_execution_output
 
 
@@ -94,7 +94,7 @@ class Planner:
         """Record the start and queue every starting node; returns the queued node exec ids."""
         self.emit(ExecutionStarted())
         queued = []
-        for node in rules.starting_nodes(self.state.graph):
+        for node in io_schema.starting_nodes(self.state.graph):
             pins: dict[str, Any] = {}
             name = node.input_default.get("name")
             if self.index.block_type(node.id) == BlockType.INPUT and isinstance(name, str) \

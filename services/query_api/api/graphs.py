@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from services.domain.errors import NotFoundError
+from services.domain.graphs.export import strip_for_export
 from services.domain.graphs.model import graph_meta
-from services.domain.graphs.rules import strip_for_export
 from services.domain.graphs.shapes import GraphMeta, GraphModel
 from services.infra.auth import User
 from services.infra.http import MAX_VERSION, CurrentUser, UuidPath, json_response, parse_uuid
