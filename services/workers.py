@@ -8,17 +8,14 @@ from __future__ import annotations
 import asyncio
 
 from schemas.topics import CONTEXTS
-from services.infra.eventstore import make_datastore
 from services.infra.heartbeat import beat
 from services.infra.settings import Settings
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
-    from services.infra.eventstore import EventStore
     from services.infra.relay import Relay
 
-    datastore = make_datastore(settings, pool_size=2)
-    relays = [Relay(settings, EventStore(datastore, context)) for context in CONTEXTS]
+    relays = [Relay(settings, context) for context in CONTEXTS]
 
     def status() -> tuple[bool, dict]:
         return (all(r.stats.active for r in relays),
@@ -27,10 +24,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
                              "held_streams": r.stats.held_streams, "record_limit": r.stats.record_limit}
                  for r in relays})
 
-    try:
-        await asyncio.gather(beat(settings, "relay", status, stop), *(r.run(stop) for r in relays))
-    finally:
-        datastore.close()
+    await asyncio.gather(beat(settings, "relay", status, stop), *(r.run(stop) for r in relays))
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:

@@ -29,7 +29,6 @@ from aiokafka.errors import KafkaError
 
 from services.infra import db, event_log
 from services.infra.event_codec import StoredRow, envelope_bytes
-from services.infra.eventstore import EventStore
 from services.infra.kafka import (
     broker_message_limit,
     ensure_topics,
@@ -40,6 +39,7 @@ from services.infra.kafka import (
 )
 from services.infra.relay_quarantine import RelayQuarantine, describe, is_poison
 from services.infra.settings import Settings
+from services.infra.store_contract import table_name
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
@@ -68,17 +68,16 @@ class BrokerLostData(Exception):
 
 
 class Relay:
-    def __init__(self, settings: Settings, store: EventStore, *, batch_size: int = 1000) -> None:
+    def __init__(self, settings: Settings, context: str, *, batch_size: int = 1000) -> None:
         self.settings = settings
-        self.store = store
-        self.context = store.context
-        self.topic = settings.topic(store.context)
+        self.context = context
+        self.topic = settings.topic(context)
         self.batch_size = batch_size
         self.stats = RelayStats()
         self._wake = asyncio.Event()
         self._last_offsets: dict[int, int] = {}
         self._lost_data = False
-        self.quarantine = RelayQuarantine(store.context, store.table, self.stats)
+        self.quarantine = RelayQuarantine(context, table_name(context), self.stats)
         self._limit: int | None = None
 
     # -- lock ---------------------------------------------------------------------------------

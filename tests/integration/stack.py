@@ -13,7 +13,7 @@ from schemas.topics import CONTEXTS
 from services import gateway
 from services.dev.local_broker import free_port
 from services.infra.auth import issue_token
-from services.infra.eventstore import EventStore, make_datastore
+from services.infra.eventstore import make_datastore
 from services.infra.kafka import ensure_topics
 from services.infra.migrations import migrate
 from services.infra.relay import Relay
@@ -87,7 +87,7 @@ async def running_stack(settings: Settings, *, projector: bool = True, executors
     stack = Stack(settings)
     stack.datastore = make_datastore(settings, pool_size=2)
     for context in CONTEXTS:
-        relay = Relay(settings, EventStore(stack.datastore, context))
+        relay = Relay(settings, context)
         stack.relays.append(relay)
         stack.start(f"relay-{context}", relay.run)
     # Consumers join their groups concurrently: each join waits out the broker's rebalance delay,

@@ -65,7 +65,7 @@ async def test_oversize_record_is_parked_and_its_stream_held_in_order(settings, 
     await asyncio.to_thread(append, [NewEvent(good, 2, ActiveVersionSet(version=2))])
 
     stop = asyncio.Event()
-    relay = Relay(settings, raw_store)
+    relay = Relay(settings, raw_store.context)
     task = asyncio.create_task(relay.run(stop))
     try:
         envs = await read_topic(settings, settings.topic("graphs"), expect=2)
@@ -105,7 +105,7 @@ async def test_retry_after_raising_the_cap_publishes_the_record_then_the_held_on
     big = (await asyncio.to_thread(raw_store.append, [NewEvent(stream, 1, _big_version(stream))]))[0]
     held = (await asyncio.to_thread(raw_store.append, [NewEvent(stream, 2, ActiveVersionSet(version=2))]))[0]
     stop = asyncio.Event()
-    task = asyncio.create_task(Relay(settings, raw_store).run(stop))
+    task = asyncio.create_task(Relay(settings, raw_store.context).run(stop))
     letters = await eventually(lambda: _count_letters(settings, 2), message="parked and held")
     stop.set()
     await task
@@ -114,7 +114,7 @@ async def test_retry_after_raising_the_cap_publishes_the_record_then_the_held_on
     bigger = settings.model_copy(update={"max_event_bytes": 4 * BIG})
     await _mark(settings, letters[0].id, "retry")
     stop = asyncio.Event()
-    task = asyncio.create_task(Relay(bigger, raw_store).run(stop))
+    task = asyncio.create_task(Relay(bigger, raw_store.context).run(stop))
     try:
         await eventually(lambda: _no_open(settings), timeout=10, message="retried and released")
         envs = await read_topic(settings, settings.topic("graphs"), expect=2)
@@ -207,7 +207,7 @@ async def test_record_limit_follows_a_lower_broker_limit(settings, raw_store, mo
         return 100_000
 
     monkeypatch.setattr(relay_module, "broker_message_limit", small_broker)
-    relay = Relay(settings, raw_store)
+    relay = Relay(settings, raw_store.context)
     with caplog.at_level(logging.ERROR):
         assert await relay._check_limits() == 100_000
     assert "above the broker's record limit" in caplog.text

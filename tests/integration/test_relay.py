@@ -42,7 +42,7 @@ def test_optimistic_concurrency(store):
 async def test_relay_publishes_everything_in_order(settings, store):
     await asyncio.to_thread(append_versions, store, 20, 10)
     stop = asyncio.Event()
-    relay = Relay(settings, store, batch_size=37)
+    relay = Relay(settings, store.context, batch_size=37)
     task = asyncio.create_task(relay.run(stop))
     envs = await read_topic(settings, settings.topic("graphs"), expect=200)
     # Events recorded while the relay runs are published too (woken by NOTIFY).
@@ -63,7 +63,7 @@ async def _published(relay, n):
 
 async def test_second_relay_waits_for_the_first(settings, store):
     stop1, stop2 = asyncio.Event(), asyncio.Event()
-    first, second = Relay(settings, store), Relay(settings, store)
+    first, second = Relay(settings, store.context), Relay(settings, store.context)
     t1 = asyncio.create_task(first.run(stop1))
     await eventually(lambda: _flag(first.stats, "active"), message="first relay active")
     t2 = asyncio.create_task(second.run(stop2))
@@ -91,7 +91,7 @@ async def test_relay_refills_a_broker_that_lost_its_data(settings, store, broker
         pytest.skip("needs the local broker to restart it")
     await asyncio.to_thread(append_versions, store, 4, 3)
     stop = asyncio.Event()
-    relay = Relay(settings, store)
+    relay = Relay(settings, store.context)
     task = asyncio.create_task(relay.run(stop))
     await eventually(lambda: _published(relay, 12))
     broker.restart()
