@@ -81,21 +81,25 @@ def closure(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-def _owner(module: str, graph: dict[str, set[str]]) -> str:
-    """The package a module belongs to (a package's ``__init__`` belongs to the package itself)."""
-    if any(_within(other, module) and other != module for other in graph):
-        return module
-    return module.rsplit(".", 1)[0]
+def _owners(graph: dict[str, set[str]]) -> dict[str, str]:
+    """Module -> the package it belongs to (a package's ``__init__`` belongs to the package itself)."""
+    packages = {parent for module in graph for parent in _parents(module)}
+    return {module: module if module in packages else module.rsplit(".", 1)[0] for module in graph}
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def package_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected groups of two or more packages (Tarjan over the package graph)."""
+    owner = _owners(graph)
     edges: dict[str, set[str]] = {}
     for module, targets in graph.items():
-        source = _owner(module, graph)
         for target in targets:
-            if target in graph and _owner(target, graph) != source:
-                edges.setdefault(source, set()).add(_owner(target, graph))
+            if target in graph and owner[target] != owner[module]:
+                edges.setdefault(owner[module], set()).add(owner[target])
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []

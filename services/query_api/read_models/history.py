@@ -9,15 +9,15 @@ from services.infra import event_log
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.event_codec import decode_row
 from services.infra.execution_refs import payload_refs, state_refs
-
-BIGINT_MAX = 2 ** 63 - 1
+from services.infra.http import MAX_SEQ
 
 
 async def read_history(pool: AsyncConnectionPool, execution_id: str, upto: int | None = None) -> list[tuple]:
     """``[(seq, type, occurred_at, event)]`` in order (decoded and upcast). Used by the audit
     routes and by the WebSocket hub."""
-    # ``before`` is exclusive; at the largest bigint ``upto`` already bounds nothing (and +1 would overflow)
-    before = upto + 1 if upto is not None and upto < BIGINT_MAX else None
+    # ``before`` is exclusive; at the largest ``seq`` a route admits (a bigint) ``upto`` bounds nothing,
+    # and +1 would overflow
+    before = upto + 1 if upto is not None and upto < MAX_SEQ else None
     async with pool.connection() as conn:
         rows = await event_log.stream_rows(conn, "executions", execution_id, before=before)
     out = []

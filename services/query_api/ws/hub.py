@@ -222,12 +222,12 @@ class Hub:
             socket.queue.put_nowait(None)  # the writer closes the socket; the client resumes with after_seq
 
     async def _load_state(self, stream_id: str, upto: int | None = None) -> ExecutionState:
-        events = await self._stream_events(stream_id)
-        return ExecutionState.from_events(
-            stream_id, ((event, at) for version, event, at in events if upto is None or version <= upto))
+        """The execution as of stream version ``upto`` (all of it when None); the read stops there."""
+        events = await self._stream_events(stream_id, upto)
+        return ExecutionState.from_events(stream_id, ((event, at) for _version, event, at in events))
 
-    async def _stream_events(self, stream_id: str) -> list[tuple[int, Any, Any]]:
-        return [(seq, event, at) for seq, _type, at, event in await read_history(self.pool, stream_id)]
+    async def _stream_events(self, stream_id: str, upto: int | None = None) -> list[tuple[int, Any, Any]]:
+        return [(seq, event, at) for seq, _type, at, event in await read_history(self.pool, stream_id, upto)]
 
     # -- subscriptions -------------------------------------------------------------------------
 
