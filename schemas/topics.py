@@ -1,6 +1,6 @@
 """Bounded contexts and their Kafka topics. Topic names are part of the public contract."""
 
-CONTEXTS: tuple[str, ...] = ("graphs", "executions", "credits", "apikeys", "integrations")
+CONTEXTS: tuple[str, ...] = ("graphs", "executions", "credits", "apikeys", "integrations", "users", "notifications")
 
 
 def topic_name(context: str, prefix: str = "agentloom") -> str:

@@ -94,7 +94,9 @@ def _describe_fields(schemas: dict[str, Any]) -> None:
 
 STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
                "credits": "ledger id (uuid5 of the user id)", "apikeys": "API key id",
-               "integrations": "credential id"}
+               "integrations": "credential id",
+               "users": "user or onboarding stream id (uuid5 of the user id)",
+               "notifications": "notification id, or mail-day id (uuid5 of user and UTC day)"}
 
 
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:

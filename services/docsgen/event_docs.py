@@ -55,6 +55,16 @@ CONTEXT_NOTES = {
                      "`CredentialsDeleted`, which is always last. The API key is never recorded in clear: "
                      "`encrypted_secret` is AES-256-GCM ciphertext naming the keyring key that sealed it, "
                      "bound to the credential id and owner."),
+    "users": ("Two streams per user, both uuid5 of the user id: the user (`UserCreated` first, from the "
+              "sign-in token on the first `POST /api/auth/user`, then email, name, time zone and notification "
+              "preference changes, each carrying the new value) and the user's onboarding (steps completed, "
+              "rewards granted, the web app's answers, resets). Recorded by the command API only."),
+    "notifications": ("Stream = one notification, id uuid5 of its type and the event that caused it, so it is "
+                      "recorded exactly once: `NotificationRecorded` (version 1), then `NotificationRead` and "
+                      "what became of its email (`EmailSent`, `EmailDeliveryFailed`*, `EmailSkipped`). A second "
+                      "kind of stream, uuid5 of a user and a UTC day, holds one `EmailQuotaUsed` per email "
+                      "sent under the user's daily cap. Recorded by the notifier, except `NotificationRead` "
+                      "(command API) and ZERO_BALANCE notifications for runs refused up front (command API)."),
 }
 
 # type -> (recorded by, when)
@@ -102,10 +112,52 @@ RECORDED: dict[str, tuple[str, str]] = {
                                        "included; see `node_error_count`)."),
     "ExecutionFailed": ("executor", "The run was cut short, e.g. it hit `AGENTLOOM_MAX_NODE_EXECUTIONS`."),
     "ExecutionTerminated": ("executor", "A stop request was honoured; open node executions were terminated first."),
+    "UserCreated": ("command API", "The first `POST /api/auth/user` (or any user command) of a new user; "
+                                   "stream version 1."),
+    "UserEmailChanged": ("command API", "`POST /api/auth/user/email` or `PUT /api/user` with a new address."),
+    "UserNameChanged": ("command API", "`PUT /api/user` with a new name."),
+    "UserTimezoneSet": ("command API", "`POST /api/auth/user/timezone` or `PUT /api/user` with a new time zone."),
+    "NotificationPreferencesSet": ("command API", "`POST /api/auth/user/preferences`, or the unsubscribe link "
+                                                  "(`POST /api/email/unsubscribe`), which turns every email off."),
+    "OnboardingStepCompleted": ("command API", "`POST /api/onboarding/step?step=` for a step not yet completed."),
+    "OnboardingRewarded": ("command API", "Right after the ledger granted a step's reward (configured amounts)."),
+    "OnboardingUpdated": ("command API", "`PATCH /api/onboarding` with fields that change."),
+    "OnboardingReset": ("command API", "`POST /api/onboarding/reset`."),
+    "NotificationRecorded": ("notifier; command API for a run refused for lack of credits",
+                             "A run ended, a block failed, the balance crossed the low-balance threshold or "
+                             "ran out; stream version 1."),
+    "NotificationRead": ("command API", "`POST /api/notifications/{id}/read`, once."),
+    "EmailSent": ("notifier", "The SMTP server (or the local mailbox) accepted the email."),
+    "EmailSkipped": ("notifier", "No email for this notification: preferences, the daily cap, no address, or "
+                                 "every attempt failed."),
+    "EmailDeliveryFailed": ("notifier", "One delivery attempt failed; the next follows after a backoff."),
+    "EmailQuotaUsed": ("notifier", "One email of a user's daily cap is taken, before it is sent."),
 }
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
 FIELD_NOTES: dict[str, str] = {
+    "UserCreated.user_id": "the user's id (the sign-in token's `sub`)",
+    "email": "email address",
+    "name": "display name, if any",
+    "timezone": "IANA time zone name, e.g. `Europe/Paris`",
+    "preferences": "email on or off per notification type (a type missing from the map is on)",
+    "daily_limit": "at most this many notification emails per UTC day",
+    "via": "`preferences` (the REST route) or `unsubscribe_link` (the signed link in an email)",
+    "step": "AutoGPT's `OnboardingStep` name",
+    "changes": "the onboarding fields that changed, by their camelCase names",
+    "notification_type": "AutoGPT's `NotificationType` name (AGENT_RUN, LOW_BALANCE, …)",
+    "NotificationRecorded.user_id": "whom the notification is for",
+    "NotificationRecorded.data": "the type's payload (AutoGPT's `AgentRunData`, `LowBalanceData`, …)",
+    "source_context": "context of the event the notification was derived from",
+    "source_stream_id": "stream of the event the notification was derived from",
+    "source_version": "stream version of the event the notification was derived from",
+    "message_id": "the email's `Message-ID` (derived from the notification id: the same on a re-send)",
+    "attempt": "delivery attempt number, from 1",
+    "error": "why the attempt failed",
+    "EmailSkipped.reason": "`disabled`, `daily_limit`, `no_address` or `gave_up`",
+    "EmailQuotaUsed.user_id": "whose daily cap it counts against",
+    "day": "YYYY-MM-DD (UTC) the email counts against",
+    "notification_id": "the notification the email is for",
     "CredentialsCreated.user_id": "owner of the credential",
     "CredentialsCreated.provider": "the provider the key is for (AutoGPT's `ProviderName`, e.g. `openai`)",
     "CredentialsCreated.type": "credential type; only `api_key` is stored this way",

@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,6 +127,28 @@ class Settings(BaseSettings):
     ws_max_sockets_per_user: int = 20
     # /health turns the relay red when the store head stays ahead of what it published this long.
     health_relay_behind_s: float = 30.0
+
+    # -- users, onboarding and notifications (issue 12) ------------------------------------------
+    # Credits granted when an onboarding step is completed, {step: credits}; none by default.
+    # Granted once per user and step (ledger key REWARD-{user}-{step}).
+    onboarding_rewards: dict[str, int] = {}
+    # Where links in emails point (the unsubscribe link); the web app or this API's public URL.
+    public_url: str = "http://127.0.0.1:8000"
+    # LOW_BALANCE fires when a spend takes the balance from at or above this to below it.
+    low_balance_threshold: int = 500
+    # Outgoing mail. With no smtp_host, mail goes to a local Maildir (mail_dir, default
+    # <data dir>/mail) so a developer can read what would have been sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_s: float = 30.0
+    mail_from: str = "agentloom <noreply@agentloom.local>"
+    mail_dir: str = ""
+    # A failed delivery is retried this many times in all, the waits doubling from the first.
+    email_max_attempts: int = Field(default=6, ge=1, le=50)
+    email_retry_first_s: float = Field(default=2.0, ge=0.0)
 
     @model_validator(mode="after")
     def _clean_system_keys(self) -> Settings:
