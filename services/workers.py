@@ -1,4 +1,4 @@
-"""Entry points of the background services (``agentloom serve relay|projector|executor``).
+"""Entry points of the background services (``agentloom serve relay|projector|executor|notifier``).
 
 Each runs until ``stop`` is set and reports a heartbeat so ``GET /health`` can see it.
 """
@@ -47,7 +47,14 @@ async def run_executor(settings: Settings, stop: asyncio.Event) -> None:
     await asyncio.gather(beat(settings, "executor", service.status, stop), service.run(stop))
 
 
-RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor}
+async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:
+    from services.notifier.service import NotifierService
+
+    service = NotifierService(settings)
+    await asyncio.gather(beat(settings, "notifier", service.status, stop), service.run(stop))
+
+
+RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor, "notifier": run_notifier}
 
 
 async def run(name: str, settings: Settings, stop: asyncio.Event) -> None:

@@ -125,9 +125,13 @@ class ExecutionCompleted(ExecutionEvent):
 
 
 class ExecutionFailed(ExecutionEvent):
+    """``out_of_credits`` marks a run cut short because a node could not be paid for (the
+    notifier turns it into ZERO_BALANCE); absent, hence false, in events recorded before it existed."""
+
     TYPE: ClassVar[str] = "ExecutionFailed"
     error: str
     stats: ExecutionStats
+    out_of_credits: bool = False
 
 
 class ExecutionTerminated(ExecutionEvent):

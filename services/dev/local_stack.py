@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.infra.settings import Settings, data_dir, local_secret
 
-CHILDREN = ("api", "relay", "projector", "executor")
+CHILDREN = ("api", "relay", "projector", "executor", "notifier")
 
 
 def _port_free(port: int) -> bool:

@@ -157,6 +157,7 @@ FIELD_NOTES: dict[str, str] = {
     "EmailDeliveryFailed.attempt": "the failed attempt's number, from 1",
     "EmailDeliveryFailed.error": "why the attempt failed",
     "EmailSkipped.reason": "`disabled`, `daily_limit`, `no_address` or `gave_up`",
+    "out_of_credits": "the run failed because a node could not be paid for (the balance ran out)",
     "EmailQuotaUsed.user_id": "whose daily cap it counts against",
     "day": "YYYY-MM-DD (UTC) the email counts against",
     "notification_id": "the notification the email is for",

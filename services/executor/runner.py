@@ -82,6 +82,7 @@ class ExecutionRunner:
         self.tasks: dict[str, asyncio.Task] = {}
         self._failure: BaseException | None = None
         self._fatal: str | None = None  # ends the run FAILED (out of credits)
+        self._out_of_credits = False
         # Large values out of line (a ``BlobStore``; None: everything inline, as in unit tests).
         self.blobs = blobs
         self.limits = limits or OutputLimits()
@@ -173,7 +174,7 @@ class ExecutionRunner:
         if self.planner.cap_exceeded:
             error = (f"Execution exceeded the limit of {self.planner.max_node_executions} node executions "
                      "(a runaway loop?)")
-        self.planner.finish(error=error)
+        self.planner.finish(error=error, out_of_credits=self._out_of_credits and not self.planner.cap_exceeded)
         await self._flush()
         if self._failure is not None:
             raise self._failure
@@ -277,6 +278,7 @@ class ExecutionRunner:
             await self._emit_output(ne, "error", exc.message)
             self.planner.finished(ne, exc.message, {"cost": 0})
             self._fatal = exc.message
+            self._out_of_credits = True
             await self._flush()
             return False
 

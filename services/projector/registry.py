@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.projector.projections import apikeys, credits, executions, graphs, integrations
+from services.projector.projections import apikeys, credits, executions, graphs, integrations, notifications
 
 HANDLERS = {
     "graphs": graphs.apply,
@@ -10,6 +10,7 @@ HANDLERS = {
     "credits": credits.apply,
     "apikeys": apikeys.apply,
     "integrations": integrations.apply,
+    "notifications": notifications.apply,
 }
 
 TABLES = {
@@ -18,4 +19,5 @@ TABLES = {
     "credits": credits.TABLES,
     "apikeys": apikeys.TABLES,
     "integrations": integrations.TABLES,
+    "notifications": notifications.TABLES,
 }

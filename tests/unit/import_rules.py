@@ -17,7 +17,7 @@ TOP_PACKAGES = ("schemas", "services")
 # Libraries that talk to the outside world (or are the store's library): the domain imports none.
 IO_LIBRARIES = frozenset({"psycopg", "psycopg_pool", "fastapi", "starlette", "uvicorn", "aiokafka", "faststream",
                           "httpx", "eventsourcing", "jwt", "websockets", "socket", "subprocess", "asyncio",
-                          "urllib", "http", "requests"})
+                          "urllib", "http", "requests", "smtplib", "aiosmtplib", "aiosmtpd"})
 APP_FACTORIES = ("services.command_api.app", "services.query_api.app", "services.gateway")
 DEV_TOOLING = "services.dev"
 DOC_GENERATORS = "services.docsgen"

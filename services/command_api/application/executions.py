@@ -43,8 +43,10 @@ class NoCredits(InsufficientCredits):
 
 class ExecutionCommands:
     def __init__(self, store: EventStore, graphs: GraphCommands, *, stop_wait_s: float = 15.0,
-                 ledger=None, credentials=None) -> None:
+                 ledger=None, credentials=None, on_refused_for_credits=None) -> None:
         self.store = store
+        # called with (user, agent name) when a run is refused for a zero balance (ZERO_BALANCE)
+        self.on_refused_for_credits = on_refused_for_credits
         self.appender = GroupAppender(store)  # concurrent runs queued in shared commits
         self.credentials = credentials  # CredentialsReader: who may use which credential
         self.ledger = ledger
@@ -56,6 +58,8 @@ class ExecutionCommands:
                 credentials_inputs: dict[str, Any], preset_id: str | None = None) -> dict[str, Any]:
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         if self.ledger is not None and self.ledger.balance(user.id) <= 0:
+            if self.on_refused_for_credits is not None:
+                self.on_refused_for_credits(user, body.name or "Untitled agent")
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
         _refuse_reference_lookalikes(inputs)
         credentials_inputs = _references(credentials_inputs)

@@ -177,6 +177,13 @@ class Ledger:
     def remembered_entries(self) -> list[LedgerEntry]:
         return sorted([*self._kept.values(), *self._recent_usage.values()], key=lambda e: e.stream_version)
 
+    @property
+    def last_credit_version(self) -> int:
+        """Stream version of the latest entry that added credits (a grant or a top-up; 0 if none).
+        Marks the "since the last top-up" period a ZERO_BALANCE notification is sent once in;
+        GRANT and TOP_UP entries survive snapshots, so folding from one gives the same answer."""
+        return max((e.stream_version for e in self._kept.values() if e.amount > 0), default=0)
+
     def refunded_amount(self, top_up_key: str) -> int:
         return sum(e.requested_amount or 0 for e in self._kept.values()
                    if e.transaction_type is TransactionType.REFUND and e.top_up_key == top_up_key)

@@ -227,14 +227,15 @@ class Planner:
             if ne.status in PENDING_STATUSES:
                 self.emit(NodeTerminated(node_exec_id=ne.id, reason=reason))
 
-    def finish(self, *, error: str | None = None) -> None:
-        """Record the execution's end: TERMINATED if stopped, FAILED on ``error``, else COMPLETED."""
+    def finish(self, *, error: str | None = None, out_of_credits: bool = False) -> None:
+        """Record the execution's end: TERMINATED if stopped, FAILED on ``error`` (``out_of_credits``
+        when a node could not be paid for), else COMPLETED."""
         if self.state.stop_requested:
             self.terminate_open_nodes("execution stopped")
             self.emit(ExecutionTerminated(stats=self.stats()))
         elif error is not None:
             self.terminate_open_nodes(error)
-            self.emit(ExecutionFailed(error=error, stats=self.stats(error)))
+            self.emit(ExecutionFailed(error=error, stats=self.stats(error), out_of_credits=out_of_credits))
         else:
             self.emit(ExecutionCompleted(stats=self.stats()))
 

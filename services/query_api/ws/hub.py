@@ -39,6 +39,7 @@ from services.infra.settings import Settings
 from services.query_api.read_models.history import read_history
 from services.query_api.ws import protocol
 from services.query_api.ws.limits import Limits, Refused
+from services.query_api.ws.notifications import NotificationFeed
 
 log = logging.getLogger(__name__)
 GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
@@ -100,6 +101,7 @@ class Hub:
         self.graph_subs: dict[tuple[str, str], list[Socket]] = {}
         self.stream_graph: dict[str, tuple[str, str]] = {}  # executions queued under a watched graph
         self.limits = Limits(settings.ws_max_subscriptions_per_socket, settings.ws_max_sockets_per_user)
+        self.notifications = NotificationFeed(settings, pool, self._push)  # every socket gets its user's
         self._wake = asyncio.Event()
         self._idle = False
         self._task: asyncio.Task | None = None
@@ -111,8 +113,10 @@ class Hub:
         async with self.pool.connection() as conn:
             self.position = await event_log.head(conn, LOG)
         self._task = asyncio.create_task(self._run())
+        await self.notifications.start()
 
     async def close(self) -> None:
+        await self.notifications.close()
         self._stop.set()
         if self._task:
             self._task.cancel()
@@ -239,8 +243,10 @@ class Hub:
         self._idle = False
 
     def connect(self, socket: Socket) -> None:
-        """Count a new connection against its user's cap (``Refused`` over it)."""
+        """Count a new connection against its user's cap (``Refused`` over it); from then on it
+        receives its user's notifications."""
         self.limits.connect(socket)
+        self.notifications.add(socket)
 
     async def _owner(self, stream_id: str) -> str | None:
         first = await read_history(self.pool, stream_id, upto=1)
@@ -347,6 +353,7 @@ class Hub:
     def drop(self, socket: Socket) -> None:
         """Forget a closed connection: its subscriptions and its place under the user's cap."""
         self.limits.disconnect(socket)
+        self.notifications.remove(socket)
         for stream_id, watch in list(self.watches.items()):
             watch.subs = [s for s in watch.subs if s.socket is not socket]
             if not watch.subs and (watch.state.is_terminal or stream_id not in self.stream_graph):

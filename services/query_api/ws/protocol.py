@@ -15,6 +15,7 @@ UNSUBSCRIBE = "unsubscribe"
 HEARTBEAT = "heartbeat"
 GRAPH_EVENT = "graph_execution_event"
 NODE_EVENT = "node_execution_event"
+NOTIFICATION = "notification"
 ERROR = "error"
 
 CLOSE_MISSING_TOKEN = 4001

@@ -1,0 +1,129 @@
+"""Which notifications an event calls for, and what they say (pure).
+
+The rules, each keyed by the event that triggers it so the notification is derived once:
+
+- **AGENT_RUN**: a top-level run ended (completed, failed or terminated). Child runs of an
+  AgentExecutor node are part of their parent's run and notify nothing.
+- **BLOCK_EXECUTION_FAILED**: a top-level run ended with failed nodes, except when it failed for
+  lack of credits (that is ZERO_BALANCE). One per run, naming the first node that failed and how
+  many did, so a run with a thousand failing nodes is one notification, not a thousand.
+- **LOW_BALANCE**: a spend took the balance from at or above the threshold to below it. Spends of
+  one ledger are recorded one after another, each with its running balance, so exactly one spend
+  crosses per fall however many run concurrently; a top-up and a new fall cross again.
+- **ZERO_BALANCE**: a run failed because a node could not be paid for, or was refused up front for
+  a zero balance. Keyed by the ledger's latest credit-adding entry, so it is sent once until the
+  next top-up or grant, whichever process noticed it.
+
+Payloads follow AutoGPT's ``*Data`` models; an output summary is bounded so a notification stays a
+small event whatever the run produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schemas.events.credits import CreditsSpent
+from schemas.events.executions import ExecutionFailed
+from schemas.events.notifications import NotificationType
+from services.domain.executions.state import ExecutionState
+from services.domain.executions.status import ExecutionStatus
+from services.domain.executions.views import state_outputs
+
+MAX_OUTPUTS = 20           # outputs listed in an AGENT_RUN summary
+MAX_VALUE_CHARS = 300      # characters of one output value shown
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A notification to record: for whom, of which type, with what, caused by which event."""
+
+    user_id: str
+    notification_type: NotificationType
+    data: dict[str, Any]
+    source_context: str
+    source_stream_id: str
+    source_version: int
+
+
+def billing_link(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/profile/credits"
+
+
+def low_balance(spent: CreditsSpent, *, user_id: str, ledger_stream_id: str, version: int, threshold: int,
+                public_url: str) -> Derived | None:
+    before = spent.running_balance - spent.amount  # amount is negative
+    if not before >= threshold > spent.running_balance:
+        return None
+    data = {"current_balance": spent.running_balance, "billing_page_link": billing_link(public_url),
+            "threshold": threshold}
+    return Derived(user_id, NotificationType.LOW_BALANCE, data, "credits", ledger_stream_id, version)
+
+
+def zero_balance(*, user_id: str, ledger_stream_id: str, last_credit_version: int, balance: int,
+                 agent_name: str, shortfall: int, public_url: str) -> Derived:
+    """Sourced from the ledger's latest credit-adding entry: one per top-up period."""
+    data = {"agent_name": agent_name, "current_balance": balance, "shortfall": shortfall,
+            "billing_page_link": billing_link(public_url)}
+    return Derived(user_id, NotificationType.ZERO_BALANCE, data, "credits", ledger_stream_id, last_credit_version)
+
+
+def agent_name(state: ExecutionState) -> str:
+    return (state.graph.name if state.graph is not None else "") or "Untitled agent"
+
+
+def run_ended(state: ExecutionState, *, out_of_credits: bool, block_names: Callable[[str], str],
+              describe_value: Callable[[Any], Any] = lambda value: value) -> list[Derived]:
+    """AGENT_RUN and, for failed nodes, BLOCK_EXECUTION_FAILED, for a folded run that just ended
+    (``out_of_credits``: its ``ExecutionFailed`` said so). ``describe_value`` turns a stored value
+    (e.g. a blob reference) into what a summary shows."""
+    if not state.is_terminal or state.parent_execution_id is not None:
+        return []
+    stats = state.stats
+    out = [Derived(state.user_id, NotificationType.AGENT_RUN, {
+        "agent_name": agent_name(state), "graph_id": state.graph_id, "graph_version": state.graph_version,
+        "execution_id": state.id, "status": str(state.status),
+        "credits_used": stats.cost if stats else 0,
+        "execution_time": round(stats.duration, 3) if stats else 0.0,
+        "node_count": stats.node_exec_count if stats else 0,
+        "outputs": _outputs_summary(state, describe_value),
+    }, "executions", state.id, state.version)]
+    failed = sorted((ne for ne in state.node_execs.values() if ne.status == ExecutionStatus.FAILED),
+                    key=lambda ne: ne.added_seq)
+    if failed and not out_of_credits:
+        first = failed[0]
+        out.append(Derived(state.user_id, NotificationType.BLOCK_EXECUTION_FAILED, {
+            "agent_name": agent_name(state), "block_name": block_names(first.block_id), "block_id": first.block_id,
+            "error_message": (first.error or "")[:MAX_ERROR_CHARS], "graph_id": state.graph_id,
+            "node_id": first.node_id, "execution_id": state.id, "failed_node_count": len(failed),
+        }, "executions", state.id, state.version))
+    return out
+
+
+def failed_for_credits(event: object) -> bool:
+    return isinstance(event, ExecutionFailed) and event.out_of_credits
+
+
+def _outputs_summary(state: ExecutionState, describe_value: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    summary: list[dict[str, Any]] = []
+    for name, values in state_outputs(state).items():
+        for value in values:
+            if len(summary) >= MAX_OUTPUTS:
+                return summary
+            summary.append({"name": name, "value": _bounded(describe_value(value))})
+    return summary
+
+
+def _bounded(value: Any) -> Any:
+    """The value itself when small, else its JSON text cut to ``MAX_VALUE_CHARS``."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + "…"
+    text = orjson.dumps(value, default=str).decode()
+    return value if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…"
+

@@ -1,0 +1,152 @@
+"""The notifier's first half: turn published events into recorded notifications.
+
+It consumes the executions and credits topics in its own consumer group and looks only at the few
+event types a rule needs (a run's end, a spend). For a run's end it folds the run from the store
+(the event alone does not say what the run produced). Each notification is appended as a new
+stream whose id derives from the source event, so a batch replayed after a crash, before its
+offsets were committed, records nothing twice; offsets are committed only after the whole batch
+is recorded, so nothing is skipped either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from aiokafka.errors import KafkaError
+
+from schemas.envelope import Envelope
+from schemas.events import decode_payload
+from schemas.events.credits import CreditsSpent
+from schemas.events.executions import ExecutionCompleted, ExecutionFailed, ExecutionTerminated
+from services.domain.blocks.registry import get_block
+from services.domain.credits.ledger import ledger_stream_id
+from services.domain.executions.state import ExecutionState
+from services.domain.notifications import derive
+from services.infra import blobs
+from services.infra.eventstore import EventStore
+from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.ledger_service import LedgerService
+from services.infra.notification_records import record
+from services.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+RUN_ENDS = {cls.TYPE for cls in (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)}
+WATCHED = RUN_ENDS | {CreditsSpent.TYPE}
+SOURCES = ("executions", "credits")
+
+
+def group_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.notifier.events"
+
+
+@dataclass
+class RecorderStats:
+    ready: bool = False
+    recorded: int = 0
+    duplicates: int = 0
+    skipped_malformed: int = 0
+
+
+def block_name(block_id: str) -> str:
+    block = get_block(block_id)
+    return block.name() if block is not None else block_id
+
+
+def describe_value(value):
+    if blobs.is_reference(value):
+        return f"(a stored value of {blobs.reference_size(value)} bytes)"
+    return value
+
+
+class NotificationRecorder:
+    def __init__(self, settings: Settings, stores: dict[str, EventStore], ledger: LedgerService) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.ledger = ledger
+        self.stats = RecorderStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except (KafkaError, OSError, psycopg.OperationalError) as exc:
+                self.stats.ready = False
+                log.warning("notifier: %s; reconnecting", exc)
+                await asyncio.sleep(1.0)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.settings, SOURCES)
+        consumer = make_consumer(self.settings, *(self.settings.topic(c) for c in SOURCES),
+                                 group_id=group_id(self.settings))
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                self.stats.ready = bool(consumer.assignment())
+                envelopes = [env for messages in batch.values() for env in _watched(messages)]
+                if envelopes:
+                    await asyncio.to_thread(self._handle_all, envelopes)
+                if batch:
+                    await consumer.commit()
+        finally:
+            self.stats.ready = False
+            await consumer.stop()
+
+    def _handle_all(self, envelopes: list[Envelope]) -> None:
+        for env in envelopes:
+            try:
+                event = decode_payload(env.type, env.class_version, env.payload)
+            except (ValueError, KeyError) as exc:  # a payload no class reads: nothing to notify about
+                self.stats.skipped_malformed += 1
+                log.error("notifier: skipping %s at %s/%d: %s", env.type, env.stream_id, env.stream_version,
+                          str(exc)[:200])
+                continue
+            for derived in self.derive(env, event):
+                if record(self.stores["notifications"], derived) is None:
+                    self.stats.duplicates += 1
+                else:
+                    self.stats.recorded += 1
+
+    def derive(self, env: Envelope, event) -> list[derive.Derived]:
+        if isinstance(event, CreditsSpent):
+            if not env.user_id:
+                return []
+            found = derive.low_balance(event, user_id=env.user_id, ledger_stream_id=str(env.stream_id),
+                                       version=env.stream_version, threshold=self.settings.low_balance_threshold,
+                                       public_url=self.settings.public_url)
+            return [found] if found else []
+        state = self._run(env.stream_id, env.stream_version)
+        if not state.user_id:
+            return []
+        out_of_credits = derive.failed_for_credits(event)
+        found = derive.run_ended(state, out_of_credits=out_of_credits, block_names=block_name,
+                                 describe_value=describe_value)
+        if out_of_credits:
+            found.append(self.zero_balance(state.user_id, derive.agent_name(state)))
+        return found
+
+    def zero_balance(self, user_id: str, agent_name: str) -> derive.Derived:
+        ledger = self.ledger.load(user_id)
+        return derive.zero_balance(user_id=user_id, ledger_stream_id=str(ledger_stream_id(user_id)),
+                                   last_credit_version=ledger.last_credit_version, balance=ledger.balance,
+                                   agent_name=agent_name, shortfall=0, public_url=self.settings.public_url)
+
+    def _run(self, stream_id: uuid.UUID, upto: int) -> ExecutionState:
+        events = self.stores["executions"].read_stream(stream_id, upto=upto)
+        return ExecutionState.from_events(str(stream_id), ((e.decode(), e.occurred_at) for e in events))
+
+
+def _watched(messages) -> list[Envelope]:
+    out = []
+    for message in messages:
+        try:
+            env = Envelope.from_bytes(message.value)
+        except (ValueError, TypeError):
+            continue  # not ours (the projector logs malformed messages)
+        if env.type in WATCHED:
+            out.append(env)
+    return out
