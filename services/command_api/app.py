@@ -6,7 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from services.command_api.api import api_keys, blocks, credentials, credits, executions, external, graphs
+from services.command_api.api import (
+    api_keys,
+    blocks,
+    credentials,
+    credits,
+    email,
+    executions,
+    external,
+    graphs,
+    onboarding,
+    users,
+)
 from services.command_api.application.bootstrap import CommandServices
 from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
@@ -20,7 +31,8 @@ __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app
 
 def routers() -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), credits.build_router(),
-            api_keys.build_router(), credentials.build_router(), external.build_router()]
+            api_keys.build_router(), credentials.build_router(), external.build_router(),
+            users.build_router(), onboarding.build_router(), email.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

@@ -38,14 +38,19 @@ async def _answer(key: ApiKey, usage: KeyUsage) -> Response:
     return json_response(key_info(key, await usage.last_used(key.key_id)))
 
 
+async def create_api_key(body: CreateApiKeyRequest, user: CurrentUser, keys: ApiKeys) -> Response:
+    """Served at ``/api/api-keys`` and at the seed's ``/api/user/api-keys``."""
+    key, plain = await asyncio.to_thread(keys.create, user, body.name, body.permissions, body.description)
+    return json_response({"api_key": key_info(key), "plain_text_key": plain})
+
+
+CREATE_ROUTE = {"summary": "Create an API key; the only time its plain text is returned",
+                "response_model": CreatedApiKey, "responses": refusals(*BODY_REFUSALS), "methods": ["POST"]}
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=refusals(401))
-
-    @router.post("", summary="Create an API key; the only time its plain text is returned",
-                 response_model=CreatedApiKey, responses=refusals(*BODY_REFUSALS))
-    async def create_api_key(body: CreateApiKeyRequest, user: CurrentUser, keys: ApiKeys) -> Response:
-        key, plain = await asyncio.to_thread(keys.create, user, body.name, body.permissions, body.description)
-        return json_response({"api_key": key_info(key), "plain_text_key": plain})
+    router.add_api_route("", create_api_key, **CREATE_ROUTE)
 
     @router.delete("/{key_id}", summary="Revoke an API key", response_model=APIKeyInfo,
                    responses=refusals(400, 404, 409))
@@ -64,4 +69,9 @@ def build_router() -> APIRouter:
         key = await asyncio.to_thread(keys.set_permissions, user, parse_uuid(key_id, "key_id"), body.permissions)
         return await _answer(key, usage)
 
-    return router
+    user_paths = APIRouter(prefix="/api/user/api-keys", tags=["api-keys"], responses=refusals(401))
+    user_paths.add_api_route("", create_api_key, **CREATE_ROUTE)
+    both = APIRouter()
+    both.include_router(router)
+    both.include_router(user_paths)
+    return both

@@ -25,12 +25,18 @@ class GrantRequest(BaseModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+def get_credits(user: CurrentUser, ledger: Ledger) -> Response:
+    """The balance; served at ``/api/credits`` and at the seed's ``/api/user/credits``."""
+    return json_response({"credits": ledger.balance(user.id)})
+
+
+BALANCE_ROUTE = {"summary": "The caller's credit balance (1 credit = 1 cent)", "response_model": UserCredits,
+                 "methods": ["GET"]}
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/credits", tags=["credits"], responses=refusals(401))
-
-    @router.get("", summary="The caller's credit balance (1 credit = 1 cent)", response_model=UserCredits)
-    def get_credits(user: CurrentUser, ledger: Ledger) -> Response:
-        return json_response({"credits": ledger.balance(user.id)})
+    router.add_api_route("", get_credits, **BALANCE_ROUTE)
 
     @router.post("/admin/add_credits", summary="Admin: grant credits to a user (idempotent by key)",
                  response_model=GrantedCredits, responses=refusals(*BODY_REFUSALS, 403, 409))
@@ -42,4 +48,9 @@ def build_router() -> APIRouter:
         return json_response({"new_balance": ledger.load(body.user_id).balance, "transaction_key": key,
                               "amount": entry.amount if entry else body.amount})
 
-    return router
+    user_paths = APIRouter(prefix="/api/user", tags=["credits"], responses=refusals(401))
+    user_paths.add_api_route("/credits", get_credits, **BALANCE_ROUTE)
+    both = APIRouter()
+    both.include_router(router)
+    both.include_router(user_paths)
+    return both

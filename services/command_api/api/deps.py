@@ -17,6 +17,8 @@ from services.command_api.application.bootstrap import CommandServices
 from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.onboarding import OnboardingCommands
+from services.command_api.application.users import UserCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
 from services.infra.ledger_service import LedgerService
 
@@ -48,6 +50,14 @@ async def ledger(services: Services) -> LedgerService:
     return services.ledger
 
 
+async def user_commands(services: Services) -> UserCommands:
+    return services.user_commands
+
+
+async def onboarding_commands(services: Services) -> OnboardingCommands:
+    return services.onboarding_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -59,3 +69,5 @@ ApiKeys = Annotated[ApiKeyCommands, Depends(api_key_commands)]
 Credentials = Annotated[CredentialsCommands, Depends(credentials_commands)]
 Ledger = Annotated[LedgerService, Depends(ledger)]
 KeyUsages = Annotated[KeyUsage, Depends(key_usage)]
+Users = Annotated[UserCommands, Depends(user_commands)]
+Onboardings = Annotated[OnboardingCommands, Depends(onboarding_commands)]

@@ -19,7 +19,7 @@ from fastapi.security import APIKeyHeader
 
 from schemas.events.apikeys import ApiKeyPermission as P
 from schemas.graph import CreateGraphRequest
-from services.command_api.api.deps import ApiKeys, Executions, Graphs, KeyUsages, Services
+from services.command_api.api.deps import ApiKeys, Executions, Graphs, KeyUsages, Services, Users
 from services.command_api.api.responses import CompletedBlockOutput, ExternalUser, GraphExecutionResult, QueuedExecution
 from services.command_api.application.direct_runs import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
@@ -34,7 +34,6 @@ from services.infra.http import MAX_VERSION, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import enforce, key_bucket, user_bucket
 
-USER_TIMEZONE_NOT_SET = "not-set"  # AutoGPT's value for a user without a chosen time zone
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")
 
 
@@ -76,9 +75,12 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
 
     @router.get("/me", summary="The API key owner", response_model=ExternalUser)
-    async def me(key: ApiKey = Depends(require(P.IDENTITY))) -> Response:
-        return json_response({"id": key.user_id, "name": None, "email": key.user_email,
-                              "timezone": USER_TIMEZONE_NOT_SET})
+    async def me(users: Users, key: ApiKey = Depends(require(P.IDENTITY))) -> Response:
+        """The owner's recorded name, email and time zone (a user never recorded: the key's
+        email, no name, ``"not-set"``)."""
+        account = await asyncio.to_thread(users.view, owner(key))
+        return json_response({"id": key.user_id, "name": account.name, "email": account.email or key.user_email,
+                              "timezone": account.timezone})
 
     @router.get("/blocks", summary="Every enabled block", response_model=list[BlockInfo])
     async def list_blocks(key: ApiKey = Depends(require(P.READ_BLOCK))) -> Response:

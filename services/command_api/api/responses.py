@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from services.domain.apikeys.shapes import APIKeyInfo
 
@@ -74,3 +74,17 @@ class GraphExecutionResult(BaseModel):
     status: str
     output: list[dict[str, Any]] | None
     nodes: list[NodeExecutionIO]
+
+
+class UserEmail(BaseModel):
+    """``POST /api/auth/user/email``: the address now recorded."""
+
+    email: str
+
+
+class UnsubscribeResult(BaseModel):
+    status: str  # "ok"
+
+
+class JsonNull(RootModel[None]):
+    """A JSON ``null`` (AutoGPT's ``POST /api/onboarding/step`` answers 200 with null)."""

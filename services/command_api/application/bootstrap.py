@@ -15,6 +15,8 @@ from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.onboarding import OnboardingCommands
+from services.command_api.application.users import UserCommands
 from services.domain.credits.pricing import cost_table_with
 from services.infra import db
 from services.infra.credentials_resolver import NodeCredentials
@@ -43,6 +45,10 @@ class CommandServices:
                                                     credentials=self.credentials_reader)
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
+        self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
+        self.onboarding_commands = OnboardingCommands(self.stores["users"], self.user_commands,
+                                                      ledger=self.ledger if settings.credits_enabled else None,
+                                                      rewards=settings.onboarding_rewards)
 
         self.block_charger = (DirectRunCharger(self.ledger, cost_table_with(settings.block_costs))
                               if settings.credits_enabled else None)

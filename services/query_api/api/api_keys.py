@@ -13,13 +13,23 @@ from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import api_keys as rm
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=refusals(401),
-                       dependencies=[Depends(fenced("apikeys"))])
+async def list_api_keys(user: CurrentUser, pool: ReadPool) -> Response:
+    """Served at ``/api/api-keys`` and at the seed's ``/api/user/api-keys``."""
+    return json_response(await rm.list_keys(pool, user.id))
 
-    @router.get("", summary="The caller's API keys (never the keys themselves)", response_model=list[APIKeyInfo])
-    async def list_api_keys(user: CurrentUser, pool: ReadPool) -> Response:
-        return json_response(await rm.list_keys(pool, user.id))
+
+LIST_ROUTE = {"summary": "The caller's API keys (never the keys themselves)", "response_model": list[APIKeyInfo],
+              "methods": ["GET"]}
+
+
+def _router(prefix: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=["api-keys"], responses=refusals(401),
+                     dependencies=[Depends(fenced("apikeys"))])
+
+
+def build_router() -> APIRouter:
+    router = _router("/api/api-keys")
+    router.add_api_route("", list_api_keys, **LIST_ROUTE)
 
     @router.get("/{key_id}", summary="One of the caller's API keys", response_model=APIKeyInfo,
                 responses=refusals(400, 404))
@@ -29,4 +39,9 @@ def build_router() -> APIRouter:
             raise NotFoundError(f"API key #{key_id} not found")
         return json_response(found)
 
-    return router
+    user_paths = _router("/api/user/api-keys")
+    user_paths.add_api_route("", list_api_keys, **LIST_ROUTE)
+    both = APIRouter()
+    both.include_router(router)
+    both.include_router(user_paths)
+    return both
