@@ -21,6 +21,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from schemas.events.apikeys import ApiKeyPermission
+from services.domain.notifications.links import unsubscribe_token
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.stack import running_stack
 from tests.integration.test_credits import CALC
@@ -160,6 +161,27 @@ async def _keys_and_credentials(api: Caller) -> str:
     return created["plain_text_key"]
 
 
+async def _users_and_onboarding(api: Caller, stack, user: str) -> None:
+    await api("GET", "/api/user")
+    await api("POST", "/api/auth/user")
+    await api("POST", "/api/auth/user/email", json=f"{user}@example.org")
+    await api("POST", "/api/auth/user/timezone", json={"timezone": "Europe/Paris"})
+    await api("GET", "/api/auth/user/timezone")
+    await api("POST", "/api/auth/user/preferences", json={"preferences": {"AGENT_RUN": False}, "daily_limit": 5})
+    await api("GET", "/api/auth/user/preferences")
+    await api("PUT", "/api/user", json={"name": "Shapes"})
+    await api("GET", "/api/user/credits")
+    await api("POST", "/api/user/api-keys", json={"name": "seed path"})
+    await api("GET", "/api/user/api-keys")
+    await api("GET", "/api/onboarding")
+    await api("PATCH", "/api/onboarding", json={"walletShown": True, "agentInput": {"x": 1}})
+    await api("POST", "/api/onboarding/step", params={"step": "WELCOME"})
+    await api("GET", "/api/onboarding/completed")
+    await api("POST", "/api/onboarding/reset")
+    token = unsubscribe_token(stack.settings.api_key_secret, user)
+    await api("POST", "/api/email/unsubscribe", params={"token": token})
+
+
 async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
@@ -180,6 +202,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         graph_id, run_id = await _graphs_and_runs(api, stack, client)
         await _blocks_and_credits(api, admin, user)
         plain_key = await _keys_and_credentials(api)
+        await _users_and_onboarding(api, stack, user)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _external(Caller(ext, shapes), graph_id, run_id)
         await api("GET", "/health")
