@@ -15,6 +15,7 @@ from services.command_api.api import (
     executions,
     external,
     graphs,
+    notifications,
     onboarding,
     users,
 )
@@ -32,7 +33,8 @@ __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app
 def routers() -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), credits.build_router(),
             api_keys.build_router(), credentials.build_router(), external.build_router(),
-            users.build_router(), onboarding.build_router(), email.build_router()]
+            users.build_router(), onboarding.build_router(), email.build_router(),
+            notifications.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

@@ -88,7 +88,7 @@ def make_consumer(settings: Settings, *topics: str, group_id: str | None, **kwar
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
-        session_timeout_ms=10_000,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=1_000,
         **kwargs,
     )

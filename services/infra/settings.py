@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     topic_partitions: int = 8
     kafka_idempotent_producer: bool = False  # turn on for Apache Kafka; the local broker lacks it
     kafka_fetch_max_wait_ms: int = 20
+    # How long a consumer that died without leaving keeps its partitions: the takeover delay after
+    # a kill -9. Within the broker's group.min/max.session.timeout.ms (Kafka: 6 s to 30 min).
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=1_800_000)
 
     jwt_secret: str = LOCAL_JWT_SECRET
     jwt_algorithms: list[str] = ["HS256"]

@@ -21,6 +21,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_TOPIC_PARTITIONS": str(settings.topic_partitions), "AGENTLOOM_JWT_SECRET": settings.jwt_secret,
         "AGENTLOOM_NODE_TIMEOUT_S": str(settings.node_timeout_s), "AGENTLOOM_LOG_LEVEL": "INFO",
         "AGENTLOOM_LOCAL_MODE": str(settings.local_mode).lower(),
+        "AGENTLOOM_SMTP_HOST": settings.smtp_host, "AGENTLOOM_SMTP_PORT": str(settings.smtp_port),
+        "AGENTLOOM_SMTP_SECURITY": settings.smtp_security, "AGENTLOOM_MAIL_DIR": settings.mail_dir,
+        "AGENTLOOM_PUBLIC_URL": settings.public_url,
+        "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
     })
     return env
 

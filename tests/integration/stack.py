@@ -30,6 +30,7 @@ class Stack:
         self.projector: Projector | None = None
         self.relays: list[Relay] = []
         self.datastore = None
+        self.notifier = None
 
     def token(self, user: str, *, admin: bool = False) -> str:
         return issue_token(self.settings, user, admin=admin)
@@ -73,6 +74,13 @@ class Stack:
 
         return await eventually(check, timeout=timeout, interval=0.05, message=f"execution {exec_id} ends")
 
+    def start_notifier(self, name: str = "notifier", **kwargs):
+        from services.notifier.service import NotifierService
+
+        service = NotifierService(self.settings, **kwargs)
+        self.start(name, service.run)
+        return service
+
     def start_projector(self, name: str = "projector") -> Projector:
         projector = Projector(self.settings)
         self.start(name, projector.run)
@@ -81,7 +89,7 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(settings: Settings, *, projector: bool = True, executors: int = 0):
+async def running_stack(settings: Settings, *, projector: bool = True, executors: int = 0, notifier: bool = False):
     await asyncio.to_thread(migrate, settings)
     await ensure_topics(settings)
     stack = Stack(settings)
@@ -99,6 +107,9 @@ async def running_stack(settings: Settings, *, projector: bool = True, executors
     for i in range(executors):
         service = stack.start_executor(f"executor-{i}")
         joins.append(eventually(lambda s=service: _ready_flag(s), timeout=30, message="executor joined its group"))
+    if notifier:
+        stack.notifier = stack.start_notifier()
+        joins.append(eventually(lambda: _ready_flag(stack.notifier), timeout=30, message="notifier joined its groups"))
     await asyncio.gather(*joins)
     port = free_port()
     app = gateway.create_app(settings, background=[])

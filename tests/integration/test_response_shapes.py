@@ -21,6 +21,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from schemas.events.apikeys import ApiKeyPermission
+from schemas.events.notifications import NotificationType
 from services.domain.notifications.links import unsubscribe_token
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.stack import running_stack
@@ -182,6 +183,20 @@ async def _users_and_onboarding(api: Caller, stack, user: str) -> None:
     await api("POST", "/api/email/unsubscribe", params={"token": token})
 
 
+async def _notifications(api: Caller, stack, user: str) -> None:
+    """One notification recorded as the notifier records it (this stack runs no notifier)."""
+    from services.domain.notifications.derive import Derived
+    from services.infra.eventstore import EventStore
+    from services.infra.notification_records import record
+
+    derived = Derived(user, NotificationType.LOW_BALANCE, {"current_balance": 1, "billing_page_link": "x"},
+                      "credits", str(uuid.uuid4()), 1)
+    note_id = record(EventStore(stack.datastore, "notifications"), derived)
+    listed = await api("GET", "/api/notifications")
+    assert [n["id"] for n in listed["notifications"]] == [str(note_id)]
+    await api("POST", "/api/notifications/{notification_id}/read", notification_id=str(note_id))
+
+
 async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
@@ -203,6 +218,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _blocks_and_credits(api, admin, user)
         plain_key = await _keys_and_credentials(api)
         await _users_and_onboarding(api, stack, user)
+        await _notifications(api, stack, user)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _external(Caller(ext, shapes), graph_id, run_id)
         await api("GET", "/health")

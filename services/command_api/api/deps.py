@@ -17,6 +17,7 @@ from services.command_api.application.bootstrap import CommandServices
 from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.users import UserCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
@@ -46,6 +47,10 @@ async def credentials_commands(services: Services) -> CredentialsCommands:
     return services.credentials_commands
 
 
+async def notification_commands(services: Services) -> NotificationCommands:
+    return services.notification_commands
+
+
 async def ledger(services: Services) -> LedgerService:
     return services.ledger
 
@@ -68,6 +73,7 @@ Executions = Annotated[ExecutionCommands, Depends(execution_commands)]
 ApiKeys = Annotated[ApiKeyCommands, Depends(api_key_commands)]
 Credentials = Annotated[CredentialsCommands, Depends(credentials_commands)]
 Ledger = Annotated[LedgerService, Depends(ledger)]
+Notifications = Annotated[NotificationCommands, Depends(notification_commands)]
 KeyUsages = Annotated[KeyUsage, Depends(key_usage)]
 Users = Annotated[UserCommands, Depends(user_commands)]
 Onboardings = Annotated[OnboardingCommands, Depends(onboarding_commands)]

@@ -15,6 +15,7 @@ from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.users import UserCommands
 from services.domain.credits.pricing import cost_table_with
@@ -40,9 +41,12 @@ class CommandServices:
         self.graph_commands = GraphCommands(self.stores["graphs"])
         self.credentials_reader = CredentialsReader.from_settings(self.stores["integrations"], settings)
         self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)
+        self.notification_commands = NotificationCommands(self.stores["notifications"], self.ledger,
+                                                          settings.public_url)
         self.execution_commands = ExecutionCommands(self.stores["executions"], self.graph_commands,
                                                     ledger=self.ledger if settings.credits_enabled else None,
-                                                    credentials=self.credentials_reader)
+                                                    credentials=self.credentials_reader,
+                                                    on_refused_for_credits=self.notification_commands.run_refused_for_credits)
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
