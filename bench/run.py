@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -104,6 +104,7 @@ class Watcher:
         self.url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
         self.graph_id = graph_id
         self.ended: dict[str, asyncio.Event] = {}
+        self.notified: dict[str, datetime] = {}  # execution id -> when its AGENT_RUN notification arrived
 
     async def __aenter__(self) -> Watcher:
         import orjson
@@ -124,6 +125,8 @@ class Watcher:
             data = msg.get("data") or {}
             if msg.get("method") == "graph_execution_event" and data.get("status") in TERMINAL:
                 self.event_for(data["id"]).set()
+            elif msg.get("method") == "notification" and data.get("type") == "AGENT_RUN":
+                self.notified[data["data"]["execution_id"]] = datetime.now(UTC)
 
     def event_for(self, exec_id: str) -> asyncio.Event:
         return self.ended.setdefault(exec_id, asyncio.Event())
@@ -212,17 +215,32 @@ async def bench_burst100(stack: Stack, client: httpx.AsyncClient) -> str:
                 break
             await asyncio.sleep(0.005)
         seconds = time.perf_counter() - start
-    last_id = exec_ids[-1][1]
-    results = await asyncio.gather(*(client.get(f"/api/graphs/{graph['id']}/executions/{e}") for _, e in exec_ids))
-    for (i, _), r in zip(exec_ids, results):
-        body = r.json()
-        check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [i + 1], f"burst100[{i}] -> {body}")
-    report("burst100", seconds=seconds, accepted_s=accepted, executions_per_s=100 / seconds,
-           node_executions_per_s=300 / seconds)
+        last_id = exec_ids[-1][1]
+        results = await asyncio.gather(*(client.get(f"/api/graphs/{graph['id']}/executions/{e}")
+                                         for _, e in exec_ids))
+        for (i, _), r in zip(exec_ids, results):
+            body = r.json()
+            check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [i + 1],
+                  f"burst100[{i}] -> {body}")
+        report("burst100", seconds=seconds, accepted_s=accepted, executions_per_s=100 / seconds,
+               node_executions_per_s=300 / seconds)
+        await _notification_latency(watcher, {e: r.json() for (_, e), r in zip(exec_ids, results)})
     health = (await client.get("/health")).json()["components"]["projector"]["details"][0]
     report("projection-lag", workload="burst100", p50_ms=float(health["lag_p50_ms"]),
            p99_ms=float(health["lag_p99_ms"]))
     return last_id
+
+
+async def _notification_latency(watcher: Watcher, runs: dict[str, dict]) -> None:
+    """Run end (the terminal event's time, ``ended_at``) to the AGENT_RUN ``notification`` message
+    on the user's WebSocket: relay, notifier, store and the hub's push, under burst100."""
+    deadline = time.monotonic() + 60
+    while len(watcher.notified) < len(runs) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    check(set(watcher.notified) == set(runs), f"AGENT_RUN notifications for {len(watcher.notified)}/{len(runs)} runs")
+    latencies = [(watcher.notified[e] - datetime.fromisoformat(body["ended_at"])).total_seconds()
+                 for e, body in runs.items()]
+    report("notification", workload="burst100", p50_ms=pct(latencies, 50) * 1e3, p99_ms=pct(latencies, 99) * 1e3)
 
 
 async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from email import policy
+from email import errors, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -27,7 +27,9 @@ from services.domain.notifications.links import unsubscribe_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_SUBJECT_CHARS = 150
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# C0 and C1 controls and the Unicode separators: everything str.splitlines breaks on (NEL, \x85, too),
+# which the email policy would refuse in a header value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # RFC 5322 line limit: long URLs in headers stay readable instead of being RFC 2047 encoded.
 POLICY = policy.SMTP.clone(max_line_length=998)
 
@@ -100,5 +102,5 @@ def _address(value: str) -> Address:
         raise BadAddress("not an email address")
     try:
         return Address(addr_spec=value)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, errors.HeaderParseError) as exc:
         raise BadAddress(str(exc)) from None

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 RUN_ENDS = {cls.TYPE for cls in (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)}
 WATCHED = RUN_ENDS | {CreditsSpent.TYPE}
 SOURCES = ("executions", "credits")
+CONCURRENCY = 6  # envelopes of one batch handled at once (each a stream read and an append)
 
 
 def group_id(settings: Settings) -> str:
@@ -68,6 +69,7 @@ class NotificationRecorder:
         self.stores = stores
         self.ledger = ledger
         self.stats = RecorderStats()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -88,28 +90,31 @@ class NotificationRecorder:
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 self.stats.ready = bool(consumer.assignment())
                 envelopes = [env for messages in batch.values() for env in _watched(messages)]
-                if envelopes:
-                    await asyncio.to_thread(self._handle_all, envelopes)
+                if envelopes:  # independent of each other: handled side by side, all before the commit
+                    await asyncio.gather(*(self._handle_soon(env) for env in envelopes))
                 if batch:
                     await consumer.commit()
         finally:
             self.stats.ready = False
             await consumer.stop()
 
-    def _handle_all(self, envelopes: list[Envelope]) -> None:
-        for env in envelopes:
-            try:
-                event = decode_payload(env.type, env.class_version, env.payload)
-            except (ValueError, KeyError) as exc:  # a payload no class reads: nothing to notify about
-                self.stats.skipped_malformed += 1
-                log.error("notifier: skipping %s at %s/%d: %s", env.type, env.stream_id, env.stream_version,
-                          str(exc)[:200])
-                continue
-            for derived in self.derive(env, event):
-                if record(self.stores["notifications"], derived) is None:
-                    self.stats.duplicates += 1
-                else:
-                    self.stats.recorded += 1
+    async def _handle_soon(self, env: Envelope) -> None:
+        async with self._slots:
+            await asyncio.to_thread(self._handle, env)
+
+    def _handle(self, env: Envelope) -> None:
+        try:
+            event = decode_payload(env.type, env.class_version, env.payload)
+        except (ValueError, KeyError) as exc:  # a payload no class reads: nothing to notify about
+            self.stats.skipped_malformed += 1
+            log.error("notifier: skipping %s at %s/%d: %s", env.type, env.stream_id, env.stream_version,
+                      str(exc)[:200])
+            return
+        for derived in self.derive(env, event):
+            if record(self.stores["notifications"], derived) is None:
+                self.stats.duplicates += 1
+            else:
+                self.stats.recorded += 1
 
     def derive(self, env: Envelope, event) -> list[derive.Derived]:
         if isinstance(event, CreditsSpent):

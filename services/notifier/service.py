@@ -23,7 +23,7 @@ STORES = ("executions", "credits", "users", "notifications")
 class NotifierService:
     def __init__(self, settings: Settings, *, transport=None) -> None:
         self.settings = settings
-        self.datastore = make_datastore(settings, pool_size=4)
+        self.datastore = make_datastore(settings, pool_size=8)
         self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes)
                        for ctx in STORES}
         self.transport = transport or transport_for(settings)
