@@ -152,13 +152,27 @@ class Mailer:
     # -- one delivery ----------------------------------------------------------------------------
 
     async def deliver(self, notification_id: uuid.UUID) -> None:
-        """Drive one notification's email to an end: sent, or skipped with a reason."""
+        """Drive one notification's email to an end: sent, or skipped with a reason. The message is
+        composed before a place under the cap is taken, so an email that cannot be built costs
+        nothing; one that fails to build for any other reason counts as a failed attempt, so a
+        notification no template can render ends as given up instead of holding its partition."""
         while True:
             note = await asyncio.to_thread(self._notification, notification_id)
             if not note.exists or note.email_done:
                 return
             user = await asyncio.to_thread(self._user, note.user_id)
             reason = _skip_reason(note, user)
+            message = None
+            if reason is None:
+                try:
+                    message = self._compose(note, user)
+                except emails.BadAddress:
+                    reason = EmailSkipReason.NO_ADDRESS
+                except Exception as exc:  # a template or data problem: counted as a failed attempt
+                    log.exception("mailer: could not compose the email of %s", notification_id)
+                    if await self._failed(notification_id, f"could not compose the email: {exc}"):
+                        continue
+                    return
             if reason is None and not await asyncio.to_thread(self._take_quota, note, user):
                 reason = EmailSkipReason.DAILY_LIMIT
             if reason is not None:
@@ -166,32 +180,32 @@ class Mailer:
                 self.stats.skipped += 1
                 return
             try:
-                message = emails.compose(
-                    notification_id=str(notification_id), notification_type=note.notification_type,
-                    data=note.data, user_id=note.user_id, to=user.email, name=user.name,
-                    sender=self.settings.mail_from, public_url=self.settings.public_url,
-                    secret=self.settings.api_key_secret)
-            except emails.BadAddress:
-                await asyncio.to_thread(self._decide, notification_id, lambda n: n.skip(EmailSkipReason.NO_ADDRESS))
-                self.stats.skipped += 1
-                return
-            try:
                 await self.transport.send(message)
             except DeliveryError as exc:
-                self.stats.failed_attempts += 1
-                after = await asyncio.to_thread(
-                    self._decide, notification_id,
-                    lambda n, e=str(exc): n.delivery_failed(e, self.settings.email_max_attempts))
-                if after.email_done:
-                    log.warning("mailer: gave up on %s after %d attempts: %s", notification_id,
-                                after.email_attempts, exc)
-                    return
-                await asyncio.sleep(self.settings.email_retry_first_s * 2 ** (after.email_attempts - 1))
-                continue
+                if await self._failed(notification_id, str(exc)):
+                    continue
+                return
             message_id = str(message["Message-ID"])
             await asyncio.to_thread(self._decide, notification_id, lambda n, m=message_id: n.sent(m))
             self.stats.sent += 1
             return
+
+    def _compose(self, note: Notification, user: UserAccount):
+        return emails.compose(notification_id=note.notification_id, notification_type=note.notification_type,
+                              data=note.data, user_id=note.user_id, to=user.email, name=user.name,
+                              sender=self.settings.mail_from, public_url=self.settings.public_url,
+                              secret=self.settings.api_key_secret)
+
+    async def _failed(self, notification_id: uuid.UUID, error: str) -> bool:
+        """Record a failed attempt; True after waiting out its backoff when another attempt is due."""
+        self.stats.failed_attempts += 1
+        after = await asyncio.to_thread(
+            self._decide, notification_id, lambda n: n.delivery_failed(error, self.settings.email_max_attempts))
+        if after.email_done:
+            log.warning("mailer: gave up on %s after %d attempts: %s", notification_id, after.email_attempts, error)
+            return False
+        await asyncio.sleep(self.settings.email_retry_first_s * 2 ** (after.email_attempts - 1))
+        return True
 
     def _notification(self, notification_id: uuid.UUID) -> Notification:
         events = self.stores["notifications"].read_stream(notification_id)

@@ -212,6 +212,25 @@ async def test_a_transport_that_always_fails_is_given_up_after_max_attempts(stor
     assert len(transport.attempts) == 4
 
 
+async def test_an_email_that_cannot_be_built_ends_given_up_without_using_the_cap(stores, monkeypatch):
+    """A notification no template renders must not hold its partition forever."""
+    from services.notifier import emails
+
+    def broken(**_):
+        raise RuntimeError("template exploded")
+
+    transport = FakeTransport()
+    mailer = Mailer(settings(email_max_attempts=2), stores, transport)
+    nid = notification(stores, user(stores, "alice"))
+    monkeypatch.setattr(emails, "compose", broken)
+    await mailer.deliver(nid)
+    events = outcome(stores, nid)
+    assert [type(e) for e in events] == [EmailDeliveryFailed, EmailDeliveryFailed, EmailSkipped]
+    assert "template exploded" in events[0].error and events[-1].reason == EmailSkipReason.GAVE_UP
+    assert transport.attempts == [] and not [e for e in stores["notifications"].read_log(after=0, limit=100)
+                                             if e.type == "EmailQuotaUsed"]
+
+
 async def test_a_failing_delivery_does_not_hold_up_another(stores):
     transport = FakeTransport(failures=None, failing=("slow@example.com",), delay=0.05)
     mailer = Mailer(settings(email_retry_first_s=0.05, email_max_attempts=3), stores, transport)
