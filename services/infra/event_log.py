@@ -15,13 +15,17 @@ that commits later.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
+from services.infra import db
 from services.infra.event_codec import StoredRow
+from services.infra.settings import Settings
 from services.infra.store_contract import table_name
 
 _ROW_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
@@ -86,3 +90,20 @@ async def seconds_since_first_after(conn: AsyncConnection, context: str, positio
 async def listen(conn: AsyncConnection, context: str) -> None:
     """Subscribe ``conn`` (autocommit) to the store's NOTIFY on every commit to the log."""
     await conn.execute(f"LISTEN {_table(context)}")
+
+
+async def wake_on_commits(settings: Settings, context: str, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set ``wake`` on every commit to ``context``'s log until ``stop``, reconnecting after a
+    lost connection; a follower drains ``rows_after`` its position when woken (and on a timer,
+    which covers commits made while the listener was reconnecting)."""
+    while not stop.is_set():
+        try:
+            conn = await db.aconnect(settings, autocommit=True)
+            try:
+                await listen(conn, context)
+                async for _ in conn.notifies():
+                    wake.set()
+            finally:
+                await conn.close()
+        except (psycopg.Error, OSError):
+            await asyncio.sleep(1.0)

@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
 from schemas.events.executions import (
     ExecutionCompleted,
     ExecutionFailed,
@@ -33,7 +31,7 @@ from schemas.events.executions import (
 )
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_meta, node_result, state_outputs
-from services.infra import db, event_log
+from services.infra import event_log
 from services.infra.event_codec import StoredRow, decode_row
 from services.infra.settings import Settings
 from services.query_api.read_models.history import read_history
@@ -123,7 +121,7 @@ class Hub:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(event_log.wake_on_commits(self.settings, LOG, self._wake, self._stop))
         try:
             while not self._stop.is_set():
                 try:
@@ -138,18 +136,6 @@ class Hub:
         finally:
             listener.cancel()
 
-    async def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn = await db.aconnect(self.settings, autocommit=True)
-                try:
-                    await event_log.listen(conn, LOG)
-                    async for _ in conn.notifies():
-                        self._wake.set()
-                finally:
-                    await conn.close()
-            except (psycopg.Error, OSError):
-                await asyncio.sleep(1.0)
 
     async def _skip_to_head(self) -> None:
         async with self.pool.connection() as conn:

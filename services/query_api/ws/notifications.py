@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from schemas.events.notifications import NotificationRecorded
-from services.infra import db, event_log
+from services.infra import event_log
 from services.infra.event_codec import decode_row
 from services.infra.settings import Settings
 from services.query_api.ws import protocol
@@ -71,7 +71,7 @@ class NotificationFeed:
             self.sockets.pop(socket.user_id, None)
 
     async def _run(self) -> None:
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(event_log.wake_on_commits(self.settings, LOG, self._wake, self._stop))
         try:
             while not self._stop.is_set():
                 try:
@@ -88,19 +88,6 @@ class NotificationFeed:
                     await asyncio.sleep(0.5)
         finally:
             listener.cancel()
-
-    async def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn = await db.aconnect(self.settings, autocommit=True)
-                try:
-                    await event_log.listen(conn, LOG)
-                    async for _ in conn.notifies():
-                        self._wake.set()
-                finally:
-                    await conn.close()
-            except (psycopg.Error, OSError):
-                await asyncio.sleep(1.0)
 
     async def _drain(self) -> None:
         if self._behind:
