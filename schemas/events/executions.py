@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events.base import Event
+from schemas.events.base import Event, upcaster
 from schemas.graph import GraphVersionBody
 
 
@@ -125,13 +125,20 @@ class ExecutionCompleted(ExecutionEvent):
 
 
 class ExecutionFailed(ExecutionEvent):
-    """``out_of_credits`` marks a run cut short because a node could not be paid for (the
-    notifier turns it into ZERO_BALANCE); absent, hence false, in events recorded before it existed."""
+    """``out_of_credits`` (version 2) marks a run cut short because a node could not be paid for;
+    the notifier turns it into ZERO_BALANCE. Version 1 events upcast to false: before it existed
+    nothing said why a run failed, and a ZERO_BALANCE for an old run would be news to nobody."""
 
     TYPE: ClassVar[str] = "ExecutionFailed"
+    CLASS_VERSION: ClassVar[int] = 2
     error: str
     stats: ExecutionStats
     out_of_credits: bool = False
+
+
+@upcaster("ExecutionFailed", 1)
+def _execution_failed_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "out_of_credits": False}
 
 
 class ExecutionTerminated(ExecutionEvent):

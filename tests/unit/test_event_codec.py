@@ -98,3 +98,14 @@ def test_an_old_class_version_is_upcast_on_decode(renamed_field_event):
     assert recorded.decode() == renamed_field_event(count=7)
     current = decode_row(_row(renamed_field_event(count=8), version=2))
     assert current.class_version == 2 and current.decode() == renamed_field_event(count=8)
+
+
+def test_execution_failed_v1_upcasts_to_not_out_of_credits():
+    """ExecutionFailed v2 added ``out_of_credits``: a v1 event recorded before it decodes as False."""
+    from schemas.events import decode_payload
+    from schemas.events.executions import ExecutionFailed
+
+    old = {"error": "boom", "stats": {"cost": 0}}
+    event = decode_payload("ExecutionFailed", 1, old)
+    assert isinstance(event, ExecutionFailed) and event.out_of_credits is False and event.error == "boom"
+    assert decode_payload("ExecutionFailed", 2, {**old, "out_of_credits": True}).out_of_credits is True
