@@ -52,7 +52,7 @@ def smtp():
 def notifier_settings(database_url, broker, smtp):
     s = isolated_settings(database_url, broker.bootstrap, smtp_host="127.0.0.1", smtp_port=smtp[1],
                           smtp_security="none", email_retry_first_s=0.2, low_balance_threshold=500,
-                          public_url="http://agentloom.test", kafka_session_timeout_ms=3_000)
+                          public_url="http://agentloom.test")
     yield s
     drop_schema(database_url, s.db_schema)
 
