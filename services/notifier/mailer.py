@@ -21,9 +21,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError
 
 from schemas.envelope import Envelope
 from schemas.events.notifications import EmailSkipReason, NotificationRecorded
@@ -31,7 +30,9 @@ from services.domain.notifications.ids import mail_day_id
 from services.domain.notifications.mail_day import MailDay
 from services.domain.notifications.notification import Notification
 from services.domain.users.user import UserAccount, user_stream_id
+from services.infra import notification_records
 from services.infra.appending import decide_and_append
+from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.settings import Settings
@@ -77,16 +78,13 @@ class Mailer:
         self._tasks: set[asyncio.Task] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except (KafkaError, OSError, psycopg.OperationalError) as exc:
-                self.stats.ready = False
-                log.warning("mailer: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
+        await consume_until_stopped("mailer", self._consume, stop, on_down=self._down)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _down(self) -> None:
+        self.stats.ready = False
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("notifications",))
@@ -208,26 +206,14 @@ class Mailer:
         return True
 
     def _notification(self, notification_id: uuid.UUID) -> Notification:
-        events = self.stores["notifications"].read_stream(notification_id)
-        return Notification.from_events(str(notification_id), ((e.decode(), e.occurred_at) for e in events))
+        return notification_records.load(self.stores["notifications"], notification_id)
 
     def _user(self, user_id: str) -> UserAccount:
         events = self.stores["users"].read_stream(user_stream_id(user_id))
         return UserAccount.from_events(user_id, [(e.decode(), e.occurred_at) for e in events])
 
     def _decide(self, notification_id: uuid.UUID, decide) -> Notification:
-        store = self.stores["notifications"]
-
-        def record(note: Notification) -> Notification:
-            new = [NewEvent(notification_id, note.stream_version + i + 1, event, user_id=note.user_id)
-                   for i, event in enumerate(decide(note))]
-            if new:
-                store.append(new)
-                for item in new:
-                    note.apply(item.event, item.occurred_at)
-            return note
-
-        return decide_and_append(lambda: self._notification(notification_id), record)
+        return notification_records.change(self.stores["notifications"], notification_id, decide)
 
     def _take_quota(self, note: Notification, user: UserAccount) -> bool:
         """A place under the user's cap for the UTC day the notification was recorded on."""

@@ -15,22 +15,18 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-import psycopg
-from aiokafka.errors import KafkaError
-
 from schemas.envelope import Envelope
 from schemas.events import decode_payload
 from schemas.events.credits import CreditsSpent
 from schemas.events.executions import ExecutionCompleted, ExecutionFailed, ExecutionTerminated
 from services.domain.blocks.registry import get_block
-from services.domain.credits.ledger import ledger_stream_id
 from services.domain.executions.state import ExecutionState
 from services.domain.notifications import derive
-from services.infra import blobs
+from services.infra import blobs, notification_records
+from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.ledger_service import LedgerService
-from services.infra.notification_records import record
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,13 +68,10 @@ class NotificationRecorder:
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except (KafkaError, OSError, psycopg.OperationalError) as exc:
-                self.stats.ready = False
-                log.warning("notifier: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
+        await consume_until_stopped("notifier", self._consume, stop, on_down=self._down)
+
+    def _down(self) -> None:
+        self.stats.ready = False
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, SOURCES)
@@ -111,7 +104,7 @@ class NotificationRecorder:
                       str(exc)[:200])
             return
         for derived in self.derive(env, event):
-            if record(self.stores["notifications"], derived) is None:
+            if notification_records.record(self.stores["notifications"], derived) is None:
                 self.stats.duplicates += 1
             else:
                 self.stats.recorded += 1
@@ -131,14 +124,9 @@ class NotificationRecorder:
         found = derive.run_ended(state, out_of_credits=out_of_credits, block_names=block_name,
                                  describe_value=describe_value)
         if out_of_credits:
-            found.append(self.zero_balance(state.user_id, derive.agent_name(state)))
+            found.append(notification_records.zero_balance(self.ledger, state.user_id, derive.agent_name(state),
+                                                           self.settings.public_url))
         return found
-
-    def zero_balance(self, user_id: str, agent_name: str) -> derive.Derived:
-        ledger = self.ledger.load(user_id)
-        return derive.zero_balance(user_id=user_id, ledger_stream_id=str(ledger_stream_id(user_id)),
-                                   last_credit_version=ledger.last_credit_version, balance=ledger.balance,
-                                   agent_name=agent_name, shortfall=0, public_url=self.settings.public_url)
 
     def _run(self, stream_id: uuid.UUID, upto: int) -> ExecutionState:
         events = self.stores["executions"].read_stream(stream_id, upto=upto)

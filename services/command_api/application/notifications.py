@@ -13,16 +13,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.domain.credits.ledger import ledger_stream_id
-from services.domain.notifications import derive
 from services.domain.notifications.notification import Notification
 from services.domain.notifications.shapes import notification_view
-from services.infra.appending import decide_and_append
+from services.infra import notification_records
 from services.infra.auth import User
 from services.infra.eventstore import EventStore
 from services.infra.ledger_service import LedgerService
-from services.infra.notification_records import record
-from services.infra.store_contract import NewEvent
 
 
 def view(note: Notification) -> dict[str, Any]:
@@ -39,27 +35,10 @@ class NotificationCommands:
         self.ledger = ledger
         self.public_url = public_url
 
-    def load(self, notification_id: uuid.UUID) -> Notification:
-        events = self.store.read_stream(notification_id)
-        return Notification.from_events(str(notification_id), ((e.decode(), e.occurred_at) for e in events))
-
     def mark_read(self, user: User, notification_id: uuid.UUID) -> dict[str, Any]:
-        def decide(note: Notification) -> Notification:
-            new = [NewEvent(notification_id, note.stream_version + i + 1, event, user_id=user.id)
-                   for i, event in enumerate(note.mark_read(user.id))]
-            if new:
-                self.store.append(new)
-                for item in new:
-                    note.apply(item.event, item.occurred_at)
-            return note
-
-        return view(decide_and_append(lambda: self.load(notification_id), decide))
+        return view(notification_records.change(self.store, notification_id, lambda note: note.mark_read(user.id)))
 
     def run_refused_for_credits(self, user: User, agent_name: str) -> None:
-        if self.ledger is None:
-            return
-        ledger = self.ledger.load(user.id)
-        record(self.store, derive.zero_balance(
-            user_id=user.id, ledger_stream_id=str(ledger_stream_id(user.id)),
-            last_credit_version=ledger.last_credit_version, balance=ledger.balance, agent_name=agent_name,
-            shortfall=0, public_url=self.public_url))
+        if self.ledger is not None:
+            notification_records.record(self.store, notification_records.zero_balance(
+                self.ledger, user.id, agent_name, self.public_url))
