@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 
 import orjson
 import psycopg
-from aiokafka.errors import KafkaError
 
 from schemas.envelope import Envelope
 from schemas.topics import CONTEXTS
 from services.infra import db
+from services.infra.consumer_loop import consume_until_stopped
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.settings import Settings
 from services.projector import quarantine
@@ -75,13 +75,10 @@ class Projector:
         self.quarantine = quarantine.Quarantine()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except (KafkaError, OSError, psycopg.OperationalError) as exc:
-                self.stats.ready = False
-                log.warning("projector: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
+        await consume_until_stopped("projector", self._consume, stop, on_down=self._down)
+
+    def _down(self) -> None:
+        self.stats.ready = False
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, self.contexts)
