@@ -45,7 +45,6 @@ class NotificationFeed:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._behind = False  # nobody was connected: the log was not read meanwhile
 
     async def start(self) -> None:
         async with self.pool.connection() as conn:
@@ -59,8 +58,6 @@ class NotificationFeed:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def add(self, socket) -> None:
-        if not self.sockets:
-            self._behind = True  # live only: start from the head, not from what nobody watched
         self.sockets.setdefault(socket.user_id, []).append(socket)
 
     def remove(self, socket) -> None:
@@ -79,21 +76,22 @@ class NotificationFeed:
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                if not self.sockets:
-                    continue
                 try:
-                    await self._drain()
+                    if self.sockets:
+                        await self._drain()
+                    else:  # nobody to tell: keep up with the head without reading rows (live only)
+                        await self._skip_to_head()
                 except (psycopg.Error, OSError) as exc:
                     log.warning("notification feed: %s; retrying", exc)
                     await asyncio.sleep(0.5)
         finally:
             listener.cancel()
 
+    async def _skip_to_head(self) -> None:
+        async with self.pool.connection() as conn:
+            self.position = max(self.position, await event_log.head(conn, LOG))
+
     async def _drain(self) -> None:
-        if self._behind:
-            async with self.pool.connection() as conn:
-                self.position = max(self.position, await event_log.head(conn, LOG))
-            self._behind = False
         while True:
             async with self.pool.connection() as conn:
                 rows = await event_log.rows_after(conn, LOG, self.position, PAGE)
