@@ -36,7 +36,13 @@ class ExecutionStats(BaseModel):
 
 
 class ExecutionQueued(ExecutionEvent):
+    """``is_dry_run`` (version 2) marks a run that simulates instead of reaching outside: blocks
+    with external effects yield their declared dry-run output, and nothing is charged. A sub-graph
+    run started by a dry run is one too. Version 1 events upcast to false: before it existed every
+    run was real."""
+
     TYPE: ClassVar[str] = "ExecutionQueued"
+    CLASS_VERSION: ClassVar[int] = 2
     user_id: str
     graph_id: str
     graph_version: int
@@ -47,6 +53,12 @@ class ExecutionQueued(ExecutionEvent):
     preset_id: str | None = None
     parent_execution_id: str | None = None
     parent_node_exec_id: str | None = None
+    is_dry_run: bool = False
+
+
+@upcaster("ExecutionQueued", 1)
+def _execution_queued_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "is_dry_run": False}
 
 
 class ExecutionStarted(ExecutionEvent):

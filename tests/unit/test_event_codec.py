@@ -109,3 +109,22 @@ def test_execution_failed_v1_upcasts_to_not_out_of_credits():
     event = decode_payload("ExecutionFailed", 1, old)
     assert isinstance(event, ExecutionFailed) and event.out_of_credits is False and event.error == "boom"
     assert decode_payload("ExecutionFailed", 2, {**old, "out_of_credits": True}).out_of_credits is True
+
+
+def test_execution_queued_v1_upcasts_to_a_real_run():
+    """ExecutionQueued v2 added ``is_dry_run``: a v1 event recorded before it decodes as a real run,
+    and a stored v1 row decodes through the codec the same way."""
+    from schemas.events import decode_payload
+    from schemas.events.executions import ExecutionQueued
+
+    old = {"user_id": "u", "graph_id": "g", "graph_version": 1, "graph": {"id": "g", "version": 1}}
+    event = decode_payload("ExecutionQueued", 1, old)
+    assert isinstance(event, ExecutionQueued) and event.is_dry_run is False and event.graph_id == "g"
+    assert decode_payload("ExecutionQueued", 2, {**old, "is_dry_run": True}).is_dry_run is True
+    assert ExecutionQueued.CLASS_VERSION == 2
+    stored = orjson.loads(encode_state(ExecutionQueued(**old), occurred_at=AT, user_id="u"))
+    assert stored["class_version"] == 2 and stored["payload"]["is_dry_run"] is False
+    del stored["payload"]["is_dry_run"]
+    v1_row = StoredRow(7, STREAM, 1, "ExecutionQueued", orjson.dumps({**stored, "class_version": 1}))
+    recorded = decode_row(v1_row)
+    assert recorded.class_version == 1 and recorded.decode().is_dry_run is False
