@@ -35,7 +35,7 @@ def build_router() -> APIRouter:
                       preset_id: str | None = None) -> Response:
         body = body or ExecuteGraphRequest()
         return json_response(executions.execute(user, parse_uuid(graph_id, "graph_id"), graph_version, body.inputs,
-                                                body.credentials_inputs, preset_id))
+                                                body.credentials_inputs, preset_id, dry_run=body.dry_run))
 
     @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end",
                  response_model=GraphExecutionMeta, responses=refusals(400, 404, 409, 504))

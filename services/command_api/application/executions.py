@@ -55,9 +55,11 @@ class ExecutionCommands:
         self._prepared_cache: dict[tuple[str, int], Any] = {}
 
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
-                credentials_inputs: dict[str, Any], preset_id: str | None = None) -> dict[str, Any]:
+                credentials_inputs: dict[str, Any], preset_id: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
-        if self.ledger is not None and self.ledger.balance(user.id) <= 0:
+        # A dry run charges nothing, so it is the free way to check a graph end to end (COMPAT §2.3).
+        if not dry_run and self.ledger is not None and self.ledger.balance(user.id) <= 0:
             if self.on_refused_for_credits is not None:
                 self.on_refused_for_credits(user, body.name or "Untitled agent")
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
@@ -67,7 +69,7 @@ class ExecutionCommands:
         execution_id = uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                  inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
-                                 preset_id=preset_id)
+                                 preset_id=preset_id, is_dry_run=dry_run)
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
         try:
             self.appender.append([new])
