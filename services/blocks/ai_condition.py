@@ -66,6 +66,7 @@ class AIConditionBlock(Block):
     id = "553ec5b8-6c45-4299-8d75-b394d05f72ff"
     description = "Uses a language model to check a plain-English condition on a value and branches on the answer."
     categories = frozenset({BlockCategory.AI, BlockCategory.LOGIC})
+    external_effects = True  # a model provider call; the dry-run output is the example's "yes"
 
     class Input(BlockSchemaInput):
         input_value: Any = SchemaField(description="The value the condition is checked against.",

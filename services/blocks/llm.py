@@ -45,6 +45,13 @@ class LlmBlockBase(Block):
     """The model-call seam shared by every LLM block (replaced by ``test_mock`` in examples)."""
 
     categories = frozenset({BlockCategory.AI})
+    external_effects = True  # a model provider call (and its price)
+
+    @classmethod
+    def dry_run_output(cls) -> list[tuple[str, Any]]:
+        """The example answer; the examples check ``prompt`` (the messages sent) only by type, and a
+        dry run sends none, so it shows an empty list there."""
+        return [(pin, [] if pin == "prompt" else value) for pin, value in cls.test_output]
 
     async def llm_call(self, ctx: RunContext, request: LlmRequest) -> LlmResponse:
         return await provider_call(ctx, request)

@@ -52,6 +52,7 @@ class PersistInformationBlock(Block):
 
     test_input = {"key": "persistent_key", "value": "persistent_value", "scope": "across_agents"}
     test_output = [("value", "persistent_value")]
+    external_effects = True  # writes durable, user-wide state
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         if ctx.kv_store is None:
@@ -84,6 +85,13 @@ class RetrieveInformationBlock(Block):
         {"key": "never_stored"},
     ]
     test_output = [("value", "default_value"), ("value", None)]
+    # Reads what PersistInformation writes: in a dry run that wrote nothing, the real store would
+    # answer from outside the run, so it is simulated with the first example (a default) too.
+    external_effects = True
+
+    @classmethod
+    def dry_run_output(cls) -> list[tuple[str, Any]]:
+        return cls.test_output[:1]
 
     async def run(self, input_data: Any, ctx: RunContext) -> AsyncIterator[tuple[str, Any]]:
         if ctx.kv_store is None:

@@ -12,6 +12,7 @@ exported graphs run unchanged.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -164,6 +165,9 @@ class RunContext:
     # Resolved credentials by input field name (``credentials`` -> ``APIKeyCredentials``). The
     # executor fills it just before the block runs; the secret never enters the node's input.
     credentials: dict[str, Any] = field(default_factory=dict)
+    # The run is a dry run (AutoGPT's ``ExecutionContext.dry_run``): blocks with external effects
+    # are simulated by the executor and never see it; pure blocks run as usual.
+    dry_run: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -192,6 +196,11 @@ class Block:
     test_output: ClassVar[list[tuple[str, Any]]] = []
     # Method name -> replacement, applied by the block test runner (for blocks that reach out).
     test_mock: ClassVar[dict[str, Any] | None] = None
+    # Whether running the block reaches outside the process: the network, a model provider, mail or
+    # webhooks, durable storage. A dry run never runs such a block; its node yields
+    # ``dry_run_output()`` instead, so the run has no side effects and the outputs downstream
+    # blocks get have the block's declared shape.
+    external_effects: ClassVar[bool] = False
 
     @classmethod
     def name(cls) -> str:
@@ -237,6 +246,25 @@ class Block:
         parsed = self.parse_input(data)
         async for pin, value in self.run(parsed, ctx or RunContext()):
             yield pin, value
+
+    @classmethod
+    def dry_run_output(cls) -> list[tuple[str, Any]]:
+        """What a node of this block yields in a dry run, if the block has external effects.
+
+        By default its declared example output, which must then be concrete values (not the types
+        or predicates ``test_output`` may hold) for one plausible run. A block whose examples are
+        not concrete, or cover several inputs (which would yield on several branches at once),
+        overrides this. The block contract test holds every such block to it."""
+        return list(cls.test_output)
+
+    async def simulate(
+        self, data: dict[str, Any], ctx: RunContext | None = None
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """A dry run of the block: ``data`` is validated as for a real run (a dry run still finds
+        bad input), then ``dry_run_output()`` is yielded. ``run`` is never called."""
+        self.parse_input(data)
+        for pin, value in self.dry_run_output():
+            yield pin, copy.deepcopy(value)  # the class's own values are never handed out
 
     @classmethod
     def to_dict(cls) -> dict[str, Any]:
