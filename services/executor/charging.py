@@ -6,7 +6,9 @@ loop of free blocks cost something (audit F5).
 The surcharge needs a count per user that survives crashes without counting a node twice:
 ``NodeCounter`` gives every node execution its user's next number once (a node re-run after a
 crash gets the same number back), and the n-th surcharge is spent under ``EXECUTION-COST-{n}``,
-so the ledger refuses to take it twice."""
+so the ledger refuses to take it twice.
+
+A dry run costs nothing and counts for nothing: the runner neither numbers nor charges its nodes."""
 
 from __future__ import annotations
 

@@ -115,6 +115,7 @@ class StoreChildRunner:
     The child's id is derived from the parent node execution, so a parent node re-run after a
     crash follows the same child instead of starting another. Outputs come from the child's
     OUTPUT node executions as they finish (their formatted ``output`` pin, named by ``name``).
+    A dry run's child is a dry run.
     """
 
     def __init__(self, executions: EventStore, graphs: EventStore, parent: ExecutionState, node_exec_id: str,
@@ -182,7 +183,8 @@ class StoreChildRunner:
                                  graph=body, inputs=inputs, credentials_inputs=credentials_inputs,
                                  nodes_input_masks=node_credentials_masks(body, credentials_inputs),
                                  parent_execution_id=self.parent.id,
-                                 parent_node_exec_id=self.node_exec_id)
+                                 parent_node_exec_id=self.node_exec_id,
+                                 is_dry_run=self.parent.is_dry_run)  # a dry run's children are dry runs
         try:
             self.executions.append([NewEvent(child_id, 1, queued, user_id=self.parent.user_id)])
         except ConcurrencyConflict:

@@ -20,6 +20,11 @@ the value is never recorded. A value over ``inline_value_bytes`` goes to the blo
 events (the output and the routing it caused) carry a reference; the in-memory state keeps the
 real value, so the planner and the blocks never see references, and on resume the references in
 the stored state are resolved before anything runs.
+
+Dry runs (``ExecutionQueued.is_dry_run``): a block with external effects is not run; its node
+yields the block's ``dry_run_output()`` (input still validated) and its stats say ``dry_run``, so
+the history shows which outputs were simulated. Pure blocks run as usual. Nothing is charged: no
+block price, no surcharge, and no node number is taken for the surcharge count.
 """
 
 from __future__ import annotations
@@ -200,7 +205,8 @@ class ExecutionRunner:
         self.tasks.clear()
 
     def _start(self, node_exec_ids: list[str]) -> None:
-        prepare = getattr(self.charge, "prepare", None)  # work the charge can start early (a count)
+        # work the charge can start early (a count); a dry run counts nothing
+        prepare = None if self.state.is_dry_run else getattr(self.charge, "prepare", None)
         for ne_id in node_exec_ids:
             self.planner.started(self.state.node_execs[ne_id])
             if prepare is not None:
@@ -229,6 +235,7 @@ class ExecutionRunner:
     async def _run_node(self, ne: NodeExec) -> None:
         block_cls = self.planner.index.blocks.get(ne.node_id)
         ctx = self.context_factory(self.state, ne)
+        ctx.dry_run = self.state.is_dry_run
         started = time.monotonic()
         error: str | None = None
         finished_early = False
@@ -244,9 +251,14 @@ class ExecutionRunner:
                 ctx.credentials = await self.credentials(self.state.user_id, block_cls, ne.input_data or {})
             if not await self._charged(ne, ctx):
                 return
+            block = block_cls()
+            if ctx.dry_run and block_cls.external_effects:
+                ctx.stats["dry_run"] = True
+                outputs = block.simulate(self._block_input(ne), ctx)
+            else:
+                outputs = block.execute(self._block_input(ne), ctx)
             async with asyncio.timeout(self.node_timeout_s):
-                error, finished_early = await self._drive_block(ne, block_cls().execute(self._block_input(ne), ctx),
-                                                                ctx, started)
+                error, finished_early = await self._drive_block(ne, outputs, ctx, started)
         except TimeoutError:
             error = f"Node timed out after {self.node_timeout_s:g}s"
         except asyncio.CancelledError:
@@ -268,8 +280,9 @@ class ExecutionRunner:
         self._record_in_background()
 
     async def _charged(self, ne: NodeExec, ctx: RunContext) -> bool:
-        """Charge before running; out of credits fails the node and, with it, the whole run."""
-        if self.charge is None:
+        """Charge before running; out of credits fails the node and, with it, the whole run. A dry
+        run is never charged (COMPAT §2.7)."""
+        if self.charge is None or self.state.is_dry_run:
             return True
         try:
             ctx.stats["cost"] = await self.charge(self.state, ne, ne.input_data or {})

@@ -73,6 +73,7 @@ class ExecutionState:
     preset_id: str | None = None
     parent_execution_id: str | None = None
     parent_node_exec_id: str | None = None
+    is_dry_run: bool = False  # simulates blocks with external effects and is never charged
     status: ExecutionStatus = ExecutionStatus.INCOMPLETE
     error: str | None = None
     stop_requested: bool = False
@@ -119,6 +120,7 @@ def _queued(s: ExecutionState, e: ExecutionQueued, at) -> None:
     s.inputs, s.credentials_inputs, s.nodes_input_masks = e.inputs, e.credentials_inputs, e.nodes_input_masks
     s.preset_id, s.parent_execution_id, s.parent_node_exec_id = (e.preset_id, e.parent_execution_id,
                                                                  e.parent_node_exec_id)
+    s.is_dry_run = e.is_dry_run
     s.status, s.created_at = ExecutionStatus.QUEUED, at
 
 

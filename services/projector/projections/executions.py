@@ -29,12 +29,12 @@ _EXEC_END = STATUS_AFTER_RUN_END
 async def _queued(cur: AsyncCursor, env: Envelope, e: ExecutionQueued) -> None:
     await cur.execute(
         "INSERT INTO rm_executions (execution_id, user_id, graph_id, graph_version, status, inputs, "
-        "nodes_input_masks, credential_inputs, preset_id, parent_execution_id, created_at, updated_at, last_seq) "
-        "VALUES (%s, %s, %s, %s, 'QUEUED', %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        "nodes_input_masks, credential_inputs, preset_id, parent_execution_id, is_dry_run, created_at, updated_at, "
+        "last_seq) VALUES (%s, %s, %s, %s, 'QUEUED', %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
         (env.stream_id, e.user_id, e.graph_id, e.graph_version, Jsonb(e.inputs),
          Jsonb(e.nodes_input_masks) if e.nodes_input_masks else None,
          Jsonb(e.credentials_inputs) if e.credentials_inputs else None, e.preset_id, e.parent_execution_id,
-         env.occurred_at, env.occurred_at, env.stream_version))
+         e.is_dry_run, env.occurred_at, env.occurred_at, env.stream_version))
 
 
 async def _node(cur: AsyncCursor, env: Envelope, e) -> None:
