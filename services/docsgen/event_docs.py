@@ -65,6 +65,11 @@ CONTEXT_NOTES = {
                       "kind of stream, uuid5 of a user and a UTC day, holds one `EmailQuotaUsed` per email "
                       "sent under the user's daily cap. Recorded by the notifier, except `NotificationRead` "
                       "(command API) and ZERO_BALANCE notifications for runs refused up front (command API)."),
+    "library": ("Three kinds of stream. A library agent (its id is the graph id masked with a key derived from "
+                "the user, so it names the graph for its owner): an entry for the user's own graph exists from "
+                "the graph's `GraphCreated` and deleting the graph archives it, so its stream holds only the "
+                "user's changes. A user's folder tree (uuid5 of the user id): every folder in one stream. A "
+                "preset (a random UUID). All recorded by the command API."),
 }
 
 # type -> (recorded by, when)
@@ -132,10 +137,47 @@ RECORDED: dict[str, tuple[str, str]] = {
                                  "every attempt failed."),
     "EmailDeliveryFailed": ("notifier", "One delivery attempt failed; the next follows after a backoff."),
     "EmailQuotaUsed": ("notifier", "One email of a user's daily cap is taken, before it is sent."),
+    "LibraryAgentUpdated": ("command API", "`PATCH /api/library/agents/{id}` changes the favourite, archived, "
+                                           "version-following or pinned-version fields."),
+    "LibraryAgentMoved": ("command API", "`PATCH /api/library/agents/{id}` with `folder_id`, or "
+                                         "`POST /api/library/agents/bulk-move`."),
+    "LibraryAgentSettingsSet": ("command API", "`PATCH /api/graphs/{id}/settings`, `PATCH` of the entry with "
+                                               "`settings`, or a fork keeping its source's settings."),
+    "LibraryAgentDeleted": ("command API", "`DELETE /api/library/agents/{id}` (soft)."),
+    "FolderCreated": ("command API", "`POST /api/library/folders`."),
+    "FolderUpdated": ("command API", "`PATCH /api/library/folders/{id}` with a new name, icon or colour."),
+    "FolderMoved": ("command API", "`POST /api/library/folders/{id}/move` under another parent."),
+    "FolderDeleted": ("command API", "`DELETE /api/library/folders/{id}`: the folder, its subtree and the agents "
+                                     "in them."),
+    "PresetCreated": ("command API", "`POST /api/library/presets` (stream version 1)."),
+    "PresetUpdated": ("command API", "`PATCH /api/library/presets/{id}` with fields that change."),
+    "PresetDeleted": ("command API", "`DELETE /api/library/presets/{id}`; always the last event of its stream."),
 }
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
 FIELD_NOTES: dict[str, str] = {
+    "ExecutionQueued.is_dry_run": ("a dry run: blocks with external effects yield their declared dry-run output "
+                                   "instead of running (their node stats say `dry_run: true`), nothing is "
+                                   "charged; a sub-graph run of a dry run is one too"),
+    "LibraryAgentUpdated.graph_id": "the entry's graph", "LibraryAgentMoved.graph_id": "the entry's graph",
+    "LibraryAgentSettingsSet.graph_id": "the entry's graph", "LibraryAgentDeleted.graph_id": "the entry's graph",
+    "is_favorite": "shown among the favourites", "is_archived": "hidden from the library's lists",
+    "auto_update_version": "the entry follows its graph's active version",
+    "LibraryAgentUpdated.graph_version": "pinned version (turns following off)",
+    "LibraryAgentMoved.folder_id": "the folder (null: the library's root)",
+    "LibraryAgentSettingsSet.settings": "the graph settings after the change "
+                                        "(`human_in_the_loop_safe_mode`, `sensitive_action_safe_mode`)",
+    "folder_id": "the folder", "FolderDeleted.folder_ids": "the folder and every folder under it, parents first",
+    "FolderCreated.name": "folder name (unique among its siblings)", "FolderUpdated.name": "new folder name",
+    "parent_id": "parent folder (null: the root)", "icon": "icon name", "color": "colour (`#RRGGBB`)",
+    "PresetCreated.graph_id": "graph the preset runs", "PresetCreated.graph_version": "graph version it runs",
+    "PresetCreated.name": "preset name", "PresetUpdated.name": "new name",
+    "PresetCreated.description": "preset description", "PresetUpdated.description": "new description",
+    "PresetCreated.inputs": "saved inputs by input-block name", "PresetUpdated.inputs": "the new inputs (whole map)",
+    "PresetCreated.credentials": "saved credential references by input name (`{id, provider, type, title}`)",
+    "PresetUpdated.credentials": "the new credential references (whole map)",
+    "PresetCreated.is_active": "the preset is active", "PresetUpdated.is_active": "active or not",
+    "from_execution_id": "the run whose inputs and credentials were copied, if any",
     "UserCreated.user_id": "the user's id (the sign-in token's `sub`)",
     "email": "email address",
     "UserCreated.name": "display name, if any",
@@ -237,7 +279,7 @@ FIELD_NOTES: dict[str, str] = {
     "input_data": "resolved input the block runs with",
     "attempt": "1 on first run; higher when an interrupted node is re-run",
     "seq": "0, 1, 2 … yield order within the node execution",
-    "stats": "block stats (`walltime` seconds, cost, …)",
+    "stats": "block stats (`walltime` seconds, cost, `dry_run: true` on a node a dry run simulated, …)",
     "error": "error message",
     "NodeTerminated.reason": "why it was cut short",
     "ExecutionCompleted.stats": "run totals",
