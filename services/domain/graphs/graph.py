@@ -7,6 +7,7 @@ Versions are full copies; a new version is always ``max(existing) + 1``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schemas.events.base import Event
 from schemas.events.graphs import ActiveVersionSet, GraphCreated, GraphDeleted, GraphVersionCreated
@@ -22,6 +23,9 @@ class Graph:
     active_version: int | None = None
     deleted: bool = False
     stream_version: int = 0
+    # When the stream began and last changed, if the loader knows (the library's entry shows them).
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     # -- folding ------------------------------------------------------------------------------
 
