@@ -1,23 +1,57 @@
-"""Which projection handles which context, and the read-model tables each one owns."""
+"""Which projections handle which context, and the read-model tables each one owns.
+
+A context's events may feed more than one projection (a graph's creation is also its owner's
+library entry; a run also counts in its graph's library figures); they run in the order listed,
+in the same transaction.
+"""
 
 from __future__ import annotations
 
-from services.projector.projections import apikeys, credits, executions, graphs, integrations, notifications
+from collections.abc import Awaitable, Callable
 
-HANDLERS = {
-    "graphs": graphs.apply,
-    "executions": executions.apply,
-    "credits": credits.apply,
-    "apikeys": apikeys.apply,
-    "integrations": integrations.apply,
-    "notifications": notifications.apply,
+from services.projector.projections import (
+    apikeys,
+    credits,
+    executions,
+    graphs,
+    integrations,
+    library,
+    library_runs,
+    notifications,
+)
+
+Handler = Callable[..., Awaitable[None]]
+
+PROJECTIONS: dict[str, tuple[Handler, ...]] = {
+    "graphs": (graphs.apply, library.apply_graph_event),
+    "executions": (library_runs.apply, executions.apply),
+    "credits": (credits.apply,),
+    "apikeys": (apikeys.apply,),
+    "integrations": (integrations.apply,),
+    "notifications": (notifications.apply,),
+    "library": (library.apply,),
 }
+
+
+def _chain(handlers: tuple[Handler, ...]) -> Handler:
+    if len(handlers) == 1:
+        return handlers[0]
+
+    async def apply(cur, env, event) -> None:
+        for handler in handlers:
+            await handler(cur, env, event)
+
+    return apply
+
+
+HANDLERS = {context: _chain(handlers) for context, handlers in PROJECTIONS.items()}
 
 TABLES = {
     "graphs": graphs.TABLES,
-    "executions": executions.TABLES,
+    "executions": executions.TABLES + library_runs.TABLES,
     "credits": credits.TABLES,
     "apikeys": apikeys.TABLES,
     "integrations": integrations.TABLES,
     "notifications": notifications.TABLES,
+    "library": library.TABLES,
 }
