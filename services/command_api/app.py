@@ -15,6 +15,7 @@ from services.command_api.api import (
     executions,
     external,
     graphs,
+    library,
     notifications,
     onboarding,
     users,
@@ -34,7 +35,7 @@ def routers() -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), credits.build_router(),
             api_keys.build_router(), credentials.build_router(), external.build_router(),
             users.build_router(), onboarding.build_router(), email.build_router(),
-            notifications.build_router()]
+            notifications.build_router(), library.build_router(), library.build_graph_settings_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

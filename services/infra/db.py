@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.infra.settings import Settings
 
@@ -57,4 +58,14 @@ def make_async_pool(settings: Settings, *, min_size: int = 1, max_size: int | No
     return AsyncConnectionPool(
         kwargs={**info, "options": options, "autocommit": True},
         min_size=min_size, max_size=max_size or settings.db_pool_size, open=False,
+    )
+
+
+def make_pool(settings: Settings, *, min_size: int = 0, max_size: int = 4) -> ConnectionPool:
+    """Autocommit connections for synchronous code (command handlers run in worker threads);
+    rows come back as dicts. Opened on first use."""
+    info = conninfo(settings)
+    return ConnectionPool(
+        kwargs={**info, "options": _search_path_options(settings), "autocommit": True, "row_factory": dict_row},
+        min_size=min_size, max_size=max_size, open=False,
     )

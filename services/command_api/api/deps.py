@@ -16,9 +16,12 @@ from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
 from services.command_api.application.bootstrap import CommandServices
 from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.executions import ExecutionCommands
+from services.command_api.application.folders import FolderCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
+from services.command_api.application.presets import PresetCommands
 from services.command_api.application.users import UserCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
 from services.infra.ledger_service import LedgerService
@@ -63,6 +66,18 @@ async def onboarding_commands(services: Services) -> OnboardingCommands:
     return services.onboarding_commands
 
 
+async def library_commands(services: Services) -> LibraryCommands:
+    return services.library_commands
+
+
+async def folder_commands(services: Services) -> FolderCommands:
+    return services.folder_commands
+
+
+async def preset_commands(services: Services) -> PresetCommands:
+    return services.preset_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -77,3 +92,6 @@ Notifications = Annotated[NotificationCommands, Depends(notification_commands)]
 KeyUsages = Annotated[KeyUsage, Depends(key_usage)]
 Users = Annotated[UserCommands, Depends(user_commands)]
 Onboardings = Annotated[OnboardingCommands, Depends(onboarding_commands)]
+Library = Annotated[LibraryCommands, Depends(library_commands)]
+Folders = Annotated[FolderCommands, Depends(folder_commands)]
+Presets = Annotated[PresetCommands, Depends(preset_commands)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command_api.api.deps import CurrentUser, Executions
+from services.command_api.api.deps import CurrentUser, Executions, Presets
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.infra.http import MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
@@ -30,12 +30,17 @@ def build_router() -> APIRouter:
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
                  dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
-    def execute_graph(graph_id: UuidPath, user: CurrentUser, executions: Executions,
+    def execute_graph(graph_id: UuidPath, user: CurrentUser, executions: Executions, presets: Presets,
                       graph_version: int = Path(ge=1, le=MAX_VERSION), body: ExecuteGraphRequest | None = None,
-                      preset_id: str | None = None) -> Response:
+                      preset_id: str | None = Query(default=None, max_length=36)) -> Response:
         body = body or ExecuteGraphRequest()
-        return json_response(executions.execute(user, parse_uuid(graph_id, "graph_id"), graph_version, body.inputs,
-                                                body.credentials_inputs, preset_id, dry_run=body.dry_run))
+        graph_id = parse_uuid(graph_id, "graph_id")
+        inputs, credentials = body.inputs, body.credentials_inputs
+        if preset_id is not None:  # the preset's values under the request's, as a preset run merges them
+            preset_id = parse_uuid(preset_id, "preset_id")
+            inputs, credentials = presets.for_run(user, preset_id, graph_id, graph_version, inputs, credentials)
+        return json_response(executions.execute(user, graph_id, graph_version, inputs, credentials, preset_id,
+                                                dry_run=body.dry_run))
 
     @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end",
                  response_model=GraphExecutionMeta, responses=refusals(400, 404, 409, 504))

@@ -7,6 +7,8 @@ It lives under ``application`` (not beside the app factory) so the routes' typed
 
 from __future__ import annotations
 
+import asyncio
+
 from schemas.topics import CONTEXTS
 from services.blocks.llm_providers.gateway import LlmGateway
 from services.blocks.sandbox import TemplatePool
@@ -14,9 +16,12 @@ from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
 from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
+from services.command_api.application.folders import FolderCommands
 from services.command_api.application.graphs import GraphCommands
+from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
+from services.command_api.application.presets import PresetCommands
 from services.command_api.application.users import UserCommands
 from services.domain.credits.pricing import cost_table_with
 from services.infra import db
@@ -26,6 +31,7 @@ from services.infra.eventstore import EventStore, make_datastore
 from services.infra.kv import PostgresKeyValueStore
 from services.infra.ledger_service import LedgerService
 from services.infra.ratelimit import RateLimiter
+from services.infra.read_model_reader import ReadModelReader
 from services.infra.settings import Settings
 
 
@@ -48,6 +54,12 @@ class CommandServices:
                                                     credentials=self.credentials_reader,
                                                     on_refused_for_credits=self.notification_commands.run_refused_for_credits)
 
+        self.read_models = ReadModelReader.from_settings(settings)
+        self.folder_commands = FolderCommands(self.stores["library"], self.read_models)
+        self.library_commands = LibraryCommands(self.stores["library"], self.graph_commands, self.folder_commands,
+                                                self.read_models)
+        self.preset_commands = PresetCommands(self.stores["library"], self.graph_commands, self.execution_commands)
+
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
         self.onboarding_commands = OnboardingCommands(self.stores["users"], self.user_commands,
@@ -66,6 +78,7 @@ class CommandServices:
     async def open(self) -> None:
         """Async resources: the key/value store used when blocks run directly, the shared rate
         limit counters and API key last-use records (one small pool for all three)."""
+        self.read_models.open()
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=8)
         await self.kv_pool.open()
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
@@ -81,6 +94,7 @@ class CommandServices:
 
     async def aclose(self) -> None:
         await self.templates.aclose()
+        await asyncio.to_thread(self.read_models.close)
         if self.llm is not None:
             await self.llm.aclose()
         if self.kv_pool is not None:

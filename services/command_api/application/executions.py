@@ -64,7 +64,7 @@ class ExecutionCommands:
                 self.on_refused_for_credits(user, body.name or "Untitled agent")
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
         _refuse_reference_lookalikes(inputs)
-        credentials_inputs = _references(credentials_inputs)
+        credentials_inputs = credential_references(credentials_inputs)
         masks = self._credential_masks(user, body, credentials_inputs)
         execution_id = uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
@@ -167,9 +167,9 @@ class ExecutionCommands:
                           "the stop is recorded and it will end TERMINATED")
 
 
-def _references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
+def credential_references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
     """Only the reference fields of each credentials input are kept: whatever else a client sends
-    (a pasted key, say) must not be recorded in the execution's events. A value that is not a
+    (a pasted key, say) must not be recorded in the execution's (or a preset's) events. A value that is not a
     reference is kept as given so the checks can name the problem."""
     cleaned: dict[str, Any] = {}
     for name, value in (credentials_inputs or {}).items():

@@ -43,6 +43,8 @@ class GraphCommands:
             return cached  # read-only: decisions return events and never change the aggregate
         events = self.store.read_stream(stream)
         graph = Graph.from_events(graph_id, [e.decode() for e in events])
+        if events:
+            graph.created_at, graph.updated_at = events[0].occurred_at, events[-1].occurred_at
         with self._lock:
             self._cache[graph_id] = graph
             self._cache.move_to_end(graph_id)
