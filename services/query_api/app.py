@@ -16,7 +16,17 @@ from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import install_error_handlers
 from services.infra.settings import Settings, load_settings
-from services.query_api.api import api_keys, audit, blocks, credentials, credits, executions, graphs, notifications
+from services.query_api.api import (
+    api_keys,
+    audit,
+    blocks,
+    credentials,
+    credits,
+    executions,
+    graphs,
+    library,
+    notifications,
+)
 from services.query_api.ws import endpoint as ws_endpoint
 from services.query_api.ws.hub import Hub
 
@@ -24,7 +34,7 @@ from services.query_api.ws.hub import Hub
 def routers(settings: Settings, verifier: TokenVerifier) -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), audit.build_router(),
             credits.build_router(), api_keys.build_router(), credentials.build_router(settings),
-            notifications.build_router(),
+            notifications.build_router(), library.build_router(),
             ws_endpoint.build_router(verifier)]
 
 

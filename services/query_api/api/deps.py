@@ -7,6 +7,7 @@ dependency in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,12 +24,13 @@ async def read_pool(request: Request) -> AsyncConnectionPool:
 ReadPool = Annotated[AsyncConnectionPool, Depends(read_pool)]
 
 
-def fenced(context: str):
-    """Dependency: the read waits until ``context``'s read models hold every event recorded before
-    it arrived (``read_models/fence.py``). It asks for the user first, so a request without
-    credentials is refused before it waits."""
+def fenced(*contexts: str):
+    """Dependency: the read waits until the read models of every one of ``contexts`` hold every
+    event recorded before it arrived (``read_models/fence.py``; the contexts are waited for side by
+    side). It asks for the user first, so a request without credentials is refused before it waits."""
 
     async def wait(request: Request, _: CurrentUser, pool: ReadPool) -> None:
-        await wait_for_read_models(pool, context, request.app.state.read_fence_timeout_s)
+        timeout = request.app.state.read_fence_timeout_s
+        await asyncio.gather(*(wait_for_read_models(pool, context, timeout) for context in contexts))
 
     return wait
