@@ -197,6 +197,43 @@ async def _notifications(api: Caller, stack, user: str) -> None:
     await api("POST", "/api/notifications/{notification_id}/read", notification_id=str(note_id))
 
 
+async def _library(api: Caller, stack, client: httpx.AsyncClient, graph_id: str, run_id: str) -> None:
+    entry = await api("GET", "/api/library/agents/by-graph/{graph_id}", graph_id=graph_id)
+    assert entry["recent_executions"], "the figures must be in the checked body"
+    agent_id = entry["id"]
+    folder = await api("POST", "/api/library/folders", expect=201, json={"name": "F", "color": "#abcdef"})
+    await api("POST", "/api/library/folders", expect=201, json={"name": "Sub", "parent_id": folder["id"]})
+    await api("PATCH", "/api/library/folders/{folder_id}", folder_id=folder["id"], json={"icon": "star"})
+    await api("GET", "/api/library/folders")
+    await api("GET", "/api/library/folders/tree")
+    await api("GET", "/api/library/folders/{folder_id}", folder_id=folder["id"])
+    await api("PATCH", "/api/library/agents/{library_agent_id}", library_agent_id=agent_id,
+              json={"is_favorite": True, "folder_id": folder["id"], "settings": {"sensitive_action_safe_mode": True}})
+    await api("GET", "/api/library/agents")
+    await api("GET", "/api/library/agents/favorites")
+    await api("GET", "/api/library/agents/{library_agent_id}", library_agent_id=agent_id)
+    await api("POST", "/api/library/agents/bulk-move", json={"agent_ids": [agent_id], "folder_id": None})
+    await api("PATCH", "/api/graphs/{graph_id}/settings", graph_id=graph_id,
+              json={"human_in_the_loop_safe_mode": False})
+    fork = await api("POST", "/api/library/agents/{library_agent_id}/fork", library_agent_id=agent_id)
+    other = (await client.post("/api/library/folders", json={"name": "G"})).json()
+    await api("POST", "/api/library/folders/{folder_id}/move", folder_id=other["id"],
+              json={"target_parent_id": folder["id"]})
+    assert (await client.delete(f"/api/library/folders/{folder['id']}")).status_code == 204
+    assert (await client.delete(f"/api/library/agents/{fork['id']}")).status_code == 204
+
+    preset = await api("POST", "/api/library/presets", json={"name": "p", "graph_id": graph_id, "graph_version": 1,
+                                                             "inputs": {"x": 1}})
+    await api("POST", "/api/library/presets", json={"name": "from run", "graph_execution_id": run_id})
+    await api("GET", "/api/library/presets")
+    await api("GET", "/api/library/presets/{preset_id}", preset_id=preset["id"])
+    await api("PATCH", "/api/library/presets/{preset_id}", preset_id=preset["id"], json={"description": "d"})
+    run = await api("POST", "/api/library/presets/{preset_id}/execute", preset_id=preset["id"],
+                    json={"inputs": {"x": 2}})
+    assert (await stack.wait_terminal(client, graph_id, run["id"]))["outputs"] == {"y": [3]}
+    assert (await client.delete(f"/api/library/presets/{preset['id']}")).status_code == 204
+
+
 async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
@@ -219,6 +256,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         plain_key = await _keys_and_credentials(api)
         await _users_and_onboarding(api, stack, user)
         await _notifications(api, stack, user)
+        await _library(api, stack, client, graph_id, run_id)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _external(Caller(ext, shapes), graph_id, run_id)
         await api("GET", "/health")
