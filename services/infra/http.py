@@ -57,6 +57,11 @@ def parse_uuid(value: str, what: str = "id") -> str:
         raise InvalidCommand(f"{what} must be a UUID, got {value[:60]!r}") from None
 
 
+def parse_optional_uuid(value: str | None, what: str = "id") -> str | None:
+    """``parse_uuid`` for an optional id: missing or empty is None."""
+    return parse_uuid(value, what) if value else None
+
+
 def json_response(content: Any, status_code: int = 200) -> Response:
     """Serialise with orjson straight to bytes (read models hand over plain dicts and lists)."""
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")

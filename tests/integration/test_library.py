@@ -134,6 +134,8 @@ async def test_favourites_archive_and_deleting_the_graph(stack, user_ids):
         assert (await alice.get("/api/library/agents/favorites")).json()["agents"] == []
         r = await alice.patch(f"/api/library/agents/{starred_id}", json={"is_archived": False})
         assert r.status_code == 409, r.text
+        r = await alice.patch(f"/api/graphs/{starred['id']}/settings", json={"sensitive_action_safe_mode": True})
+        assert r.status_code == 404, r.text
 
         assert (await alice.delete(f"/api/library/agents/{kept_id}")).status_code == 204
         assert (await alice.get(f"/api/library/agents/{kept_id}")).status_code == 404

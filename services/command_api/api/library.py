@@ -18,7 +18,7 @@ from services.domain.errors import InvalidCommand
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.domain.library import rules
 from services.domain.library.shapes import GraphSettings, LibraryAgentView, LibraryFolderView, PresetView
-from services.infra.http import MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
+from services.infra.http import MAX_VERSION, UuidPath, current_user, json_response, parse_optional_uuid, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import execute_limit
 
@@ -115,17 +115,13 @@ class PresetExecuteRequest(BaseModel):
     credential_inputs: dict[str, Any] = Field(default_factory=dict)
 
 
-def _optional_uuid(value: str | None, what: str) -> str | None:
-    return parse_uuid(value, what) if value else None
-
-
 def _agents(router: APIRouter) -> None:
     @router.patch("/agents/{library_agent_id}", summary="Change a library agent", response_model=LibraryAgentView,
                   responses=refusals(*BODY_REFUSALS, 404, 409))
     async def update_agent(library_agent_id: UuidPath, body: LibraryAgentUpdateRequest, user: CurrentUser,
                            library: Library) -> Response:
         agent_id = parse_uuid(library_agent_id, "library_agent_id")
-        folder = "" if body.folder_id == "" else _optional_uuid(body.folder_id, "folder_id")
+        folder = "" if body.folder_id == "" else parse_optional_uuid(body.folder_id, "folder_id")
         return json_response(await asyncio.to_thread(
             library.update, user, agent_id, is_favorite=body.is_favorite, is_archived=body.is_archived,
             auto_update_version=body.auto_update_version, graph_version=body.graph_version,
@@ -147,7 +143,7 @@ def _agents(router: APIRouter) -> None:
     async def bulk_move(body: BulkMoveRequest, user: CurrentUser, library: Library) -> Response:
         ids = [parse_uuid(i, "agent_ids") for i in body.agent_ids]
         return json_response(await asyncio.to_thread(library.bulk_move, user, ids,
-                                                     _optional_uuid(body.folder_id, "folder_id")))
+                                                     parse_optional_uuid(body.folder_id, "folder_id")))
 
 
 def _folders(router: APIRouter) -> None:
@@ -155,7 +151,7 @@ def _folders(router: APIRouter) -> None:
                  responses=refusals(*BODY_REFUSALS, 404, 409))
     async def create_folder(body: FolderCreateRequest, user: CurrentUser, folders: Folders) -> Response:
         created = await asyncio.to_thread(folders.create, user, name=body.name, icon=body.icon, color=body.color,
-                                          parent_id=_optional_uuid(body.parent_id, "parent_id"))
+                                          parent_id=parse_optional_uuid(body.parent_id, "parent_id"))
         return json_response(created, status_code=201)
 
     @router.patch("/folders/{folder_id}", summary="Rename or restyle a folder", response_model=LibraryFolderView,
@@ -170,7 +166,7 @@ def _folders(router: APIRouter) -> None:
     async def move_folder(folder_id: UuidPath, body: FolderMoveRequest, user: CurrentUser,
                           folders: Folders) -> Response:
         return json_response(await asyncio.to_thread(folders.move, user, parse_uuid(folder_id, "folder_id"),
-                                                     _optional_uuid(body.target_parent_id, "target_parent_id")))
+                                                     parse_optional_uuid(body.target_parent_id, "target_parent_id")))
 
     @router.delete("/folders/{folder_id}", status_code=204,
                    summary="Delete a folder, the folders under it and the agents in them (soft)",

@@ -151,9 +151,12 @@ class LibraryCommands:
 
     def set_graph_settings(self, user: User, graph_id: str, settings: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /api/graphs/{id}/settings``: the settings live on the owner's entry."""
-        view = self._changing(user, str(library_agent_id(user.id, graph_id)),
-                              lambda entry, tree: entry.agent.set_settings(settings))
-        return view["settings"]
+        def decide(entry: Entry, tree: FolderTree) -> list[Event]:
+            if not entry.graph.exists:
+                raise NotFoundError(f"Graph #{graph_id} not found")
+            return entry.agent.set_settings(settings)
+
+        return self._changing(user, str(library_agent_id(user.id, graph_id)), decide)["settings"]
 
     def delete(self, user: User, agent_id: str) -> None:
         self._changing(user, agent_id, lambda entry, tree: entry.agent.delete())

@@ -25,17 +25,21 @@ from services.domain.library.shapes import (
     PresetView,
 )
 from services.domain.paging import pagination
-from services.infra.http import MAX_PAGE, MAX_VERSION, CurrentUser, UuidPath, json_response, parse_uuid
+from services.infra.http import (
+    MAX_PAGE,
+    MAX_VERSION,
+    CurrentUser,
+    UuidPath,
+    json_response,
+    parse_optional_uuid,
+    parse_uuid,
+)
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import library as rm
 
 SortBy = Literal["createdAt", "updatedAt", "lastExecuted"]
 Page = Query(1, ge=1, le=MAX_PAGE)
-
-
-def _optional_uuid(value: str | None, what: str) -> str | None:
-    return parse_uuid(value, what) if value else None
 
 
 def _agents(router: APIRouter) -> None:
@@ -51,7 +55,7 @@ def _agents(router: APIRouter) -> None:
                           include_root_only: bool = False) -> Response:
         agents, total = await rm.list_agents(
             pool, user.id, search_term=(search_term or "").strip() or None, sort_by=sort_by,
-            folder_id=_optional_uuid(folder_id, "folder_id"), root_only=include_root_only, favorites_only=False,
+            folder_id=parse_optional_uuid(folder_id, "folder_id"), root_only=include_root_only, favorites_only=False,
             limit=page_size, offset=(page - 1) * page_size)
         return json_response({"agents": agents, "pagination": pagination(total, page, page_size)})
 
@@ -92,7 +96,7 @@ def _folders(router: APIRouter) -> None:
     async def list_folders(user: CurrentUser, pool: ReadPool,
                            parent_id: str | None = Query(None, max_length=36),
                            include_counts: bool = True) -> Response:
-        folders = await rm.folders(pool, user.id, parent_id=_optional_uuid(parent_id, "parent_id"))
+        folders = await rm.folders(pool, user.id, parent_id=parse_optional_uuid(parent_id, "parent_id"))
         return json_response({"folders": folders, "pagination": pagination(len(folders), 1, max(len(folders), 1))})
 
     @router.get("/folders/tree", summary="Every folder of the caller, nested", response_model=FolderTreePage,
@@ -118,7 +122,7 @@ def _presets(router: APIRouter) -> None:
     async def list_presets(user: CurrentUser, pool: ReadPool, page: int = Page,
                            page_size: int = Query(10, ge=1, le=rules.MAX_PAGE_SIZE),
                            graph_id: str | None = Query(None, max_length=36)) -> Response:
-        presets, total = await rm.presets(pool, user.id, graph_id=_optional_uuid(graph_id, "graph_id"),
+        presets, total = await rm.presets(pool, user.id, graph_id=parse_optional_uuid(graph_id, "graph_id"),
                                           limit=page_size, offset=(page - 1) * page_size)
         return json_response({"presets": presets, "pagination": pagination(total, page, page_size)})
 
