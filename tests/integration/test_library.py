@@ -6,8 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
+from services.infra.eventstore import EventStore
 from tests.integration.helpers import eventually
 from tests.integration.test_executions_api import sample_graph
+from tests.stories.library import LibraryStories, PresetStories
+from tests.stories.postgres import migrated_datastore
+from tests.stories.world import World
 
 INPUTS = {"input_1": "Hello", "input_2": "World"}
 
@@ -418,3 +424,25 @@ async def test_another_users_library_is_invisible(stack, user_ids):
         assert after["is_favorite"] is False and after["settings"] == entry["settings"]
         assert (await alice.get(f"/api/library/presets/{preset['id']}")).json()["name"] == "p"
         assert (await alice.get(f"/api/library/folders/{folder['id']}")).json()["name"] == "Mine"
+
+
+# -- the stories on PostgreSQL ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def datastore(database_url):
+    with migrated_datastore(database_url) as datastore:
+        yield datastore
+
+
+@pytest.fixture
+def world(datastore) -> World:
+    return World(lambda context: EventStore(datastore, context))
+
+
+class TestLibraryStoriesOnPostgres(LibraryStories):
+    pass
+
+
+class TestPresetStoriesOnPostgres(PresetStories):
+    pass

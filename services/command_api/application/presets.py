@@ -108,19 +108,22 @@ class PresetCommands:
     def for_run(self, user: User, preset_id: str, graph_id: str, graph_version: int, inputs: dict[str, Any],
                 credentials: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The run's inputs and credentials: the preset's with the request's laid over them, checked
-        against the version that will run."""
+        against the version that will run (``preset_id`` on execute names the graph and version)."""
         preset = self.owned(user, preset_id)
         if preset.graph_id != graph_id:
             raise InvalidCommand(f"Preset #{preset_id} is for graph #{preset.graph_id}, not #{graph_id}")
+        return self._merged(user, preset, graph_version, inputs, credentials)
+
+    def _merged(self, user: User, preset: Preset, graph_version: int, inputs: dict[str, Any],
+                credentials: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         merged_inputs, merged_credentials = preset.merged(inputs, credentials)
-        check_inputs(self.graphs.version_for_run(user, graph_id, graph_version), merged_inputs, for_run=True)
+        check_inputs(self.graphs.version_for_run(user, preset.graph_id, graph_version), merged_inputs, for_run=True)
         return merged_inputs, merged_credentials
 
     def execute(self, user: User, preset_id: str, inputs: dict[str, Any],
                 credentials: dict[str, Any]) -> dict[str, Any]:
         preset = self.owned(user, preset_id)
-        merged_inputs, merged_credentials = self.for_run(user, preset_id, preset.graph_id, preset.graph_version,
-                                                         inputs, credentials)
+        merged_inputs, merged_credentials = self._merged(user, preset, preset.graph_version, inputs, credentials)
         return self.executions.execute(user, preset.graph_id, preset.graph_version, merged_inputs,
                                        merged_credentials, preset_id=preset_id)
 
