@@ -1,6 +1,16 @@
 """Event payloads of every context. Importing this package registers all event types."""
 
-from schemas.events import apikeys, credits, executions, graphs, integrations, library, notifications, users  # noqa: F401
+from schemas.events import (  # noqa: F401
+    apikeys,
+    credits,
+    executions,
+    graphs,
+    integrations,
+    library,
+    notifications,
+    store,
+    users,
+)
 from schemas.events.base import Event, decode_payload, event_class, registered_types, upcast, upcaster
 
 __all__ = ["Event", "decode_payload", "event_class", "registered_types", "upcast", "upcaster"]

@@ -4,10 +4,11 @@ Three kinds of stream (ids from ``services.domain.library.ids``):
 
 - **A library agent** (id ``library_agent_id(user_id, graph_id)``): one per user and graph. An agent
   for a graph the user created needs no event to exist: the graph's ``GraphCreated`` is its birth (so
-  a crash can never leave a graph without its library entry), and deleting the graph archives it. The
-  stream records what the user changes: favourite, archived, version pinning, its folder, the graph
-  settings, a soft delete. Every event names the user and the graph, so the read model can place it
-  whichever log it sees first.
+  a crash can never leave a graph without its library entry), and deleting the graph archives it. A
+  store agent (another user's graph) enters with ``LibraryAgentAdded``. The stream records what the
+  user changes: favourite, archived, version pinning, its folder, the graph settings, a soft delete.
+  Every event names the user and the graph, so the read model can place it whichever log it sees
+  first.
 - **A user's folder tree** (id ``folder_tree_id(user_id)``): every folder of one user in one stream,
   so depth and cycle rules are decided against the whole tree and two concurrent moves can never
   close a loop between them.
@@ -58,6 +59,17 @@ class LibraryAgentSettingsSet(LibraryEvent):
     user_id: str
     graph_id: str
     settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class LibraryAgentAdded(LibraryEvent):
+    """A store agent added to the user's library: the graph version an approved listing version
+    publishes (another user's graph). Adding it again after a delete brings the entry back."""
+
+    TYPE: ClassVar[str] = "LibraryAgentAdded"
+    user_id: str
+    graph_id: str
+    graph_version: int
+    store_listing_version_id: str
 
 
 class LibraryAgentDeleted(LibraryEvent):

@@ -42,6 +42,10 @@ class InvalidCommand(DomainRefusal):
     """Bad input to a command or a read: a malformed id or value, something the rules refuse."""
 
 
+class PreconditionRequired(DomainRefusal):
+    """Something else must be done first (a store submission needs the creator's profile)."""
+
+
 class InsufficientCredits(DomainRefusal):
     """The balance cannot pay for what was asked."""
 

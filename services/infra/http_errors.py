@@ -30,6 +30,7 @@ from services.domain.errors import (
     InvalidCommand,
     NotFoundError,
     PayloadTooLarge,
+    PreconditionRequired,
     TimedOut,
 )
 from services.infra.auth import AuthError
@@ -43,6 +44,7 @@ STATUS_BY_KIND: dict[type[DomainRefusal], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     PayloadTooLarge: 413,
+    PreconditionRequired: 428,
     TimedOut: 504,
     DomainRefusal: 400,  # a refusal of no particular kind is bad input
 }
@@ -71,6 +73,7 @@ REFUSALS: dict[int, str] = {
     404: "Not found (another user's resources are not found either)",
     409: "Conflict: a concurrent change or a state that does not allow the command",
     413: "Request body over the size limit",
+    428: "Something must be done first (a store submission needs a store profile)",
     429: "Too many requests; Retry-After says when to try again",
     504: "Gave up waiting for the outcome",
 }

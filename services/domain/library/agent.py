@@ -19,6 +19,7 @@ from typing import Any
 
 from schemas.events.base import Event
 from schemas.events.library import (
+    LibraryAgentAdded,
     LibraryAgentDeleted,
     LibraryAgentMoved,
     LibraryAgentSettingsSet,
@@ -50,6 +51,7 @@ class LibraryAgent:
     folder_id: str | None = None
     settings: dict[str, Any] = field(default_factory=normalised_settings)
     deleted: bool = False
+    store_listing_version_id: str | None = None  # set for a store agent (another user's graph)
     stream_version: int = 0
     updated_at: datetime | None = None
 
@@ -84,6 +86,9 @@ class LibraryAgent:
             self.folder_id = event.folder_id
         elif isinstance(event, LibraryAgentSettingsSet):
             self.settings = normalised_settings(event.settings)
+        elif isinstance(event, LibraryAgentAdded):
+            self.store_listing_version_id, self.deleted = event.store_listing_version_id, False
+            self.pinned_version, self.auto_update_version = event.graph_version, False
         elif isinstance(event, LibraryAgentDeleted):
             self.deleted = True
 
@@ -100,10 +105,16 @@ class LibraryAgent:
 
     # -- decisions ----------------------------------------------------------------------------
 
+    @property
+    def from_store(self) -> bool:
+        return self.store_listing_version_id is not None
+
     def require_visible(self, graph: GraphFacts, deleted_folders: frozenset[str] = frozenset()) -> None:
-        """The entry exists for its user: their own graph was created (deleted graphs keep an
-        archived entry) and neither the entry nor its folder was deleted."""
-        if graph.owner_id != self.user_id or self.deleted or (self.folder_id in deleted_folders):
+        """The entry exists for its user: their own graph was created, or they added it from the
+        store (deleted graphs keep an archived entry), and neither the entry nor its folder was
+        deleted."""
+        mine = graph.owner_id == self.user_id or (self.from_store and graph.owner_id is not None)
+        if not mine or self.deleted or (self.folder_id in deleted_folders):
             raise NotFoundError(f"Library agent #{self.id} not found")
 
     def update(self, graph: GraphFacts, *, is_favorite: bool | None = None, is_archived: bool | None = None,
@@ -139,6 +150,16 @@ class LibraryAgent:
         if merged == self.settings:
             return []
         return [LibraryAgentSettingsSet(user_id=self.user_id, graph_id=self.graph_id, settings=merged)]
+
+    def add_from_store(self, graph: GraphFacts, graph_version: int, store_listing_version_id: str) -> list[Event]:
+        """Add (or re-add after a delete) another user's published graph version; the user's own
+        graph is in their library already and needs no event."""
+        if graph.owner_id == self.user_id:
+            return []
+        if not self.deleted and self.store_listing_version_id == store_listing_version_id:
+            return []
+        return [LibraryAgentAdded(user_id=self.user_id, graph_id=self.graph_id, graph_version=graph_version,
+                                  store_listing_version_id=store_listing_version_id)]
 
     def delete(self) -> list[Event]:
         return [LibraryAgentDeleted(user_id=self.user_id, graph_id=self.graph_id)]

@@ -1,0 +1,22 @@
+"""The store's bounds and formats, each in one place (pure)."""
+
+from __future__ import annotations
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+MAX_SLUG = 100
+MAX_NAME = 100
+MAX_SUB_HEADING = 200
+MAX_DESCRIPTION = 10_000
+MAX_INSTRUCTIONS = 20_000
+MAX_CATEGORIES = 10
+MAX_CATEGORY = 50
+MAX_MEDIA = 10
+MAX_URL = 2_000
+MAX_CHANGES_SUMMARY = 2_000
+MAX_CRON = 200
+MAX_PROFILE_DESCRIPTION = 1_000
+MAX_LINKS = 5
+MAX_COMMENTS = 5_000
+MAX_SEARCH = 200
+MAX_PAGE_SIZE = 100
