@@ -98,7 +98,9 @@ STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
                "users": "user or onboarding stream id (uuid5 of the user id)",
                "notifications": "notification id, or mail-day id (uuid5 of user and UTC day)",
                "library": "library agent id (the graph id masked per user), folder-tree id (uuid5 of the user "
-                          "id) or preset id"}
+                          "id) or preset id",
+               "store": "profile, username, listing (uuid5 of the graph id), slug, listing version, publication or "
+                        "review id"}
 
 
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:

@@ -70,6 +70,14 @@ CONTEXT_NOTES = {
                 "the graph's `GraphCreated` and deleting the graph archives it, so its stream holds only the "
                 "user's changes. A user's folder tree (uuid5 of the user id): every folder in one stream. A "
                 "preset (a random UUID). All recorded by the command API."),
+    "store": ("Streams named after what makes each thing unique, so uniqueness is a stream's optimistic "
+              "concurrency: a creator profile (uuid5 of the user id), a username (uuid5 of it, lower case: who "
+              "holds it), a listing (uuid5 of its graph id: one listing per graph, with every submitted version, "
+              "its reviews, withdrawals and featured flag), a creator's slug (uuid5 of user and slug: the listing "
+              "holding it), a listing version's index entry (the version id: its listing), a graph version's "
+              "publication (uuid5 of graph id and version: the approved listing versions publishing it, which "
+              "is what lets other users read and run exactly that version) and a user's review of a listing "
+              "version. All recorded by the command API."),
 }
 
 # type -> (recorded by, when)
@@ -152,6 +160,21 @@ RECORDED: dict[str, tuple[str, str]] = {
     "PresetCreated": ("command API", "`POST /api/library/presets` (stream version 1)."),
     "PresetUpdated": ("command API", "`PATCH /api/library/presets/{id}` with fields that change."),
     "PresetDeleted": ("command API", "`DELETE /api/library/presets/{id}`; always the last event of its stream."),
+    "LibraryAgentAdded": ("command API", "`POST /api/library/agents` with an approved `store_listing_version_id`."),
+    "ProfileSaved": ("command API", "`POST /api/store/profile` creates or changes the caller's profile."),
+    "UsernameClaimed": ("command API", "A profile takes a username nobody holds (same append as `ProfileSaved`)."),
+    "UsernameReleased": ("command API", "The profile took another username (same append as the new claim)."),
+    "ListingVersionSubmitted": ("command API", "`POST /api/store/submissions` for a graph version the caller owns."),
+    "ListingVersionEdited": ("command API", "`PUT /api/store/submissions/{id}` on a pending version."),
+    "ListingVersionReviewed": ("command API", "`POST /api/store/admin/submissions/{id}/review` (admins)."),
+    "ListingVersionWithdrawn": ("command API", "`DELETE /api/store/submissions/{id}` (not an approved version), or "
+                                               "a newer submission superseding a pending one."),
+    "ListingFeaturedSet": ("command API", "`PUT /api/store/admin/listings/{id}/featured` (admins)."),
+    "ListingSlugClaimed": ("command API", "A listing's first submission (same append)."),
+    "ListingVersionIndexed": ("command API", "Every submission (same append); version 1 of the version's stream."),
+    "GraphVersionPublished": ("command API", "An approval (same append as the review)."),
+    "GraphVersionUnpublished": ("command API", "Rejecting an approved version (same append as the review)."),
+    "StoreReviewSubmitted": ("command API", "`POST /api/store/agents/{username}/{agent_name}/review`."),
 }
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
@@ -178,6 +201,32 @@ FIELD_NOTES: dict[str, str] = {
     "PresetUpdated.credentials": "the new credential references (whole map)",
     "PresetCreated.is_active": "the preset is active", "PresetUpdated.is_active": "active or not",
     "from_execution_id": "the run whose inputs and credentials were copied, if any",
+    "store_listing_version_id": "the approved listing version it was added from",
+    "LibraryAgentAdded.graph_id": "the store agent's graph (another user's)",
+    "LibraryAgentAdded.graph_version": "the graph version that listing version publishes",
+    "ProfileSaved.user_id": "the creator", "ProfileSaved.username": "the username the profile holds",
+    "ProfileSaved.name": "display name", "ProfileSaved.description": "about the creator",
+    "ProfileSaved.links": "links the creator shows", "avatar_url": "avatar image URL",
+    "UsernameClaimed.username": "the username as the creator wrote it", "slug": "the listing's slug (URL name)",
+    "listing_version_id": "the listing version (its own UUID)",
+    "ListingVersionSubmitted.version": "the listing's version number (from 1)",
+    "ListingVersionSubmitted.graph_id": "the creator's graph",
+    "ListingVersionSubmitted.graph_version": "the graph version submitted",
+    "ListingVersionSubmitted.name": "agent name in the store", "ListingVersionEdited.name": "agent name in the store",
+    "ListingVersionSubmitted.description": "agent description", "ListingVersionEdited.description": "agent description",
+    "sub_heading": "one-line summary", "categories": "store categories", "image_urls": "image URLs",
+    "video_url": "video URL", "agent_output_demo_url": "URL of a demo of the agent's output",
+    "changes_summary": "what changed in this version",
+    "approved": "approved (else rejected)", "reviewer_id": "the admin who reviewed",
+    "ListingVersionReviewed.comments": "comments shown to the creator",
+    "internal_comments": "comments for admins only (never shown to the creator)",
+    "featured": "shown among featured agents", "set_by": "the admin who set it",
+    "ListingSlugClaimed.listing_id": "the listing holding the slug", "ListingVersionIndexed.listing_id": "its listing",
+    "StoreReviewSubmitted.listing_id": "the listing reviewed",
+    "GraphVersionPublished.graph_id": "the published graph",
+    "GraphVersionPublished.graph_version": "the published version",
+    "score": "1 to 5", "StoreReviewSubmitted.comments": "the reviewer's comments",
+    "StoreReviewSubmitted.user_id": "the reviewer",
     "UserCreated.user_id": "the user's id (the sign-in token's `sub`)",
     "email": "email address",
     "UserCreated.name": "display name, if any",
