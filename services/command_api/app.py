@@ -18,6 +18,7 @@ from services.command_api.api import (
     library,
     notifications,
     onboarding,
+    store,
     users,
 )
 from services.command_api.application.bootstrap import CommandServices
@@ -35,7 +36,8 @@ def routers() -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), credits.build_router(),
             api_keys.build_router(), credentials.build_router(), external.build_router(),
             users.build_router(), onboarding.build_router(), email.build_router(),
-            notifications.build_router(), library.build_router(), library.build_graph_settings_router()]
+            notifications.build_router(), library.build_router(), library.build_graph_settings_router(),
+            store.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
 from services.infra.ledger_service import LedgerService
@@ -78,6 +79,10 @@ async def preset_commands(services: Services) -> PresetCommands:
     return services.preset_commands
 
 
+async def store_commands(services: Services) -> StoreCommands:
+    return services.store_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -95,3 +100,4 @@ Onboardings = Annotated[OnboardingCommands, Depends(onboarding_commands)]
 Library = Annotated[LibraryCommands, Depends(library_commands)]
 Folders = Annotated[FolderCommands, Depends(folder_commands)]
 Presets = Annotated[PresetCommands, Depends(preset_commands)]
+Store = Annotated[StoreCommands, Depends(store_commands)]

@@ -7,13 +7,13 @@ Reads are on the query side. Another user's entry, folder or preset answers 404 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.command_api.api.deps import CurrentUser, Folders, Library, Presets
+from services.command_api.api.deps import CurrentUser, Folders, Library, Presets, Store
 from services.domain.errors import InvalidCommand
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.domain.library import rules
@@ -44,6 +44,13 @@ class LibraryAgentUpdateRequest(BaseModel):
     is_archived: bool | None = None
     settings: GraphSettingsRequest | None = None
     folder_id: str | None = Field(default=None, max_length=36)
+
+
+class AddStoreAgentRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    store_listing_version_id: str = Field(max_length=36)
+    source: Literal["marketplace", "onboarding"] = "marketplace"
 
 
 class BulkMoveRequest(BaseModel):
@@ -116,6 +123,12 @@ class PresetExecuteRequest(BaseModel):
 
 
 def _agents(router: APIRouter) -> None:
+    @router.post("/agents", status_code=201, summary="Add an approved store agent to the caller's library",
+                 response_model=LibraryAgentView, responses=refusals(*BODY_REFUSALS, 404, 409))
+    async def add_store_agent(body: AddStoreAgentRequest, user: CurrentUser, store: Store) -> Response:
+        version_id = parse_uuid(body.store_listing_version_id, "store_listing_version_id")
+        return json_response(await asyncio.to_thread(store.add_to_library, user, version_id), status_code=201)
+
     @router.patch("/agents/{library_agent_id}", summary="Change a library agent", response_model=LibraryAgentView,
                   responses=refusals(*BODY_REFUSALS, 404, 409))
     async def update_agent(library_agent_id: UuidPath, body: LibraryAgentUpdateRequest, user: CurrentUser,

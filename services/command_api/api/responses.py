@@ -88,3 +88,10 @@ class UnsubscribeResult(BaseModel):
 
 class JsonNull(RootModel[None]):
     """A JSON ``null`` (AutoGPT's ``POST /api/onboarding/step`` answers 200 with null)."""
+
+
+class FeaturedListing(BaseModel):
+    """``PUT /api/store/admin/listings/{id}/featured``: the listing's flag now."""
+
+    listing_id: str
+    is_featured: bool

@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.domain.credits.pricing import cost_table_with
 from services.infra import db
@@ -30,6 +31,7 @@ from services.infra.credentials_store import CredentialsReader
 from services.infra.eventstore import EventStore, make_datastore
 from services.infra.kv import PostgresKeyValueStore
 from services.infra.ledger_service import LedgerService
+from services.infra.publications import Publications
 from services.infra.ratelimit import RateLimiter
 from services.infra.read_model_reader import ReadModelReader
 from services.infra.settings import Settings
@@ -44,7 +46,8 @@ class CommandServices:
         self.stores = {ctx: EventStore(self.datastore, ctx, max_event_bytes=settings.max_event_bytes)
                        for ctx in CONTEXTS}
         self.ledger = LedgerService.from_settings(self.stores["credits"], settings)
-        self.graph_commands = GraphCommands(self.stores["graphs"])
+        self.publications = Publications(self.stores["store"])  # the graph versions others may run
+        self.graph_commands = GraphCommands(self.stores["graphs"], publications=self.publications)
         self.credentials_reader = CredentialsReader.from_settings(self.stores["integrations"], settings)
         self.credentials_commands = CredentialsCommands(self.stores["integrations"], self.credentials_reader)
         self.notification_commands = NotificationCommands(self.stores["notifications"], self.ledger,
@@ -59,6 +62,7 @@ class CommandServices:
         self.library_commands = LibraryCommands(self.stores["library"], self.graph_commands, self.folder_commands,
                                                 self.read_models)
         self.preset_commands = PresetCommands(self.stores["library"], self.graph_commands, self.execution_commands)
+        self.store_commands = StoreCommands(self.stores["store"], self.graph_commands, self.library_commands)
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])

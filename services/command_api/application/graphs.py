@@ -23,12 +23,15 @@ from services.domain.graphs.recursion import check_recursion
 from services.infra.appending import decide_and_append
 from services.infra.auth import User
 from services.infra.eventstore import EventStore
+from services.infra.publications import Publications
 from services.infra.store_contract import EventTooLarge, NewEvent, utcnow
 
 
 class GraphCommands:
-    def __init__(self, store: EventStore, cache_size: int = 2000) -> None:
+    def __init__(self, store: EventStore, cache_size: int = 2000, publications: Publications | None = None) -> None:
         self.store = store
+        # the store's published graph versions: the versions others may run (None: only owners)
+        self.publications = publications
         # Folded graphs by id. A cached graph is used only if the stream has no newer event (one
         # index lookup), so the cache can never answer with stale state.
         self._cache: OrderedDict[str, Graph] = OrderedDict()
@@ -124,7 +127,12 @@ class GraphCommands:
         return self._retrying(graph_id, decide)
 
     def version_for_run(self, user: User, graph_id: str, version: int) -> GraphVersionBody:
+        """The owner's version, or, for anyone else, that exact version if the store publishes it
+        (never the graph's newest or active one: access follows the version that runs)."""
         graph = self.load(graph_id)
+        if graph.exists and graph.user_id != user.id and self.publications is not None \
+                and version in graph.versions and self.publications.is_published(graph_id, version):
+            return graph.versions[version]
         if not graph.exists or graph.user_id != user.id:
             raise NotFoundError(f"Graph #{graph_id} not found")
         return graph.version(user.id, version)

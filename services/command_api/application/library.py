@@ -22,7 +22,7 @@ from schemas.events.base import Event
 from schemas.graph import GraphInput
 from services.command_api.application.folders import FolderCommands
 from services.command_api.application.graphs import GraphCommands
-from services.domain.errors import NotFoundError
+from services.domain.errors import InvalidCommand, NotFoundError
 from services.domain.graphs.export import strip_for_export
 from services.domain.graphs.graph import Graph
 from services.domain.graphs.model import graph_meta, graph_model
@@ -57,7 +57,7 @@ class Entry:
 class LibraryCommands:
     def __init__(self, store: EventStore, graphs: GraphCommands, folders: FolderCommands,
                  reads: ReadModelReader | None = None, now: Callable[[], datetime] = utcnow) -> None:
-        self.store = store
+        self.store = store  # the library log
         self.reads = reads  # run figures for the answers; None (no read models): zero figures
         self.graphs = graphs
         self.folders = folders
@@ -81,11 +81,15 @@ class LibraryCommands:
         entry.agent.require_visible(entry.facts, frozenset(tree.deleted))
         return entry
 
+    def _published(self, graph_id: str, graph_version: int) -> bool:
+        publications = self.graphs.publications
+        return publications is not None and publications.is_published(graph_id, graph_version)
+
     def _append(self, entry: Entry, events: list[Event]) -> None:
         if events:
-            self.store.append(self._new(entry, events))
+            self.store.append(self.new_events(entry, events))
 
-    def _new(self, entry: Entry, events: list[Event]) -> list[NewEvent]:
+    def new_events(self, entry: Entry, events: list[Event]) -> list[NewEvent]:
         stream = library_agent_id(entry.agent.user_id, entry.agent.graph_id)
         base = entry.agent.stream_version
         return [NewEvent(stream, base + i + 1, event, user_id=entry.agent.user_id) for i, event in enumerate(events)]
@@ -136,6 +140,12 @@ class LibraryCommands:
         """PATCH: ``folder_id`` ``None`` leaves the folder, ``""`` moves to the root."""
         def decide(entry: Entry, tree: FolderTree) -> list[Event]:
             agent = entry.agent
+            if agent.from_store:  # another user's graph: only the versions the store publishes
+                if auto_update_version:
+                    raise InvalidCommand("A store agent stays at the version it was added at; add a newer "
+                                         "version from the store instead")
+                if graph_version is not None and not self._published(agent.graph_id, graph_version):
+                    raise NotFoundError(f"Graph #{agent.graph_id} v{graph_version} not found")
             events = agent.update(entry.facts, is_favorite=is_favorite, is_archived=is_archived,
                                   auto_update_version=auto_update_version, graph_version=graph_version)
             if settings is not None:
@@ -183,7 +193,7 @@ class LibraryCommands:
             new, moved = [], []
             for entry in entries:
                 events = entry.agent.move(folder_id)
-                new += self._new(entry, events)
+                new += self.new_events(entry, events)
                 moved.append((entry, events))
             if new:
                 self.store.append(new)

@@ -1,8 +1,9 @@
 """Folds library events (and the graph creations that bring entries into being) into
 ``rm_library_agents``, ``rm_library_folders`` and ``rm_library_presets``.
 
-An entry's row can be reached from two logs: the graphs log (``GraphCreated``, the entry's birth)
-and the library log (what the user changed). The projector applies the two logs independently, so
+An entry's row can be reached from two logs: the graphs log (``GraphCreated``, the birth of the
+owner's entry) and the library log (what the user changed, and ``LibraryAgentAdded`` for a store
+agent). The projector applies the two logs independently, so
 either may arrive first: every write is an upsert that sets only what its event knows. Whether the
 graph was deleted (the entry archived) and whether the entry's folder was deleted are read from
 ``rm_graphs`` and ``rm_library_folders`` at query time, so no event has to fan out to rows.
@@ -20,6 +21,7 @@ from schemas.events.library import (
     FolderDeleted,
     FolderMoved,
     FolderUpdated,
+    LibraryAgentAdded,
     LibraryAgentDeleted,
     LibraryAgentMoved,
     LibraryAgentSettingsSet,
@@ -66,6 +68,11 @@ async def _agent(cur: AsyncCursor, env: Envelope, event) -> None:
         await _upsert_agent(cur, env, event, folder_id=event.folder_id)
     elif isinstance(event, LibraryAgentSettingsSet):
         await _upsert_agent(cur, env, event, settings=Jsonb(event.settings))
+    elif isinstance(event, LibraryAgentAdded):
+        await _upsert_agent(cur, env, event, store_listing_version_id=event.store_listing_version_id,
+                            pinned_version=event.graph_version, auto_update_version=False, is_deleted=False)
+        await cur.execute("UPDATE rm_library_agents SET created_at = coalesce(created_at, %s) "
+                          "WHERE library_agent_id = %s", (env.occurred_at, env.stream_id))
     elif isinstance(event, LibraryAgentDeleted):
         await _upsert_agent(cur, env, event, is_deleted=True)
 

@@ -1,8 +1,9 @@
 """Library queries: the caller's entries (with their graph version's schemas and run figures),
 folders and presets. Only ever the caller's rows.
 
-An entry is visible while it is not deleted and its folder (if any) is not deleted; it reads as
-archived when the user archived it or its graph was deleted. Its version is the pinned one when
+An entry is the user's own graph or a store agent they added (another user's graph, at the version
+its listing version publishes). It is visible while it is not deleted and its folder (if any) is not
+deleted; it reads as archived when the user archived it or its graph was deleted. Its version is the pinned one when
 following is off, else the graph's active version.
 """
 
@@ -19,12 +20,13 @@ from services.domain.library.shapes import RECENT_RUNS, folder_tree, folder_view
 from services.domain.library.shapes import run_figures as figures_of
 
 _ENTRIES = """
-SELECT a.library_agent_id, a.graph_id, a.is_favorite, a.is_archived OR g.deleted AS archived, a.auto_update_version,
+SELECT a.library_agent_id, a.graph_id, a.store_listing_version_id, a.is_favorite,
+       a.is_archived OR g.deleted AS archived, a.auto_update_version,
        a.folder_id, a.settings, coalesce(a.created_at, g.created_at) AS created_at, a.updated_at,
        g.updated_at AS graph_updated_at, v.version, v.meta, f.name AS folder_name,
        coalesce(c.runs, 0) AS runs, coalesce(c.completed, 0) AS completed, c.last_run_at
 FROM rm_library_agents a
-JOIN rm_graphs g ON g.graph_id = a.graph_id AND g.user_id = a.user_id
+JOIN rm_graphs g ON g.graph_id = a.graph_id AND (g.user_id = a.user_id OR a.store_listing_version_id IS NOT NULL)
 JOIN rm_graph_versions v ON v.graph_id = a.graph_id AND v.version = CASE
      WHEN a.pinned_version IS NOT NULL AND NOT a.auto_update_version THEN a.pinned_version
      ELSE coalesce(g.active_version, g.latest_version) END
