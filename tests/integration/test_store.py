@@ -99,6 +99,7 @@ async def test_publish_approve_find_add_run_review(stack, user_ids):
         entry = r.json()
         assert (entry["graph_id"], entry["graph_version"], entry["can_access_graph"]) == (graph["id"], 1, False)
         assert (await user.get(f"/api/library/agents/{entry['id']}")).json()["id"] == entry["id"]
+        assert "MARKETPLACE_ADD_AGENT" in (await user.get("/api/onboarding")).json()["completedSteps"]
         before = (await user.get("/api/credits")).json()["credits"]
         r = await user.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"x": 41}})
         assert r.status_code == 200, r.text

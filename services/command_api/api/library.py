@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.command_api.api.deps import CurrentUser, Folders, Library, Presets, Store
+from services.command_api.api.deps import CurrentUser, Folders, Library, Onboardings, Presets, Store
 from services.domain.errors import InvalidCommand
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.domain.library import rules
 from services.domain.library.shapes import GraphSettings, LibraryAgentView, LibraryFolderView, PresetView
+from services.domain.users.onboarding import OnboardingStep
 from services.infra.http import MAX_VERSION, UuidPath, current_user, json_response, parse_optional_uuid, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import execute_limit
@@ -125,9 +126,13 @@ class PresetExecuteRequest(BaseModel):
 def _agents(router: APIRouter) -> None:
     @router.post("/agents", status_code=201, summary="Add an approved store agent to the caller's library",
                  response_model=LibraryAgentView, responses=refusals(*BODY_REFUSALS, 404, 409))
-    async def add_store_agent(body: AddStoreAgentRequest, user: CurrentUser, store: Store) -> Response:
+    async def add_store_agent(body: AddStoreAgentRequest, user: CurrentUser, store: Store,
+                              onboarding: Onboardings) -> Response:
         version_id = parse_uuid(body.store_listing_version_id, "store_listing_version_id")
-        return json_response(await asyncio.to_thread(store.add_to_library, user, version_id), status_code=201)
+        entry = await asyncio.to_thread(store.add_to_library, user, version_id)
+        if body.source == "marketplace":  # AutoGPT's onboarding step, unless onboarding itself added it
+            await asyncio.to_thread(onboarding.complete_step, user, OnboardingStep.MARKETPLACE_ADD_AGENT)
+        return json_response(entry, status_code=201)
 
     @router.patch("/agents/{library_agent_id}", summary="Change a library agent", response_model=LibraryAgentView,
                   responses=refusals(*BODY_REFUSALS, 404, 409))
