@@ -33,6 +33,7 @@ from services.infra.blobs import Refs
 from services.infra.eventstore import EventStore
 from services.infra.execution_refs import Externaliser
 from services.infra.execution_stream import request_stop
+from services.infra.publications import Publications
 from services.infra.ratelimit import RateLimited, RateLimiter, user_bucket
 from services.infra.store_contract import ConcurrencyConflict, NewEvent
 
@@ -95,14 +96,19 @@ class ChildLimits:
             raise ValueError(str(exc)) from None  # fails this node, as a refused execute would
 
 
-def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None) -> GraphVersionBody | None:
+def find_graph_version(store: EventStore, user_id: str, graph_id: str, version: int | None,
+                       publications: Publications | None = None) -> GraphVersionBody | None:
     """The caller's own graph version, chosen by the one Graph aggregate (the given version, else the
-    active one), or None where the command API would answer 404."""
+    active one), or another user's exact version that the store publishes (a store agent's
+    sub-agent), or None where the command API would answer 404."""
     try:
         stream = uuid.UUID(graph_id)
     except ValueError:
         return None
     graph = Graph.from_events(graph_id, [recorded.decode() for recorded in store.read_stream(stream)])
+    if graph.exists and graph.user_id != user_id and version in graph.versions and publications is not None \
+            and publications.is_published(graph_id, version):
+        return graph.versions[version]
     try:
         return graph.version(user_id, version)
     except NotFoundError:
@@ -120,8 +126,10 @@ class StoreChildRunner:
 
     def __init__(self, executions: EventStore, graphs: EventStore, parent: ExecutionState, node_exec_id: str,
                  stats: dict, poll_s: float = 0.02, *, blobs=None, limits=None,
-                 child_limits: ChildLimits | None = None, lender: SlotLender | None = None) -> None:
+                 child_limits: ChildLimits | None = None, lender: SlotLender | None = None,
+                 publications: Publications | None = None) -> None:
         self.executions = executions
+        self.publications = publications  # store agents' sub-agents: exact versions the store publishes
         self.child_limits = child_limits  # rate limit and descendants per root (None: no checks)
         self.lender = lender  # the parent's execution slot, lent while it waits
         self.blobs = blobs  # BlobStore: large child inputs out of line, child outputs resolved
@@ -173,7 +181,7 @@ class StoreChildRunner:
         return recorded
 
     def _queue_child(self, child_id: uuid.UUID, graph_id: str, graph_version: int, inputs: dict[str, Any]) -> None:
-        body = find_graph_version(self.graphs, self.parent.user_id, graph_id, graph_version)
+        body = find_graph_version(self.graphs, self.parent.user_id, graph_id, graph_version, self.publications)
         if body is None:
             raise ValueError(f"Graph #{graph_id} v{graph_version} not found")
         # The parent's run-level credentials reach the sub-graph's nodes the same way (AutoGPT

@@ -24,6 +24,7 @@ from services.infra.credentials_resolver import NodeCredentials
 from services.infra.credentials_store import CredentialsReader
 from services.infra.eventstore import EventStore, make_datastore
 from services.infra.ledger_service import LedgerService
+from services.infra.publications import Publications
 from services.infra.ratelimit import RateLimiter
 from services.infra.settings import Settings
 
@@ -33,6 +34,7 @@ class ExecutorResources:
     datastore: object
     executions: EventStore
     graphs: EventStore
+    publications: Publications  # the store's published graph versions (store agents' sub-agents)
     writer: GroupCommitWriter
     kv_pool: object  # also the control pool: dead letters and child limits are short statements
     counter_pool: object
@@ -69,7 +71,8 @@ class ExecutorResources:
                                   count_threshold=settings.execution_cost_count_threshold,
                                   cost_per_threshold=settings.execution_cost_per_threshold)
         return cls(
-            datastore=datastore, executions=executions, graphs=EventStore(datastore, "graphs"), writer=writer,
+            datastore=datastore, executions=executions, graphs=EventStore(datastore, "graphs"),
+            publications=Publications(EventStore(datastore, "store")), writer=writer,
             kv_pool=kv_pool, counter_pool=counter_pool, counter=counter, charger=charger,
             child_limits=ChildLimits(kv_pool, max_descendants=settings.max_descendants_per_execution,
                                      rate_limiter=RateLimiter(kv_pool, settings.rate_limit_execute_per_minute)),

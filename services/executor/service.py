@@ -276,7 +276,8 @@ class ExecutorService:
             child_runner=StoreChildRunner(self.res.executions, self.res.graphs, state, ne.id, stats,
                                           blobs=self.res.blobs,
                                           limits=self.res.output_limits,
-                                          child_limits=self.res.child_limits, lender=lease),
+                                          child_limits=self.res.child_limits, lender=lease,
+                                          publications=self.res.publications),
             http_allow_hosts=tuple(self.settings.http_allow_hosts), llm=self.res.llm, stats=stats,
             templates=self.res.templates)
 

@@ -9,12 +9,14 @@ import uuid
 import pytest
 
 from schemas.events.graphs import GraphCreated, GraphVersionCreated
+from schemas.graph import StoredNode
 from services.command_api.application.executions import ExecutionCommands
 from services.command_api.application.folders import FolderCommands
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.library import LibraryCommands
 from services.command_api.application.store import StoreCommands
 from services.domain.errors import ConflictError, InvalidCommand, NotFoundError, PreconditionRequired
+from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID
 from services.domain.library.ids import library_agent_id
 from services.domain.store.ids import listing_id, profile_id, publication_id, slug_id, username_id
 from services.infra.publications import Publications
@@ -162,3 +164,20 @@ class StoreStories:
         assert own["can_access_graph"] is True
         library = parts.store.library
         world.refused(InvalidCommand, lambda: library.update(bob, entry["id"], auto_update_version=True))
+
+    def test_approval_also_publishes_the_creators_sub_agents_and_nothing_of_anyone_else(self, world):
+        alice, bob, admin, parts = world.user("alice"), world.user("bob"), world.user("admin"), Parts(world)
+        _creator(parts, alice, f"al-{alice.id[-8:]}")
+        child, foreign = _graph(world, alice), _graph(world, bob)
+        parent = uuid.uuid4()
+        body = graph_body(parent).model_copy(update={"nodes": [*graph_body(parent).nodes, *[
+            StoredNode(id=f"agent-{i}", block_id=AGENT_EXECUTOR_BLOCK_ID,
+                       input_default={"graph_id": str(target), "graph_version": 1})
+            for i, target in enumerate((child, foreign))]]})
+        world.given(parent, GraphCreated(user_id=alice.id, graph=body), user_id=alice.id)
+        _, version_id = _submit(parts, alice, parent)
+        world.when(lambda: parts.store.review(admin, version_id, approved=True, comments="", internal_comments=""))
+        world.then(expect("ListingVersionReviewed", approved=True),
+                   expect("GraphVersionPublished", publication_id(str(parent), 1)),
+                   expect("GraphVersionPublished", publication_id(str(child), 1), listing_version_id=version_id))
+        assert parts.graphs.version_for_run(bob, str(child), 1).id == str(child)  # the sub-agent runs for bob

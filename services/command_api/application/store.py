@@ -20,6 +20,7 @@ from schemas.events.store import ListingSlugClaimed, ListingVersionIndexed, Stor
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.library import LibraryCommands
 from services.domain.errors import ConflictError, InvalidCommand, NotFoundError, PreconditionRequired
+from services.domain.graphs.recursion import agent_targets
 from services.domain.library.ids import library_agent_id
 from services.domain.store.creators import Profile, Username
 from services.domain.store.ids import listing_id, profile_id, publication_id, review_id, slug_id, username_id
@@ -32,6 +33,7 @@ from services.infra.publications import Publications
 from services.infra.store_contract import NewEvent
 
 Appends = list[tuple[uuid.UUID, int, list[Event]]]  # (stream, version loaded, events)
+MAX_PUBLISHED_WITH = 50  # graph versions one approval publishes (the agent and its sub-agents)
 
 
 class StoreCommands:
@@ -168,17 +170,37 @@ class StoreCommands:
 
     def review(self, admin: User, listing_version_id: str, *, approved: bool, comments: str,
                internal_comments: str) -> Listing:
-        """An admin's decision: approval publishes that exact graph version, rejecting an approved
-        version stops publishing it."""
+        """An admin's decision: approval publishes that exact graph version, and the versions of the
+        creator's graphs it runs as sub-agents (AutoGPT approves sub-agents with their parent), so a
+        user can run the whole agent; rejecting an approved version stops publishing them."""
         def decide(listing: Listing) -> Appends:
             version = listing.version(listing_version_id)
-            publication = self.publication(version.graph_id, version.graph_version)
-            changed = publication.publish(listing_version_id) if approved else publication.unpublish(listing_version_id)
-            return [(uuid.UUID(listing.listing_id), listing.stream_version, listing.review(
-                        listing_version_id, approved, admin.id, comments, internal_comments)),
-                    (publication_id(version.graph_id, version.graph_version), publication.stream_version, changed)]
+            appends: Appends = [(uuid.UUID(listing.listing_id), listing.stream_version, listing.review(
+                listing_version_id, approved, admin.id, comments, internal_comments))]
+            for graph_id, graph_version in self._published_with(listing.user_id or "", version.graph_id,
+                                                                version.graph_version):
+                publication = self.publication(graph_id, graph_version)
+                changed = publication.publish(listing_version_id) if approved \
+                    else publication.unpublish(listing_version_id)
+                appends.append((publication_id(graph_id, graph_version), publication.stream_version, changed))
+            return appends
 
         return self._on_version(listing_version_id, decide, admin.id)
+
+    def _published_with(self, owner_id: str, graph_id: str, graph_version: int) -> list[tuple[str, int]]:
+        """The graph version and, breadth first, the creator's graph versions its AgentExecutor nodes
+        name (bounded; a reference to someone else's graph is not the creator's to publish)."""
+        found, queue = [], [(graph_id, graph_version)]
+        while queue and len(found) < MAX_PUBLISHED_WITH:
+            key = queue.pop(0)
+            if key in found:
+                continue
+            graph = self.graphs.load(key[0])
+            if not graph.exists or graph.user_id != owner_id or key[1] not in graph.versions:
+                continue
+            found.append(key)
+            queue.extend(target for _, target in agent_targets(graph.versions[key[1]]))
+        return found
 
     def set_featured(self, admin: User, listing_stream_id: str, featured: bool) -> Listing:
         stream = uuid.UUID(listing_stream_id)
