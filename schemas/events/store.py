@@ -15,7 +15,8 @@ Streams (ids from ``services.domain.store.ids``), each a consistency boundary of
 - **A listing version's index entry** (the version's own UUID): which listing it belongs to, recorded
   in the same append as the submission, so a command given a version id finds its listing.
 - **A graph version's publication** (``publication_id(graph_id, graph_version)``): which approved
-  listing versions publish that exact graph version. Other users may read and run a graph version
+  listing versions publish that exact graph version (an approval publishes the agent's version and
+  the versions of the creator's graphs it runs as sub-agents). Other users may read and run a graph version
   only while it is published, decided on this stream (not on the graph's newest version).
 - **A review** (``review_id(user_id, listing_version_id)``): one per user and listing version; a new
   score replaces the old.
@@ -169,6 +170,8 @@ class GraphVersionUnpublished(StoreEvent):
 
     TYPE: ClassVar[str] = "GraphVersionUnpublished"
     listing_version_id: str
+    graph_id: str
+    graph_version: int
 
 
 # -- reviews --------------------------------------------------------------------------------------

@@ -225,6 +225,8 @@ FIELD_NOTES: dict[str, str] = {
     "StoreReviewSubmitted.listing_id": "the listing reviewed",
     "GraphVersionPublished.graph_id": "the published graph",
     "GraphVersionPublished.graph_version": "the published version",
+    "GraphVersionUnpublished.graph_id": "the graph no longer published by that listing version",
+    "GraphVersionUnpublished.graph_version": "its version",
     "score": "1 to 5", "StoreReviewSubmitted.comments": "the reviewer's comments",
     "StoreReviewSubmitted.user_id": "the reviewer",
     "UserCreated.user_id": "the user's id (the sign-in token's `sub`)",

@@ -39,4 +39,7 @@ class Publication:
                                       graph_version=self.graph_version)]
 
     def unpublish(self, listing_version_id: str) -> list[Event]:
-        return [GraphVersionUnpublished(listing_version_id=listing_version_id)] if listing_version_id in self.by else []
+        if listing_version_id not in self.by:
+            return []
+        return [GraphVersionUnpublished(listing_version_id=listing_version_id, graph_id=self.graph_id,
+                                        graph_version=self.graph_version)]
