@@ -78,6 +78,20 @@ def _agents(router: APIRouter) -> None:
             raise NotFoundError(f"Library agent for graph #{graph_id} not found")
         return json_response(agent)
 
+    @router.get("/agents/marketplace/{store_listing_version_id}",
+                summary="The caller's library agent for a store listing version (null if not added)",
+                response_model=LibraryAgentView | None,
+                dependencies=[Depends(fenced("graphs", "library", "executions", "store"))], responses=refusals(400, 404))
+    async def get_by_listing_version(store_listing_version_id: UuidPath, user: CurrentUser,
+                                     pool: ReadPool) -> Response:
+        version_id = parse_uuid(store_listing_version_id, "store_listing_version_id")
+        listed = await rm.listing_version_graph(pool, version_id, user.id, admin=user.is_admin)
+        if listed is None:
+            raise NotFoundError(f"Store listing version #{version_id} not found")
+        graph_id, graph_version = listed
+        return json_response(await rm.get_agent(pool, user.id, str(library_agent_id(user.id, graph_id)),
+                                                graph_version))
+
     @router.get("/agents/{library_agent_id}", summary="One of the caller's library agents",
                 response_model=LibraryAgentView, dependencies=fence, responses=refusals(400, 404))
     async def get_agent(library_agent_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:

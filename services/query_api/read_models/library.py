@@ -110,6 +110,19 @@ async def get_agent(pool: AsyncConnectionPool, user_id: str, library_agent_id: s
     return views[0] if views else None
 
 
+async def listing_version_graph(pool: AsyncConnectionPool, listing_version_id: str, user_id: str, *,
+                                admin: bool) -> tuple[str, int] | None:
+    """The graph version a store listing version lists, if the caller may see it: approved and in the
+    store, or the caller's own, or the caller is an admin."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT graph_id, graph_version, owner_id, status, withdrawn FROM rm_store_listing_versions "
+                          "WHERE listing_version_id = %s", (listing_version_id,))
+        row = await cur.fetchone()
+    if row is None or row["withdrawn"] or not (row["status"] == "APPROVED" or admin or row["owner_id"] == user_id):
+        return None
+    return str(row["graph_id"]), int(row["graph_version"])
+
+
 _FOLDERS = """
 SELECT f.folder_id, f.name, f.icon, f.color, f.parent_id, f.created_at, f.updated_at,
        (SELECT count(*) FROM rm_library_agents a WHERE a.user_id = f.user_id AND a.folder_id = f.folder_id
