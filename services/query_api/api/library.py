@@ -81,7 +81,8 @@ def _agents(router: APIRouter) -> None:
     @router.get("/agents/marketplace/{store_listing_version_id}",
                 summary="The caller's library agent for a store listing version (null if not added)",
                 response_model=LibraryAgentView | None,
-                dependencies=[Depends(fenced("graphs", "library", "executions", "store"))], responses=refusals(400, 404))
+                dependencies=[Depends(fenced("graphs", "library", "executions", "store"))],
+                responses=refusals(400, 404))
     async def get_by_listing_version(store_listing_version_id: UuidPath, user: CurrentUser,
                                      pool: ReadPool) -> Response:
         version_id = parse_uuid(store_listing_version_id, "store_listing_version_id")
