@@ -73,6 +73,7 @@ async def test_publish_approve_find_add_run_review(stack, user_ids):
         assert (await user.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"x": 1}})).status_code == 404
         assert (await user.post("/api/library/agents", json={"store_listing_version_id": version_id})
                 ).status_code == 404
+        assert (await user.get(f"/api/library/agents/marketplace/{version_id}")).status_code == 404
 
         assert (await user.post(f"/api/store/admin/submissions/{version_id}/review",
                                 json={"is_approved": True})).status_code == 403
@@ -94,12 +95,17 @@ async def test_publish_approve_find_add_run_review(stack, user_ids):
             version_id, ["1"], version_id)
 
         # adds it to the library and runs it with their own credits
+        r = await user.get(f"/api/library/agents/marketplace/{version_id}")
+        assert r.status_code == 200 and r.json() is None, r.text
         r = await user.post("/api/library/agents", json={"store_listing_version_id": version_id})
         assert r.status_code == 201, r.text
         entry = r.json()
         assert (entry["graph_id"], entry["graph_version"], entry["can_access_graph"]) == (graph["id"], 1, False)
         assert (await user.get(f"/api/library/agents/{entry['id']}")).json()["id"] == entry["id"]
         assert "MARKETPLACE_ADD_AGENT" in (await user.get("/api/onboarding")).json()["completedSteps"]
+        assert (await user.get(f"/api/library/agents/marketplace/{version_id}")).json()["id"] == entry["id"]
+        listed = (await user.get("/api/library/agents")).json()["agents"]
+        assert [a["graph_id"] for a in listed] == [graph["id"]] and listed[0]["can_access_graph"] is False
         before = (await user.get("/api/credits")).json()["credits"]
         r = await user.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"x": 41}})
         assert r.status_code == 200, r.text
