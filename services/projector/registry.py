@@ -18,18 +18,21 @@ from services.projector.projections import (
     library,
     library_runs,
     notifications,
+    store,
+    store_runs,
 )
 
 Handler = Callable[..., Awaitable[None]]
 
 PROJECTIONS: dict[str, tuple[Handler, ...]] = {
     "graphs": (graphs.apply, library.apply_graph_event),
-    "executions": (library_runs.apply, executions.apply),
+    "executions": (library_runs.apply, store_runs.apply, executions.apply),
     "credits": (credits.apply,),
     "apikeys": (apikeys.apply,),
     "integrations": (integrations.apply,),
     "notifications": (notifications.apply,),
     "library": (library.apply,),
+    "store": (store.apply,),
 }
 
 
@@ -48,10 +51,11 @@ HANDLERS = {context: _chain(handlers) for context, handlers in PROJECTIONS.items
 
 TABLES = {
     "graphs": graphs.TABLES,
-    "executions": executions.TABLES + library_runs.TABLES,
+    "executions": executions.TABLES + library_runs.TABLES + store_runs.TABLES,
     "credits": credits.TABLES,
     "apikeys": apikeys.TABLES,
     "integrations": integrations.TABLES,
     "notifications": notifications.TABLES,
     "library": library.TABLES,
+    "store": store.TABLES,
 }
