@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from services.domain.errors import NotFoundError
@@ -16,14 +16,23 @@ from services.infra.http import MAX_VERSION, CurrentUser, UuidPath, json_respons
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import graphs as rm
+from services.query_api.read_models.fence import wait_for_read_models
 
 
-async def _one(pool: ReadPool, user: User, graph_id: str, version: int | None, export: bool) -> dict[str, Any]:
-    model = await rm.get_version(pool, user.id, parse_uuid(graph_id, "graph_id"), version)
-    if model is None:
+async def _one(request: Request, pool: ReadPool, user: User, graph_id: str, version: int | None,
+               export: bool) -> dict[str, Any]:
+    """The caller's own graph version; failing that, a version the store publishes (read by a user
+    other than its owner, so always exported with secrets stripped)."""
+    graph_id = parse_uuid(graph_id, "graph_id")
+    model = await rm.get_version(pool, user.id, graph_id, version)
+    if model is not None:
+        return strip_for_export(model) if export else model
+    await wait_for_read_models(pool, "store", request.app.state.read_fence_timeout_s)
+    published = await rm.get_published(pool, graph_id, version)
+    if published is None:
         suffix = f" v{version}" if version is not None else ""
         raise NotFoundError(f"Graph #{graph_id}{suffix} not found")
-    return strip_for_export(model) if export else model
+    return strip_for_export(published)
 
 
 def build_router() -> APIRouter:
@@ -36,16 +45,16 @@ def build_router() -> APIRouter:
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)",
                 response_model=GraphModel, responses=refusals(400, 404))
-    async def get_graph(graph_id: UuidPath, user: CurrentUser, pool: ReadPool,
+    async def get_graph(graph_id: UuidPath, request: Request, user: CurrentUser, pool: ReadPool,
                         version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
                         for_export: bool = False) -> Response:
-        return json_response(await _one(pool, user, graph_id, version, for_export))
+        return json_response(await _one(request, pool, user, graph_id, version, for_export))
 
     @router.get("/{graph_id}/versions/{version}", summary="Get one version of a graph", response_model=GraphModel,
                 responses=refusals(400, 404))
-    async def get_graph_version(graph_id: UuidPath, user: CurrentUser, pool: ReadPool,
+    async def get_graph_version(graph_id: UuidPath, request: Request, user: CurrentUser, pool: ReadPool,
                                 version: int = Path(ge=1, le=MAX_VERSION)) -> Response:
-        return json_response(await _one(pool, user, graph_id, version, False))
+        return json_response(await _one(request, pool, user, graph_id, version, False))
 
     @router.get("/{graph_id}/versions", summary="Every version of a graph, newest first",
                 response_model=list[GraphModel], responses=refusals(400, 404))

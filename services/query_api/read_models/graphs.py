@@ -49,6 +49,27 @@ async def get_version(pool: AsyncConnectionPool, user_id: str, graph_id: str,
     return model
 
 
+async def get_published(pool: AsyncConnectionPool, graph_id: str, version: int | None) -> dict[str, Any] | None:
+    """A version of another user's graph that the caller may read because the store publishes it:
+    exactly the given version if it is published, or without a version the highest published one
+    (AutoGPT's store fallback of ``get_graph``). Sub-graphs are the owner's, as the owner reads them."""
+    from services.query_api.read_models.store import published_version
+
+    published = await published_version(pool, graph_id, version)
+    if published is None:
+        return None
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT v.model, v.version, g.active_version, g.user_id FROM rm_graph_versions v "
+                          "JOIN rm_graphs g ON g.graph_id = v.graph_id WHERE v.graph_id = %s AND v.version = %s",
+                          (graph_id, published))
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    model = _with_active(row)
+    model["sub_graphs"] = await _sub_graphs(pool, row["user_id"], model)
+    return model
+
+
 async def all_versions(pool: AsyncConnectionPool, user_id: str, graph_id: str) -> list[dict[str, Any]]:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_VERSION_SQL + " ORDER BY v.version DESC", {"graph_id": graph_id, "user_id": user_id})
