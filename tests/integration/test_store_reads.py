@@ -454,3 +454,37 @@ async def test_published_graph_versions_are_readable_by_other_users(stack, user_
         await seed.review(v2, approved=False)  # unpublished: back to version 1
         await _get(b, f"/api/graphs/{gid}?version=2", 404)
         assert (await _get(b, f"/api/graphs/{gid}"))["version"] == 1
+
+
+async def test_external_api_store_reads_need_read_store(stack, user_ids):
+    from tests.integration.test_api_keys import external, new_key
+
+    seed = Seeder(stack)
+    alice, bob = user_ids["alice"], user_ids["bob"]
+    username = f"ext{uuid.uuid4().hex[:6]}"
+    await seed.profile(alice, username)
+    async with stack.client(alice) as a, stack.client(bob) as b:
+        graph = await _graph(a, "external")
+        version = await seed.submit(alice, graph["id"], "ext-agent", name=f"External {username}")
+        hidden = await _graph(a, "hidden")
+        await seed.submit(alice, hidden["id"], "hidden-ext", name=f"Hidden {username}")
+        await seed.review(version)
+        internal = await _get(b, "/api/store/agents", creator=username)  # fenced: the read models hold it now
+        _, key = await new_key(b, ["READ_STORE"])
+        _, other = await new_key(b, ["READ_GRAPH"])
+        async with external(stack, key) as ext, external(stack, other) as wrong, external(stack, None) as none:
+            paths = ["/external-api/v1/store/agents", f"/external-api/v1/store/agents/{username}/ext-agent",
+                     "/external-api/v1/store/creators", f"/external-api/v1/store/creators/{username}"]
+            for path in paths:
+                assert (await wrong.get(path)).status_code == 403, path
+                assert (await none.get(path)).status_code == 401, path
+            assert await _get(ext, paths[0], creator=username) == internal
+            assert await _get(ext, paths[0], search_query=f"external {username}") == internal
+            assert await _get(ext, paths[1]) == await _get(b, f"/api/store/agents/{username}/ext-agent")
+            creators = await _get(ext, paths[2], search_query=username)
+            assert [c["username"] for c in creators["creators"]] == [username]
+            assert await _get(ext, paths[3]) == await _get(b, f"/api/store/creators/{username}")
+            await _get(ext, f"/external-api/v1/store/agents/{username}/hidden-ext", 404)
+            await _get(ext, f"/external-api/v1/store/creators/nobody-{username}", 404)
+            assert (await ext.get(paths[0], params={"page_size": 101})).status_code == 422
+            assert (await ext.get(paths[0], params={"search_query": "x" * 201})).status_code == 422

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
@@ -25,14 +25,18 @@ from services.command_api.application.direct_runs import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.credits.pricing import block_catalogue
 from services.domain.credits.shapes import BlockInfo
-from services.domain.errors import Forbidden
+from services.domain.errors import Forbidden, NotFoundError
 from services.domain.executions.status import ExecutionStatus
 from services.domain.executions.views import state_outputs
 from services.domain.graphs.shapes import GraphModel
+from services.domain.paging import pagination
+from services.domain.store import rules as store_rules
+from services.domain.store.shapes import CreatorDetails, CreatorsResponse, StoreAgentDetails, StoreAgentsResponse
 from services.infra.auth import User
-from services.infra.http import MAX_VERSION, UuidPath, json_response, parse_uuid
+from services.infra.http import MAX_PAGE, MAX_VERSION, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import enforce, key_bucket, user_bucket
+from services.query_api.read_models import store as store_reads
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")
 
@@ -117,4 +121,60 @@ def build_router() -> APIRouter:
                                           parse_uuid(graph_exec_id, "graph_exec_id"))
         return json_response(execution_results(state))
 
+    _store(router)
     return router
+
+
+def _store(router: APIRouter) -> None:
+    """The store's public reads for API keys with READ_STORE: the same parameters, shapes and
+    read-model queries as ``/api/store`` (on the command side's async pool, without a read fence:
+    the store is public and a moment's lag is harmless)."""
+
+    def search():
+        return Query(None, max_length=store_rules.MAX_SEARCH)
+
+    def text(value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+    page_q = Query(1, ge=1, le=MAX_PAGE)
+    size_q = Query(20, ge=1, le=store_rules.MAX_PAGE_SIZE)
+    reader = store_reads.Viewer("")  # an API key sees what the public sees
+
+    @router.get("/store/agents", summary="Approved agents in the store", response_model=StoreAgentsResponse)
+    async def store_agents(services: Services, featured: bool = False,
+                           creator: str | None = Query(None, max_length=100),
+                           category: str | None = Query(None, max_length=store_rules.MAX_CATEGORY),
+                           search_query: str | None = search(), sorted_by: store_reads.AgentSort | None = None,
+                           page: int = page_q, page_size: int = size_q,
+                           key: ApiKey = Depends(require(P.READ_STORE))) -> Response:
+        agents, total = await store_reads.list_agents(
+            services.kv_pool, featured=featured, creator=text(creator), category=text(category),
+            search=text(search_query), sorted_by=sorted_by, limit=page_size, offset=(page - 1) * page_size)
+        return json_response({"agents": agents, "pagination": pagination(total, page, page_size)})
+
+    @router.get("/store/agents/{username}/{agent_name}", summary="An agent's details by its creator and slug",
+                response_model=StoreAgentDetails, responses=refusals(404))
+    async def store_agent(username: str, agent_name: str, services: Services,
+                          key: ApiKey = Depends(require(P.READ_STORE))) -> Response:
+        found = await store_reads.agent_by_slug(services.kv_pool, username.lower(), agent_name.lower(), reader)
+        if found is None:
+            raise NotFoundError(f"Store agent {username}/{agent_name} not found")
+        return json_response(found)
+
+    @router.get("/store/creators", summary="Creators with an approved agent", response_model=CreatorsResponse)
+    async def store_creators(services: Services, featured: bool = False, search_query: str | None = search(),
+                             sorted_by: store_reads.CreatorSort | None = None, page: int = page_q,
+                             page_size: int = size_q, key: ApiKey = Depends(require(P.READ_STORE))) -> Response:
+        creators, total = await store_reads.list_creators(
+            services.kv_pool, featured=featured, search=text(search_query), sorted_by=sorted_by, limit=page_size,
+            offset=(page - 1) * page_size)
+        return json_response({"creators": creators, "pagination": pagination(total, page, page_size)})
+
+    @router.get("/store/creators/{username}", summary="A creator's profile and figures",
+                response_model=CreatorDetails, responses=refusals(404))
+    async def store_creator(username: str, services: Services,
+                            key: ApiKey = Depends(require(P.READ_STORE))) -> Response:
+        found = await store_reads.creator(services.kv_pool, username.lower())
+        if found is None:
+            raise NotFoundError(f"Creator {username} not found")
+        return json_response(found)

@@ -9,8 +9,6 @@ log; whatever reads graph data waits for the graphs log.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
@@ -37,8 +35,8 @@ from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import store as rm
 
-AgentSort = Literal["rating", "runs", "name", "updated_at", "recent"]
-CreatorSort = Literal["agent_rating", "agent_runs", "num_agents"]
+AgentSort = rm.AgentSort
+CreatorSort = rm.CreatorSort
 Page = Query(1, ge=1, le=MAX_PAGE)
 PageSize = Query(20, ge=1, le=rules.MAX_PAGE_SIZE)
 

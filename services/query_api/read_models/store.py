@@ -13,7 +13,7 @@ user input is a bound parameter; ILIKE patterns are escaped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -34,6 +34,8 @@ from services.domain.store.shapes import (
     unpublished_agent_view,
 )
 
+AgentSort = Literal["rating", "runs", "name", "updated_at", "recent"]  # "recent" is the name of updated_at
+CreatorSort = Literal["agent_rating", "agent_runs", "num_agents"]
 AGENT_SORTS = {
     "rating": "l.rating DESC",
     "runs": "l.runs DESC",
