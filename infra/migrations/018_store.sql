@@ -38,8 +38,10 @@ CREATE TABLE IF NOT EXISTS rm_store_listings (
     created_at            timestamptz NOT NULL,
     updated_at            timestamptz NOT NULL  -- when the active version last changed
 );
+-- fastupdate off: with a pending list (filled by a projection catching up or a rebuild) the planner
+-- prices the index so high that it scans the table instead, until a vacuum empties the list.
 CREATE INDEX IF NOT EXISTS rm_store_listings_search ON rm_store_listings USING gin (search)
-    WHERE has_approved_version;
+    WITH (fastupdate = off) WHERE has_approved_version;
 CREATE INDEX IF NOT EXISTS rm_store_listings_recent ON rm_store_listings (updated_at DESC, listing_id)
     WHERE has_approved_version;
 CREATE INDEX IF NOT EXISTS rm_store_listings_owner ON rm_store_listings (owner_id, slug);

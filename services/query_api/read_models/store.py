@@ -78,15 +78,21 @@ def _profile(row: dict[str, Any]) -> dict[str, Any]:
 
 # -- public listings ----------------------------------------------------------------------------
 
+# The page is chosen over narrow rows (id, sort keys, rank), then its cards are read by id.
 _CARD = """
+WITH hits AS (
+    SELECT l.listing_id{rank}, count(*) OVER () AS total
+    FROM rm_store_listings l
+    WHERE l.has_approved_version{filters}
+    ORDER BY {order}, l.listing_id
+    LIMIT %(limit)s OFFSET %(offset)s)
 SELECT l.listing_id, l.graph_id, l.slug, l.name, l.sub_heading, l.description, l.image, l.runs, l.rating,
-       l.active_version_id, l.updated_at, p.username, p.avatar_url{rank}, count(*) OVER () AS total
-FROM rm_store_listings l
+       l.active_version_id, l.updated_at, p.username, p.avatar_url, hits.rank, hits.total
+FROM hits JOIN rm_store_listings l ON l.listing_id = hits.listing_id
 LEFT JOIN rm_store_profiles p ON p.user_id = l.owner_id
-WHERE l.has_approved_version{filters}
-ORDER BY {order}, l.listing_id
-LIMIT %(limit)s OFFSET %(offset)s
+ORDER BY {outer_order}, l.listing_id
 """
+_COUNT = "SELECT count(*) AS total FROM rm_store_listings l WHERE l.has_approved_version{filters}"
 
 
 def _card(row: dict[str, Any]) -> dict[str, Any]:
@@ -111,21 +117,22 @@ async def _cards(pool: AsyncConnectionPool, *, featured: bool, creator: str | No
     if category:
         filters.append("EXISTS (SELECT 1 FROM unnest(l.categories) c WHERE lower(c) = lower(%(category)s))")
         params["category"] = category
-    rank, order = "", AGENT_SORTS.get(sorted_by or "", "l.updated_at DESC")
+    rank, order = ", NULL::real AS rank", AGENT_SORTS.get(sorted_by or "", "l.updated_at DESC")
     if search:
         filters.append("l.search @@ websearch_to_tsquery('english', %(q)s)")
         rank = ", ts_rank(l.search, websearch_to_tsquery('english', %(q)s)) AS rank"
         order = "rank DESC, l.updated_at DESC"
         params["q"] = search
-    sql = _CARD.format(rank=rank, filters="".join(f" AND {f}" for f in filters), order=order)
+    where = "".join(f" AND {f}" for f in filters)
+    outer = order.replace("rank DESC", "hits.rank DESC")
+    sql = _CARD.format(rank=rank, filters=where, order=order, outer_order=outer)
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
         rows = await cur.fetchall()
         if rows or offset == 0:
             return rows, int(rows[0]["total"]) if rows else 0
         # past the last page: the window count came with no row
-        await cur.execute(f"SELECT count(*) AS total FROM ({sql.split('ORDER BY')[0]}) t",  # noqa: S608
-                          params)
+        await cur.execute(_COUNT.format(filters=where), params)
         return [], int((await cur.fetchone())["total"])
 
 
