@@ -440,6 +440,114 @@ async def bench_llm(stack: Stack, client: httpx.AsyncClient, server) -> None:
     report("llm burst50", seconds=burst, runs_per_s=50 / burst)
 
 
+STORE_WORDS = (
+    "agent assistant automate blog budget calendar chart chat code content crawler customer data debug design "
+    "digest email expense feedback finance forecast game grammar health image inbox invoice job journal lead "
+    "legal lesson market meeting meme music news note outreach pitch planner podcast poem portfolio price "
+    "product prompt quiz recipe report research resume review sales schedule script search seo sentiment "
+    "social sql story summary support survey task tax ticket translate travel trend tutor tweet video weather "
+    "website workout writer youtube analyst audit brand campaign compliance contract dashboard forum hiring "
+    "insight keyword launch metric newsletter onboarding partner pricing recruit roadmap security slide "
+    "spreadsheet strategy testimonial training webinar wiki").split()
+STORE_CATEGORIES = ("writing", "research", "marketing", "sales", "coding", "finance", "education", "fun", "health",
+                    "productivity")
+
+
+def _store_seed_events(listings: int, creators: int) -> list:
+    """A creator profile each, then per listing its submission and approval (what the command side
+    appends). Texts mix words of ``STORE_WORDS`` (the searched ones: 3 in the name, 2 in the
+    sub-heading, 3 in the description, so each is in about 5 % of the listings, as a popular term of
+    a real store) with filler words from a few thousand made-up ones."""
+    import random
+    import uuid
+
+    from schemas.events.store import ListingVersionReviewed, ListingVersionSubmitted, ProfileSaved
+    from services.domain.store.ids import listing_id, profile_id
+    from services.infra.store_contract import NewEvent
+
+    rng = random.Random(14)  # noqa: S311 - reproducible texts, nothing secret
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    filler = sorted({"".join(rng.sample(syllables, 3)) for _ in range(4000)})[:3000]
+    words = lambda n: rng.sample(STORE_WORDS, n)  # noqa: E731
+    fill = lambda n: [rng.choice(filler) for _ in range(n)]  # noqa: E731
+    users = [f"bench-creator-{i}" for i in range(creators)]
+    events = [NewEvent(profile_id(u), 1, ProfileSaved(user_id=u, username=f"creator{i}", name=f"Creator {i}"),
+                       user_id=u) for i, u in enumerate(users)]
+    for i in range(listings):
+        user, graph_id, version_id = users[i % creators], str(uuid.uuid4()), str(uuid.uuid4())
+        description = words(3) + fill(22)
+        rng.shuffle(description)
+        stream = listing_id(graph_id)
+        events.append(NewEvent(stream, 1, ListingVersionSubmitted(
+            user_id=user, slug=f"agent-{i}", listing_version_id=version_id, version=1, graph_id=graph_id,
+            graph_version=1, name=" ".join(words(3)).title(), sub_heading=" ".join(words(2) + fill(3)),
+            description=" ".join(description), categories=rng.sample(STORE_CATEGORIES, 2)), user_id=user))
+        events.append(NewEvent(stream, 2, ListingVersionReviewed(listing_version_id=version_id, approved=True,
+                                                                 reviewer_id="bench-admin"), user_id="bench-admin"))
+    return events
+
+
+async def bench_store_search(stack: Stack, listings: int = 10_000, clients: int = 50, duration_s: float = 10.0) -> None:
+    """``GET /api/store/agents?search_query=<word>`` (full text, ranked) over 10,000 approved listings,
+    50 concurrent clients each cycling through the words. The listings are appended straight to the
+    store and the projector builds the read models, as it would from the command side's appends."""
+    from bench.httpload import Connection
+    from services.infra import db
+    from services.infra.eventstore import EventStore, make_datastore
+
+    settings = _bench_settings(stack)
+    datastore = make_datastore(settings, pool_size=2)
+    store = EventStore(datastore, "store")
+    events = _store_seed_events(listings, creators=200)
+    start = time.perf_counter()
+    for i in range(0, len(events), 1000):
+        await asyncio.to_thread(store.append, events[i:i + 1000])
+    datastore.close()
+    with db.connect(settings, autocommit=True) as conn:
+        deadline = time.monotonic() + 300
+        count = "SELECT count(*) FROM rm_store_listings WHERE has_approved_version"
+        while conn.execute(count).fetchone()[0] < listings:
+            check(time.monotonic() < deadline, "store listings projected within 300 s")
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        # Steady state, as autovacuum leaves it within a minute of a bulk load: the table's
+        # statistics known and the dead row versions of the projection's updates cleared.
+        conn.execute("VACUUM ANALYZE rm_store_listings")
+    report("store_seed", listings=listings, events=len(events), seconds=seconds)
+
+    async with stack.client() as client:  # the answers are right before they are timed
+        r = await client.get("/api/store/agents", params={"search_query": "poem"})
+        body = r.json()
+        check(r.status_code == 200 and body["pagination"]["total_items"] > 0 and all(
+            "poem" in f"{a['agent_name']} {a['sub_heading']} {a['description']}".lower() for a in body["agents"]),
+            "store search finds the listings holding the word")
+    await asyncio.sleep(2)  # steady state (the projector's NOTIFY fan-out and fences settle)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration_s
+
+    async def worker(n: int) -> None:
+        nonlocal errors
+        conn = Connection("127.0.0.1", stack.port, stack.token)
+        await conn.open()
+        try:
+            i = n
+            while time.perf_counter() < deadline:
+                word = STORE_WORDS[i % len(STORE_WORDS)]
+                i += 7
+                t = time.perf_counter()
+                status, _ = await conn.get(f"/api/store/agents?search_query={word}")
+                latencies.append(time.perf_counter() - t)
+                errors += status != 200
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    check(errors == 0, f"store search: {errors} non-200 answers")
+    report("store_search", listings=listings, clients=clients, rps=len(latencies) / duration_s,
+           p50_ms=pct(latencies, 50) * 1e3, p99_ms=pct(latencies, 99) * 1e3)
+
+
 async def main(only: set[str]) -> None:
     def wanted(name: str) -> bool:
         return not only or name in only
@@ -466,6 +574,8 @@ async def main(only: set[str]) -> None:
                 await bench_ws_latency(stack, client)
             if llm_server is not None:
                 await bench_llm(stack, client, llm_server)
+        if wanted("store_search"):  # before api-read: its 50 clients leave no PostgreSQL connection to seed with
+            await bench_store_search(stack)
         if wanted("api-read") and last:
             await bench_api_read(stack, last)
         if wanted("relay"):

@@ -234,6 +234,41 @@ async def _library(api: Caller, stack, client: httpx.AsyncClient, graph_id: str,
     assert (await client.delete(f"/api/library/presets/{preset['id']}")).status_code == 204
 
 
+async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str, graph_id: str) -> None:
+    """Every store read: the listing is recorded straight in the store (the command side's part of the
+    story is ``_store_writes``), approved, so each route has a body to check."""
+    from tests.integration.test_store_reads import Seeder
+
+    seed = Seeder(stack)
+    username = f"shape{uuid.uuid4().hex[:6]}"
+    await seed.profile(user, username, avatar_url="https://img/a.png", links=["https://x"])
+    version = await seed.submit(user, graph_id, "shape-agent", name="Shape agent", description="checks shapes",
+                                categories=["testing"], image_urls=["https://img/1.png"], changes_summary="first")
+    await seed.review(version, comments="ok", internal="fine")
+    await seed.rate(f"{user}-rater", version, 5)
+    await api("GET", "/api/store/profile")
+    assert (await api("GET", "/api/store/agents", params={"search_query": "shapes"}))["agents"]
+    await api("GET", "/api/store/search", params={"query": "shapes"})
+    await api("GET", "/api/store/agents/{username}/{agent_name}", username=username, agent_name="shape-agent",
+              params={"include_changelog": True})
+    await api("GET", "/api/store/listings/versions/{store_listing_version_id}", store_listing_version_id=version)
+    await api("GET", "/api/store/listings/versions/{store_listing_version_id}/graph",
+              store_listing_version_id=version)
+    await api("GET", "/api/store/listings/versions/{store_listing_version_id}/graph/download",
+              store_listing_version_id=version)
+    assert (await api("GET", "/api/store/creators", params={"search_query": username}))["creators"]
+    await api("GET", "/api/store/creators/{username}", username=username)
+    assert (await api("GET", "/api/store/submissions"))["submissions"]
+    await api("GET", "/api/store/my-unpublished-agents")
+    assert (await admin("GET", "/api/store/admin/listings", params={"search": "shape-agent"}))["listings"]
+    await admin("GET", "/api/store/admin/submissions/download/{store_listing_version_id}",
+                store_listing_version_id=version)
+    assert (await ext("GET", f"{EXT}/store/agents", params={"creator": username}))["agents"]
+    await ext("GET", EXT + "/store/agents/{username}/{agent_name}", username=username, agent_name="shape-agent")
+    await ext("GET", f"{EXT}/store/creators")
+    await ext("GET", EXT + "/store/creators/{username}", username=username)
+
+
 async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
@@ -258,6 +293,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _notifications(api, stack, user)
         await _library(api, stack, client, graph_id, run_id)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
+            await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)
         await api("GET", "/health")
         await api("DELETE", "/api/graphs/{graph_id}", graph_id=graph_id)

@@ -70,7 +70,7 @@ FROM (SELECT avg(r.score)::float8 AS rating, count(*)::int AS n
       FROM rm_store_reviews r JOIN rm_store_listing_versions v ON v.listing_version_id = r.listing_version_id
       WHERE r.listing_id = %(listing_id)s AND v.listing_id = %(listing_id)s
         AND v.status = 'APPROVED' AND NOT v.withdrawn) s
-WHERE l.listing_id = %(listing_id)s
+WHERE l.listing_id = %(listing_id)s AND (l.rating, l.review_count) IS DISTINCT FROM (coalesce(s.rating, 0), s.n)
 """
 
 
