@@ -456,7 +456,7 @@ STORE_CATEGORIES = ("writing", "research", "marketing", "sales", "coding", "fina
 def _store_seed_events(listings: int, creators: int) -> list:
     """A creator profile each, then per listing its submission and approval (what the command side
     appends). Texts mix words of ``STORE_WORDS`` (the searched ones: 3 in the name, 2 in the
-    sub-heading, 3 in the description, so each is in about 5 % of the listings, as a popular term of
+    sub-heading, 3 in the description, so each is in about 7 % of the listings, as a popular term of
     a real store) with filler words from a few thousand made-up ones."""
     import random
     import uuid

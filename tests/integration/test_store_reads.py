@@ -488,3 +488,50 @@ async def test_external_api_store_reads_need_read_store(stack, user_ids):
             await _get(ext, f"/external-api/v1/store/creators/nobody-{username}", 404)
             assert (await ext.get(paths[0], params={"page_size": 101})).status_code == 422
             assert (await ext.get(paths[0], params={"search_query": "x" * 201})).status_code == 422
+
+
+STORE_TABLES = {"rm_store_profiles": "user_id", "rm_store_listings": "listing_id",
+                "rm_store_listing_versions": "listing_version_id", "rm_store_reviews": "user_id, listing_version_id",
+                "rm_store_publications": "graph_id, graph_version, listing_version_id",
+                "rm_store_graph_runs": "graph_id, user_id"}
+
+
+async def test_store_read_models_rebuild_identically(stack, user_ids):
+    """Runs recorded before their listing, reviews before their version's approval, and everything
+    the tests above recorded: a rebuild (executions log first, then the store's) gives the same rows."""
+    from services.infra import db
+    from services.projector.rebuild import rebuild
+
+    seed = Seeder(stack)
+    alice, bob = user_ids["alice"], user_ids["bob"]
+    username = f"reb{uuid.uuid4().hex[:6]}"
+    async with stack.client(alice) as a, stack.client(bob) as b:
+        graph = await _graph(a, "rebuilt")
+        await seed.run(bob, graph["id"])  # before the listing exists
+        version = str(uuid.uuid4())
+        seed.listings[version] = (graph["id"], 1)
+        await seed.rate(bob, version, 4)  # before the version exists
+        await seed.profile(alice, username)
+        assert await seed.submit(alice, graph["id"], "rebuilt") != version
+        real = next(v for v, (g, _) in seed.listings.items() if g == graph["id"] and v != version)
+        await seed.rate(bob, real, 2)
+        await seed.review(real)
+        card = await eventually(lambda: _agents(b, username))
+        assert (card["runs"], card["rating"]) == (1, 2.0)
+
+    def snapshot() -> dict[str, list]:
+        with db.connect(stack.settings) as conn:
+            return {t: conn.execute(f"SELECT * FROM {t} ORDER BY {o}").fetchall()
+                    for t, o in STORE_TABLES.items()}
+
+    before = await asyncio.to_thread(snapshot)
+    counts = await rebuild(stack.settings)
+    assert counts["store"] > 0 and counts["executions"] > 0
+    after = await asyncio.to_thread(snapshot)
+    for table in STORE_TABLES:
+        assert after[table] == before[table], table
+
+
+async def _agents(client, username: str):
+    agents = (await _get(client, "/api/store/agents", creator=username))["agents"]
+    return agents[0] if agents and agents[0]["runs"] == 1 else None
