@@ -269,6 +269,34 @@ async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str
     await ext("GET", EXT + "/store/creators/{username}", username=username)
 
 
+async def _store_writes(api: Caller, admin: Caller, stack, user: str) -> None:
+    """Every store write through the command routes, by a second creator, an admin and a buyer."""
+    creator = f"{user}-creator"
+    async with stack.client(creator) as creator_client, stack.client(f"{user}-buyer") as buyer_client:
+        mine, buyer = Caller(creator_client, api.shapes), Caller(buyer_client, api.shapes)
+        username = f"w{uuid.uuid4().hex[:8]}"
+        await mine("POST", "/api/store/profile", json={"username": username, "name": "Writer", "links": ["https://x"]})
+        graph = await mine("POST", "/api/graphs", json={"graph": priced_graph()})
+        pending = await mine("POST", "/api/store/submissions", json={
+            "graph_id": graph["id"], "graph_version": 1, "slug": "writes", "name": "Writes", "categories": ["t"]})
+        version = pending["listing_version_id"]
+        await mine("PUT", "/api/store/submissions/{store_listing_version_id}", store_listing_version_id=version,
+                   json={"name": "Writes better"})
+        await admin("POST", "/api/store/admin/submissions/{store_listing_version_id}/review",
+                    store_listing_version_id=version, json={"is_approved": True, "comments": "ok"})
+        await admin("PUT", "/api/store/admin/listings/{listing_id}/featured", listing_id=pending["listing_id"],
+                    json={"featured": True})
+        await buyer("POST", "/api/store/agents/{username}/{agent_name}/review", username=username,
+                    agent_name="writes", json={"store_listing_version_id": version, "score": 5})
+        await buyer("POST", "/api/library/agents", expect=201, json={"store_listing_version_id": version})
+        await buyer("GET", "/api/library/agents/marketplace/{store_listing_version_id}",
+                    store_listing_version_id=version)
+        other = await mine("POST", "/api/graphs", json={"graph": priced_graph()})
+        dropped = await mine("POST", "/api/store/submissions", json={
+            "graph_id": other["id"], "graph_version": 1, "slug": "dropped", "name": "Dropped"})
+        await mine("DELETE", "/api/store/submissions/{submission_id}", submission_id=dropped["listing_version_id"])
+
+
 async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
@@ -295,6 +323,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)
+        await _store_writes(api, admin, stack, user)
         await api("GET", "/health")
         await api("DELETE", "/api/graphs/{graph_id}", graph_id=graph_id)
         assert (await client.delete(f"/api/executions/{run_id}")).status_code == 204
