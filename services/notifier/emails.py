@@ -65,6 +65,10 @@ def subject(notification_type: str, data: dict[str, Any]) -> str:
         text = f"You are out of credits: {agent} could not run"
     elif notification_type == NotificationType.BLOCK_EXECUTION_FAILED:
         text = f"A block failed in {agent}"
+    elif notification_type == NotificationType.AGENT_APPROVED:
+        text = f"Your agent {agent} is approved and in the store"
+    elif notification_type == NotificationType.AGENT_REJECTED:
+        text = f"Your agent {agent} was not approved for the store"
     else:
         text = f"agentloom: {notification_type}"
     return header_text(text)

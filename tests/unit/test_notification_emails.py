@@ -24,6 +24,14 @@ def run_data(agent_name: str = "Summariser", outputs: list | None = None) -> dic
             "outputs": outputs if outputs is not None else [{"name": "summary", "value": "done"}]}
 
 
+def review_data(approved: bool = True, comments: str = "Nice work") -> dict:
+    link = ({"store_url": "https://app.example/marketplace/agent/alice/summariser"} if approved
+            else {"resubmit_url": "https://app.example/build?flowID=g"})
+    return {"agent_name": "Summariser", "graph_id": "g", "graph_version": 3, "reviewer_name": "Ada",
+            "reviewer_email": "ada@example.com", "comments": comments, "reviewed_at": "2026-12-01T09:00:00+00:00",
+            **link}
+
+
 def compose(data: dict | None = None, *, notification_type: str = NotificationType.AGENT_RUN,
             to: str = "alice@example.com", name: str | None = "Alice"):
     return emails.compose(notification_id=NOTIFICATION, notification_type=notification_type,
@@ -82,6 +90,9 @@ def test_a_long_agent_name_gives_a_bounded_subject():
                                                "block_id": "b", "error_message": "boom", "graph_id": "g",
                                                "node_id": "n", "execution_id": "run-1", "failed_node_count": 2},
      "A block failed in Summariser"),
+    (NotificationType.AGENT_APPROVED, review_data(), "Your agent Summariser is approved and in the store"),
+    (NotificationType.AGENT_REJECTED, review_data(approved=False),
+     "Your agent Summariser was not approved for the store"),
 ])
 def test_every_type_renders(notification_type, data, expected):
     message = compose(data, notification_type=notification_type)
@@ -156,3 +167,20 @@ def test_header_text_removes_every_line_break_python_knows():
     breaks = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
     text = emails.header_text("a" + breaks.join("bcdefghijkl") + "z")
     assert len(text.splitlines()) == 1
+
+
+def test_an_approval_links_the_listing_and_quotes_the_reviewer():
+    text, html = bodies(compose(review_data(comments="Nice <b>work</b>"),
+                                notification_type=NotificationType.AGENT_APPROVED))
+    for body in (text, html):
+        assert "Summariser" in body and "version 3" in body and "Ada" in body
+        assert "https://app.example/marketplace/agent/alice/summariser" in body
+    assert "Nice <b>work</b>" in text and "Nice &lt;b&gt;work&lt;/b&gt;" in html and "<b>work" not in html
+
+
+def test_a_rejection_links_the_builder_and_leaves_out_empty_comments():
+    text, html = bodies(compose(review_data(approved=False, comments=""),
+                                notification_type=NotificationType.AGENT_REJECTED))
+    for body in (text, html):
+        assert "was not approved" in body and "https://app.example/build?flowID=g" in body
+        assert "comments" not in body

@@ -13,6 +13,10 @@ The rules, each keyed by the event that triggers it so the notification is deriv
 - **ZERO_BALANCE**: a run failed because a node could not be paid for, or was refused up front for
   a zero balance. Keyed by the ledger's latest credit-adding entry, so it is sent once until the
   next top-up or grant, whichever process noticed it.
+- **AGENT_APPROVED** / **AGENT_REJECTED**: an admin reviewed a listing version; the listing's
+  creator hears of it. Keyed by the ``ListingVersionReviewed`` (its listing stream and version), so
+  reversing a decision later notifies again, once. Built from the listing folded up to that review
+  and the creator's profile as it stood then, so a replay derives the same data.
 
 Payloads follow AutoGPT's ``*Data`` models; an output summary is bounded so a notification stays a
 small event whatever the run produced.
@@ -22,20 +26,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
 from schemas.events.credits import CreditsSpent
 from schemas.events.executions import ExecutionFailed
 from schemas.events.notifications import NotificationType
+from schemas.events.store import ListingVersionReviewed
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.status import ExecutionStatus
 from services.domain.executions.views import state_outputs
+from services.domain.store.listing import Listing
 
 MAX_OUTPUTS = 20           # outputs listed in an AGENT_RUN summary
 MAX_VALUE_CHARS = 300      # characters of one output value shown
 MAX_ERROR_CHARS = 500
+# Ours, as AutoGPT's "AutoGPT Admin" / "admin@autogpt.co": a review whose admin has no name or email.
+REVIEWER_NAME = "agentloom admin"
+REVIEWER_EMAIL = "admin@agentloom.local"
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,33 @@ def run_ended(state: ExecutionState, *, out_of_credits: bool, block_names: Calla
             "node_id": first.node_id, "execution_id": state.id, "failed_node_count": len(failed),
         }, "executions", state.id, state.version))
     return out
+
+
+def listing_reviewed(listing: Listing, review: ListingVersionReviewed, *, version: int, reviewed_at: datetime,
+                     creator_username: str | None, reviewer_name: str | None, reviewer_email: str | None,
+                     public_url: str) -> Derived | None:
+    """AGENT_APPROVED or AGENT_REJECTED for ``listing``'s creator; ``listing`` is folded up to and
+    including ``review`` (stream ``version``). Only the external comments are shown: the internal
+    ones are for admins. Without a username (never expected: a submission needs a profile) the
+    approval links the marketplace itself."""
+    listed = listing.versions.get(review.listing_version_id)
+    if listing.user_id is None or listed is None:
+        return None
+    base = public_url.rstrip("/")
+    data: dict[str, Any] = {
+        "agent_name": listed.fields.get("name") or "Untitled agent", "graph_id": listed.graph_id,
+        "graph_version": listed.graph_version, "reviewer_name": reviewer_name or REVIEWER_NAME,
+        "reviewer_email": reviewer_email or REVIEWER_EMAIL, "comments": review.comments,
+        "reviewed_at": reviewed_at.isoformat(),
+    }
+    if review.approved:
+        data["store_url"] = (f"{base}/marketplace/agent/{quote(creator_username, safe='')}/"
+                             f"{quote(listing.slug, safe='')}" if creator_username else f"{base}/marketplace")
+        kind = NotificationType.AGENT_APPROVED
+    else:
+        data["resubmit_url"] = f"{base}/build?flowID={quote(listed.graph_id, safe='')}"
+        kind = NotificationType.AGENT_REJECTED
+    return Derived(listing.user_id, kind, data, "store", listing.listing_id, version)
 
 
 def failed_for_credits(event: object) -> bool:
