@@ -65,3 +65,21 @@ def test_only_the_creator_and_admins_see_unapproved_versions():
     assert Viewer("alice").sees("alice") and not Viewer("bob").sees("alice")
     assert Viewer("root", is_admin=True).sees("alice")
 
+
+
+def test_page_cache_keeps_the_latest_pages_for_a_while(monkeypatch):
+    from services.query_api.read_models import store
+
+    clock = [100.0]
+    monkeypatch.setattr(store.time, "monotonic", lambda: clock[0])
+    cache = store.PageCache(size=2, ttl_s=30)
+    pages = [store.Page(generation=g, hits=[], total=g) for g in range(3)]
+    cache.put("a", pages[0])
+    cache.put("b", pages[1])
+    assert cache.get("a") is pages[0]  # "a" used last: "b" goes first
+    cache.put("c", pages[2])
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (pages[0], None, pages[2])
+    cache.put("a", pages[1])  # a newer page replaces the old one
+    assert cache.get("a") is pages[1]
+    clock[0] += 31
+    assert cache.get("a") is None and cache.get("c") is None

@@ -12,6 +12,9 @@ user input is a bound parameter; ILIKE patterns are escaped.
 
 from __future__ import annotations
 
+import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +36,7 @@ from services.domain.store.shapes import (
     submission_view,
     unpublished_agent_view,
 )
+from services.projector.names import PROJECTION_NAME
 
 AgentSort = Literal["rating", "runs", "name", "updated_at", "recent"]  # "recent" is the issue's name of updated_at
 CreatorSort = Literal["agent_rating", "agent_runs", "num_agents"]
@@ -77,22 +81,73 @@ def _profile(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- public listings ----------------------------------------------------------------------------
+#
+# A page is picked in two steps: which listings, in which order, and how many match (the costly
+# part: a full-text search ranks every match), then their cards by id. The first step reads only
+# what the store log writes, so its answer is kept per query with the *store generation* it was
+# read at: the sum of the projector's positions in the store log's partitions, committed in the same
+# transaction as every store read-model change, so the tables cannot change while it stays the same.
+# A kept page is used when the statement reading the cards (after the request's fence) finds the
+# generation unchanged, so it is never older than the fence asks. The cards are always read fresh
+# (their runs come from the executions log), and so is every runs-sorted page. Entries also expire
+# after ``PAGE_TTL_S``, for changes no position records (an operator retrying a parked event).
 
-# The page is chosen over narrow rows (id, sort keys, rank), then its cards are read by id.
-_CARD = """
-WITH hits AS (
+PAGE_CACHE_SIZE = 4096
+PAGE_TTL_S = 30.0
+
+_GENERATION = ("SELECT coalesce(sum(position), 0) FROM projection_partitions "
+               "WHERE projection = %(projection)s AND log = 'store'")
+
+_PAGE = """
+SELECT ({generation}) AS generation, h.*
+FROM (SELECT 1) one LEFT JOIN (
     SELECT l.listing_id{rank}, count(*) OVER () AS total
     FROM rm_store_listings l
     WHERE l.has_approved_version{filters}
     ORDER BY {order}, l.listing_id
-    LIMIT %(limit)s OFFSET %(offset)s)
-SELECT l.listing_id, l.graph_id, l.slug, l.name, l.sub_heading, l.description, l.image, l.runs, l.rating,
-       l.active_version_id, l.updated_at, p.username, p.avatar_url, hits.rank, hits.total
-FROM hits JOIN rm_store_listings l ON l.listing_id = hits.listing_id
-LEFT JOIN rm_store_profiles p ON p.user_id = l.owner_id
-ORDER BY {outer_order}, l.listing_id
+    LIMIT %(limit)s OFFSET %(offset)s) h ON true
 """
 _COUNT = "SELECT count(*) AS total FROM rm_store_listings l WHERE l.has_approved_version{filters}"
+# The generation and the cards in one statement (one snapshot); a row even without a card.
+_CARDS = f"""
+SELECT ({_GENERATION}) AS generation, c.*
+FROM (SELECT 1) one LEFT JOIN (
+    SELECT l.listing_id, l.graph_id, l.slug, l.name, l.sub_heading, l.description, l.image, l.runs, l.rating,
+           l.active_version_id, l.updated_at, p.username, p.avatar_url
+    FROM rm_store_listings l LEFT JOIN rm_store_profiles p ON p.user_id = l.owner_id
+    WHERE l.listing_id = ANY(%(ids)s::uuid[]) AND l.has_approved_version) c ON true
+"""  # noqa: S608 - fixed text
+
+
+@dataclass(frozen=True)
+class Page:
+    generation: int
+    hits: list[tuple[Any, float | None]]  # (listing id, rank) in page order
+    total: int
+
+
+class PageCache:
+    """The latest page per query, least recently used out first, each for ``ttl_s`` at most."""
+
+    def __init__(self, size: int = PAGE_CACHE_SIZE, ttl_s: float = PAGE_TTL_S) -> None:
+        self.size, self.ttl_s = size, ttl_s
+        self.entries: OrderedDict[tuple, tuple[float, Page]] = OrderedDict()
+
+    def get(self, key: tuple) -> Page | None:
+        found = self.entries.get(key)
+        if found is None or time.monotonic() - found[0] > self.ttl_s:
+            return None
+        self.entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple, page: Page) -> None:
+        self.entries[key] = (time.monotonic(), page)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_page_caches: weakref.WeakKeyDictionary[AsyncConnectionPool, PageCache] = weakref.WeakKeyDictionary()
 
 
 def _card(row: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +157,10 @@ def _card(row: dict[str, Any]) -> dict[str, Any]:
                             graph_id=str(row["graph_id"]))
 
 
-async def _cards(pool: AsyncConnectionPool, *, featured: bool, creator: str | None, category: str | None,
-                 search: str | None, sorted_by: str | None, limit: int,
-                 offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Rows of approved listings and the number matching; a search ranks by relevance and ignores
-    ``sorted_by`` (as AutoGPT does)."""
-    filters, params = [], {"limit": limit, "offset": offset}
+def _page_query(*, featured: bool, creator: str | None, category: str | None, search: str | None,
+                sorted_by: str | None) -> tuple[str, str, dict[str, Any]]:
+    """The page's SQL, its filters alone (for a count) and their parameters."""
+    filters, params = [], {"projection": PROJECTION_NAME}
     if featured:
         filters.append("l.featured")
     if creator:
@@ -124,16 +177,47 @@ async def _cards(pool: AsyncConnectionPool, *, featured: bool, creator: str | No
         order = "rank DESC, l.updated_at DESC"
         params["q"] = search
     where = "".join(f" AND {f}" for f in filters)
-    outer = order.replace("rank DESC", "hits.rank DESC")
-    sql = _CARD.format(rank=rank, filters=where, order=order, outer_order=outer)
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        rows = await cur.fetchall()
-        if rows or offset == 0:
-            return rows, int(rows[0]["total"]) if rows else 0
-        # past the last page: the window count came with no row
+    return _PAGE.format(generation=_GENERATION, rank=rank, filters=where, order=order), where, params
+
+
+async def _read_page(cur, sql: str, where: str, params: dict[str, Any]) -> Page:
+    await cur.execute(sql, params)
+    rows = await cur.fetchall()
+    hits = [(r["listing_id"], r["rank"]) for r in rows if r["listing_id"] is not None]
+    total = int(rows[0]["total"] or 0)
+    if not hits and params["offset"]:  # past the last page: the window count came with no row
         await cur.execute(_COUNT.format(filters=where), params)
-        return [], int((await cur.fetchone())["total"])
+        total = int((await cur.fetchone())["total"])
+    return Page(int(rows[0]["generation"]), hits, total)
+
+
+async def _cards(pool: AsyncConnectionPool, *, featured: bool, creator: str | None, category: str | None,
+                 search: str | None, sorted_by: str | None, limit: int,
+                 offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Rows of approved listings (each with its ``rank``, None without a search) and the number
+    matching; a search ranks by relevance and ignores ``sorted_by`` (as AutoGPT does)."""
+    sql, where, params = _page_query(featured=featured, creator=creator, category=category, search=search,
+                                     sorted_by=sorted_by)
+    params.update(limit=limit, offset=offset)
+    cache = _page_caches.setdefault(pool, PageCache())
+    key = (featured, creator, category, search, sorted_by, limit, offset)
+    keep = not (sorted_by == "runs" and not search)  # a runs-sorted order reads the executions log
+    page = cache.get(key) if keep else None
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        if page is None:
+            page = await _read_page(cur, sql, where, params)
+        rows: list[dict[str, Any]] = []
+        if page.hits or keep:
+            await cur.execute(_CARDS, {"projection": PROJECTION_NAME, "ids": [str(i) for i, _ in page.hits]})
+            rows = await cur.fetchall()
+            if int(rows[0]["generation"]) != page.generation:  # the store moved on: pick the page again
+                page = await _read_page(cur, sql, where, params)
+                await cur.execute(_CARDS, {"projection": PROJECTION_NAME, "ids": [str(i) for i, _ in page.hits]})
+                rows = await cur.fetchall()
+        if keep:
+            cache.put(key, page)
+    cards = {r["listing_id"]: r for r in rows if r["listing_id"] is not None}
+    return [{**cards[listing], "rank": rank} for listing, rank in page.hits if listing in cards], page.total
 
 
 async def list_agents(pool: AsyncConnectionPool, **query: Any) -> tuple[list[dict[str, Any]], int]:
