@@ -73,11 +73,6 @@ def test_placeholders_for_an_admin_without_name_or_email_and_a_creator_without_u
     assert found.data["store_url"] == "https://app.example/marketplace"
 
 
-def test_user_text_in_a_url_is_escaped():
-    found = derived([submitted(), reviewed()], username="a/b?c")
-    assert found.data["store_url"] == "https://app.example/marketplace/agent/a%2Fb%3Fc/summariser"
-
-
 def test_each_review_is_its_own_notification_and_a_replay_is_the_same_one():
     events = [submitted(), reviewed(), reviewed(approved=False), reviewed()]
     ids = []

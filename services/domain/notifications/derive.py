@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
@@ -120,8 +119,9 @@ def listing_reviewed(listing: Listing, review: ListingVersionReviewed, *, versio
                      public_url: str) -> Derived | None:
     """AGENT_APPROVED or AGENT_REJECTED for ``listing``'s creator; ``listing`` is folded up to and
     including ``review`` (stream ``version``). Only the external comments are shown: the internal
-    ones are for admins. Without a username (never expected: a submission needs a profile) the
-    approval links the marketplace itself."""
+    ones are for admins. Usernames and slugs are URL-safe by their formats (``store.rules``) and a
+    graph id is a UUID, so the links take them as they are. Without a username (never expected: a
+    submission needs a profile) the approval links the marketplace itself."""
     listed = listing.versions.get(review.listing_version_id)
     if listing.user_id is None or listed is None:
         return None
@@ -133,11 +133,11 @@ def listing_reviewed(listing: Listing, review: ListingVersionReviewed, *, versio
         "reviewed_at": reviewed_at.isoformat(),
     }
     if review.approved:
-        data["store_url"] = (f"{base}/marketplace/agent/{quote(creator_username, safe='')}/"
-                             f"{quote(listing.slug, safe='')}" if creator_username else f"{base}/marketplace")
+        data["store_url"] = (f"{base}/marketplace/agent/{creator_username}/{listing.slug}" if creator_username
+                             else f"{base}/marketplace")
         kind = NotificationType.AGENT_APPROVED
     else:
-        data["resubmit_url"] = f"{base}/build?flowID={quote(listed.graph_id, safe='')}"
+        data["resubmit_url"] = f"{base}/build?flowID={listed.graph_id}"
         kind = NotificationType.AGENT_REJECTED
     return Derived(listing.user_id, kind, data, "store", listing.listing_id, version)
 
