@@ -1,8 +1,11 @@
 """The notifier's first half: turn published events into recorded notifications.
 
-It consumes the executions and credits topics in its own consumer group and looks only at the few
-event types a rule needs (a run's end, a spend). For a run's end it folds the run from the store
-(the event alone does not say what the run produced). Each notification is appended as a new
+It consumes the executions, credits and store topics in its own consumer group and looks only at
+the few event types a rule needs (a run's end, a spend, an admin's review). For a run's end it
+folds the run from the store (the event alone does not say what the run produced); for a review,
+the listing up to that review and the creator's profile as it stood at the review's log position
+(the reviewer's name and email from the users log as of the review's time), so a replay derives the
+same data. Each notification is appended as a new
 stream whose id derives from the source event, so a batch replayed after a crash, before its
 offsets were committed, records nothing twice; offsets are committed only after the whole batch
 is recorded, so nothing is skipped either.
@@ -19,9 +22,14 @@ from schemas.envelope import Envelope
 from schemas.events import decode_payload
 from schemas.events.credits import CreditsSpent
 from schemas.events.executions import ExecutionCompleted, ExecutionFailed, ExecutionTerminated
+from schemas.events.store import ListingVersionReviewed
 from services.domain.blocks.registry import get_block
 from services.domain.executions.state import ExecutionState
 from services.domain.notifications import derive
+from services.domain.store.creators import Profile
+from services.domain.store.ids import profile_id
+from services.domain.store.listing import Listing
+from services.domain.users.user import UserAccount, user_stream_id
 from services.infra import blobs, notification_records
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
@@ -31,8 +39,8 @@ from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 RUN_ENDS = {cls.TYPE for cls in (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)}
-WATCHED = RUN_ENDS | {CreditsSpent.TYPE}
-SOURCES = ("executions", "credits")
+WATCHED = RUN_ENDS | {CreditsSpent.TYPE, ListingVersionReviewed.TYPE}
+SOURCES = ("executions", "credits", "store")
 CONCURRENCY = 6  # envelopes of one batch handled at once (each a stream read and an append)
 
 
@@ -117,6 +125,9 @@ class NotificationRecorder:
                                        version=env.stream_version, threshold=self.settings.low_balance_threshold,
                                        public_url=self.settings.public_url)
             return [found] if found else []
+        if isinstance(event, ListingVersionReviewed):
+            found = self._reviewed(env, event)
+            return [found] if found else []
         state = self._run(env.stream_id, env.stream_version)
         if not state.user_id:
             return []
@@ -131,6 +142,41 @@ class NotificationRecorder:
     def _run(self, stream_id: uuid.UUID, upto: int) -> ExecutionState:
         events = self.stores["executions"].read_stream(stream_id, upto=upto)
         return ExecutionState.from_events(str(stream_id), ((e.decode(), e.occurred_at) for e in events))
+
+
+    def _reviewed(self, env: Envelope, review: ListingVersionReviewed) -> derive.Derived | None:
+        store = self.stores["store"]
+        events = store.read_stream(env.stream_id, upto=env.stream_version)
+        listing = Listing.from_events(str(env.stream_id), [(e.decode(), e.occurred_at) for e in events])
+        if listing.user_id is None:
+            return None
+        profile = self._profile(listing.user_id, env.position)
+        reviewer = self._user(review.reviewer_id, env.occurred_at)
+        return derive.listing_reviewed(listing, review, version=env.stream_version, reviewed_at=env.occurred_at,
+                                       creator_username=profile.username, reviewer_name=reviewer.name,
+                                       reviewer_email=reviewer.email, public_url=self.settings.public_url)
+
+    def _profile(self, user_id: str, position: int) -> Profile:
+        """The creator's profile as of log ``position``: its events recorded before the review."""
+        store, stream = self.stores["store"], profile_id(user_id)
+        upto = _stream_version_at(store, stream, position)
+        events = store.read_stream(stream, upto=upto) if upto else []
+        return Profile.from_events(user_id, [(e.decode(), e.occurred_at) for e in events])
+
+    def _user(self, user_id: str, at) -> UserAccount:
+        """The reviewer's account as of the review's time (another log: positions do not compare)."""
+        events = self.stores["users"].read_stream(user_stream_id(user_id))
+        return UserAccount.from_events(user_id, [(e.decode(), e.occurred_at) for e in events if e.occurred_at <= at])
+
+
+def _stream_version_at(store: EventStore, stream_id: uuid.UUID, position: int) -> int:
+    """The stream's version as of the context log's ``position`` (0: nothing recorded by then)."""
+    sql = (f'SELECT max(originator_version) AS v FROM "{store.recorder.datastore.schema}".'  # noqa: S608
+           f'"{store.table}" WHERE originator_id = %s AND notification_id <= %s')
+    with store.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(sql, (stream_id, position))
+        row = curs.fetchone()
+    return int(row["v"] or 0) if row else 0
 
 
 def _watched(messages) -> list[Envelope]:

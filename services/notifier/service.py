@@ -17,7 +17,7 @@ from services.notifier.recorder import NotificationRecorder
 from services.notifier.transports import transport_for
 
 log = logging.getLogger(__name__)
-STORES = ("executions", "credits", "users", "notifications")
+STORES = ("executions", "credits", "users", "notifications", "store")
 
 
 class NotifierService:

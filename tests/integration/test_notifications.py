@@ -15,9 +15,20 @@ import websockets
 from aiosmtpd.controller import Controller
 
 from schemas.events.notifications import NotificationRecorded
+from schemas.events.store import (
+    ListingSlugClaimed,
+    ListingVersionIndexed,
+    ListingVersionReviewed,
+    ListingVersionSubmitted,
+    ProfileSaved,
+    UsernameClaimed,
+)
 from services.dev.local_broker import free_port
+from services.domain.store.ids import listing_id, profile_id, slug_id, username_id
 from services.infra.eventstore import EventStore
 from services.infra.ledger_service import LedgerService
+from services.infra.store_contract import NewEvent
+from services.notifier import recorder
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
@@ -228,6 +239,83 @@ async def test_zero_balance_once_until_the_next_top_up(stack, user_ids):
         await asyncio.sleep(0.5)
         kinds = [n["type"] for n in (await notifications(c))["notifications"]]
         assert kinds.count("ZERO_BALANCE") == 2 and kinds.count("LOW_BALANCE") == 1  # spending it all crossed too
+
+
+def submit_and_review(store: EventStore, creator: str, username: str, graph_id: str, admin: str) -> str:
+    """A creator's profile and one submission of ``graph_id``, appended as the command side does,
+    then the admin's approval; the listing version's id."""
+    version_id, listing = str(uuid.uuid4()), listing_id(graph_id)
+    store.append([
+        NewEvent(profile_id(creator), 1, ProfileSaved(user_id=creator, username=username, name="Alice"),
+                 user_id=creator),
+        NewEvent(username_id(username), 1, UsernameClaimed(user_id=creator, username=username), user_id=creator)])
+    store.append([
+        NewEvent(listing, 1, ListingVersionSubmitted(
+            user_id=creator, slug="adder", listing_version_id=version_id, version=1, graph_id=graph_id,
+            graph_version=1, name="Adder deluxe", sub_heading="Adds", description="Adds one"), user_id=creator),
+        NewEvent(uuid.UUID(version_id), 1, ListingVersionIndexed(listing_id=str(listing), user_id=creator),
+                 user_id=creator),
+        NewEvent(slug_id(creator, "adder"), 1, ListingSlugClaimed(listing_id=str(listing), user_id=creator),
+                 user_id=creator)])
+    store.append([NewEvent(listing, 2, ListingVersionReviewed(
+        listing_version_id=version_id, approved=True, reviewer_id=admin, comments="Welcome to the store",
+        internal_comments="checked by hand"), user_id=admin)])
+    return version_id
+
+
+async def test_an_approval_notifies_the_creator_once_even_when_the_store_topic_is_replayed(
+        stack, user_ids, smtp, monkeypatch):
+    inbox, _ = smtp
+    bob, admin = user_ids["bob"], f"admin-{user_ids['carol']}"
+    username = f"bobby{bob[-8:]}"
+    store = EventStore(stack.datastore, "store")
+    async with stack.client(bob) as b, stack.client(admin, admin=True) as adm:
+        await sign_up(b, email=f"{bob}@example.com", preferences={}, daily_limit=100)
+        await sign_up(adm)
+        graph = (await b.post("/api/graphs", json={"graph": adder_graph("adder-store")})).json()
+        await asyncio.to_thread(submit_and_review, store, bob, username, graph["id"], admin)
+
+        (note,) = await settled(b, "AGENT_APPROVED", 1)
+        data = note["data"]
+        assert data.pop("reviewed_at")
+        assert data == {
+            "agent_name": "Adder deluxe", "graph_id": graph["id"], "graph_version": 1,
+            "reviewer_name": "agentloom admin", "reviewer_email": f"{admin}@example.com",
+            "comments": "Welcome to the store",
+            "store_url": f"http://agentloom.test/marketplace/agent/{username}/adder",
+        }
+        assert note["email_status"] == "sent"
+        (mail,) = [m for m in inbox.to(f"{bob}@example.com") if "approved" in m["Subject"]]
+        assert mail["Message-ID"] == f"<{note['id']}@agentloom>"
+        assert "Adder deluxe" in mail["Subject"]
+        body = mail.get_body(("plain",)).get_content()
+        assert f"http://agentloom.test/marketplace/agent/{username}/adder" in body and "Welcome to the store" in body
+        assert "checked by hand" not in body
+        assert (await notifications(adm))["notifications"] == []  # the reviewer is not the one told
+
+        # replay: a notifier in a fresh consumer group reads the store topic from its start again
+        await stack.stop("notifier")
+        with monkeypatch.context() as m:
+            m.setattr(recorder, "SOURCES", ("store",))
+            m.setattr(recorder, "group_id", lambda settings: f"{settings.topic_prefix}.notifier.replay")
+            replay = stack.start_notifier()
+            try:
+                await eventually(lambda: _async(replay.recorder.stats.duplicates >= 1 or None), timeout=30,
+                                 message="the review derived again")
+                await asyncio.sleep(1.0)
+                assert replay.recorder.stats.recorded == 0
+            finally:
+                await stack.stop("notifier")
+        stack.notifier = stack.start_notifier()
+        recorded = [e for e in store_log(stack) if e.user_id == bob and e.payload["notification_type"]
+                    == "AGENT_APPROVED"]
+        assert len(recorded) == 1
+        assert len([m for m in inbox.to(f"{bob}@example.com") if "approved" in m["Subject"]]) == 1
+
+
+def store_log(stack) -> list:
+    store = EventStore(stack.datastore, "notifications")
+    return [e for e in store.read_log(after=0, limit=10_000) if e.type == NotificationRecorded.TYPE]
 
 
 async def test_no_duplicate_after_the_notifier_is_killed_mid_batch(stack, user_ids, smtp, tmp_path):
