@@ -64,7 +64,9 @@ CONTEXT_NOTES = {
                       "what became of its email (`EmailSent`, `EmailDeliveryFailed`*, `EmailSkipped`). A second "
                       "kind of stream, uuid5 of a user and a UTC day, holds one `EmailQuotaUsed` per email "
                       "sent under the user's daily cap. Recorded by the notifier, except `NotificationRead` "
-                      "(command API) and ZERO_BALANCE notifications for runs refused up front (command API)."),
+                      "(command API) and ZERO_BALANCE notifications for runs refused up front (command API). "
+                      "From the store topic, each `ListingVersionReviewed` records AGENT_APPROVED or "
+                      "AGENT_REJECTED for the listing's creator (a reversed decision notifies again, once)."),
     "library": ("Three kinds of stream. A library agent (its id is the graph id masked with a key derived from "
                 "the user, so it names the graph for its owner): an entry for the user's own graph exists from "
                 "the graph's `GraphCreated` and deleting the graph archives it, so its stream holds only the "
@@ -241,7 +243,10 @@ FIELD_NOTES: dict[str, str] = {
     "changes": "the onboarding fields that changed, by their camelCase names",
     "notification_type": "AutoGPT's `NotificationType` name (AGENT_RUN, LOW_BALANCE, …)",
     "NotificationRecorded.user_id": "whom the notification is for",
-    "NotificationRecorded.data": "the type's payload (AutoGPT's `AgentRunData`, `LowBalanceData`, …)",
+    "NotificationRecorded.data": ("the type's payload (AutoGPT's `AgentRunData`, `LowBalanceData`, …; AGENT_APPROVED "
+                                  "and AGENT_REJECTED: agent_name, graph_id, graph_version, reviewer_name, "
+                                  "reviewer_email, comments (external only), reviewed_at, and store_url or "
+                                  "resubmit_url)"),
     "source_context": "context of the event the notification was derived from",
     "source_stream_id": "stream of the event the notification was derived from",
     "source_version": "stream version of the event the notification was derived from",
