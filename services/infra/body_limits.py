@@ -1,5 +1,7 @@
 """Request bodies are refused at the edge, before any route parses them: over the size limit (413),
-JSON nested too deep (400), or JSON holding values no store or read model can hold (400).
+JSON nested too deep (400), or JSON holding values no store or read model can hold (400). A query
+string holding a NUL character, which no PostgreSQL text parameter can carry, is refused the same
+way (422, like any query parameter a route cannot accept), whatever the route.
 
 Each refusal is answered here, as ``{"detail": ...}`` like every other refusal (``http_errors``),
 because the middleware runs outside the routes and their exception handlers.
@@ -25,6 +27,9 @@ class BodyLimitMiddleware:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _nul_in_query(scope.get("query_string") or b""):
+            await _reject(send, 422, "Query parameters may not contain a NUL character (%00)")
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
@@ -118,6 +123,10 @@ def _unstorable_json(raw: bytes) -> str | None:
         elif isinstance(item, list):
             stack.extend(item)
     return None
+
+
+def _nul_in_query(query: bytes) -> bool:
+    return b"\x00" in query or b"%00" in query
 
 
 def _json_too_deep(raw: bytes, max_depth: int) -> bool:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.infra import db
 from services.infra.auth import TokenVerifier
+from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import install_error_handlers
@@ -65,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="agentloom query API", lifespan=lifespan)
     install_error_handlers(app)
+    # reads take no bodies; the middleware refuses query strings no text parameter can carry
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     verifier = use_token_verifier(app, TokenVerifier(settings))
     for router in routers(settings, verifier):
         app.include_router(router)

@@ -148,3 +148,13 @@ async def test_values_no_store_can_hold_are_refused_at_the_edge(stack, user_ids)
         ok = await alice.post("/api/graphs", json={"graph": {"name": "emoji \U0001F600 and \\u0000 text",
                                                              "nodes": [], "links": []}})
         assert ok.status_code == 200 and ok.json()["name"] == "emoji \U0001F600 and \\u0000 text"
+
+
+async def test_a_nul_in_a_query_string_is_refused_on_every_route(stack, user_ids):
+    """No PostgreSQL text parameter can carry a NUL: a search or filter holding one gets a 422, never a 500."""
+    async with stack.client(user_ids["alice"]) as alice:
+        for path in ("/api/library/agents?search_term=a%00b", "/api/store/agents?category=%00",
+                     "/api/store/creators?search_query=x%00", "/api/library/presets?graph_id=%00"):
+            r = await alice.get(path)
+            assert r.status_code == 422 and "NUL" in r.text, (path, r.status_code, r.text)
+        assert (await alice.get("/api/library/agents?search_term=a%2500b")).status_code == 200  # a literal "%00"

@@ -386,7 +386,8 @@ async def list_creators(pool: AsyncConnectionPool, *, featured: bool, search: st
         rows = await cur.fetchall()
         total = int(rows[0]["total"]) if rows else 0
         if not rows and offset:
-            await cur.execute(f"SELECT count(*) AS total FROM ({sql.split('ORDER BY')[0]}) t", params)  # noqa: S608
+            unordered = sql.rsplit("\nORDER BY", 1)[0]  # the outer ORDER BY starts a line; the inner one does not
+            await cur.execute(f"SELECT count(*) AS total FROM ({unordered}) t", params)  # noqa: S608
             total = int((await cur.fetchone())["total"])
     return [_creator(r) for r in rows], total
 
