@@ -28,7 +28,9 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _nul_in_query(scope.get("query_string") or b""):
-            await _reject(send, 422, "Query parameters may not contain a NUL character (%00)")
+            # FastAPI's validation shape, as every other 422 is documented
+            await _reject(send, 422, [{"loc": ["query"], "type": "value_error",
+                                      "msg": "Query parameters may not contain a NUL character (%00)"}])
             return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
@@ -153,7 +155,7 @@ def _json_too_deep(raw: bytes, max_depth: int) -> bool:
     return False
 
 
-async def _reject(send: Send, status: int, message: str) -> None:
+async def _reject(send: Send, status: int, message: str | list) -> None:
     body = orjson.dumps({"detail": message})
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
