@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from email import message_from_bytes, policy
 
 import orjson
@@ -344,8 +345,11 @@ async def test_no_duplicate_after_the_notifier_is_killed_mid_batch(stack, user_i
             mail = inbox.to(f"{alice}@example.com")
             ids = {m["Message-ID"] for m in mail}
             assert ids == {f"<{n['id']}@agentloom>" for n in notes}
-            # at least once: a kill between the server's "250" and EmailSent re-sends one message
-            assert runs <= len(mail) <= runs + 1, proc.log()
+            # at least once: a kill between the server's "250" and EmailSent re-sends that message. Every
+            # delivery in flight at the kill may be one of them (the mailer runs them side by side), but
+            # one kill re-sends each message at most once.
+            copies = Counter(m["Message-ID"] for m in mail)
+            assert max(copies.values()) <= 2 and runs <= len(mail) <= 2 * runs, (copies, proc.log())
     finally:
         proc.stop()
         stack.start_notifier()

@@ -49,12 +49,20 @@ async def get_version(pool: AsyncConnectionPool, user_id: str, graph_id: str,
     return model
 
 
+async def published_version(pool: AsyncConnectionPool, graph_id: str, version: int | None) -> int | None:
+    """The given graph version if it is published, or (None) the highest published one."""
+    extra = " AND graph_version = %(version)s" if version is not None else ""
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(f"SELECT max(graph_version) FROM rm_store_publications "  # noqa: S608
+                          f"WHERE graph_id = %(graph_id)s{extra}", {"graph_id": graph_id, "version": version})
+        row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 async def get_published(pool: AsyncConnectionPool, graph_id: str, version: int | None) -> dict[str, Any] | None:
     """A version of another user's graph that the caller may read because the store publishes it:
     exactly the given version if it is published, or without a version the highest published one
     (AutoGPT's store fallback of ``get_graph``). Sub-graphs are the owner's, as the owner reads them."""
-    from services.query_api.read_models.store import published_version
-
     published = await published_version(pool, graph_id, version)
     if published is None:
         return None

@@ -518,16 +518,3 @@ async def admin_listings(pool: AsyncConnectionPool, *, status: str | None, searc
         active_listing_version_id=str(r["active_version_id"]) if r["active_version_id"] else None,
         has_approved_version=r["has_approved_version"], is_featured=r["featured"], creator_email=None,
         versions=versions.get(str(r["listing_id"]), [])) for r in listings], total
-
-
-# -- published graph versions (read by users other than the owner) -------------------------------
-
-
-async def published_version(pool: AsyncConnectionPool, graph_id: str, version: int | None) -> int | None:
-    """The given graph version if it is published, or (None) the highest published one."""
-    extra = " AND graph_version = %(version)s" if version is not None else ""
-    async with pool.connection() as conn, conn.cursor() as cur:
-        await cur.execute(f"SELECT max(graph_version) FROM rm_store_publications "  # noqa: S608
-                          f"WHERE graph_id = %(graph_id)s{extra}", {"graph_id": graph_id, "version": version})
-        row = await cur.fetchone()
-    return int(row[0]) if row and row[0] is not None else None
