@@ -95,6 +95,16 @@ class EventStore:
         last = self.recorder.select_events(stream_id, desc=True, limit=1)
         return last[0].originator_version if last else 0
 
+    def stream_version_at(self, stream_id: uuid.UUID, position: int) -> int:
+        """The stream's version as of the log's ``position`` (0: nothing recorded by then), so a
+        consumer can fold another stream of the same log as it stood at an event it handles."""
+        sql = (f'SELECT max(originator_version) AS v FROM "{self.recorder.datastore.schema}".'  # noqa: S608
+               f'"{self.table}" WHERE originator_id = %s AND notification_id <= %s')
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, (stream_id, position))
+            row = curs.fetchone()
+        return int(row["v"] or 0) if row else 0
+
     def latest_of_type(self, stream_id: uuid.UUID, type_name: str) -> RecordedEvent | None:
         """The stream's newest event of one type (snapshots): a backwards scan of the stream's
         primary-key range that stops at the first match."""

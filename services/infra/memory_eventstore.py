@@ -103,6 +103,12 @@ class MemoryEventStore:
             rows = self._streams.get(_stream_key(stream_id))
             return rows[-1].stream_version if rows else 0
 
+    def stream_version_at(self, stream_id: uuid.UUID, position: int) -> int:
+        """The stream's version as of the log's ``position`` (0: nothing recorded by then)."""
+        with self._lock:
+            rows = self._streams.get(_stream_key(stream_id), [])
+            return max((row.stream_version for row in rows if row.position <= position), default=0)
+
     def latest_of_type(self, stream_id: uuid.UUID, type_name: str) -> RecordedEvent | None:
         """The stream's newest event of one type (snapshots)."""
         with self._lock:

@@ -159,7 +159,7 @@ class NotificationRecorder:
     def _profile(self, user_id: str, position: int) -> Profile:
         """The creator's profile as of log ``position``: its events recorded before the review."""
         store, stream = self.stores["store"], profile_id(user_id)
-        upto = _stream_version_at(store, stream, position)
+        upto = store.stream_version_at(stream, position)
         events = store.read_stream(stream, upto=upto) if upto else []
         return Profile.from_events(user_id, [(e.decode(), e.occurred_at) for e in events])
 
@@ -167,16 +167,6 @@ class NotificationRecorder:
         """The reviewer's account as of the review's time (another log: positions do not compare)."""
         events = self.stores["users"].read_stream(user_stream_id(user_id))
         return UserAccount.from_events(user_id, [(e.decode(), e.occurred_at) for e in events if e.occurred_at <= at])
-
-
-def _stream_version_at(store: EventStore, stream_id: uuid.UUID, position: int) -> int:
-    """The stream's version as of the context log's ``position`` (0: nothing recorded by then)."""
-    sql = (f'SELECT max(originator_version) AS v FROM "{store.recorder.datastore.schema}".'  # noqa: S608
-           f'"{store.table}" WHERE originator_id = %s AND notification_id <= %s')
-    with store.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(sql, (stream_id, position))
-        row = curs.fetchone()
-    return int(row["v"] or 0) if row else 0
 
 
 def _watched(messages) -> list[Envelope]:

@@ -43,6 +43,13 @@ class StoreContract:
         assert store.stream_version(a) == 2 and store.stream_version(uuid.uuid4()) == 0
         assert store.append([]) == [] and store.head() == positions[1]
 
+    def test_a_streams_version_as_of_a_log_position(self, make_store):
+        store, a, b = make_store(), uuid.uuid4(), uuid.uuid4()
+        first, _, third = store.append([stop(a, 1), stop(b, 1), stop(a, 2)])
+        assert store.stream_version_at(a, first - 1) == 0
+        assert store.stream_version_at(a, first) == store.stream_version_at(a, third - 1) == 1
+        assert store.stream_version_at(a, third) == 2 and store.stream_version_at(uuid.uuid4(), third) == 0
+
     def test_a_taken_version_refuses_the_whole_append(self, make_store):
         store, a, b = make_store(), uuid.uuid4(), uuid.uuid4()
         store.append([stop(a, 1)])
