@@ -14,7 +14,8 @@ from services.domain.store.shapes import (
     store_agent_details,
     store_agent_view,
 )
-from services.query_api.read_models.store import Viewer, like, submission_stats
+from services.query_api.read_models.patterns import contains as like
+from services.query_api.read_models.store import Viewer, submission_stats
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

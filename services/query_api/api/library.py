@@ -37,6 +37,8 @@ from services.infra.http import (
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import library as rm
+from services.query_api.read_models import store as store_rm
+from services.query_api.read_models.store import Viewer
 
 SortBy = Literal["createdAt", "updatedAt", "lastExecuted"]
 Page = Query(1, ge=1, le=MAX_PAGE)
@@ -86,12 +88,11 @@ def _agents(router: APIRouter) -> None:
     async def get_by_listing_version(store_listing_version_id: UuidPath, user: CurrentUser,
                                      pool: ReadPool) -> Response:
         version_id = parse_uuid(store_listing_version_id, "store_listing_version_id")
-        listed = await rm.listing_version_graph(pool, version_id, user.id, admin=user.is_admin)
+        listed = await store_rm.version_row(pool, version_id, Viewer(user.id, user.is_admin))
         if listed is None:
             raise NotFoundError(f"Store listing version #{version_id} not found")
-        graph_id, graph_version = listed
-        return json_response(await rm.get_agent(pool, user.id, str(library_agent_id(user.id, graph_id)),
-                                                graph_version))
+        return json_response(await rm.get_agent(pool, user.id, str(library_agent_id(user.id, str(listed["graph_id"]))),
+                                                int(listed["graph_version"])))
 
     @router.get("/agents/{library_agent_id}", summary="One of the caller's library agents",
                 response_model=LibraryAgentView, dependencies=fence, responses=refusals(400, 404))

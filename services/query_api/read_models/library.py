@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.domain.library.rules import normalised_settings
 from services.domain.library.shapes import RECENT_RUNS, folder_tree, folder_view, library_agent_view, preset_view
 from services.domain.library.shapes import run_figures as figures_of
+from services.query_api.read_models.patterns import contains
 
 _ENTRIES = """
 SELECT a.library_agent_id, a.graph_id, a.store_listing_version_id, a.is_favorite,
@@ -52,10 +53,6 @@ SORTS = {
 }
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def _views(cur, user_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     recent: dict[str, list[dict[str, Any]]] = {}
     if rows:
@@ -83,7 +80,7 @@ async def list_agents(pool: AsyncConnectionPool, user_id: str, *, search_term: s
         where.append("a.is_favorite")
     if search_term:
         where.append("(v.name ILIKE %(like)s OR v.meta->>'description' ILIKE %(like)s)")
-        params["like"] = _like(search_term)
+        params["like"] = contains(search_term)
     elif folder_id is not None:
         where.append("a.folder_id = %(folder_id)s")
         params["folder_id"] = folder_id
@@ -108,19 +105,6 @@ async def get_agent(pool: AsyncConnectionPool, user_id: str, library_agent_id: s
         rows = await cur.fetchall()
         views = await _views(cur, user_id, rows)
     return views[0] if views else None
-
-
-async def listing_version_graph(pool: AsyncConnectionPool, listing_version_id: str, user_id: str, *,
-                                admin: bool) -> tuple[str, int] | None:
-    """The graph version a store listing version lists, if the caller may see it: approved and in the
-    store, or the caller's own, or the caller is an admin."""
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT graph_id, graph_version, owner_id, status, withdrawn FROM rm_store_listing_versions "
-                          "WHERE listing_version_id = %s", (listing_version_id,))
-        row = await cur.fetchone()
-    if row is None or row["withdrawn"] or not (row["status"] == "APPROVED" or admin or row["owner_id"] == user_id):
-        return None
-    return str(row["graph_id"]), int(row["graph_version"])
 
 
 _FOLDERS = """

@@ -37,6 +37,7 @@ from services.domain.store.shapes import (
     unpublished_agent_view,
 )
 from services.projector.names import PROJECTION_NAME
+from services.query_api.read_models.patterns import contains
 
 AgentSort = Literal["rating", "runs", "name", "updated_at", "recent"]  # "recent" is the issue's name of updated_at
 CreatorSort = Literal["agent_rating", "agent_runs", "num_agents"]
@@ -64,11 +65,6 @@ class Viewer:
 
     def sees(self, owner_id: str) -> bool:
         return self.is_admin or self.user_id == owner_id
-
-
-def like(term: str) -> str:
-    """A case-insensitive *contains* pattern for ILIKE with ``%``, ``_`` and ``\\`` taken literally."""
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -378,7 +374,7 @@ async def list_creators(pool: AsyncConnectionPool, *, featured: bool, search: st
         filters.append("p.is_featured")
     if search:
         filters.append("(p.username ILIKE %(like)s OR p.name ILIKE %(like)s OR p.description ILIKE %(like)s)")
-        params["like"] = like(search)
+        params["like"] = contains(search)
     sql = _CREATORS.format(top=TOP_CATEGORIES, join="JOIN", filters="".join(f" AND {f}" for f in filters),
                            order=CREATOR_SORTS.get(sorted_by or "", "lower(p.username) ASC"))
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -499,7 +495,7 @@ async def admin_listings(pool: AsyncConnectionPool, *, status: str | None, searc
         filters.append("(l.slug ILIKE %(like)s OR EXISTS (SELECT 1 FROM rm_store_listing_versions s "
                        "WHERE s.listing_id = l.listing_id AND NOT s.withdrawn AND (s.name ILIKE %(like)s "
                        "OR s.description ILIKE %(like)s OR s.sub_heading ILIKE %(like)s)))")
-        params["like"] = like(search)
+        params["like"] = contains(search)
     where = "".join(f" AND {f}" for f in filters)
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"SELECT count(*) AS n FROM rm_store_listings l WHERE true{where}", params)  # noqa: S608
