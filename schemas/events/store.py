@@ -73,7 +73,23 @@ class UsernameReleased(StoreEvent):
 # -- listings -------------------------------------------------------------------------------------
 
 
-class ListingVersionSubmitted(StoreEvent):
+class ListingTexts(StoreEvent):
+    """What a listing version says about its agent: the fields a creator submits and may edit while
+    the version is pending (no type of its own; the events below carry them)."""
+
+    name: str
+    sub_heading: str = ""
+    description: str = ""
+    instructions: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    image_urls: list[str] = Field(default_factory=list)
+    video_url: str | None = None
+    agent_output_demo_url: str | None = None
+    changes_summary: str | None = None
+    recommended_schedule_cron: str | None = None
+
+
+class ListingVersionSubmitted(ListingTexts):
     """A graph version the creator owns, submitted for review under the listing's slug; ``version``
     counts the listing's versions from 1. Always PENDING until reviewed."""
 
@@ -84,33 +100,13 @@ class ListingVersionSubmitted(StoreEvent):
     version: int
     graph_id: str
     graph_version: int
-    name: str
-    sub_heading: str = ""
-    description: str = ""
-    instructions: str | None = None
-    categories: list[str] = Field(default_factory=list)
-    image_urls: list[str] = Field(default_factory=list)
-    video_url: str | None = None
-    agent_output_demo_url: str | None = None
-    changes_summary: str | None = None
-    recommended_schedule_cron: str | None = None
 
 
-class ListingVersionEdited(StoreEvent):
-    """A pending version's fields after the creator's edit (the whole set of editable fields)."""
+class ListingVersionEdited(ListingTexts):
+    """A pending version's texts after the creator's edit (all of them, changed or not)."""
 
     TYPE: ClassVar[str] = "ListingVersionEdited"
     listing_version_id: str
-    name: str
-    sub_heading: str = ""
-    description: str = ""
-    instructions: str | None = None
-    categories: list[str] = Field(default_factory=list)
-    image_urls: list[str] = Field(default_factory=list)
-    video_url: str | None = None
-    agent_output_demo_url: str | None = None
-    changes_summary: str | None = None
-    recommended_schedule_cron: str | None = None
 
 
 class ListingVersionReviewed(StoreEvent):

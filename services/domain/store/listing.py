@@ -19,6 +19,7 @@ from typing import Any
 from schemas.events.base import Event
 from schemas.events.store import (
     ListingFeaturedSet,
+    ListingTexts,
     ListingVersionEdited,
     ListingVersionReviewed,
     ListingVersionSubmitted,
@@ -27,8 +28,7 @@ from schemas.events.store import (
 )
 from services.domain.errors import ConflictError, NotFoundError
 
-EDITABLE = ("name", "sub_heading", "description", "instructions", "categories", "image_urls", "video_url",
-            "agent_output_demo_url", "changes_summary", "recommended_schedule_cron")
+EDITABLE = tuple(ListingTexts.model_fields)  # the texts a creator submits and edits
 
 
 @dataclass
