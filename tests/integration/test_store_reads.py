@@ -368,6 +368,8 @@ async def test_creators_profile_submissions_and_unpublished(stack, user_ids):
             f"ann{tag}"]  # % is literal, not a wildcard
         assert (await _get(c, "/api/store/creators", search_query=f"%{tag}"))["creators"] == []
         assert (await _get(c, "/api/store/creators", search_query="_" * 5))["creators"] == []
+        beyond = await _get(c, "/api/store/creators", search_query=tag, page=9, page_size=1)
+        assert beyond["creators"] == [] and beyond["pagination"]["total_items"] == 2  # counted past the end
 
         mine = await _get(a, "/api/store/submissions")
         assert [s["listing_version_id"] for s in mine["submissions"]] == [gone, v2, v1]
@@ -387,6 +389,8 @@ async def test_creators_profile_submissions_and_unpublished(stack, user_ids):
         await seed.withdraw(gone)  # nothing of graph 3 left in the store
         assert {x["graph_id"] for x in (await _get(a, "/api/store/my-unpublished-agents"))["agents"]} == {
             kept["id"], graphs[2]["id"]}
+        beyond = await _get(a, "/api/store/my-unpublished-agents", page=9, page_size=1)
+        assert beyond["agents"] == [] and beyond["pagination"]["total_items"] == 2
 
 
 async def test_admin_routes(stack, user_ids):

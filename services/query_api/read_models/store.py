@@ -361,6 +361,17 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
+async def _window_total(cur, rows: list[dict[str, Any]], sql: str, params: dict[str, Any], offset: int) -> int:
+    """The total a page's ``count(*) OVER ()`` column carries; a page past the end has no row to
+    carry it, so the query is counted again without its outer ORDER BY and LIMIT (the outer
+    ORDER BY starts a line, an inner one does not)."""
+    if rows or not offset:
+        return int(rows[0]["total"]) if rows else 0
+    unordered = sql.rsplit("\nORDER BY", 1)[0]
+    await cur.execute(f"SELECT count(*) AS total FROM ({unordered}) t", params)  # noqa: S608 - our own SQL
+    return int((await cur.fetchone())["total"])
+
+
 def _creator(row: dict[str, Any]) -> dict[str, Any]:
     return creator_details(_profile(row), num_agents=row["num_agents"], agent_runs=row["agent_runs"],
                            agent_rating=row["agent_rating"], top_categories=row["top_categories"])
@@ -380,11 +391,7 @@ async def list_creators(pool: AsyncConnectionPool, *, featured: bool, search: st
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
         rows = await cur.fetchall()
-        total = int(rows[0]["total"]) if rows else 0
-        if not rows and offset:
-            unordered = sql.rsplit("\nORDER BY", 1)[0]  # the outer ORDER BY starts a line; the inner one does not
-            await cur.execute(f"SELECT count(*) AS total FROM ({unordered}) t", params)  # noqa: S608
-            total = int((await cur.fetchone())["total"])
+        total = await _window_total(cur, rows, sql, params, offset)
     return [_creator(r) for r in rows], total
 
 
@@ -467,11 +474,7 @@ async def unpublished(pool: AsyncConnectionPool, user_id: str, *, limit: int,
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_UNPUBLISHED, params)
         rows = await cur.fetchall()
-        total = int(rows[0]["total"]) if rows else 0
-        if not rows and offset:
-            await cur.execute(f"SELECT count(*) AS total FROM ({_UNPUBLISHED.split('ORDER BY')[0]}) t",  # noqa: S608
-                              params)
-            total = int((await cur.fetchone())["total"])
+        total = await _window_total(cur, rows, _UNPUBLISHED, params, offset)
     agents = [unpublished_agent_view(
         graph_id=str(r["graph_id"]), graph_version=r["version"], name=r["name"],
         description=(r["meta"] or {}).get("description") or "", last_edited=r["updated_at"],
