@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 
 from schemas.graph import MAX_VERSION  # noqa: F401 - re-exported: the routes' version bound
-from services.domain.errors import InvalidCommand
+from services.domain.errors import Forbidden, InvalidCommand
 from services.infra.auth import TokenVerifier, User, bearer_token
 
 # Upper bounds of integer query and path parameters: what storage holds. Graph versions are bounded
@@ -48,6 +48,16 @@ async def current_user(request: Request) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    """The bearer token's user if an admin (403 otherwise): the one check of every admin route."""
+    if not user.is_admin:
+        raise Forbidden("Admin access required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
 
 
 def parse_uuid(value: str, what: str = "id") -> str:

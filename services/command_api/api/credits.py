@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Ledger
 from services.command_api.api.responses import GrantedCredits, UserCredits
-from services.domain.errors import Forbidden
-from services.infra.http import json_response
+from services.infra.http import AdminUser, json_response
 from services.infra.http_errors import BODY_REFUSALS, refusals
 
 
@@ -40,9 +39,7 @@ def build_router() -> APIRouter:
 
     @router.post("/admin/add_credits", summary="Admin: grant credits to a user (idempotent by key)",
                  response_model=GrantedCredits, responses=refusals(*BODY_REFUSALS, 403, 409))
-    def add_credits(body: GrantRequest, user: CurrentUser, ledger: Ledger) -> Response:
-        if not user.is_admin:
-            raise Forbidden("Admin access required")
+    def add_credits(body: GrantRequest, user: AdminUser, ledger: Ledger) -> Response:
         key = body.idempotency_key or f"ADMIN-GRANT-{uuid.uuid4()}"
         entry = ledger.grant(body.user_id, body.amount, key, body.comments or None, admin_id=user.id)
         return json_response({"new_balance": ledger.load(body.user_id).balance, "transaction_key": key,

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.command_api.api.deps import CurrentUser, Store
 from services.command_api.api.responses import FeaturedListing
-from services.domain.errors import Forbidden
 from services.domain.store import rules
 from services.domain.store.shapes import (
     ProfileDetails,
@@ -26,8 +25,7 @@ from services.domain.store.shapes import (
     listing_submission,
     profile_view,
 )
-from services.infra.auth import User
-from services.infra.http import MAX_VERSION, UuidPath, json_response, parse_uuid
+from services.infra.http import MAX_VERSION, AdminUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 
 Url = Field(default=None, max_length=rules.MAX_URL)
@@ -131,11 +129,6 @@ class FeaturedRequest(BaseModel):
     featured: bool
 
 
-def _admin(user: User) -> None:
-    if not user.is_admin:
-        raise Forbidden("Admin access required")
-
-
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/store", tags=["store"], responses=refusals(401))
 
@@ -182,9 +175,8 @@ def build_router() -> APIRouter:
 
     @router.post("/admin/submissions/{store_listing_version_id}/review", summary="Admin: approve or reject",
                  response_model=StoreSubmissionAdminView, responses=refusals(*BODY_REFUSALS, 403, 404, 409))
-    async def admin_review(store_listing_version_id: UuidPath, body: AdminReviewRequest, user: CurrentUser,
+    async def admin_review(store_listing_version_id: UuidPath, body: AdminReviewRequest, user: AdminUser,
                            store: Store) -> Response:
-        _admin(user)
         version_id = parse_uuid(store_listing_version_id, "store_listing_version_id")
         listing = await asyncio.to_thread(store.review, user, version_id, approved=body.is_approved,
                                           comments=body.comments, internal_comments=body.internal_comments or "")
@@ -192,8 +184,7 @@ def build_router() -> APIRouter:
 
     @router.put("/admin/listings/{listing_id}/featured", summary="Admin: feature a listing or stop featuring it",
                 response_model=FeaturedListing, responses=refusals(*BODY_REFUSALS, 403, 404, 409))
-    async def set_featured(listing_id: UuidPath, body: FeaturedRequest, user: CurrentUser, store: Store) -> Response:
-        _admin(user)
+    async def set_featured(listing_id: UuidPath, body: FeaturedRequest, user: AdminUser, store: Store) -> Response:
         listing = await asyncio.to_thread(store.set_featured, user, parse_uuid(listing_id, "listing_id"),
                                           body.featured)
         return json_response({"listing_id": listing.listing_id, "is_featured": listing.featured})

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from schemas.events.credits import TransactionType
-from services.domain.errors import Forbidden, InvalidCommand
-from services.infra.http import CurrentUser, json_response
+from services.domain.errors import InvalidCommand
+from services.infra.http import AdminUser, CurrentUser, json_response
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.api.responses import TransactionHistory
@@ -41,11 +41,9 @@ def build_router() -> APIRouter:
 
     @router.get("/admin/users/{user_id}/transactions", summary="Admin: any user's credit transactions",
                 response_model=TransactionHistory, responses=refusals(403))
-    async def admin_transactions(user_id: str, user: CurrentUser, pool: ReadPool,
+    async def admin_transactions(user_id: str, user: AdminUser, pool: ReadPool,
                                  transaction_time: datetime | None = None, transaction_type: str | None = None,
                                  transaction_count_limit: int = Query(100, ge=1, le=MAX_PAGE)) -> Response:
-        if not user.is_admin:
-            raise Forbidden("Admin access required")
         return json_response(await transaction_history(pool, user_id, transaction_time, _kind(transaction_type),
                                                        transaction_count_limit))
 

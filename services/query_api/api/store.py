@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from schemas.events.store import SubmissionStatus
-from services.domain.errors import Forbidden, NotFoundError
+from services.domain.errors import NotFoundError
 from services.domain.graphs.shapes import GraphMeta
 from services.domain.paging import pagination
 from services.domain.store import rules
@@ -30,7 +30,7 @@ from services.domain.store.shapes import (
     UnifiedSearchResponse,
 )
 from services.infra.auth import User
-from services.infra.http import MAX_PAGE, CurrentUser, UuidPath, json_response, parse_uuid
+from services.infra.http import MAX_PAGE, AdminUser, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced
 from services.query_api.read_models import store as rm
@@ -51,11 +51,6 @@ STORE_AGENT = "STORE_AGENT"
 
 def viewer(user: User) -> rm.Viewer:
     return rm.Viewer(user.id, user.is_admin)
-
-
-def _admin(user: User) -> None:
-    if not user.is_admin:
-        raise Forbidden("Admin access required")
 
 
 def _text(value: str | None) -> str | None:
@@ -191,10 +186,9 @@ def _admin_routes(router: APIRouter) -> None:
     @router.get("/admin/listings", summary="Admin: every listing with its versions",
                 response_model=StoreListingsWithVersionsAdminViewResponse,
                 dependencies=[Depends(fenced("store", "executions"))], responses=refusals(403))
-    async def admin_listings(user: CurrentUser, pool: ReadPool, status: SubmissionStatus | None = None,
+    async def admin_listings(user: AdminUser, pool: ReadPool, status: SubmissionStatus | None = None,
                              search: str | None = search_param(), page: int = Page,
                              page_size: int = PageSize) -> Response:
-        _admin(user)
         listings, total = await rm.admin_listings(pool, status=status.value if status else None,
                                                   search=_text(search), limit=page_size,
                                                   offset=(page - 1) * page_size)
@@ -203,8 +197,7 @@ def _admin_routes(router: APIRouter) -> None:
     @router.get("/admin/submissions/download/{store_listing_version_id}",
                 summary="Admin: download any submission's agent", response_model=DownloadedAgentData,
                 dependencies=[Depends(fenced("store", "graphs"))], responses=refusals(400, 403, 404))
-    async def admin_download(store_listing_version_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
-        _admin(user)
+    async def admin_download(store_listing_version_id: UuidPath, user: AdminUser, pool: ReadPool) -> Response:
         version_id = parse_uuid(store_listing_version_id, "store_listing_version_id")
         found = await rm.download(pool, version_id, viewer(user), any_status=True)
         if found is None:
