@@ -15,7 +15,14 @@ from typing import Any
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.group_append import GroupAppender
-from services.domain.errors import InsufficientCredits, InvalidCommand, NotFoundError, PayloadTooLarge, TimedOut
+from services.domain.errors import (
+    ConflictError,
+    InsufficientCredits,
+    InvalidCommand,
+    NotFoundError,
+    PayloadTooLarge,
+    TimedOut,
+)
 from services.domain.executions.rules import NoStartingNodes, prepare_run
 from services.domain.executions.state import ExecutionState
 from services.domain.executions.views import execution_meta
@@ -28,7 +35,7 @@ from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_referen
 from services.infra.eventstore import EventStore
 from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state, request_stop
-from services.infra.store_contract import EventTooLarge, NewEvent
+from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, NewEvent
 
 MAX_SUB_GRAPHS = 100
 
@@ -56,7 +63,14 @@ class ExecutionCommands:
 
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], preset_id: str | None = None,
-                dry_run: bool = False) -> dict[str, Any]:
+                dry_run: bool = False, execution_id: uuid.UUID | None = None) -> dict[str, Any]:
+        """Queue one run. ``execution_id`` is for callers that derive the id from what caused the
+        run (a schedule's tick, a webhook delivery), so asking twice queues once: when that run is
+        already recorded, its meta is returned and nothing is checked or recorded again."""
+        if execution_id is not None:
+            existing = self._recorded(user, execution_id)
+            if existing is not None:
+                return existing
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         # A dry run charges nothing, so it is the free way to check a graph end to end (COMPAT §2.3).
         if not dry_run and self.ledger is not None and self.ledger.balance(user.id) <= 0:
@@ -66,18 +80,31 @@ class ExecutionCommands:
         _refuse_reference_lookalikes(inputs)
         credentials_inputs = credential_references(credentials_inputs)
         masks = self._credential_masks(user, body, credentials_inputs)
-        execution_id = uuid.uuid4()
+        execution_id = execution_id or uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                  inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
                                  preset_id=preset_id, is_dry_run=dry_run)
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
         try:
             self.appender.append([new])
+        except ConcurrencyConflict:
+            existing = self._recorded(user, execution_id)  # the same derived id, queued meanwhile
+            if existing is None:
+                raise
+            return existing
         except EventTooLarge as exc:
             raise PayloadTooLarge(f"Execution inputs too large: the run (graph version and inputs) encodes to "
                                   f"{exc.size} bytes, over the limit of {exc.limit} bytes") from None
         state = ExecutionState(str(execution_id))
         state.apply(queued, new.occurred_at)
+        return execution_meta(state)
+
+    def _recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
+        state = load_state(self.store, execution_id)
+        if state.version == 0:
+            return None
+        if state.user_id != user.id:  # a derived id names one user's run; never show another's
+            raise ConflictError(f"Execution #{execution_id} belongs to another run")
         return execution_meta(state)
 
     def _credential_masks(self, user: User, body, credentials_inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
