@@ -29,6 +29,9 @@ from services.infra.store_contract import EventTooLarge, NewEvent, utcnow
 
 class GraphCommands:
     def __init__(self, store: EventStore, cache_size: int = 2000, publications: Publications | None = None) -> None:
+        # called with (user, graph id) once a delete is recorded; each ends its own context's
+        # streams that start runs of the graph (a graph's schedules, its trigger webhooks)
+        self.after_delete: list[Callable[[User, str], None]] = []
         self.store = store
         # the store's published graph versions: the versions others may run (None: only owners)
         self.publications = publications
@@ -119,12 +122,17 @@ class GraphCommands:
         return self._retrying(graph_id, decide)
 
     def delete(self, user: User, graph_id: str) -> dict[str, Any]:
+        """Deletes the graph, then ends what would otherwise keep starting it (schedules, trigger
+        webhooks: the ``after_delete`` hooks the composition root registers), before answering."""
         def decide(graph: Graph) -> dict[str, Any]:
             events = graph.delete(user.id)
             self._record(graph, events, user.id)
             return {"version_counts": events[0].version_count}
 
-        return self._retrying(graph_id, decide)
+        answer = self._retrying(graph_id, decide)
+        for hook in self.after_delete:
+            hook(user, graph_id)
+        return answer
 
     def version_for_run(self, user: User, graph_id: str, version: int) -> GraphVersionBody:
         """The owner's version, or, for anyone else, that exact version if the store publishes it
