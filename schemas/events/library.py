@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from schemas.events.base import Event
+from schemas.events.base import Event, upcaster
 
 
 class LibraryEvent(Event):
@@ -126,9 +126,12 @@ class FolderDeleted(LibraryEvent):
 
 class PresetCreated(LibraryEvent):
     """``credentials`` holds references only (``{id, provider, type, title}``), never a secret;
-    ``from_execution_id`` names the run the inputs were copied from, if any."""
+    ``from_execution_id`` names the run the inputs were copied from, if any. ``webhook_id``
+    (version 2) names the trigger webhook whose deliveries run the preset (its ``inputs`` are then
+    the trigger node's configuration); version 1 events upcast to ``None``: no webhook."""
 
     TYPE: ClassVar[str] = "PresetCreated"
+    CLASS_VERSION: ClassVar[int] = 2
     user_id: str
     graph_id: str
     graph_version: int
@@ -138,6 +141,12 @@ class PresetCreated(LibraryEvent):
     credentials: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
     from_execution_id: str | None = None
+    webhook_id: str | None = None
+
+
+@upcaster("PresetCreated", 1)
+def _preset_created_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "webhook_id": None}
 
 
 class PresetUpdated(LibraryEvent):

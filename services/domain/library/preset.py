@@ -1,8 +1,9 @@
 """The Preset aggregate: saved run inputs and credential references for one graph version (pure).
 
 A preset is started again by hand (``POST /api/library/presets/{id}/execute``), by
-``preset_id`` on execute, and later by schedules and triggers. What a run gets is the preset's
-values with the request's laid over them key by key (``merged``): the request wins, as in AutoGPT.
+``preset_id`` on execute, by schedules, and by the deliveries of its trigger webhook
+(``webhook_id``). What a run gets is the preset's values with the request's laid over them key by
+key (``merged``): the request wins, as in AutoGPT.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Preset:
     credentials: dict[str, Any] = field(default_factory=dict)
     is_active: bool = True
     from_execution_id: str | None = None
+    webhook_id: str | None = None  # the trigger webhook whose deliveries run it (setup-trigger)
     deleted: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -48,6 +50,7 @@ class Preset:
             self.name, self.description, self.is_active = event.name, event.description, event.is_active
             self.inputs, self.credentials = dict(event.inputs), dict(event.credentials)
             self.from_execution_id, self.created_at = event.from_execution_id, at
+            self.webhook_id = event.webhook_id
         elif isinstance(event, PresetUpdated):
             for name in ("name", "description", "inputs", "credentials", "is_active"):
                 value = getattr(event, name)

@@ -215,8 +215,9 @@ def folder_tree(folders: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def preset_view(*, preset_id: str, user_id: str, graph_id: str, graph_version: int, name: str, description: str,
                 inputs: dict[str, Any], credentials: dict[str, Any], is_active: bool, from_execution_id: str | None,
-                created_at: datetime | None, updated_at: datetime | None) -> dict[str, Any]:
+                created_at: datetime | None, updated_at: datetime | None,
+                webhook_id: str | None = None) -> dict[str, Any]:
     return {"id": preset_id, "user_id": user_id, "graph_id": graph_id, "graph_version": graph_version,
             "name": name, "description": description, "inputs": inputs, "credentials": credentials,
-            "is_active": is_active, "webhook_id": None, "webhook": None, "from_execution_id": from_execution_id,
+            "is_active": is_active, "webhook_id": webhook_id, "webhook": None, "from_execution_id": from_execution_id,
             "created_at": _iso(created_at), "updated_at": _iso(updated_at or created_at)}
