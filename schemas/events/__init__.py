@@ -8,6 +8,7 @@ from schemas.events import (  # noqa: F401
     integrations,
     library,
     notifications,
+    schedules,
     store,
     users,
 )
