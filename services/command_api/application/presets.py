@@ -11,6 +11,7 @@ before anything is recorded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from schemas.events.library import PresetCreated
@@ -31,7 +32,7 @@ def _view(preset: Preset) -> dict[str, Any]:
                        graph_version=preset.graph_version, name=preset.name, description=preset.description,
                        inputs=preset.inputs, credentials=preset.credentials, is_active=preset.is_active,
                        from_execution_id=preset.from_execution_id, created_at=preset.created_at,
-                       updated_at=preset.updated_at)
+                       updated_at=preset.updated_at, webhook_id=preset.webhook_id)
 
 
 class PresetCommands:
@@ -39,6 +40,8 @@ class PresetCommands:
         self.store = store
         self.graphs = graphs
         self.executions = executions
+        # called with (user, preset) once a delete is recorded (a trigger preset's webhook is unbound)
+        self.after_delete: list[Callable[[User, Preset], None]] = []
 
     def load(self, preset_id: str) -> Preset:
         events = self.store.read_stream(uuid.UUID(preset_id))
@@ -64,14 +67,19 @@ class PresetCommands:
 
     def create(self, user: User, *, graph_id: str, graph_version: int, name: str, description: str,
                inputs: dict[str, Any], credentials: dict[str, Any], is_active: bool,
-               from_execution_id: str | None = None) -> dict[str, Any]:
+               from_execution_id: str | None = None, webhook_id: str | None = None,
+               preset_id: str | None = None) -> dict[str, Any]:
+        """``webhook_id``: a trigger preset (its id chosen by the webhook's setup, which bound it
+        first), whose inputs are its trigger node's configuration, checked against the trigger
+        block by that setup, not the graph's inputs."""
         body = self.graphs.version_for_run(user, graph_id, graph_version)
-        check_inputs(body, inputs, for_run=False)
-        preset = Preset(str(uuid.uuid4()))
+        if webhook_id is None:
+            check_inputs(body, inputs, for_run=False)
+        preset = Preset(preset_id or str(uuid.uuid4()))
         self._append(preset, [PresetCreated(
             user_id=user.id, graph_id=graph_id, graph_version=body.version, name=name, description=description,
             inputs=inputs, credentials=credential_references(credentials), is_active=is_active,
-            from_execution_id=from_execution_id)])
+            from_execution_id=from_execution_id, webhook_id=webhook_id)])
         return _view(preset)
 
     def create_from_run(self, user: User, *, graph_execution_id: str, name: str, description: str,
@@ -99,11 +107,14 @@ class PresetCommands:
         return decide_and_append(lambda: self.load(preset_id), decide)
 
     def delete(self, user: User, preset_id: str) -> None:
-        def decide(preset: Preset) -> None:
+        def decide(preset: Preset) -> Preset:
             preset.require_owner(user.id)
             self._append(preset, preset.delete())
+            return preset
 
-        decide_and_append(lambda: self.load(preset_id), decide)
+        deleted = decide_and_append(lambda: self.load(preset_id), decide)
+        for hook in self.after_delete:
+            hook(user, deleted)
 
     def for_run(self, user: User, preset_id: str, graph_id: str, graph_version: int, inputs: dict[str, Any],
                 credentials: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
