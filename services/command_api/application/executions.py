@@ -29,6 +29,7 @@ from services.domain.executions.views import execution_meta
 from services.domain.graphs.credentials import credential_slots, credentials_errors, node_credentials_masks
 from services.domain.graphs.rules import AGENT_EXECUTOR_BLOCK_ID, GraphValidationError
 from services.domain.integrations.credentials import CredentialsMeta
+from services.domain.integrations.triggers import require_delivery
 from services.infra.appending import decide_and_append
 from services.infra.auth import User
 from services.infra.blobs import BLOB_KEY, READ_BUDGET_BYTES, looks_like_reference
@@ -63,23 +64,29 @@ class ExecutionCommands:
 
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], preset_id: str | None = None,
-                dry_run: bool = False, execution_id: uuid.UUID | None = None) -> dict[str, Any]:
+                dry_run: bool = False, execution_id: uuid.UUID | None = None,
+                nodes_input_masks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """Queue one run. ``execution_id`` is for callers that derive the id from what caused the
         run (a schedule's tick, a webhook delivery), so asking twice queues once: when that run is
-        already recorded, its meta is returned and nothing is checked or recorded again."""
+        already recorded, its meta is returned and nothing is checked or recorded again.
+        ``nodes_input_masks`` lays values over chosen nodes' inputs (a delivery's payload on the
+        trigger node); a graph with a trigger node runs only with a payload there (400 otherwise)."""
         if execution_id is not None:
             existing = self._recorded(user, execution_id)
             if existing is not None:
                 return existing
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
+        require_delivery(body, nodes_input_masks)
         # A dry run charges nothing, so it is the free way to check a graph end to end (COMPAT §2.3).
         if not dry_run and self.ledger is not None and self.ledger.balance(user.id) <= 0:
             if self.on_refused_for_credits is not None:
                 self.on_refused_for_credits(user, body.name or "Untitled agent")
             raise NoCredits("Insufficient balance to execute the agent. Please top up your account.")
         _refuse_reference_lookalikes(inputs)
+        for mask in (nodes_input_masks or {}).values():  # merged into node inputs: value positions too
+            _refuse_reference_lookalikes(mask)
         credentials_inputs = credential_references(credentials_inputs)
-        masks = self._credential_masks(user, body, credentials_inputs)
+        masks = _laid_over(self._credential_masks(user, body, credentials_inputs), nodes_input_masks)
         execution_id = execution_id or uuid.uuid4()
         queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                  inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
@@ -206,6 +213,14 @@ def credential_references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = {k: value[k] for k in ("id", "provider", "type", "title") if k in value} \
                 if isinstance(value, dict) else None
     return cleaned
+
+
+def _laid_over(masks: dict[str, dict[str, Any]], given: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """The caller's node masks over the credential masks, node by node (the caller's keys win)."""
+    merged = {node_id: dict(mask) for node_id, mask in masks.items()}
+    for node_id, mask in (given or {}).items():
+        merged[node_id] = {**merged.get(node_id, {}), **mask}
+    return merged
 
 
 def _refuse_reference_lookalikes(inputs: dict[str, Any]) -> None:
