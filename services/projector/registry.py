@@ -18,6 +18,7 @@ from services.projector.projections import (
     library,
     library_runs,
     notifications,
+    schedules,
     store,
     store_runs,
 )
@@ -33,6 +34,7 @@ PROJECTIONS: dict[str, tuple[Handler, ...]] = {
     "notifications": (notifications.apply,),
     "library": (library.apply,),
     "store": (store.apply,),
+    "schedules": (schedules.apply,),
 }
 
 
@@ -58,4 +60,5 @@ TABLES = {
     "notifications": notifications.TABLES,
     "library": library.TABLES,
     "store": store.TABLES,
+    "schedules": schedules.TABLES,
 }

@@ -27,6 +27,7 @@ from services.query_api.api import (
     graphs,
     library,
     notifications,
+    schedules,
     store,
 )
 from services.query_api.ws import endpoint as ws_endpoint
@@ -36,7 +37,7 @@ from services.query_api.ws.hub import Hub
 def routers(settings: Settings, verifier: TokenVerifier) -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), audit.build_router(),
             credits.build_router(), api_keys.build_router(), credentials.build_router(settings),
-            notifications.build_router(), library.build_router(), store.build_router(),
+            notifications.build_router(), library.build_router(), store.build_router(), schedules.build_router(),
             ws_endpoint.build_router(verifier)]
 
 

@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
@@ -83,6 +84,10 @@ async def store_commands(services: Services) -> StoreCommands:
     return services.store_commands
 
 
+async def schedule_commands(services: Services) -> ScheduleCommands:
+    return services.schedule_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -101,3 +106,4 @@ Library = Annotated[LibraryCommands, Depends(library_commands)]
 Folders = Annotated[FolderCommands, Depends(folder_commands)]
 Presets = Annotated[PresetCommands, Depends(preset_commands)]
 Store = Annotated[StoreCommands, Depends(store_commands)]
+Schedules = Annotated[ScheduleCommands, Depends(schedule_commands)]

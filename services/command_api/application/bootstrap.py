@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.domain.credits.pricing import cost_table_with
@@ -66,6 +67,10 @@ class CommandServices:
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
+        self.schedule_commands = ScheduleCommands(self.stores["schedules"], self.graph_commands,
+                                                  self.execution_commands, self.preset_commands, self.user_commands,
+                                                  self.read_models)
+        self.graph_commands.after_delete.append(self.schedule_commands.end_for_graph)
         self.onboarding_commands = OnboardingCommands(self.stores["users"], self.user_commands,
                                                       ledger=self.ledger if settings.credits_enabled else None,
                                                       rewards=settings.onboarding_rewards)
