@@ -38,8 +38,8 @@ class GenericWebhookTriggerBlock(Block):
     class Input(BlockSchemaInput):
         payload: dict[str, Any] = SchemaField(default_factory=dict, hidden=True,
                                               description="The JSON object the webhook delivered.")
-        constants: dict[str, Any] = SchemaField(default_factory=dict,
-                                                description="Fixed values saved with the trigger, output with every payload.")
+        constants: dict[str, Any] = SchemaField(
+            default_factory=dict, description="Fixed values saved with the trigger, output with every payload.")
 
     class Output(BlockSchemaOutput):
         payload: dict[str, Any] = SchemaField(description="The whole JSON object the webhook received.")

@@ -106,6 +106,10 @@ class ExecutionCommands:
         state.apply(queued, new.occurred_at)
         return execution_meta(state)
 
+    def recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
+        """The meta of a run queued under a derived id, or None if nothing is recorded under it."""
+        return self._recorded(user, execution_id)
+
     def _recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
         state = load_state(self.store, execution_id)
         if state.version == 0:
