@@ -21,6 +21,7 @@ from services.command_api.api import (
     schedules,
     store,
     users,
+    webhooks,
 )
 from services.command_api.application.bootstrap import CommandServices
 from services.infra.auth import TokenVerifier
@@ -38,7 +39,7 @@ def routers() -> list[APIRouter]:
             api_keys.build_router(), credentials.build_router(), external.build_router(),
             users.build_router(), onboarding.build_router(), email.build_router(),
             notifications.build_router(), library.build_router(), library.build_graph_settings_router(),
-            store.build_router(), schedules.build_router()]
+            store.build_router(), schedules.build_router(), webhooks.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

@@ -25,6 +25,7 @@ from services.command_api.application.presets import PresetCommands
 from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
+from services.command_api.application.webhooks import WebhookCommands
 from services.infra.http import CurrentUser  # noqa: F401 - re-exported: every route's user
 from services.infra.ledger_service import LedgerService
 
@@ -88,6 +89,10 @@ async def schedule_commands(services: Services) -> ScheduleCommands:
     return services.schedule_commands
 
 
+async def webhook_commands(services: Services) -> WebhookCommands:
+    return services.webhook_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -106,4 +111,5 @@ Library = Annotated[LibraryCommands, Depends(library_commands)]
 Folders = Annotated[FolderCommands, Depends(folder_commands)]
 Presets = Annotated[PresetCommands, Depends(preset_commands)]
 Store = Annotated[StoreCommands, Depends(store_commands)]
+Webhooks = Annotated[WebhookCommands, Depends(webhook_commands)]
 Schedules = Annotated[ScheduleCommands, Depends(schedule_commands)]

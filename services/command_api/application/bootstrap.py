@@ -25,6 +25,7 @@ from services.command_api.application.presets import PresetCommands
 from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
+from services.command_api.application.webhooks import WebhookCommands
 from services.domain.credits.pricing import cost_table_with
 from services.infra import db
 from services.infra.credentials_resolver import NodeCredentials
@@ -63,6 +64,10 @@ class CommandServices:
         self.library_commands = LibraryCommands(self.stores["library"], self.graph_commands, self.folder_commands,
                                                 self.read_models)
         self.preset_commands = PresetCommands(self.stores["library"], self.graph_commands, self.execution_commands)
+        self.webhook_commands = WebhookCommands(self.stores["integrations"], self.graph_commands, self.preset_commands,
+                                                self.execution_commands, public_url=settings.public_url)
+        self.graph_commands.after_delete.append(self.webhook_commands.end_for_graph)
+        self.preset_commands.after_delete.append(self.webhook_commands.preset_deleted)
         self.store_commands = StoreCommands(self.stores["store"], self.graph_commands, self.library_commands)
 
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
