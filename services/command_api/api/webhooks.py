@@ -16,10 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Webhooks
 from services.domain.integrations import webhook as rules
-from services.domain.integrations.webhook_shapes import TriggeredPresetView, WebhookIngressAnswer
+from services.domain.integrations.webhook_shapes import WebhookIngressAnswer, WebhookView
 from services.domain.library import rules as library_rules
+from services.domain.library.shapes import PresetView
 from services.infra.http import MAX_VERSION, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
+
+
+class TriggeredPresetView(PresetView):
+    """The setup's answer: AutoGPT's ``LibraryAgentPreset`` with ``webhook_id`` set and ``webhook``
+    holding the ingress URL and the secret (shown here only)."""
+
+    webhook: WebhookView  # type: ignore[assignment]
 
 
 class TriggeredPresetSetupRequest(BaseModel):

@@ -8,8 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.domain.library.shapes import PresetView
-
 
 class WebhookView(BaseModel):
     """``secret`` is given only in the setup-trigger answer: it is recorded as a digest, never again
@@ -28,13 +26,6 @@ class WebhookView(BaseModel):
     secret_header: str
     is_active: bool
     created_at: datetime | None
-
-
-class TriggeredPresetView(PresetView):
-    """``POST /api/library/presets/setup-trigger``: AutoGPT's ``LibraryAgentPreset`` with
-    ``webhook_id`` set and ``webhook`` holding the ingress URL and the secret."""
-
-    webhook: WebhookView  # type: ignore[assignment]
 
 
 class WebhookIngressAnswer(BaseModel):
