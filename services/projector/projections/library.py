@@ -102,11 +102,11 @@ async def _preset(cur: AsyncCursor, env: Envelope, event) -> None:
     if isinstance(event, PresetCreated):
         await cur.execute(
             "INSERT INTO rm_library_presets (preset_id, user_id, graph_id, graph_version, name, description, inputs, "
-            "credentials, is_active, from_execution_id, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (preset_id) DO NOTHING",
+            "credentials, is_active, from_execution_id, created_at, updated_at, webhook_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (preset_id) DO NOTHING",
             (env.stream_id, event.user_id, event.graph_id, event.graph_version, event.name, event.description,
              Jsonb(event.inputs), Jsonb(event.credentials), event.is_active, event.from_execution_id,
-             env.occurred_at, env.occurred_at))
+             env.occurred_at, env.occurred_at, event.webhook_id))
     elif isinstance(event, PresetUpdated):
         await cur.execute(
             "UPDATE rm_library_presets SET name = coalesce(%s, name), description = coalesce(%s, description), "

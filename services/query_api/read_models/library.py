@@ -143,7 +143,7 @@ async def tree(pool: AsyncConnectionPool, user_id: str) -> list[dict[str, Any]]:
 
 
 _PRESETS = ("SELECT preset_id, graph_id, graph_version, name, description, inputs, credentials, is_active, "
-            "from_execution_id, created_at, updated_at FROM rm_library_presets "
+            "from_execution_id, created_at, updated_at, webhook_id FROM rm_library_presets "
             "WHERE user_id = %(user_id)s AND NOT is_deleted")
 
 
@@ -152,7 +152,8 @@ def _preset(user_id: str, r: dict[str, Any]) -> dict[str, Any]:
                        graph_version=r["graph_version"], name=r["name"], description=r["description"],
                        inputs=r["inputs"], credentials=r["credentials"], is_active=r["is_active"],
                        from_execution_id=str(r["from_execution_id"]) if r["from_execution_id"] else None,
-                       created_at=r["created_at"], updated_at=r["updated_at"])
+                       created_at=r["created_at"], updated_at=r["updated_at"],
+                       webhook_id=str(r["webhook_id"]) if r["webhook_id"] else None)
 
 
 async def presets(pool: AsyncConnectionPool, user_id: str, *, graph_id: str | None, limit: int,
