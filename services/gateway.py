@@ -25,7 +25,7 @@ from services.metrics import render as render_metrics
 from services.query_api import app as query_app
 from services.query_api.api.deps import ReadPool
 
-BACKGROUND_COMPONENTS = ["relay", "projector", "executor", "notifier"]
+BACKGROUND_COMPONENTS = ["relay", "projector", "executor", "notifier", "scheduler"]
 
 
 class ComponentHealth(BaseModel):

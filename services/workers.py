@@ -1,4 +1,4 @@
-"""Entry points of the background services (``agentloom serve relay|projector|executor|notifier``).
+"""Entry points of the background services (``agentloom serve relay|projector|executor|notifier|scheduler``).
 
 Each runs until ``stop`` is set and reports a heartbeat so ``GET /health`` can see it.
 """
@@ -54,7 +54,15 @@ async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:
     await asyncio.gather(beat(settings, "notifier", service.status, stop), service.run(stop))
 
 
-RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor, "notifier": run_notifier}
+async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
+    from services.scheduler.service import SchedulerService
+
+    service = SchedulerService(settings)
+    await asyncio.gather(beat(settings, "scheduler", service.status, stop), service.run(stop))
+
+
+RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor, "notifier": run_notifier,
+           "scheduler": run_scheduler}
 
 
 async def run(name: str, settings: Settings, stop: asyncio.Event) -> None:

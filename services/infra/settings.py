@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     node_timeout_s: float = 300.0
     max_node_executions: int = 10_000
     executor_max_concurrent_graphs: int = 200
+    # Schedules: the latest missed tick still runs if it is at most this late (older ones are
+    # recorded as skipped); the scheduler looks for due ticks at least this often.
+    scheduler_misfire_grace_s: float = Field(default=300.0, ge=0, le=86_400)
+    scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
     http_allow_hosts: list[str] = []
 
     credits_enabled: bool = True

@@ -21,10 +21,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.events.schedules import ScheduleCreated
+from schemas.events.schedules import ScheduleCreated, ScheduleFired, ScheduleTicksSkipped
 from services.command_api.application.executions import ExecutionCommands, credential_references
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.presets import PresetCommands
@@ -51,6 +52,13 @@ from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, Ne
 
 log = logging.getLogger(__name__)
 DEFAULT_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    next_due: datetime | None  # when the schedule needs a look again (None: never)
+    fired_tick: datetime | None = None  # the tick this call fired
+    skipped: int = 0  # missed ticks this call recorded as skipped
 
 
 def view(schedule: Schedule) -> dict[str, Any]:
@@ -188,27 +196,29 @@ class ScheduleCommands:
 
     # -- the scheduler's steps ------------------------------------------------------------------
 
-    def fire_due(self, schedule_id: str, now: datetime) -> datetime | None:
-        """Handle whatever is due on one schedule at ``now``; the next instant it needs a look
-        (``None``: never again). A lost race means another scheduler handled it: nothing to do."""
+    def fire_due(self, schedule_id: str, now: datetime) -> TickOutcome:
+        """Handle whatever is due on one schedule at ``now``. A lost race means another scheduler
+        handled it: nothing to do but look again later."""
         schedule = self.load(schedule_id)
         self._settle(schedule)
         events = schedule.decide_tick(now, self.grace)
         if not events:
-            return schedule.next_due()
+            return TickOutcome(schedule.next_due())
         user = User(id=schedule.user_id or "")
         try:
             self.graphs.version_for_run(user, schedule.graph_id, schedule.graph_version)
         except (NotFoundError, Forbidden):
             self.end(schedule_id, "graph_unavailable",
                      f"Graph #{schedule.graph_id} version {schedule.graph_version} can no longer be run")
-            return None
+            return TickOutcome(None)
         try:
             self._append(schedule, events)
         except ConcurrencyConflict:
-            return now  # another scheduler recorded this tick; look again on the next pass
+            return TickOutcome(now)  # another scheduler recorded this tick
+        fired = next((e for e in events if isinstance(e, ScheduleFired)), None)
         self._settle(schedule)
-        return schedule.next_due()
+        return TickOutcome(schedule.next_due(), fired.tick_at if fired else None,
+                           sum(e.count for e in events if isinstance(e, ScheduleTicksSkipped)))
 
     def settle(self, schedule_id: str) -> None:
         self._settle(self.load(schedule_id))
@@ -217,7 +227,7 @@ class ScheduleCommands:
         """Queue the run of the schedule's last fire unless it is queued or known refused (the
         derived id makes this a read when the run exists)."""
         fire = schedule.unsettled_fire()
-        if fire is None or schedule.user_id is None:
+        if fire is None or schedule.user_id is None or schedule.deleted:
             return
         if self.executions.store.stream_version(uuid.UUID(fire.execution_id)) > 0:
             return  # queued (the common case: one indexed read)
