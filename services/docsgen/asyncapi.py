@@ -100,7 +100,8 @@ STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
                "library": "library agent id (the graph id masked per user), folder-tree id (uuid5 of the user "
                           "id) or preset id",
                "store": "profile, username, listing (uuid5 of the graph id), slug, listing version, publication or "
-                        "review id"}
+                        "review id",
+               "schedules": "schedule id"}
 
 
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:

@@ -80,6 +80,12 @@ CONTEXT_NOTES = {
               "publication (uuid5 of graph id and version: the approved listing versions publishing it, which "
               "is what lets other users read and run exactly that version) and a user's review of a listing "
               "version. All recorded by the command API."),
+    "schedules": ("One stream per schedule (a random UUID), the schedule's whole truth: the schedulers keep no job "
+                  "store beside it. Each tick is one append at the stream's expected version (`ScheduleFired` or "
+                  "`ScheduleTicksSkipped`), so of any number of schedulers exactly one records it; the run a fire "
+                  "starts has an id derived from (schedule, tick) (`services/domain/schedules/ids.py`), so queueing "
+                  "it again after a crash queues nothing new. Recorded by the command API (users' changes) and the "
+                  "scheduler (ticks)."),
 }
 
 # type -> (recorded by, when)
@@ -177,6 +183,18 @@ RECORDED: dict[str, tuple[str, str]] = {
     "GraphVersionPublished": ("command API", "An approval (same append as the review)."),
     "GraphVersionUnpublished": ("command API", "Rejecting an approved version (same append as the review)."),
     "StoreReviewSubmitted": ("command API", "`POST /api/store/agents/{username}/{agent_name}/review`."),
+    "ScheduleCreated": ("command API", "`POST /api/graphs/{graph_id}/schedules`."),
+    "SchedulePaused": ("command API", "`POST /api/schedules/{id}/pause`."),
+    "ScheduleResumed": ("command API", "`POST /api/schedules/{id}/resume`."),
+    "ScheduleDeleted": ("command API or scheduler", "`DELETE /api/schedules/{id}`; the graph's delete (same "
+                                                    "command); or a tick finding the graph version no longer "
+                                                    "runnable by the user."),
+    "ScheduleFired": ("scheduler or command API", "A due tick within the grace period (the scheduler), or "
+                                                  "`POST /api/schedules/{id}/run` (manual)."),
+    "ScheduleTicksSkipped": ("scheduler", "Due ticks older than the grace period, or older than the latest due "
+                                          "tick (same append as its `ScheduleFired`)."),
+    "ScheduleRunRefused": ("scheduler or command API", "The platform refused a fired tick's run (zero balance, "
+                                                       "invalid inputs or credentials, graph unavailable)."),
 }
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
@@ -357,6 +375,28 @@ FIELD_NOTES: dict[str, str] = {
     "StoredLink.id": "link id", "source_id": "source node id", "sink_id": "sink node id",
     "source_name": "output pin of the source", "sink_name": "input pin of the sink",
     "is_static": "static link: the latest value is reused by every later execution of the sink",
+    "ScheduleCreated.user_id": "owner of the schedule (its runs are theirs)",
+    "ScheduleCreated.graph_id": "graph the schedule runs", "ScheduleCreated.graph_version": "graph version it runs",
+    "ScheduleCreated.agent_name": "the graph version's name when the schedule was made",
+    "ScheduleCreated.name": "schedule name", "cron": "5-field cron expression (minute hour day month weekday)",
+    "timezone": "IANA time zone the cron expression is read in",
+    "ScheduleCreated.inputs": "run inputs (a preset's merged under the request's)",
+    "ScheduleCreated.credentials": "credential references of the runs (ids only, never secrets)",
+    "ScheduleCreated.preset_id": "preset whose values were merged in (recorded on each run)",
+    "starts_at": "ticks count from this instant (UTC)", "paused_by": "user who paused it",
+    "resumed_by": "user who resumed it", "resumed_at": "ticks count again from this instant (UTC)",
+    "ScheduleDeleted.reason": "`user`, `graph_deleted` or `graph_unavailable`",
+    "ScheduleDeleted.message": "why, in words",
+    "tick_at": "the timetable's instant (UTC) this fire stands for (the request's time when manual)",
+    "ScheduleFired.execution_id": "id of the run it starts (uuid5 of schedule and tick)",
+    "ScheduleRunRefused.execution_id": "the refused fire's run id (no run exists under it)",
+    "manual": "started by `POST /api/schedules/{id}/run`, not by the timetable",
+    "first_tick_at": "first skipped tick (UTC)", "last_tick_at": "last skipped tick (null when the count was capped)",
+    "ScheduleTicksSkipped.count": "ticks skipped (at most 10 000)", "count_capped": "more ticks were missed than counted",
+    "handled_until": "every tick at or before this instant is handled",
+    "ScheduleTicksSkipped.reason": "`missed`: no scheduler ran in time",
+    "ScheduleRunRefused.reason": "`insufficient_credits`, `invalid` or `graph_unavailable`",
+    "ScheduleRunRefused.message": "the refusal's message, as execute would answer it",
 }
 
 INTRO = f"""# agentloom public event stream
