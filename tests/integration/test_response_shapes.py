@@ -234,6 +234,18 @@ async def _library(api: Caller, stack, client: httpx.AsyncClient, graph_id: str,
     assert (await client.delete(f"/api/library/presets/{preset['id']}")).status_code == 204
 
 
+async def _webhooks(api: Caller, stack, client: httpx.AsyncClient) -> None:
+    from tests.integration.test_webhooks import trigger_graph
+    graph = (await client.post("/api/graphs", json={"graph": trigger_graph()})).json()
+    preset = await api("POST", "/api/library/presets/setup-trigger", json={
+        "name": "t", "graph_id": graph["id"], "graph_version": 1, "trigger_config": {"constants": {"a": 1}}})
+    answer = await api("POST", "/api/integrations/{provider}/webhooks/{webhook_id}/ingress", provider="generic_webhook",
+                       webhook_id=preset["webhook_id"], json={"n": 1},
+                       headers={"X-Webhook-Secret": preset["webhook"]["secret"], "Idempotency-Key": "shape"})
+    assert (await stack.wait_terminal(client, graph["id"], answer["execution_ids"][0]))["status"] == "COMPLETED"
+    await api("POST", "/api/integrations/webhooks/{webhook_id}/ping", webhook_id=preset["webhook_id"])
+
+
 async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str, graph_id: str) -> None:
     """Every store read: the listing is recorded straight in the store (the command side's part of the
     story is ``_store_writes``), approved, so each route has a body to check."""
@@ -320,6 +332,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _users_and_onboarding(api, stack, user)
         await _notifications(api, stack, user)
         await _library(api, stack, client, graph_id, run_id)
+        await _webhooks(api, stack, client)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)
