@@ -46,7 +46,7 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
     row = await cur.fetchone()
     if row is None:
         return
-    status, handled = row["status"], row["handled_until"]
+    cron, zone, status, handled = row
     extra: dict[str, object] = {}
     if isinstance(event, SchedulePaused):
         status = "paused"
@@ -65,12 +65,12 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
         extra = {"last_outcome": f"refused: {event.reason}"}
     else:
         return
-    await _update(cur, env, row, status, handled, extra)
+    next_fire = next_tick(cron, zone, handled) if status == "active" else None
+    await _update(cur, env, status, handled, next_fire, extra)
 
 
-async def _update(cur: AsyncCursor, env: Envelope, row, status: str, handled: datetime,
+async def _update(cur: AsyncCursor, env: Envelope, status: str, handled: datetime, next_fire: datetime | None,
                   extra: dict[str, object]) -> None:
-    next_fire = next_tick(row["cron"], row["timezone"], handled) if status == "active" else None
     columns = {"status": status, "handled_until": handled, "next_fire_at": next_fire, "updated_at": env.occurred_at,
                **extra}
     assignments = ", ".join(f"{name} = %s" for name in columns)

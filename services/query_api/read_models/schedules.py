@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from services.domain.schedules.shapes import schedule_view
@@ -29,14 +30,14 @@ def _view(r: dict[str, Any]) -> dict[str, Any]:
 async def schedules(pool: AsyncConnectionPool, user_id: str, *, graph_id: str | None = None) -> list[dict[str, Any]]:
     """Newest first, paused ones included (AutoGPT lists them too)."""
     where = " AND graph_id = %(graph_id)s" if graph_id else ""
-    async with pool.connection() as conn, conn.cursor() as cur:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"{_SELECT}{where} ORDER BY created_at DESC, schedule_id LIMIT {MAX_LISTED}",
                           {"user_id": user_id, "graph_id": graph_id})
         return [_view(r) for r in await cur.fetchall()]
 
 
 async def schedule(pool: AsyncConnectionPool, user_id: str, schedule_id: str) -> dict[str, Any] | None:
-    async with pool.connection() as conn, conn.cursor() as cur:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"{_SELECT} AND schedule_id = %(schedule_id)s",
                           {"user_id": user_id, "schedule_id": schedule_id})
         row = await cur.fetchone()
