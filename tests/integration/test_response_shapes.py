@@ -246,6 +246,19 @@ async def _webhooks(api: Caller, stack, client: httpx.AsyncClient) -> None:
     await api("POST", "/api/integrations/webhooks/{webhook_id}/ping", webhook_id=preset["webhook_id"])
 
 
+async def _schedules(api: Caller, stack, client: httpx.AsyncClient, graph_id: str) -> None:
+    made = await api("POST", "/api/graphs/{graph_id}/schedules", graph_id=graph_id,
+                     json={"name": "s", "cron": "0 9 * * *", "inputs": {"x": 1}, "timezone": "Europe/Berlin"})
+    await api("GET", "/api/schedules")
+    await api("GET", "/api/graphs/{graph_id}/schedules", graph_id=graph_id)
+    await api("GET", "/api/schedules/{schedule_id}", schedule_id=made["id"])
+    await api("POST", "/api/schedules/{schedule_id}/pause", schedule_id=made["id"])
+    await api("POST", "/api/schedules/{schedule_id}/resume", schedule_id=made["id"])
+    run = await api("POST", "/api/schedules/{schedule_id}/run", schedule_id=made["id"])
+    assert (await stack.wait_terminal(client, graph_id, run["id"]))["outputs"] == {"y": [2]}
+    await api("DELETE", "/api/schedules/{schedule_id}", schedule_id=made["id"])
+
+
 async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str, graph_id: str) -> None:
     """Every store read: the listing is recorded straight in the store (the command side's part of the
     story is ``_store_writes``), approved, so each route has a body to check."""
@@ -333,6 +346,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _notifications(api, stack, user)
         await _library(api, stack, client, graph_id, run_id)
         await _webhooks(api, stack, client)
+        await _schedules(api, stack, client, graph_id)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)
