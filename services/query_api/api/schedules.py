@@ -15,7 +15,7 @@ from services.query_api.read_models import schedules as rm
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["schedules"])
+    router = APIRouter(prefix="/api", tags=["schedules"], responses=refusals(401))
     fence = [Depends(fenced("schedules"))]
 
     @router.get("/schedules", summary="The caller's schedules, newest first", response_model=list[ScheduleView],
