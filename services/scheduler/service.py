@@ -30,6 +30,7 @@ from services.infra.store_contract import utcnow
 log = logging.getLogger(__name__)
 
 BATCH = 500  # due schedules handled per pass
+PARALLEL = 8  # schedules handled at once (threads; concurrent runs share the execute path's group commits)
 SWEEP_EVERY_S = 5.0
 UNSETTLED_AFTER = timedelta(seconds=5)  # a fire this old with no run is a crash's leftover
 
@@ -101,32 +102,34 @@ class SchedulerService:
             await asyncio.to_thread(self.services.datastore.close)
 
     async def run_once(self) -> int:
-        """One pass: every due schedule handled, and (every few seconds) the unsettled fires."""
+        """One pass: every due schedule handled (a few at a time, so a minute boundary shared by many
+        schedules is not served one by one), and every few seconds the unsettled fires."""
         now = self.clock()
         rows = await asyncio.to_thread(self.read_models.all, _DUE, (now, BATCH))
-        fired = 0
-        for row in rows:
-            schedule_id = str(row["schedule_id"])
-            not_before = self._not_before.get(schedule_id)
-            if not_before is not None and not_before > now:
-                continue
-            before = self.stats.fired
-            try:
-                next_due = await asyncio.to_thread(self._fire, schedule_id, now)
-            except Exception:
-                self.stats.errors += 1
-                log.exception("scheduler: schedule %s failed", schedule_id)
-                continue
-            fired += self.stats.fired - before
+        before = self.stats.fired
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def handle(schedule_id: str) -> None:
+            async with gate:
+                try:
+                    next_due = await asyncio.to_thread(self._fire, schedule_id, now)
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("scheduler: schedule %s failed", schedule_id)
+                    return
             if next_due is None:
                 self._not_before.pop(schedule_id, None)
             else:
                 self._not_before[schedule_id] = next_due
+
+        due = [str(r["schedule_id"]) for r in rows]
+        await asyncio.gather(*(handle(sid) for sid in due
+                               if self._not_before.get(sid) is None or self._not_before[sid] <= now))
         self.stats.passes += 1
         if time.monotonic() - self._last_sweep >= SWEEP_EVERY_S:
             self._last_sweep = time.monotonic()
             await self.sweep()
-        return fired
+        return self.stats.fired - before
 
     def _fire(self, schedule_id: str, now: datetime) -> datetime | None:
         outcome = self.schedules.fire_due(schedule_id, now)
