@@ -32,6 +32,7 @@ from services.domain.integrations.webhook_shapes import webhook_view
 from services.domain.library.preset import Preset
 from services.infra.appending import decide_and_append
 from services.infra.auth import AuthError, User
+from services.infra.blobs import BLOB_KEY, looks_like_reference
 from services.infra.eventstore import EventStore
 from services.infra.store_contract import ConcurrencyConflict, EventTooLarge, NewEvent
 
@@ -200,6 +201,8 @@ def parse_payload(body: bytes) -> dict[str, Any]:
         raise InvalidCommand("The webhook body must be a JSON object") from None
     if not isinstance(payload, dict):
         raise InvalidCommand("The webhook body must be a JSON object")
+    if looks_like_reference(payload):  # the whole payload is one value position of the run's node input
+        raise InvalidCommand(f"The webhook body may not hold the reserved key {BLOB_KEY!r}")
     return payload
 
 
