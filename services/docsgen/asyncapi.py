@@ -94,7 +94,7 @@ def _describe_fields(schemas: dict[str, Any]) -> None:
 
 STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
                "credits": "ledger id (uuid5 of the user id)", "apikeys": "API key id",
-               "integrations": "credential id",
+               "integrations": "credential id, webhook id, delivery id or graph webhook index id",
                "users": "user or onboarding stream id (uuid5 of the user id)",
                "notifications": "notification id, or mail-day id (uuid5 of user and UTC day)",
                "library": "library agent id (the graph id masked per user), folder-tree id (uuid5 of the user "

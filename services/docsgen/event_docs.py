@@ -54,7 +54,11 @@ CONTEXT_NOTES = {
                      "`CredentialsCreated` first, then any `CredentialsSecretReencrypted`, and "
                      "`CredentialsDeleted`, which is always last. The API key is never recorded in clear: "
                      "`encrypted_secret` is AES-256-GCM ciphertext naming the keyring key that sealed it, "
-                     "bound to the credential id and owner."),
+                     "bound to the credential id and owner. Trigger webhooks add three more kinds of stream: a "
+                     "webhook (a random UUID: `WebhookRegistered`, bound and unbound presets, `WebhookDeactivated` "
+                     "last), a delivery (uuid5 of the webhook and the sender's key: `WebhookDeliveryReceived` at "
+                     "version 1, so a repeated delivery records nothing) and a graph's webhook index (uuid5 of the "
+                     "graph id: `GraphWebhookAdded`)."),
     "users": ("Two streams per user, both uuid5 of the user id: the user (`UserCreated` first, from the "
               "sign-in token on the first `POST /api/auth/user`, then email, name, time zone and notification "
               "preference changes, each carrying the new value) and the user's onboarding (steps completed, "
@@ -184,11 +188,22 @@ RECORDED: dict[str, tuple[str, str]] = {
     "GraphVersionUnpublished": ("command API", "Rejecting an approved version (same append as the review)."),
     "StoreReviewSubmitted": ("command API", "`POST /api/store/agents/{username}/{agent_name}/review`."),
     "ScheduleCreated": ("command API", "`POST /api/graphs/{graph_id}/schedules`."),
+    "WebhookRegistered": ("command API", "`POST /api/library/presets/setup-trigger`; always version 1 of the "
+                                         "webhook's stream."),
+    "WebhookPresetBound": ("command API", "The setup's preset is bound (same append as `WebhookRegistered`)."),
+    "WebhookPresetUnbound": ("command API", "`DELETE /api/library/presets/{id}` of a bound preset."),
+    "WebhookDeactivated": ("command API", "Its last preset or its graph was deleted, or a delivery found the "
+                                          "graph version no longer runnable; ingress then answers 404."),
+    "WebhookDeliveryReceived": ("command API", "An accepted `POST /api/integrations/generic_webhook/webhooks/{id}/"
+                                               "ingress`; version 1 of a stream named after the webhook and the "
+                                               "delivery's key, so a repeat records nothing."),
+    "GraphWebhookAdded": ("command API", "The setup, in the graph's webhook index (uuid5 of the graph id)."),
     "SchedulePaused": ("command API", "`POST /api/schedules/{id}/pause`."),
     "ScheduleResumed": ("command API", "`POST /api/schedules/{id}/resume`."),
-    "ScheduleDeleted": ("command API or scheduler", "`DELETE /api/schedules/{id}`; the graph's delete (same "
-                                                    "command); or a tick finding the graph version no longer "
-                                                    "runnable by the user."),
+    "ScheduleDeleted": ("command API or scheduler", "`DELETE /api/schedules/{id}`; the graph's delete, or an "
+                                                    "admin rejecting the approved store version another user's "
+                                                    "schedule runs (same command); or a tick finding the graph "
+                                                    "version no longer runnable by the user."),
     "ScheduleFired": ("scheduler or command API", "A due tick within the grace period (the scheduler), or "
                                                   "`POST /api/schedules/{id}/run` (manual)."),
     "ScheduleTicksSkipped": ("scheduler", "Due ticks older than the grace period, or older than the latest due "
@@ -379,7 +394,7 @@ FIELD_NOTES: dict[str, str] = {
     "ScheduleCreated.graph_id": "graph the schedule runs", "ScheduleCreated.graph_version": "graph version it runs",
     "ScheduleCreated.agent_name": "the graph version's name when the schedule was made",
     "ScheduleCreated.name": "schedule name", "cron": "5-field cron expression (minute hour day month weekday)",
-    "timezone": "IANA time zone the cron expression is read in",
+    "ScheduleCreated.timezone": "IANA time zone the cron expression is read in",
     "ScheduleCreated.inputs": "run inputs (a preset's merged under the request's)",
     "ScheduleCreated.credentials": "credential references of the runs (ids only, never secrets)",
     "ScheduleCreated.preset_id": "preset whose values were merged in (recorded on each run)",
@@ -392,11 +407,28 @@ FIELD_NOTES: dict[str, str] = {
     "ScheduleRunRefused.execution_id": "the refused fire's run id (no run exists under it)",
     "manual": "started by `POST /api/schedules/{id}/run`, not by the timetable",
     "first_tick_at": "first skipped tick (UTC)", "last_tick_at": "last skipped tick (null when the count was capped)",
-    "ScheduleTicksSkipped.count": "ticks skipped (at most 10 000)", "count_capped": "more ticks were missed than counted",
+    "ScheduleTicksSkipped.count": "ticks skipped (at most 10 000)",
+    "count_capped": "more ticks were missed than counted",
     "handled_until": "every tick at or before this instant is handled",
     "ScheduleTicksSkipped.reason": "`missed`: no scheduler ran in time",
     "ScheduleRunRefused.reason": "`insufficient_credits`, `invalid` or `graph_unavailable`",
     "ScheduleRunRefused.message": "the refusal's message, as execute would answer it",
+    "WebhookRegistered.provider": "`generic_webhook`",
+    "WebhookRegistered.graph_id": "graph the webhook's deliveries run",
+    "WebhookRegistered.graph_version": "graph version they run",
+    "trigger_node_id": "the node that receives each delivery's payload",
+    "secret_sha256": "hex SHA-256 of the webhook's secret (the secret itself is never recorded)",
+    "WebhookPresetBound.preset_id": "preset that now runs on every accepted delivery",
+    "WebhookPresetUnbound.preset_id": "preset that no longer runs", "WebhookPresetUnbound.reason": "`preset_deleted`",
+    "WebhookDeactivated.reason": "`preset_deleted` (its last preset), `graph_deleted` or `graph_unavailable` "
+                                 "(found at ingress)",
+    "WebhookDeliveryReceived.webhook_id": "the webhook that received it",
+    "WebhookDeliveryReceived.payload": "the posted JSON object",
+    "preset_ids": "presets it runs (bound and active when it was accepted)",
+    "idempotency_key": "the sender's `Idempotency-Key` (or `X-Delivery-Id`), null if none",
+    "GraphWebhookAdded.webhook_id": "a webhook that starts the graph (read by the graph's delete)",
+    "PresetCreated.webhook_id": "trigger webhook whose deliveries run the preset (its `inputs` are then the "
+                                "trigger node's config)",
 }
 
 INTRO = f"""# agentloom public event stream
