@@ -162,6 +162,7 @@ async def test_a_preset_gives_its_inputs_under_the_requests(stack, users):
     ({"timezone": "Mars/Olympus"}, 400), ({"timezone": "x" * 65}, 422), ({"name": ""}, 422),
     ({"name": "n" * 201}, 422), ({"inputs": {"nope": 1}}, 400), ({"graph_version": 0}, 422),
     ({"graph_version": 9}, 404), ({"preset_id": "not-a-uuid"}, 400), ({"preset_id": str(uuid.uuid4())}, 404),
+    ({"inputs": {"input_1": "x" * 600_000, "input_2": "y"}}, 413),
 ])
 async def test_bad_schedules_are_refused_with_a_clear_4xx(stack, users, body, status):
     async with stack.client(users["alice"]) as alice:
@@ -171,6 +172,53 @@ async def test_bad_schedules_are_refused_with_a_clear_4xx(stack, users, body, st
         assert r.status_code == status, r.text
         assert "detail" in r.json()
         assert (await alice.get("/api/schedules")).json() == []
+
+
+async def test_a_user_keeps_at_most_100_schedules(stack, users):
+    async with stack.client(users["bob"]) as bob:
+        graph = await graph_of(bob)
+        made = [await schedule_of(bob, graph["id"], cron="0 0 1 1 *") for _ in range(100)]
+        await listed(bob, made[-1]["id"])
+        r = await bob.post(f"/api/graphs/{graph['id']}/schedules", json={"name": "one too many", "cron": "0 0 1 1 *",
+                                                                        "inputs": INPUTS})
+        assert r.status_code == 400 and "at most 100" in r.json()["detail"]
+        assert (await bob.delete(f"/api/schedules/{made[0]['id']}")).status_code == 200
+        await eventually(lambda: _count_is(bob, 99))
+        await schedule_of(bob, graph["id"], cron="0 0 1 1 *")
+
+
+async def _count_is(client, n: int):
+    return len((await client.get("/api/schedules")).json()) == n or None
+
+
+async def test_a_store_agents_schedules_end_when_the_store_stops_publishing_it(stack, users):
+    alice, bob = users["alice"], users["bob"]
+    async with stack.client(alice) as creator, stack.client(bob) as user, \
+            stack.client("schedule-admin", admin=True) as admin:
+        r = await creator.post("/api/store/profile", json={"username": f"sched-{alice[-8:]}", "name": "Maker",
+                                                           "description": "makes agents", "links": []})
+        assert r.status_code == 200, r.text
+        graph = await graph_of(creator)
+        r = await creator.post("/api/store/submissions", json={
+            "graph_id": graph["id"], "graph_version": 1, "slug": "greeter", "name": "Greeter",
+            "sub_heading": "greets", "description": "says hello", "categories": ["fun"]})
+        assert r.status_code == 200, r.text
+        version_id = r.json()["listing_version_id"]
+        assert (await user.post(f"/api/graphs/{graph['id']}/schedules",
+                                json={"name": "x", "cron": "* * * * *", "graph_version": 1})).status_code == 404
+        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": True})
+        assert r.status_code == 200, r.text
+        theirs = await schedule_of(user, graph["id"], graph_version=1)
+        own = await schedule_of(creator, graph["id"])
+        await listed(user, theirs["id"])
+        await listed(creator, own["id"])
+        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": False,
+                                                                                       "comments": "withdrawn"})
+        assert r.status_code == 200, r.text
+        assert (await user.get(f"/api/schedules/{theirs['id']}")).status_code == 404
+        assert (await creator.get(f"/api/schedules/{own['id']}")).json()["status"] == "active"
+        deleted = [e.decode() for e in schedules_store(stack).read_stream(uuid.UUID(theirs["id"]))][-1]
+        assert deleted.reason == "graph_unavailable"
 
 
 async def test_another_users_schedules_and_graphs_are_404(stack, users):

@@ -187,6 +187,17 @@ class ScheduleCommands:
         for row in rows:
             self.end(str(row["schedule_id"]), "graph_deleted", f"Graph #{graph_id} was deleted")
 
+    def end_for_unpublished(self, owner_id: str, graph_id: str, graph_version: int) -> None:
+        """Other users' schedules of a graph version the store no longer publishes end
+        (``after_unpublish`` hook of the store's review); the owner's own schedules stay."""
+        if self.read_models is None:
+            return
+        rows = self.read_models.all("SELECT schedule_id FROM rm_schedules WHERE graph_id = %s AND graph_version = %s "
+                                    "AND user_id <> %s AND status <> 'deleted'", (graph_id, graph_version, owner_id))
+        for row in rows:
+            self.end(str(row["schedule_id"]), "graph_unavailable",
+                     f"Graph #{graph_id} version {graph_version} is no longer published")
+
     def end(self, schedule_id: str, reason: str, message: str) -> None:
         def record(schedule: Schedule) -> None:
             if schedule.user_id is not None and not schedule.deleted:

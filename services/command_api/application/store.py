@@ -41,6 +41,9 @@ class StoreCommands:
         self.store = store
         self.graphs = graphs
         self.library = library
+        # called with (owner id, graph id, version) when a version stops being published, so what
+        # other users set up to run it ends with the decision (their schedules)
+        self.after_unpublish: list[Callable[[str, str, int], None]] = []
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -185,7 +188,15 @@ class StoreCommands:
                 appends.append((publication_id(graph_id, graph_version), publication.stream_version, changed))
             return appends
 
-        return self._on_version(listing_version_id, decide, admin.id)
+        listing = self._on_version(listing_version_id, decide, admin.id)
+        if not approved and self.after_unpublish:
+            version = listing.version(listing_version_id)
+            for graph_id, graph_version in self._published_with(listing.user_id or "", version.graph_id,
+                                                                version.graph_version):
+                if not self.publication(graph_id, graph_version).published:
+                    for hook in self.after_unpublish:
+                        hook(listing.user_id or "", graph_id, graph_version)
+        return listing
 
     def _published_with(self, owner_id: str, graph_id: str, graph_version: int) -> list[tuple[str, int]]:
         """The graph version and, breadth first, the creator's graph versions its AgentExecutor nodes
