@@ -574,6 +574,14 @@ async def main(only: set[str]) -> None:
                 await bench_ws_latency(stack, client)
             if llm_server is not None:
                 await bench_llm(stack, client, llm_server)
+            if wanted("webhooks"):
+                from bench.webhooks import bench_webhook_ingress
+
+                await bench_webhook_ingress(stack, client)
+            if wanted("scheduler"):
+                from bench.schedules import bench_scheduler
+
+                await bench_scheduler(stack, client)
         if wanted("store_search"):  # before api-read: its 50 clients leave no PostgreSQL connection to seed with
             await bench_store_search(stack)
         if wanted("api-read") and last:
