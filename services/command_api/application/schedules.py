@@ -40,7 +40,7 @@ from services.domain.errors import (
 )
 from services.domain.graphs.run_inputs import check_inputs
 from services.domain.schedules.rules import MAX_SCHEDULES_PER_USER, check_name
-from services.domain.schedules.schedule import Fire, Schedule
+from services.domain.schedules.schedule import Fire, Schedule, outcome
 from services.domain.schedules.shapes import schedule_view
 from services.domain.schedules.timetable import check_cron
 from services.domain.users.rules import TIMEZONE_NOT_SET, check_timezone
@@ -63,14 +63,13 @@ class TickOutcome:
 
 def view(schedule: Schedule) -> dict[str, Any]:
     fire = schedule.last_fire
-    outcome = None if fire is None else f"refused: {fire.refused}" if fire.refused else "fired"
     return schedule_view(
         schedule_id=schedule.schedule_id, user_id=schedule.user_id or "", graph_id=schedule.graph_id,
         graph_version=schedule.graph_version, agent_name=schedule.agent_name, name=schedule.name,
         cron=schedule.cron, timezone=schedule.timezone, inputs=schedule.inputs, credentials=schedule.credentials,
         preset_id=schedule.preset_id, status=schedule.status, next_due=schedule.next_due(),
         last_fired_at=fire.tick_at if fire else None, last_execution_id=fire.execution_id if fire else None,
-        last_outcome=outcome, created_at=schedule.created_at)
+        last_outcome=outcome(fire), created_at=schedule.created_at)
 
 
 class ScheduleCommands:

@@ -35,6 +35,7 @@ from services.domain.schedules.ids import tick_run_id
 from services.domain.schedules.timetable import ticks_after
 
 SKIP_COUNT_CAP = 10_000  # ticks counted one by one when recording a long outage
+REFUSED = "refused: "
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class Fire:
     execution_id: str
     manual: bool
     refused: str | None = None
+
+
+def outcome(fire: Fire | None) -> str | None:
+    """What the last fire did, as the REST shapes show it: ``fired`` or ``refused: <reason>``."""
+    if fire is None:
+        return None
+    return f"{REFUSED}{fire.refused}" if fire.refused else "fired"
 
 
 @dataclass
