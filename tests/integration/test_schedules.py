@@ -24,6 +24,8 @@ from tests.integration.helpers import eventually
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
 from tests.integration.test_executions_api import sample_graph
+from tests.integration.test_webhooks import trigger_graph
+from tests.stories.builders import TEXT_GENERATOR_BLOCK
 from tests.stories.postgres import migrated_datastore
 from tests.stories.schedules import ScheduleStories
 from tests.stories.world import World
@@ -176,6 +178,22 @@ async def test_bad_schedules_are_refused_with_a_clear_4xx(stack, users, body, st
                              json={"name": "greet", "cron": "* * * * *", "inputs": INPUTS, **body})
         assert r.status_code == status, r.text
         assert "detail" in r.json()
+        assert (await alice.get("/api/schedules")).json() == []
+
+
+async def test_a_schedule_is_checked_as_a_run_of_its_graph_would_be(stack, users):
+    async with stack.client(users["alice"]) as alice:
+        triggered = (await alice.post("/api/graphs", json={"graph": trigger_graph()})).json()
+        r = await alice.post(f"/api/graphs/{triggered['id']}/schedules", json={"name": "t", "cron": "* * * * *"})
+        assert r.status_code == 400 and "triggered by an external event" in r.json()["detail"], r.text
+        llm = (await alice.post("/api/graphs", json={"graph": {"name": "asks", "nodes": [
+            {"id": "llm", "block_id": TEXT_GENERATOR_BLOCK, "input_default": {"model": "gpt-4o", "prompt": "hi"}}],
+            "links": []}})).json()
+        (slot,) = llm["credentials_input_schema"]["properties"]
+        someone_elses = {"id": str(uuid.uuid4()), "provider": "openai", "type": "api_key", "title": "x"}
+        r = await alice.post(f"/api/graphs/{llm['id']}/schedules", json={
+            "name": "t", "cron": "* * * * *", "credentials": {slot: someone_elses}})
+        assert r.status_code == 400 and r.json()["detail"]["node_errors"], r.text
         assert (await alice.get("/api/schedules")).json() == []
 
 

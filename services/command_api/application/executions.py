@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from schemas.events.executions import ExecutionDeleted, ExecutionQueued
+from schemas.graph import GraphVersionBody
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.group_append import GroupAppender
 from services.domain.errors import (
@@ -105,6 +106,14 @@ class ExecutionCommands:
         state = ExecutionState(str(execution_id))
         state.apply(queued, new.occurred_at)
         return execution_meta(state)
+
+    def check_run(self, user: User, body: GraphVersionBody, credentials_inputs: dict[str, Any]) -> None:
+        """The checks ``execute`` makes of a run that starts without a delivery, made ahead of time
+        for a run that starts later (a schedule's): the version runs (a starting node, no trigger
+        node) and every node can use the credentials it gets (400 with ``node_errors``)."""
+        prepared = self._prepared(body)
+        require_delivery(prepared, None)
+        self._credential_masks(user, prepared, credential_references(credentials_inputs))
 
     def recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
         """The meta of a run queued under a derived id, or None if nothing is recorded under it."""

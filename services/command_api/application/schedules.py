@@ -132,6 +132,7 @@ class ScheduleCommands:
             inputs, credentials = self.presets.for_run(user, preset_id, graph_id, body.version, inputs, credentials)
         else:
             check_inputs(body, inputs, for_run=True)
+        self.executions.check_run(user, body, credentials)
         self._check_count(user)
         schedule = Schedule(str(uuid.uuid4()))
         self._append(schedule, [ScheduleCreated(
