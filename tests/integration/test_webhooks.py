@@ -204,6 +204,31 @@ async def test_deleting_the_graph_ends_its_webhooks(stack, user_ids):
             assert (type(last).__name__, last.reason) == ("WebhookDeactivated", "graph_deleted")
 
 
+async def test_rejecting_the_store_version_ends_other_users_webhooks_on_it(stack, user_ids):
+    alice, bob = user_ids["alice"], user_ids["bob"]
+    async with stack.client(alice) as creator, stack.client(bob) as user, \
+            stack.client("webhook-admin", admin=True) as admin:
+        r = await creator.post("/api/store/profile", json={"username": f"hooks-{alice[-8:]}", "name": "Maker",
+                                                           "description": "makes agents", "links": []})
+        assert r.status_code == 200, r.text
+        graph = await _graph(creator)
+        r = await creator.post("/api/store/submissions", json={
+            "graph_id": graph["id"], "graph_version": 1, "slug": "hook", "name": "Hook", "sub_heading": "on events",
+            "description": "runs on a webhook", "categories": ["tools"]})
+        assert r.status_code == 200, r.text
+        version_id = r.json()["listing_version_id"]
+        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": True})
+        assert r.status_code == 200, r.text
+        theirs, own = await _setup(user, graph["id"]), await _setup(creator, graph["id"])
+        assert (await user.post(_ingress(theirs), json={"n": 1}, headers=_secret(theirs))).status_code == 200
+        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": False})
+        assert r.status_code == 200, r.text
+        last = _events(stack, uuid.UUID(theirs["webhook_id"]))[-1].decode()  # ended by the decision itself
+        assert (type(last).__name__, last.reason) == ("WebhookDeactivated", "graph_unavailable")
+        assert (await user.post(_ingress(theirs), json={"n": 2}, headers=_secret(theirs))).status_code == 404
+        assert (await creator.post(_ingress(own), json={"n": 3}, headers=_secret(own))).status_code == 200
+
+
 async def test_a_triggered_graph_cannot_run_directly(stack, user_ids):
     async with stack.client(user_ids["alice"]) as alice:
         graph = await _graph(alice)

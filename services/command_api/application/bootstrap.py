@@ -77,6 +77,7 @@ class CommandServices:
                                                   self.read_models)
         self.graph_commands.after_delete.append(self.schedule_commands.end_for_graph)
         self.store_commands.after_unpublish.append(self.schedule_commands.end_for_unpublished)
+        self.store_commands.after_unpublish.append(self.webhook_commands.end_for_unpublished)
         self.onboarding_commands = OnboardingCommands(self.stores["users"], self.user_commands,
                                                       ledger=self.ledger if settings.credits_enabled else None,
                                                       rewards=settings.onboarding_rewards)

@@ -117,6 +117,15 @@ class WebhookCommands:
         for webhook_id in rules.graph_webhook_ids(events):
             self._deactivate(webhook_id, rules.GRAPH_DELETED)
 
+    def end_for_unpublished(self, owner_id: str, graph_id: str, graph_version: int) -> None:
+        """``StoreCommands.after_unpublish``: other users' webhooks on a graph version the store no
+        longer publishes end with the decision (the owner's own stay)."""
+        events = [e.decode() for e in self.store.read_stream(rules.graph_webhooks_stream_id(graph_id))]
+        for webhook_id in rules.graph_webhook_ids(events):
+            webhook = self.load(webhook_id)
+            if webhook.active and webhook.user_id != owner_id and webhook.graph_version == graph_version:
+                self._deactivate(webhook_id, rules.GRAPH_UNAVAILABLE)
+
     def preset_deleted(self, user: User, preset: Preset) -> None:
         """``PresetCommands.after_delete``: the preset leaves its webhook, which ends with its last one."""
         if preset.webhook_id is None:
