@@ -192,8 +192,9 @@ RECORDED: dict[str, tuple[str, str]] = {
                                          "webhook's stream."),
     "WebhookPresetBound": ("command API", "The setup's preset is bound (same append as `WebhookRegistered`)."),
     "WebhookPresetUnbound": ("command API", "`DELETE /api/library/presets/{id}` of a bound preset."),
-    "WebhookDeactivated": ("command API", "Its last preset or its graph was deleted, or a delivery found the "
-                                          "graph version no longer runnable; ingress then answers 404."),
+    "WebhookDeactivated": ("command API", "Its last preset or its graph was deleted, an admin rejected the "
+                                          "approved store version another user's webhook runs, or a delivery "
+                                          "found the graph version no longer runnable; ingress then answers 404."),
     "WebhookDeliveryReceived": ("command API", "An accepted `POST /api/integrations/generic_webhook/webhooks/{id}/"
                                                "ingress`; version 1 of a stream named after the webhook and the "
                                                "delivery's key, so a repeat records nothing."),
