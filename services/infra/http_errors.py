@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 from services.domain.errors import (
@@ -94,6 +96,18 @@ def _validation_message(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+DATABASE_RETRY_AFTER_S = 2
+
+
+def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database went away mid-request (a restart, a failover): 503 with ``Retry-After``, so a
+    client retries instead of reading a 500 as a bug. Nothing half-done is left: a command's
+    append is one transaction."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "The database is unavailable right now; retry in a few seconds"},
+                        status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainRefusal)
     async def _refused(_: Request, exc: DomainRefusal) -> JSONResponse:
@@ -106,6 +120,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        return database_unavailable(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

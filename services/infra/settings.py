@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     ws_max_sockets_per_user: int = 20
     # /health turns the relay red when the store head stays ahead of what it published this long.
     health_relay_behind_s: float = 30.0
+    # An execution QUEUED this long, or RUNNING with no event this long, is reported stuck (/health,
+    # /metrics). A node may run for node_timeout_s without an event, hence the larger default.
+    stuck_queued_s: float = Field(default=600.0, gt=0)
+    stuck_running_s: float = Field(default=900.0, gt=0)
 
     # -- users, onboarding and notifications (issue 12) ------------------------------------------
     # Credits granted when an onboarding step is completed, {step: credits}; none by default.

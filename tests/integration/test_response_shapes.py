@@ -352,6 +352,8 @@ async def test_every_documented_body_matches_its_schema(stack):
             await _external(Caller(ext, shapes), graph_id, run_id)
         await _store_writes(api, admin, stack, user)
         await api("GET", "/health")
+        await api("GET", "/health/ready")
+        await api("GET", "/health/live")
         await api("DELETE", "/api/graphs/{graph_id}", graph_id=graph_id)
         assert (await client.delete(f"/api/executions/{run_id}")).status_code == 204
     assert shapes.documented() - shapes.checked == set()

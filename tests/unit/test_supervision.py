@@ -1,0 +1,84 @@
+"""``agentloom up``'s supervisor with fake children: a dead child starts again after a pause that
+doubles while it keeps dying, resets once it ran steadily, and a start that fails is retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.dev import supervision
+from services.dev.supervision import Backoff, Child, Supervisor
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(supervision.time, "monotonic", fake)
+    return fake
+
+
+class Fake(Child):
+    def __init__(self, name: str, failures: int = 0) -> None:
+        self.name, self.running, self.starts, self.failures = name, False, 0, failures
+
+    def start(self) -> None:
+        self.starts += 1
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("port busy")
+        self.running = True
+
+    def alive(self) -> bool:
+        return self.running
+
+    def stop(self, timeout_s: float) -> None:
+        self.running = False
+
+
+def test_backoff_doubles_while_a_child_keeps_dying_and_resets_after_a_steady_run(clock):
+    backoff = Backoff()
+    backoff.started()
+    assert [backoff.died() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    backoff.started()
+    clock.now += supervision.STEADY_S
+    assert backoff.died() == 0.5
+
+
+def test_a_dead_child_is_started_again_after_its_pause(clock):
+    supervisor, child = Supervisor(), Fake("broker")
+    supervisor.start(child)
+    child.running = False
+    supervisor.restart_dead()
+    assert child.starts == 1  # the pause first
+    clock.now += 0.5
+    supervisor.restart_dead()
+    assert child.alive() and child.starts == 2 and supervisor.restarts["broker"] == 1
+    child.running = False  # dies again at once: the next pause is longer
+    supervisor.restart_dead()
+    clock.now += 0.5
+    supervisor.restart_dead()
+    assert child.starts == 2
+    clock.now += 0.5
+    supervisor.restart_dead()
+    assert child.starts == 3 and child.alive()
+
+
+def test_a_failed_start_is_retried_and_nothing_restarts_while_stopping(clock):
+    supervisor, child = Supervisor(), Fake("postgres")
+    supervisor.start(child)
+    child.running, child.failures = False, 1
+    for _ in range(4):  # each pass: a death seen (pause), or a start once the pause is over
+        clock.now += 5
+        supervisor.restart_dead()
+    assert child.alive() and child.starts == 3  # the first, one failed start, then a good one
+    supervisor.stop_all(timeout_s=0.1)
+    assert not child.alive()
+    supervisor.restart_dead()
+    assert not child.alive()
