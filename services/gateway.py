@@ -19,9 +19,11 @@ from services.health import BrokerProbe, check, health_gauges
 from services.infra.auth import TokenVerifier
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
+from services.infra.http_errors import refusals
 from services.infra.settings import Settings, load_settings
 from services.metrics import render as render_metrics
 from services.query_api import app as query_app
+from services.query_api.api.consistency import ReadBehindHeader
 from services.query_api.api.deps import ReadPool
 
 BACKGROUND_COMPONENTS = ["relay", "projector", "executor", "notifier", "scheduler"]
@@ -62,8 +64,9 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
     app = FastAPI(title="agentloom", version="0.1.0", lifespan=lifespan)
     command_app.configure(app, settings)
     verifier = use_token_verifier(app, TokenVerifier(settings))
+    app.add_middleware(ReadBehindHeader)
     for router in [*command_app.routers(), *query_app.routers(settings, verifier)]:
-        app.include_router(router)
+        app.include_router(router, responses=refusals(503))  # the database away, or reads behind
 
     broker = BrokerProbe(settings)
 

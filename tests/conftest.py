@@ -82,9 +82,9 @@ def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Setting
     overrides.setdefault("local_mode", True)
     # A killed consumer's partitions move after 3 s instead of 10: the kill -9 tests wait that long.
     overrides.setdefault("kafka_session_timeout_ms", 3_000)
+    overrides.setdefault("read_fence_timeout_s", 5.0)
     return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
-                    topic_prefix=f"t{suffix}", topic_partitions=4, read_fence_timeout_s=5.0,
-                    **no_system_keys, **overrides)
+                    topic_prefix=f"t{suffix}", topic_partitions=4, **no_system_keys, **overrides)
 
 
 def drop_schema(database_url: str, schema: str) -> None:

@@ -30,7 +30,7 @@ from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
-from services.infra.http_errors import database_unavailable, install_error_handlers
+from services.infra.http_errors import database_unavailable, install_error_handlers, refusals
 from services.infra.settings import Settings, load_settings
 
 __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app", "routers"]
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     configure(app, settings)
     use_token_verifier(app, TokenVerifier(settings))
     for router in routers():
-        app.include_router(router)
+        app.include_router(router, responses=refusals(503))  # the database away
     return app
 
 

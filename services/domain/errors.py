@@ -54,5 +54,12 @@ class PayloadTooLarge(DomainRefusal):
     """What the command would record is over the event size limit."""
 
 
+class Unavailable(DomainRefusal):
+    """A truthful answer cannot be given right now (the read models are behind what was recorded);
+    retry shortly. Never a reason to answer with stale data as if it were current."""
+
+    retry_after_s = 1
+
+
 class TimedOut(DomainRefusal):
     """Gave up waiting for an outcome, which may still come."""

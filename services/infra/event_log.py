@@ -40,6 +40,12 @@ def head_expression(context: str) -> str:
     return f"(SELECT coalesce(max(notification_id), 0) FROM {_table(context)})"  # noqa: S608 - checked name
 
 
+def stream_version_expression(context: str) -> str:
+    """SQL for one stream's latest version (0 when empty; the stream id is ``%(stream_id)s``)."""
+    return (f"(SELECT coalesce(max(originator_version), 0) FROM {_table(context)} "  # noqa: S608 - checked name
+            "WHERE originator_id = %(stream_id)s)")
+
+
 async def _fetch(conn: AsyncConnection, sql: str, params: Sequence) -> list[tuple]:
     async with conn.cursor(row_factory=tuple_row) as cur:
         return await (await cur.execute(sql, params)).fetchall()

@@ -34,6 +34,7 @@ from services.domain.errors import (
     PayloadTooLarge,
     PreconditionRequired,
     TimedOut,
+    Unavailable,
 )
 from services.infra.auth import AuthError
 
@@ -47,6 +48,7 @@ STATUS_BY_KIND: dict[type[DomainRefusal], int] = {
     ConflictError: 409,
     PayloadTooLarge: 413,
     PreconditionRequired: 428,
+    Unavailable: 503,
     TimedOut: 504,
     DomainRefusal: 400,  # a refusal of no particular kind is bad input
 }
@@ -77,6 +79,9 @@ REFUSALS: dict[int, str] = {
     413: "Request body over the size limit",
     428: "Something must be done first (a store submission needs a store profile)",
     429: "Too many requests; Retry-After says when to try again",
+    503: "Unavailable right now (the database is away, or the read models are behind what was recorded, "
+         "past the read fence's wait): Retry-After says when to try again; reads may ask for "
+         "`consistency=eventual` to take what the read models hold",
     504: "Gave up waiting for the outcome",
 }
 # What any route taking a JSON body can answer before the route runs (``BodyLimitMiddleware``).
@@ -111,7 +116,8 @@ def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainRefusal)
     async def _refused(_: Request, exc: DomainRefusal) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=status_of(exc))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable) else None
+        return JSONResponse({"detail": exc.detail}, status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:

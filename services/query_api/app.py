@@ -15,7 +15,7 @@ from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
-from services.infra.http_errors import install_error_handlers
+from services.infra.http_errors import install_error_handlers, refusals
 from services.infra.settings import Settings, load_settings
 from services.query_api.api import (
     api_keys,
@@ -30,6 +30,7 @@ from services.query_api.api import (
     schedules,
     store,
 )
+from services.query_api.api.consistency import ReadBehindHeader
 from services.query_api.ws import endpoint as ws_endpoint
 from services.query_api.ws.hub import Hub
 
@@ -69,9 +70,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # reads take no bodies; the middleware refuses query strings no text parameter can carry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(ReadBehindHeader)
     verifier = use_token_verifier(app, TokenVerifier(settings))
     for router in routers(settings, verifier):
-        app.include_router(router)
+        app.include_router(router, responses=refusals(503))
     return app
 
 

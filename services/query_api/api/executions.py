@@ -11,23 +11,24 @@ from services.domain.errors import NotFoundError
 from services.domain.executions.shapes import GraphExecutionMeta, GraphExecutionWithNodes
 from services.infra.http import MAX_PAGE, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
-from services.query_api.api.deps import ReadPool, fenced
+from services.query_api.api.deps import ReadPool, fenced, fenced_stream, path_stream
 from services.query_api.api.responses import GraphExecutionsPage
 from services.query_api.read_models import executions as rm
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401),
-                       dependencies=[Depends(fenced("executions"))])
+    router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401))
+    listed = [Depends(fenced("executions"))]
+    one = [Depends(fenced_stream("executions", path_stream("graph_exec_id")))]  # waits for that run only
 
     @router.get("/executions", summary="The caller's executions, newest first",
-                response_model=list[GraphExecutionMeta])
+                response_model=list[GraphExecutionMeta], dependencies=listed)
     async def list_all(user: CurrentUser, pool: ReadPool) -> Response:
         executions, _total = await rm.list_executions(pool, user.id)
         return json_response(executions)
 
     @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated",
-                response_model=GraphExecutionsPage, responses=refusals(400))
+                response_model=GraphExecutionsPage, responses=refusals(400), dependencies=listed)
     async def list_for_graph(graph_id: UuidPath, user: CurrentUser, pool: ReadPool,
                              page: int = Query(1, ge=1, le=MAX_PAGE),
                              page_size: int = Query(25, ge=1, le=100)) -> Response:
@@ -38,7 +39,7 @@ def build_router() -> APIRouter:
             "current_page": page, "page_size": page_size}})
 
     @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions",
-                response_model=GraphExecutionWithNodes, responses=refusals(400, 404))
+                response_model=GraphExecutionWithNodes, responses=refusals(400, 404), dependencies=one)
     async def get_one(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
         found = await rm.get_execution(pool, user.id, parse_uuid(graph_exec_id, "graph_exec_id"),
                                        parse_uuid(graph_id, "graph_id"))
@@ -47,7 +48,7 @@ def build_router() -> APIRouter:
         return json_response(found)
 
     @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions",
-                response_model=GraphExecutionWithNodes, responses=refusals(400, 404))
+                response_model=GraphExecutionWithNodes, responses=refusals(400, 404), dependencies=one)
     async def get_by_id(graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
         found = await rm.get_execution(pool, user.id, parse_uuid(graph_exec_id, "graph_exec_id"))
         if found is None:

@@ -14,9 +14,8 @@ from services.domain.graphs.shapes import GraphMeta, GraphModel
 from services.infra.auth import User
 from services.infra.http import MAX_VERSION, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
-from services.query_api.api.deps import ReadPool, fenced
+from services.query_api.api.deps import ReadPool, fenced, fenced_stream, path_stream, require_fresh
 from services.query_api.read_models import graphs as rm
-from services.query_api.read_models.fence import wait_for_read_models
 
 
 async def _one(request: Request, pool: ReadPool, user: User, graph_id: str, version: int | None,
@@ -27,7 +26,7 @@ async def _one(request: Request, pool: ReadPool, user: User, graph_id: str, vers
     model = await rm.get_version(pool, user.id, graph_id, version)
     if model is not None:
         return strip_for_export(model) if export else model
-    await wait_for_read_models(pool, "store", request.app.state.read_fence_timeout_s)
+    await require_fresh(request, pool, "store")
     published = await rm.get_published(pool, graph_id, version)
     if published is None:
         suffix = f" v{version}" if version is not None else ""
@@ -36,28 +35,29 @@ async def _one(request: Request, pool: ReadPool, user: User, graph_id: str, vers
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=refusals(401),
-                       dependencies=[Depends(fenced("graphs"))])
+    router = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=refusals(401))
+    one = [Depends(fenced_stream("graphs", path_stream("graph_id")))]  # waits for that graph only
 
-    @router.get("", summary="List the caller's graphs (active versions)", response_model=list[GraphMeta])
+    @router.get("", summary="List the caller's graphs (active versions)", response_model=list[GraphMeta],
+                dependencies=[Depends(fenced("graphs"))])
     async def list_graphs(user: CurrentUser, pool: ReadPool) -> Response:
         return json_response([graph_meta(m) for m in await rm.list_active(pool, user.id)])
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)",
-                response_model=GraphModel, responses=refusals(400, 404))
+                response_model=GraphModel, responses=refusals(400, 404), dependencies=one)
     async def get_graph(graph_id: UuidPath, request: Request, user: CurrentUser, pool: ReadPool,
                         version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
                         for_export: bool = False) -> Response:
         return json_response(await _one(request, pool, user, graph_id, version, for_export))
 
     @router.get("/{graph_id}/versions/{version}", summary="Get one version of a graph", response_model=GraphModel,
-                responses=refusals(400, 404))
+                responses=refusals(400, 404), dependencies=one)
     async def get_graph_version(graph_id: UuidPath, request: Request, user: CurrentUser, pool: ReadPool,
                                 version: int = Path(ge=1, le=MAX_VERSION)) -> Response:
         return json_response(await _one(request, pool, user, graph_id, version, False))
 
     @router.get("/{graph_id}/versions", summary="Every version of a graph, newest first",
-                response_model=list[GraphModel], responses=refusals(400, 404))
+                response_model=list[GraphModel], responses=refusals(400, 404), dependencies=one)
     async def list_versions(graph_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
         versions = await rm.all_versions(pool, user.id, parse_uuid(graph_id, "graph_id"))
         if not versions:

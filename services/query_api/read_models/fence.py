@@ -4,7 +4,9 @@ The query API captures the store's head position when a request arrives and wait
 ``read_fence_timeout_s``) until the relay has published past it and, on every partition the
 relay wrote to, the projector has applied either everything the relay published there or
 something past the head. So a client that wrote and then reads sees its write, whichever API
-instance it talks to, without carrying a token. After the timeout the read is served as is.
+instance it talks to, without carrying a token. A read of one stream (an execution, a graph, a
+user's ledger) waits for that stream only (``wait_for_stream``). A fence not met in time is the
+caller's to report (503, ``api/deps.py``): stale data is never served as current.
 """
 
 from __future__ import annotations
@@ -100,6 +102,48 @@ def _checks(pool: AsyncConnectionPool, context: str) -> _SharedChecks:
     if context not in by_context:
         by_context[context] = _SharedChecks(pool, context)
     return by_context[context]
+
+
+_STREAM_CHECK = """
+SELECT {version} AS recorded,
+       coalesce((SELECT version FROM projection_streams WHERE projection = %(projection)s
+                 AND stream_id = %(stream_id)s), 0) AS applied
+"""
+
+_BEHIND = """
+SELECT {head} - coalesce((SELECT max(position) FROM projection_partitions
+                          WHERE projection = %(projection)s AND log = %(log)s), 0)
+"""
+
+
+async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, timeout_s: float) -> int:
+    """Block until the read models hold every event recorded on one stream before the call; the
+    events still missing when ``timeout_s`` ran out (0: the fence is met). Two point lookups per
+    try, whatever else the store is recording: another user's writes never hold this read up."""
+    sql = _STREAM_CHECK.format(version=event_log.stream_version_expression(context))
+    params = {"projection": PROJECTION_NAME, "stream_id": stream_id}
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    recorded = None
+    while True:
+        async with pool.connection() as conn:
+            row = await (await conn.execute(sql, params)).fetchone()
+        recorded = row[0] if recorded is None else recorded  # what was recorded when the read arrived
+        if row[1] >= recorded:
+            return 0
+        if time.monotonic() > deadline:
+            return int(recorded - row[1])
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+
+
+async def events_behind(pool: AsyncConnectionPool, context: str) -> int:
+    """At least how many of the context's recorded events the read models do not hold yet: those
+    after the newest one applied (what an eventual read is told)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(_BEHIND.format(head=event_log.head_expression(context)),
+                                        {"projection": PROJECTION_NAME, "log": context})).fetchone()
+    return max(0, int(row[0]))
 
 
 async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_s: float) -> bool:
