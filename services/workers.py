@@ -55,10 +55,13 @@ async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
+    """The schedules' ticks and the stuck-run watchdog: the two time-driven jobs, side by side."""
     from services.scheduler.service import SchedulerService
+    from services.scheduler.watchdog import StuckRunWatchdog
 
     service = SchedulerService(settings)
-    await asyncio.gather(beat(settings, "scheduler", service.status, stop), service.run(stop))
+    watchdog = StuckRunWatchdog(settings, service.services.stores["executions"], service.read_models)
+    await asyncio.gather(beat(settings, "scheduler", service.status, stop), service.run(stop), watchdog.run(stop))
 
 
 RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_executor, "notifier": run_notifier,

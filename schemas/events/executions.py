@@ -158,6 +158,17 @@ class ExecutionTerminated(ExecutionEvent):
     stats: ExecutionStats
 
 
+class ExecutionStuckDetected(ExecutionEvent):
+    """The run made no progress for longer than its status allows (QUEUED: waiting to start,
+    RUNNING: no event at all). Recorded once per status by the watchdog, so the run's history says
+    so; when the watchdog is set to end stuck runs, the run's end follows in the same append."""
+
+    TYPE: ClassVar[str] = "ExecutionStuckDetected"
+    status: str
+    idle_s: float
+    deadline_s: float
+
+
 class ExecutionDeleted(ExecutionEvent):
     """The owner deleted the execution from their history (soft delete: the events stay)."""
 

@@ -121,6 +121,11 @@ RECORDED: dict[str, tuple[str, str]] = {
     "ExecutionStopRequested": ("command API; executor for child runs",
                                "`POST /api/graphs/{id}/executions/{exec_id}/stop`, or a parent run stopping "
                                "its children. Not recorded once the execution has ended."),
+    "ExecutionStuckDetected": ("watchdog (scheduler process)", "The run was QUEUED longer than "
+                                                               "`stuck_queued_s`, or RUNNING with no event for "
+                                                               "`stuck_running_s`; once per status. With "
+                                                               "`stuck_fail_runs` its `NodeTerminated` and "
+                                                               "`ExecutionFailed` follow in the same append."),
     "ExecutionDeleted": ("command API", "`DELETE /api/executions/{exec_id}`: the owner hides the run from "
                                         "lists and reads (soft delete; the history stays)."),
     "NodeInputAdded": ("executor", "A node output was routed over a link to an input pin."),
@@ -391,6 +396,9 @@ FIELD_NOTES: dict[str, str] = {
     "StoredLink.id": "link id", "source_id": "source node id", "sink_id": "sink node id",
     "source_name": "output pin of the source", "sink_name": "input pin of the sink",
     "is_static": "static link: the latest value is reused by every later execution of the sink",
+    "ExecutionStuckDetected.status": "the status it was stuck in (`QUEUED` or `RUNNING`)",
+    "idle_s": "seconds since the run's newest event when it was found",
+    "deadline_s": "the limit for that status, in seconds",
     "ScheduleCreated.user_id": "owner of the schedule (its runs are theirs)",
     "ScheduleCreated.graph_id": "graph the schedule runs", "ScheduleCreated.graph_version": "graph version it runs",
     "ScheduleCreated.agent_name": "the graph version's name when the schedule was made",

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     # /metrics). A node may run for node_timeout_s without an event, hence the larger default.
     stuck_queued_s: float = Field(default=600.0, gt=0)
     stuck_running_s: float = Field(default=900.0, gt=0)
+    # The watchdog (in the scheduler process) records each stuck run in its history; with this on
+    # it also ends it: open nodes TERMINATED, the run FAILED with a message saying why.
+    stuck_fail_runs: bool = False
+    watchdog_every_s: float = Field(default=10.0, gt=0, le=3600)
 
     # -- users, onboarding and notifications (issue 12) ------------------------------------------
     # Credits granted when an onboarding step is completed, {step: credits}; none by default.

@@ -19,6 +19,7 @@ from schemas.events.executions import (
     ExecutionStarted,
     ExecutionStats,
     ExecutionStopRequested,
+    ExecutionStuckDetected,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
@@ -83,6 +84,7 @@ class ExecutionState:
     ended_at: datetime | None = None
     stats: ExecutionStats | None = None
     node_execs: dict[str, NodeExec] = field(default_factory=dict)
+    stuck_flagged: set[str] = field(default_factory=set)  # statuses the watchdog found stuck
     _counter: int = 0
 
     @classmethod
@@ -138,6 +140,10 @@ def _deleted(s: ExecutionState, e: ExecutionDeleted, at) -> None:
     s.deleted = True
 
 
+def _stuck(s: ExecutionState, e: ExecutionStuckDetected, at) -> None:
+    s.stuck_flagged.add(e.status)
+
+
 def _input(s: ExecutionState, e: NodeInputAdded, at) -> None:
     ne = s.node_execs.get(e.node_exec_id)
     if ne is None:
@@ -187,6 +193,7 @@ _HANDLERS = {
     ExecutionStarted: _started,
     ExecutionStopRequested: _stop,
     ExecutionDeleted: _deleted,
+    ExecutionStuckDetected: _stuck,
     NodeInputAdded: _input,
     NodeQueued: _node_queued,
     NodeStarted: _node_started,
