@@ -9,7 +9,9 @@ A component is red, with a reason, when:
 - a consumer has open dead letters, or a relay has left recorded events unpublished for longer than
   ``health_relay_behind_s`` (a wedged relay still heartbeats);
 - executions are stuck: QUEUED longer than ``stuck_queued_s`` or RUNNING with no event for longer
-  than ``stuck_running_s`` (their ids are named, a few at a time).
+  than ``stuck_running_s`` (their ids are named, a few at a time);
+- ``agentloom up`` reports a child of its down (died and not ready again yet): a killed process's
+  last heartbeat stays fresh for a few seconds, this closes that gap.
 
 Liveness (``/health/live``) is only "this process answers": an orchestrator restarts a process that
 fails it, and must not restart the API because the database is away.
@@ -37,6 +39,7 @@ class Report:
     ok: bool = True
     stuck: dict[str, int] = field(default_factory=lambda: {"QUEUED": 0, "RUNNING": 0})
     problems: list[tuple[str, str]] = field(default_factory=list)  # (component, reason), applied last
+    supervised_down: list[str] = field(default_factory=list)  # children agentloom up is restarting
 
     def red(self, component: str, reason: str) -> None:
         entry = self.components.setdefault(component, {"ready": False})
@@ -109,6 +112,7 @@ async def check(pool, settings: Settings, broker: BrokerProbe, expected: list[st
                 report.components["database"] = {"ready": True}
                 await _consumers(conn, settings, report)
             report.components.update(await component_status(pool, expected))
+            report.supervised_down = _supervised_down(report.components.pop("supervisor", None))
         for component, reason in report.problems:  # stuck whatever its heartbeat says
             report.red(component, reason)
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
@@ -120,13 +124,21 @@ async def check(pool, settings: Settings, broker: BrokerProbe, expected: list[st
     report.components["broker"] = {"ready": problem is None}
     if problem:
         report.red("broker", problem)
+    for name in report.supervised_down:  # what agentloom up saw die and is bringing back
+        report.red(name, "the process died; agentloom up is restarting it")
     for name in expected:  # a component with no fresh heartbeat says why
         entry = report.components.setdefault(name, {"ready": False, "instances": 0})
         if database_up and not entry.get("instances"):
             report.red(name, "no heartbeat in the last 5 s (process down or wedged)")
-    report.ok = not report.problems and all(entry.get("ready") for name, entry in report.components.items()
-                                            if name in {*expected, "database", "broker", "executions"})
+    counted = {*expected, "database", "broker", "executions"}
+    report.ok = not report.problems and not report.supervised_down and all(
+        entry.get("ready") for name, entry in report.components.items() if name in counted)
     return report
+
+
+def _supervised_down(entry: dict[str, Any] | None) -> list[str]:
+    """The children a fresh supervisor heartbeat (``agentloom up``) says are down."""
+    return sorted({name for details in (entry or {}).get("details") or [] for name in details.get("down", [])})
 
 
 async def _consumers(conn, settings: Settings, report: Report) -> None:

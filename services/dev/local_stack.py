@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from services.dev.supervision import BrokerChild, PostgresChild, ServiceChild, Supervisor
+from services.dev.supervisor_beat import SupervisorBeat
 from services.infra.settings import Settings, data_dir, local_secret
 
 CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
@@ -83,19 +84,24 @@ def up(port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     url = f"http://127.0.0.1:{port}"
+    beat = None
     try:
         _prepare(settings)
         for name in CHILDREN:
             supervisor.start(ServiceChild(name, env, logs, port))
+        beat = SupervisorBeat(settings, supervisor)
         announced = False
         while not stop["flag"]:
             supervisor.restart_dead()
+            beat.beat()
             if not announced and _healthy(url):
                 _announce(settings, url, logs)
                 announced = True
-            time.sleep(0.5)
+            time.sleep(0.25)
     finally:
         print("agentloom: stopping", flush=True)
+        if beat is not None:
+            beat.close()
         supervisor.stop_all()
     return 0
 

@@ -68,6 +68,7 @@ class ServiceChild(Child):
     def __init__(self, name: str, env: dict[str, str], logs: Path, port: int) -> None:
         self.name, self.env, self.logs, self.port = name, env, logs, port
         self.proc: subprocess.Popen | None = None
+        self.beats = name != "api"  # background services report ready in a heartbeat; the API does not
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "services.cli.main", "serve", self.name]
@@ -169,12 +170,17 @@ class PostgresChild(Child):
 
 
 class Supervisor:
-    """Starts children in order and restarts any that died, with a backoff per child."""
+    """Starts children in order and restarts any that died, with a backoff per child.
+
+    A child that died is *down* until it is back: a process running again, and for a service, its
+    new process reporting ready in its heartbeat (``ready_pids``: the pids whose heartbeat says
+    ready). ``down()`` names them, for ``/health`` to say which component is recovering."""
 
     def __init__(self) -> None:
         self.children: list[Child] = []
         self.backoff: dict[str, Backoff] = {}
         self.restarts: dict[str, int] = {}
+        self.recovering: set[str] = set()
         self.stopping = False
 
     def start(self, child: Child) -> None:
@@ -187,10 +193,20 @@ class Supervisor:
         self.backoff[child.name].started()
         child.start()
 
+    def down(self, ready_pids: set[int]) -> list[str]:
+        """Children that died and are not back yet (a revived service counts once it is ready)."""
+        for child in self.children:
+            if child.name in self.recovering and child.alive():
+                pid = getattr(getattr(child, "proc", None), "pid", None)
+                if not (isinstance(child, ServiceChild) and child.beats) or pid in ready_pids:
+                    self.recovering.discard(child.name)
+        return sorted(self.recovering | {c.name for c in self.children if not c.alive()})
+
     def restart_dead(self) -> None:
         for child in self.children:
             if self.stopping or child.alive():
                 continue
+            self.recovering.add(child.name)
             backoff = self.backoff[child.name]
             if backoff.not_before <= backoff.started_at:  # a new death: schedule its restart
                 pause = backoff.died()

@@ -240,8 +240,7 @@ def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
             x += RUNS_PER_FAULT
             killed_at = time.monotonic()
             os.kill(pid_of(), signal.SIGKILL)
-            if name == "postgres":
-                _red_while_the_database_is_down(local_stack)
+            _red_during_the_fault(local_stack, {"postgres": "database"}.get(name, name))
             batch |= _queue(client, gid, range(x, x + RUNS_PER_FAULT // 2))  # accepted during the fault
             x += RUNS_PER_FAULT // 2
             _finished(client, gid, batch)
@@ -271,17 +270,20 @@ def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
     assert _wait_health(local_stack)["status"] == "ok"
 
 
-def _red_while_the_database_is_down(local_stack) -> None:
+def _red_during_the_fault(local_stack, component: str) -> None:
+    """/health turns red naming the killed component (before it is back)."""
     deadline = time.monotonic() + 10
+    last = None
     while time.monotonic() < deadline:
         try:
             r = httpx.get(f"{local_stack['base']}/health", timeout=10)
         except httpx.HTTPError:
             continue
-        if r.status_code == 503 and not r.json()["components"]["database"]["ready"]:
+        last = r.json()
+        if r.status_code == 503 and not last["components"].get(component, {}).get("ready", True):
             return
-        time.sleep(0.05)
-    raise AssertionError("/health never said the database was down")
+        time.sleep(0.02)
+    raise AssertionError(f"/health never said {component} was down: {last}")
 
 
 async def _read_models_equal_a_rebuild(stack) -> None:

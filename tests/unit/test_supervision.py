@@ -82,3 +82,24 @@ def test_a_failed_start_is_retried_and_nothing_restarts_while_stopping(clock):
     assert not child.alive()
     supervisor.restart_dead()
     assert not child.alive()
+
+
+def test_a_revived_service_is_down_until_its_new_process_reports_ready(clock):
+    class Service(Fake, supervision.ServiceChild):
+        beats = True
+
+        def __init__(self, name):
+            Fake.__init__(self, name)
+            self.proc = type("P", (), {"pid": 4242})()
+
+    supervisor, executor, broker = Supervisor(), Service("executor"), Fake("broker")
+    supervisor.start(executor)
+    supervisor.start(broker)
+    assert supervisor.down(set()) == []
+    executor.running = broker.running = False
+    supervisor.restart_dead()
+    assert supervisor.down(set()) == ["broker", "executor"]
+    clock.now += 1
+    supervisor.restart_dead()  # both running again
+    assert supervisor.down(set()) == ["executor"]  # the broker is back; the executor is not ready yet
+    assert supervisor.down({4242}) == []
