@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench chaos clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3)"; exit 1; }
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# random kill -9 faults against the local stack for MINUTES (default 5), then a summary table
+chaos: $(STAMP)
+	$(BIN)/python -m tests.e2e.chaos_kit --minutes $${MINUTES:-5}
 
 clean:
 	rm -rf $(VENV) .agentloom

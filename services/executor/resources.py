@@ -57,7 +57,7 @@ class ExecutorResources:
         executions = EventStore(datastore, "executions", max_event_bytes=settings.max_event_bytes)
         writer = GroupCommitWriter(executions)
         writer.start()
-        kv_pool = db.make_async_pool(settings, min_size=1, max_size=6)
+        kv_pool = db.make_async_pool(settings, min_size=1, max_size=6, check=True)  # a block's own storage
         await kv_pool.open()
         # Node numbers (the surcharge count) are taken for every node: a pool of their own whose
         # commits skip the WAL flush, so they never queue behind blob or key-value writes.

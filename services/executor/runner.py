@@ -46,6 +46,7 @@ from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
 from services.executor.scheduling.limits import RunLimitExceeded
 from services.executor.scheduling.planner import Planner
 from services.infra import blobs
+from services.infra.deadletters import is_transient_db_error
 from services.infra.execution_refs import Externaliser, encode, state_refs
 from services.infra.settings import Settings
 
@@ -240,6 +241,7 @@ class ExecutionRunner:
         error: str | None = None
         finished_early = False
         held = False
+        in_block = False
         try:
             if block_cls is None:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
@@ -252,6 +254,7 @@ class ExecutionRunner:
             if not await self._charged(ne, ctx):
                 return
             block = block_cls()
+            in_block = True
             if ctx.dry_run and block_cls.external_effects:
                 ctx.stats["dry_run"] = True
                 outputs = block.simulate(self._block_input(ne), ctx)
@@ -265,7 +268,11 @@ class ExecutionRunner:
             raise
         except RunLimitExceeded as exc:  # a sub-graph tree limit: the node and the whole run fail
             error = self._fatal = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a failing block fails its node, not the graph
+        except Exception as exc:  # a failing block fails its node, not the graph
+            if not in_block and is_transient_db_error(exc):
+                # the platform's own trouble before the block ran (resolving credentials, charging,
+                # numbering with the database away): not the node's failure; the run resumes later
+                raise
             error = str(exc) or type(exc).__name__
         finally:
             if held:

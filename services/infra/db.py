@@ -50,15 +50,21 @@ async def aconnect(settings: Settings, **kwargs: Any) -> psycopg.AsyncConnection
 
 
 def make_async_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = None,
-                    durable_commits: bool = True) -> AsyncConnectionPool:
+                    durable_commits: bool = True, check: bool = False) -> AsyncConnectionPool:
     """Autocommit connections. ``durable_commits=False`` is for bookkeeping whose loss in a
-    database crash is harmless (counters): its commits do not wait for the WAL flush."""
+    database crash is harmless (counters): its commits do not wait for the WAL flush.
+
+    Connections are tested as they are handed out only with ``check`` (a round trip each time):
+    most pools serve hot paths (reads, a statement per node), where after a database restart a
+    dropped connection fails the one statement it is used for (a request answers 503 with
+    Retry-After; a consumer resumes) and the pool discards it. A pool whose failures would land in
+    a user's results (the key/value blocks) checks."""
     info = conninfo(settings)
     options = _search_path_options(settings) + ("" if durable_commits else " -c synchronous_commit=off")
     return AsyncConnectionPool(
         kwargs={**info, "options": options, "autocommit": True},
         min_size=min_size, max_size=max_size or settings.db_pool_size, open=False,
-        check=AsyncConnectionPool.check_connection,  # a connection the server dropped is replaced, not handed out
+        check=AsyncConnectionPool.check_connection if check else None,
     )
 
 

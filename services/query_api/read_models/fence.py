@@ -116,25 +116,50 @@ SELECT {head} - coalesce((SELECT max(position) FROM projection_partitions
 """
 
 
+class _StreamChecks(_SharedChecks):
+    """The same sharing for one stream's fence (many clients polling one run share each check);
+    dropped from the registry once idle, so it holds only streams being read right now."""
+
+    def __init__(self, pool: AsyncConnectionPool, context: str, stream_id) -> None:
+        super().__init__(pool, context)
+        self.sql = _STREAM_CHECK.format(version=event_log.stream_version_expression(context))
+        self.params = {"projection": PROJECTION_NAME, "stream_id": stream_id}
+
+    async def _query(self) -> tuple[int, bool]:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(self.sql, self.params)).fetchone()
+        return int(row[0]), int(row[1])
+
+    @property
+    def idle(self) -> bool:
+        return self.running is None and self.waiting is None
+
+
+_streams: weakref.WeakKeyDictionary[AsyncConnectionPool, dict[tuple, _StreamChecks]] = weakref.WeakKeyDictionary()
+
+
 async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, timeout_s: float) -> int:
     """Block until the read models hold every event recorded on one stream before the call; the
     events still missing when ``timeout_s`` ran out (0: the fence is met). Two point lookups per
     try, whatever else the store is recording: another user's writes never hold this read up."""
-    sql = _STREAM_CHECK.format(version=event_log.stream_version_expression(context))
-    params = {"projection": PROJECTION_NAME, "stream_id": stream_id}
+    key = (context, str(stream_id))
+    by_stream = _streams.setdefault(pool, {})
+    checks = by_stream.get(key) or by_stream.setdefault(key, _StreamChecks(pool, context, stream_id))
+    try:
+        recorded, applied = await checks.check()  # what was recorded when the read arrived
+    finally:
+        if checks.idle and by_stream.get(key) is checks:
+            del by_stream[key]
     deadline = time.monotonic() + timeout_s
     delay = 0.005
-    recorded = None
-    while True:
-        async with pool.connection() as conn:
-            row = await (await conn.execute(sql, params)).fetchone()
-        recorded = row[0] if recorded is None else recorded  # what was recorded when the read arrived
-        if row[1] >= recorded:
-            return 0
+    while applied < recorded:
         if time.monotonic() > deadline:
-            return int(recorded - row[1])
+            return int(recorded - applied)
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 0.05)
+        async with pool.connection() as conn:
+            applied = (await (await conn.execute(checks.sql, checks.params)).fetchone())[1]
+    return 0
 
 
 async def events_behind(pool: AsyncConnectionPool, context: str) -> int:
