@@ -178,7 +178,15 @@ def finished(http: httpx.Client, gid: str, runs: dict[str, int], timeout_s: floa
                 done[exec_id] = r.json()
         time.sleep(0.2)
     missing = set(runs) - set(done)
-    assert not missing, f"{len(missing)} acknowledged runs never finished"
+    if missing:
+        seen = {}
+        for exec_id in list(missing)[:5]:
+            try:
+                r = http.get(f"/api/executions/{exec_id}", params={"consistency": "eventual"})
+                seen[exec_id] = (r.status_code, r.json().get("status"))
+            except httpx.HTTPError as exc:
+                seen[exec_id] = repr(exc)
+        raise AssertionError(f"{len(missing)} acknowledged runs never finished: {seen}")
     return done
 
 
@@ -285,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             while time.monotonic() < deadline:
                 name = rng.choice(list(COMPONENT))
                 before, during = rng.randint(2, 12), rng.randint(0, 6)
+                print(f"  kill -9 {name} ({before} runs queued before, {during} during)", flush=True)
                 batch, figure = fault(stack, http, gid, name, range(x, x + before), range(x + before,
                                                                                       x + before + during))
                 x += before + during
