@@ -61,3 +61,24 @@ def append_versions(store: EventStore, streams: int, per_stream: int) -> list[uu
     for v in range(1, per_stream + 1):
         store.append([NewEvent(sid, v, ActiveVersionSet(version=v), user_id="u1") for sid in ids])
     return ids
+
+
+async def publish(creator, admin, graph_id: str, *, username: str, slug: str) -> str:
+    """The creator's graph version 1 submitted to the store (a profile first) and approved by an
+    admin, so other users may run it; the listing version's id (``review(admin, id, False)`` to
+    stop publishing it)."""
+    r = await creator.post("/api/store/profile", json={"username": username, "name": "Maker",
+                                                       "description": "makes agents", "links": []})
+    assert r.status_code == 200, r.text
+    r = await creator.post("/api/store/submissions", json={
+        "graph_id": graph_id, "graph_version": 1, "slug": slug, "name": slug.title(), "sub_heading": "an agent",
+        "description": "does one thing", "categories": ["tools"]})
+    assert r.status_code == 200, r.text
+    version_id = r.json()["listing_version_id"]
+    await review(admin, version_id, True)
+    return version_id
+
+
+async def review(admin, version_id: str, approved: bool) -> None:
+    r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": approved})
+    assert r.status_code == 200, r.text

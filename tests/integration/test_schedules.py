@@ -20,7 +20,7 @@ from services.infra.store_contract import NewEvent, table_name
 from services.projector.rebuild import rebuild
 from services.scheduler.service import SchedulerService
 from tests.conftest import drop_schema, isolated_settings
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, publish, review
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
 from tests.integration.test_executions_api import sample_graph
@@ -218,26 +218,15 @@ async def test_a_store_agents_schedules_end_when_the_store_stops_publishing_it(s
     alice, bob = users["alice"], users["bob"]
     async with stack.client(alice) as creator, stack.client(bob) as user, \
             stack.client("schedule-admin", admin=True) as admin:
-        r = await creator.post("/api/store/profile", json={"username": f"sched-{alice[-8:]}", "name": "Maker",
-                                                           "description": "makes agents", "links": []})
-        assert r.status_code == 200, r.text
         graph = await graph_of(creator)
-        r = await creator.post("/api/store/submissions", json={
-            "graph_id": graph["id"], "graph_version": 1, "slug": "greeter", "name": "Greeter",
-            "sub_heading": "greets", "description": "says hello", "categories": ["fun"]})
-        assert r.status_code == 200, r.text
-        version_id = r.json()["listing_version_id"]
         assert (await user.post(f"/api/graphs/{graph['id']}/schedules",
                                 json={"name": "x", "cron": "* * * * *", "graph_version": 1})).status_code == 404
-        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": True})
-        assert r.status_code == 200, r.text
+        version_id = await publish(creator, admin, graph["id"], username=f"sched-{alice[-8:]}", slug="greeter")
         theirs = await schedule_of(user, graph["id"], graph_version=1)
         own = await schedule_of(creator, graph["id"])
         await listed(user, theirs["id"])
         await listed(creator, own["id"])
-        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": False,
-                                                                                       "comments": "withdrawn"})
-        assert r.status_code == 200, r.text
+        await review(admin, version_id, False)
         assert (await user.get(f"/api/schedules/{theirs['id']}")).status_code == 404
         assert (await creator.get(f"/api/schedules/{own['id']}")).json()["status"] == "active"
         deleted = [e.decode() for e in schedules_store(stack).read_stream(uuid.UUID(theirs["id"]))][-1]
@@ -285,8 +274,8 @@ async def test_two_schedulers_fire_each_minute_exactly_once(stack, users):
         graph = await graph_of(alice)
         made = await schedule_of(alice, graph["id"])
         await listed(alice, made["id"])
-        clock = Clock(datetime.now(UTC))
-        start = clock.now
+        start = datetime.fromisoformat(made["created_at"])  # ticks count from the creation
+        clock = Clock(start)
         start_scheduler(stack, "scheduler-a", clock)
         start_scheduler(stack, "scheduler-b", clock)
         try:
@@ -314,7 +303,7 @@ async def test_a_down_period_follows_the_misfire_policy(stack, users):
         graph = await graph_of(alice)
         made = await schedule_of(alice, graph["id"])
         await listed(alice, made["id"])
-        start = datetime.now(UTC)
+        start = datetime.fromisoformat(made["created_at"])  # ticks count from the creation
         clock = Clock(minute_after(start, 4) + timedelta(seconds=20))  # 4 ticks due, the latest 20 s ago
         start_scheduler(stack, "scheduler", clock)
         try:
@@ -426,13 +415,15 @@ async def test_a_scheduler_killed_between_the_tick_and_its_run_leaves_exactly_on
     recorded, and another scheduler heals it: one run, with the tick's derived id."""
     async with stack.client(users["alice"]) as alice:
         graph = await graph_of(alice)
-        # created 90 s ago (as recorded), so its latest tick is due now and within the grace period
+        # one tick only, the current minute's (due now, within the grace period; the next is a year
+        # away, so the test may cross a minute boundary): created before it, as recorded
         schedule_id = str(uuid.uuid4())
-        starts = datetime.now(UTC) - timedelta(seconds=90)
+        tick = datetime.now(UTC).replace(second=0, microsecond=0)
+        starts = tick - timedelta(seconds=30)
         schedules_store(stack).append([NewEvent(uuid.UUID(schedule_id), 1, ScheduleCreated(
             user_id=users["alice"], graph_id=graph["id"], graph_version=1, agent_name="sample", name="killed",
-            cron="* * * * *", timezone="UTC", inputs=INPUTS, starts_at=starts), user_id=users["alice"],
-            occurred_at=starts)])
+            cron=f"{tick.minute} {tick.hour} {tick.day} {tick.month} *", timezone="UTC", inputs=INPUTS,
+            starts_at=starts), user_id=users["alice"], occurred_at=starts)])
         await listed(alice, schedule_id)
 
         table = f'"{stack.settings.db_schema}"."{table_name("executions")}"'
@@ -459,7 +450,7 @@ async def test_a_scheduler_killed_between_the_tick_and_its_run_leaves_exactly_on
         finally:
             second.stop()
         assert done["outputs"] == {"greeting": ["Hello, World!!!"]}
-        assert fired.execution_id == str(tick_run_id(schedule_id, fired.tick_at))
+        assert fired.tick_at == tick and fired.execution_id == str(tick_run_id(schedule_id, tick))
         assert len(events_of(stack, schedule_id, ScheduleFired)) == 1
         listed_runs = (await alice.get(f"/api/graphs/{graph['id']}/executions")).json()
         assert [r["id"] for r in listed_runs["executions"]] == [fired.execution_id]

@@ -9,7 +9,7 @@ import uuid
 from services.domain.integrations.triggers import TRIGGERED_DIRECTLY
 from services.domain.integrations.webhook import MAX_PAYLOAD_BYTES, delivery_stream_id
 from services.infra.eventstore import EventStore
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, publish, review
 from tests.integration.test_executions_api import sample_graph
 from tests.integration.test_graphs_api import OUTPUT
 
@@ -208,21 +208,11 @@ async def test_rejecting_the_store_version_ends_other_users_webhooks_on_it(stack
     alice, bob = user_ids["alice"], user_ids["bob"]
     async with stack.client(alice) as creator, stack.client(bob) as user, \
             stack.client("webhook-admin", admin=True) as admin:
-        r = await creator.post("/api/store/profile", json={"username": f"hooks-{alice[-8:]}", "name": "Maker",
-                                                           "description": "makes agents", "links": []})
-        assert r.status_code == 200, r.text
         graph = await _graph(creator)
-        r = await creator.post("/api/store/submissions", json={
-            "graph_id": graph["id"], "graph_version": 1, "slug": "hook", "name": "Hook", "sub_heading": "on events",
-            "description": "runs on a webhook", "categories": ["tools"]})
-        assert r.status_code == 200, r.text
-        version_id = r.json()["listing_version_id"]
-        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": True})
-        assert r.status_code == 200, r.text
+        version_id = await publish(creator, admin, graph["id"], username=f"hooks-{alice[-8:]}", slug="hook")
         theirs, own = await _setup(user, graph["id"]), await _setup(creator, graph["id"])
         assert (await user.post(_ingress(theirs), json={"n": 1}, headers=_secret(theirs))).status_code == 200
-        r = await admin.post(f"/api/store/admin/submissions/{version_id}/review", json={"is_approved": False})
-        assert r.status_code == 200, r.text
+        await review(admin, version_id, False)
         last = _events(stack, uuid.UUID(theirs["webhook_id"]))[-1].decode()  # ended by the decision itself
         assert (type(last).__name__, last.reason) == ("WebhookDeactivated", "graph_unavailable")
         assert (await user.post(_ingress(theirs), json={"n": 2}, headers=_secret(theirs))).status_code == 404
