@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.infra.heartbeat import component_status
+from services.infra.heartbeat import STALE_AFTER_S, component_status
 from services.infra.settings import Settings
 from services.metrics import dead_letter_counts, relay_backlog
 
@@ -129,7 +129,7 @@ async def check(pool, settings: Settings, broker: BrokerProbe, expected: list[st
     for name in expected:  # a component with no fresh heartbeat says why
         entry = report.components.setdefault(name, {"ready": False, "instances": 0})
         if database_up and not entry.get("instances"):
-            report.red(name, "no heartbeat in the last 5 s (process down or wedged)")
+            report.red(name, f"no heartbeat in the last {STALE_AFTER_S:g} s (process down or wedged)")
     counted = {*expected, "database", "broker", "executions"}
     report.ok = not report.problems and not report.supervised_down and all(
         entry.get("ready") for name, entry in report.components.items() if name in counted)

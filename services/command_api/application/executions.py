@@ -73,7 +73,7 @@ class ExecutionCommands:
         ``nodes_input_masks`` lays values over chosen nodes' inputs (a delivery's payload on the
         trigger node); a graph with a trigger node runs only with a payload there (400 otherwise)."""
         if execution_id is not None:
-            existing = self._recorded(user, execution_id)
+            existing = self.recorded(user, execution_id)
             if existing is not None:
                 return existing
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
@@ -96,7 +96,7 @@ class ExecutionCommands:
         try:
             self.appender.append([new])
         except ConcurrencyConflict:
-            existing = self._recorded(user, execution_id)  # the same derived id, queued meanwhile
+            existing = self.recorded(user, execution_id)  # the same derived id, queued meanwhile
             if existing is None:
                 raise
             return existing
@@ -117,9 +117,6 @@ class ExecutionCommands:
 
     def recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
         """The meta of a run queued under a derived id, or None if nothing is recorded under it."""
-        return self._recorded(user, execution_id)
-
-    def _recorded(self, user: User, execution_id: uuid.UUID) -> dict[str, Any] | None:
         state = load_state(self.store, execution_id)
         if state.version == 0:
             return None

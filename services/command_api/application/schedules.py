@@ -180,23 +180,22 @@ class ScheduleCommands:
 
     def end_for_graph(self, user: User, graph_id: str) -> None:
         """Every live schedule of a deleted graph ends (``after_delete`` hook of the graph's delete)."""
-        if self.read_models is None:
-            return
-        rows = self.read_models.all("SELECT schedule_id FROM rm_schedules WHERE graph_id = %s AND status <> 'deleted'",
-                                    (graph_id,))
-        for row in rows:
-            self.end(str(row["schedule_id"]), "graph_deleted", f"Graph #{graph_id} was deleted")
+        self._end_all("graph_id = %s", (graph_id,), "graph_deleted", f"Graph #{graph_id} was deleted")
 
     def end_for_unpublished(self, owner_id: str, graph_id: str, graph_version: int) -> None:
         """Other users' schedules of a graph version the store no longer publishes end
         (``after_unpublish`` hook of the store's review); the owner's own schedules stay."""
+        self._end_all("graph_id = %s AND graph_version = %s AND user_id <> %s", (graph_id, graph_version, owner_id),
+                      "graph_unavailable", f"Graph #{graph_id} version {graph_version} is no longer published")
+
+    def _end_all(self, where: str, params: tuple, reason: str, message: str) -> None:
+        """End every live schedule the read model lists under ``where`` (each decided on its stream)."""
         if self.read_models is None:
             return
-        rows = self.read_models.all("SELECT schedule_id FROM rm_schedules WHERE graph_id = %s AND graph_version = %s "
-                                    "AND user_id <> %s AND status <> 'deleted'", (graph_id, graph_version, owner_id))
+        rows = self.read_models.all(f"SELECT schedule_id FROM rm_schedules WHERE {where} "  # noqa: S608 - our clauses
+                                    "AND status <> 'deleted'", params)
         for row in rows:
-            self.end(str(row["schedule_id"]), "graph_unavailable",
-                     f"Graph #{graph_id} version {graph_version} is no longer published")
+            self.end(str(row["schedule_id"]), reason, message)
 
     def end(self, schedule_id: str, reason: str, message: str) -> None:
         def record(schedule: Schedule) -> None:

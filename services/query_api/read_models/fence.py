@@ -116,6 +116,19 @@ SELECT {head} - coalesce((SELECT max(position) FROM projection_partitions
 """
 
 
+async def _poll(probe, met, timeout_s: float):
+    """``probe()`` until ``met`` holds of its answer or ``timeout_s`` ran out, backing off from 5 ms
+    to 50 ms between tries (both fences' wait); its last answer."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        answer = await probe()
+        if met(answer) or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+
+
 class _StreamChecks(_SharedChecks):
     """The same sharing for one stream's fence (many clients polling one run share each check);
     dropped from the registry once idle, so it holds only streams being read right now."""
@@ -125,7 +138,8 @@ class _StreamChecks(_SharedChecks):
         self.sql = _STREAM_CHECK.format(version=event_log.stream_version_expression(context))
         self.params = {"projection": PROJECTION_NAME, "stream_id": stream_id}
 
-    async def _query(self) -> tuple[int, bool]:
+    async def _query(self) -> tuple[int, int]:
+        """(recorded version, applied version) of the stream."""
         async with self.pool.connection() as conn:
             row = await (await conn.execute(self.sql, self.params)).fetchone()
         return int(row[0]), int(row[1])
@@ -142,6 +156,8 @@ async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, ti
     """Block until the read models hold every event recorded on one stream before the call; the
     events still missing when ``timeout_s`` ran out (0: the fence is met). Two point lookups per
     try, whatever else the store is recording: another user's writes never hold this read up."""
+    if timeout_s <= 0:
+        return 0
     key = (context, str(stream_id))
     by_stream = _streams.setdefault(pool, {})
     checks = by_stream.get(key) or by_stream.setdefault(key, _StreamChecks(pool, context, stream_id))
@@ -150,16 +166,15 @@ async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, ti
     finally:
         if checks.idle and by_stream.get(key) is checks:
             del by_stream[key]
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while applied < recorded:
-        if time.monotonic() > deadline:
-            return int(recorded - applied)
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+    if applied >= recorded:
+        return 0
+
+    async def applied_now() -> int:
         async with pool.connection() as conn:
-            applied = (await (await conn.execute(checks.sql, checks.params)).fetchone())[1]
-    return 0
+            return (await (await conn.execute(checks.sql, checks.params)).fetchone())[1]
+
+    last = await _poll(applied_now, lambda value: value >= recorded, timeout_s)
+    return 0 if last >= recorded else int(recorded - last)
 
 
 async def events_behind(pool: AsyncConnectionPool, context: str) -> int:
@@ -178,12 +193,4 @@ async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_
     head, ok = await _checks(pool, context).check()
     if ok or head == 0:
         return True
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while True:
-        if await caught_up(pool, context, head):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+    return await _poll(lambda: caught_up(pool, context, head), bool, timeout_s)
