@@ -149,11 +149,32 @@ class ExecutorService:
                         self._on_message(tp, message)
                 self.ready = bool(consumer.assignment())
                 await self._commit(consumer)
+            await self._drain()
+            await self._commit(consumer)  # the runs that finished while draining
         finally:
             self.ready = False
             self.consumer = None
             await self.release(None)
             await consumer.stop()
+
+    async def _drain(self) -> None:
+        """Graceful shutdown (SIGTERM): take no more work and let the nodes already running finish
+        and record, for at most ``executor_drain_s``. A node inside its block is not cut short, so a
+        shutdown never makes the next owner repeat its effects (an HTTP call, an email); the nodes
+        that had not started, and any still running at the deadline, resume from the store there."""
+        self.ready = False
+        self.node_quota.close()
+        try:
+            async with asyncio.timeout(self.settings.executor_drain_s):
+                await self.node_quota.idle()
+                while True:  # a run whose last node just finished still records its end
+                    await self.res.writer.idle()
+                    await asyncio.sleep(0.02)
+                    if self.res.writer.is_idle:
+                        break
+        except TimeoutError:
+            log.warning("executor: %d node(s) still running after %gs; their next owner resumes them",
+                        self.node_quota.held, self.settings.executor_drain_s)
 
     async def _commit(self, consumer) -> None:
         offsets = {}

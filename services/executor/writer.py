@@ -43,6 +43,7 @@ class GroupCommitWriter:
         # Streams whose write failed: later writes would leave a gap, so they fail too until the
         # stream's next runner calls ``reset`` after reloading it from the store.
         self._poisoned: set[uuid.UUID] = set()
+        self._flushing = False
 
     def reset(self, stream_id: uuid.UUID) -> None:
         self._poisoned.discard(stream_id)
@@ -77,8 +78,22 @@ class GroupCommitWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue:
-                await self._flush(take_batch(self._queue, self.max_events, lambda item: len(item.events)))
+            self._flushing = True
+            try:
+                while self._queue:
+                    await self._flush(take_batch(self._queue, self.max_events, lambda item: len(item.events)))
+            finally:
+                self._flushing = False
+
+    async def idle(self) -> None:
+        """Return once every write queued so far has been committed or has failed (a graceful
+        shutdown waits for it before leaving its partitions)."""
+        while not self.is_idle:
+            await asyncio.sleep(0.005)
+
+    @property
+    def is_idle(self) -> bool:
+        return not self._queue and not self._flushing
 
     async def _flush(self, batch: list[_Pending]) -> None:
         live = []

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     executor_max_running_per_user: int = 20      # running executions per user (a parent waiting
                                                  # on its child lends its slot)
     executor_max_nodes_per_user: int = 50        # running nodes per user across their executions
+    # SIGTERM: nodes already inside their block get this long to finish and record before the
+    # executor leaves its partitions (the rest resume, from the store, at the next owner).
+    executor_drain_s: float = Field(default=10.0, ge=0, le=300)
     max_descendants_per_execution: int = 200     # child executions under one root execution
     # AutoGPT's per-node-execution surcharge: every Nth node execution of a user costs M credits.
     execution_cost_count_threshold: int = 100

@@ -25,6 +25,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_SMTP_SECURITY": settings.smtp_security, "AGENTLOOM_MAIL_DIR": settings.mail_dir,
         "AGENTLOOM_PUBLIC_URL": settings.public_url,
         "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "AGENTLOOM_EXECUTOR_DRAIN_S": str(settings.executor_drain_s),
     })
     return env
 

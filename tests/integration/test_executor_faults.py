@@ -154,3 +154,85 @@ def _runs_started_per_executor(settings) -> list[int]:
     with db.connect(settings) as conn:
         rows = conn.execute("SELECT details FROM component_heartbeats WHERE component = 'executor'").fetchall()
     return [row[0].get("started", 0) for row in rows]
+
+
+def timer_then_output(seconds):
+    return {"name": "one slow node", "nodes": [
+        {"id": "t", "block_id": TIMER, "input_default": {"seconds": seconds, "input_message": "waited"}},
+        {"id": "o", "block_id": OUTPUT, "input_default": {"name": "done"}},
+    ], "links": [{"source_id": "t", "sink_id": "o", "source_name": "output_message", "sink_name": "value"}]}
+
+
+async def _wait_node_running(client, gid, exec_id):
+    async def check():
+        r = (await client.get(f"/api/graphs/{gid}/executions/{exec_id}")).json()
+        return any(ne["status"] == "RUNNING" for ne in r.get("node_executions", []))
+    await eventually(check, timeout=60, message="a node running")
+
+
+def _node_events(events, block_id, kind):
+    """The events of one kind for the nodes of one block (graph creation gives nodes new ids)."""
+    ids = {e.payload["node_exec_id"] for e in events if e.type == "NodeQueued" and e.payload["block_id"] == block_id}
+    return [e for e in events if e.type == kind and e.payload.get("node_exec_id") in ids]
+
+
+async def test_sigterm_lets_the_running_node_finish_and_hands_over_the_rest(settings, log_dir):
+    """SIGTERM drains: the node inside its block finishes and is recorded by the executor going
+    away (so the next owner never repeats it), the node after it does not start there, and the
+    next executor finishes the run."""
+    settings = settings.model_copy(update={"executor_drain_s": 20.0})
+    async with running_stack(settings) as stack:
+        first = await _start_executor(settings, log_dir)
+        second = None
+        try:
+            async with stack.client("alice") as alice:
+                gid = (await alice.post("/api/graphs", json={"graph": timer_then_output(2)})).json()["id"]
+                exec_id = (await alice.post(f"/api/graphs/{gid}/execute/1", json={})).json()["id"]
+                await _wait_node_running(alice, gid, exec_id)
+                first.proc.terminate()
+                assert await asyncio.to_thread(first.proc.wait, 20) == 0, first.log()
+                events = await asyncio.to_thread(stream_events, settings, exec_id)
+                assert len(_node_events(events, TIMER, "NodeCompleted")) == 1
+                assert "ExecutionCompleted" not in [e.type for e in events]
+                second = await _start_executor(settings, log_dir)
+                done = await stack.wait_terminal(alice, gid, exec_id, timeout=60)
+                assert done["status"] == "COMPLETED", second.log()
+                assert done["outputs"]["done"] == ["waited"]
+            events = await asyncio.to_thread(stream_events, settings, exec_id)
+            assert len(_node_events(events, TIMER, "NodeStarted")) == 1  # never run again
+            assert_no_duplicate_effects(events)
+        finally:
+            first.kill9()
+            if second:
+                second.stop()
+
+
+async def test_sigterm_drain_has_a_deadline_and_the_node_resumes_elsewhere(settings, log_dir):
+    """A node longer than ``executor_drain_s`` does not hold the shutdown: the executor leaves
+    after the deadline and the node resumes, from the store, at the next owner."""
+    settings = settings.model_copy(update={"executor_drain_s": 0.5})
+    async with running_stack(settings) as stack:
+        first = await _start_executor(settings, log_dir)
+        second = None
+        try:
+            async with stack.client("alice") as alice:
+                gid = (await alice.post("/api/graphs", json={"graph": timer_then_output(30)})).json()["id"]
+                exec_id = (await alice.post(f"/api/graphs/{gid}/execute/1", json={})).json()["id"]
+                await _wait_node_running(alice, gid, exec_id)
+                first.proc.terminate()
+                assert await asyncio.to_thread(first.proc.wait, 10) == 0, first.log()
+                assert "still running after 0.5s" in first.log()
+                events = await asyncio.to_thread(stream_events, settings, exec_id)
+                assert not _node_events(events, TIMER, "NodeCompleted")
+                second = await _start_executor(settings, log_dir)
+                await eventually(lambda: _started_twice(settings, exec_id), timeout=60,
+                                 message="the node resumed at the next executor")
+        finally:
+            first.kill9()
+            if second:
+                second.stop()
+
+
+async def _started_twice(settings, exec_id):
+    events = await asyncio.to_thread(stream_events, settings, exec_id)
+    return len(_node_events(events, TIMER, "NodeStarted")) == 2

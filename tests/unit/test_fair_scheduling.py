@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from services.executor.scheduling.fair import FairQueue, RunLease, Slots
+from services.domain.blocks.base import BlockType
+from services.executor.scheduling.fair import FairQueue, NodeQuota, RunLease, Slots
 
 
 def test_a_user_holds_at_most_its_quota_and_others_still_get_in():
@@ -179,3 +180,27 @@ async def test_a_closed_lease_never_takes_a_slot_back_later():
     other.close()
     await _settle()
     assert slots.held == 0 and not parent.holding
+
+
+class _Block:
+    block_type = BlockType.STANDARD
+
+
+async def test_a_closed_node_quota_starts_nothing_and_reports_idle_once_running_nodes_finish():
+    """Graceful shutdown: after ``close`` no node gets a slot (not even one already waiting), and
+    ``idle`` returns when the nodes holding one are done."""
+    quota = NodeQuota(per_user=1)
+    assert await quota.acquire("u", _Block) is True
+    waiting = asyncio.ensure_future(quota.acquire("u", _Block))  # queued behind the running node
+    await asyncio.sleep(0)
+    quota.close()
+    idle = asyncio.ensure_future(quota.idle())
+    await asyncio.sleep(0.01)
+    assert not idle.done()
+    quota.release("u")
+    await asyncio.wait_for(idle, 1)
+    late = asyncio.ensure_future(quota.acquire("u", _Block))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and not late.done() and quota.held == 0
+    for task in (waiting, late):
+        task.cancel()

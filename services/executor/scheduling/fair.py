@@ -92,16 +92,40 @@ class RunLease:
 
 class NodeQuota:
     """The runner's node-slot hook: ``executor_max_nodes_per_user`` running nodes per user.
-    Sub-graph (AGENT) nodes take none: they only wait on their child, whose nodes take theirs."""
+    Sub-graph (AGENT) nodes take none: they only wait on their child, whose nodes take theirs.
+
+    It also knows how many nodes are between taking their slot and finishing, which is what a
+    graceful shutdown waits for: ``close`` lets no further node start (``acquire`` then waits
+    until the run is cancelled) and ``idle`` returns once the nodes already running are done."""
 
     def __init__(self, per_user: int) -> None:
         self.slots = Slots(None, per_user)
+        self.held = 0
+        self.closed = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def acquire(self, user_id: str, block_cls) -> bool:
         if block_cls.block_type == BlockType.AGENT:
             return False
+        if self.closed:
+            await asyncio.Future()  # never starts: the shutdown cancels this run
         await self.slots.acquire(user_id)
+        if self.closed:  # closed while this node waited for its turn
+            self.slots.release(user_id)
+            await asyncio.Future()
+        self.held += 1
+        self._idle.clear()
         return True
 
     def release(self, user_id: str) -> None:
         self.slots.release(user_id)
+        self.held -= 1
+        if self.held == 0:
+            self._idle.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def idle(self) -> None:
+        await self._idle.wait()
