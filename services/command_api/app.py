@@ -31,6 +31,7 @@ from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import database_unavailable, install_error_handlers, refusals
+from services.infra.route_index import index_routes
 from services.infra.settings import Settings, load_settings
 
 __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app", "routers"]
@@ -54,6 +55,7 @@ def configure(app: FastAPI, settings: Settings) -> None:
     one error table (the gateway calls this too)."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     install_error_handlers(app)
+    index_routes(app)  # dispatch looks only at the routes a path can match
     # the event store's own names for a database that went away (after its retries)
     for error in (StoreOperationalError, StoreInterfaceError):
         app.add_exception_handler(error, database_unavailable)

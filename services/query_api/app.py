@@ -16,6 +16,7 @@ from services.infra.body_limits import BodyLimitMiddleware
 from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import install_error_handlers, refusals
+from services.infra.route_index import index_routes
 from services.infra.settings import Settings, load_settings
 from services.query_api.api import (
     api_keys,
@@ -31,6 +32,7 @@ from services.query_api.api import (
     store,
 )
 from services.query_api.api.consistency import ReadBehindHeader
+from services.query_api.read_models.stream_views import StreamViews
 from services.query_api.ws import endpoint as ws_endpoint
 from services.query_api.ws.hub import Hub
 
@@ -49,6 +51,8 @@ async def open_pool(app: FastAPI, settings: Settings):
     await pool.open()
     app.state.read_pool = pool
     app.state.read_fence_timeout_s = settings.read_fence_timeout_s
+    app.state.execution_views = StreamViews()  # executions polled while they do not move
+    app.state.list_views = StreamViews()  # lists read while their log does not move
     app.state.ws_hub = Hub(settings, pool)
     await app.state.ws_hub.start()
     return pool
@@ -68,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="agentloom query API", lifespan=lifespan)
     install_error_handlers(app)
+    index_routes(app)  # dispatch looks only at the routes a path can match
     # reads take no bodies; the middleware refuses query strings no text parameter can carry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.add_middleware(ReadBehindHeader)

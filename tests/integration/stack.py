@@ -31,6 +31,7 @@ class Stack:
         self.relays: list[Relay] = []
         self.datastore = None
         self.notifier = None
+        self.app = None  # the gateway app, for tests that look at its state
 
     def token(self, user: str, *, admin: bool = False) -> str:
         return issue_token(self.settings, user, admin=admin)
@@ -112,7 +113,7 @@ async def running_stack(settings: Settings, *, projector: bool = True, executors
         joins.append(eventually(lambda: _ready_flag(stack.notifier), timeout=30, message="notifier joined its groups"))
     await asyncio.gather(*joins)
     port = free_port()
-    app = gateway.create_app(settings, background=[])
+    app = stack.app = gateway.create_app(settings, background=[])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     server_task = asyncio.create_task(server.serve())
     stack.base_url = f"http://127.0.0.1:{port}"

@@ -75,3 +75,50 @@ async def test_consistency_is_a_bounded_choice(stack, user_ids):
         r = await carol.get("/api/graphs", params={"consistency": "whenever"})
         assert r.status_code == 422
         await asyncio.sleep(0)
+
+
+async def test_a_polled_run_answers_from_its_built_view_and_never_misses_a_write(stack, user_ids):
+    """Reads of an execution that has not moved reuse the view built for it (stream_views.py);
+    a write to it (here a stop) is in the very next read, and the view is never another user's."""
+    from tests.integration.test_executor_faults import timer_then_output
+
+    async with stack.client(user_ids["alice"]) as alice, stack.client(user_ids["bob"]) as bob:
+        graph = (await alice.post("/api/graphs", json={"graph": timer_then_output(30)})).json()
+        run = (await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={})).json()
+
+        async def running():
+            r = (await alice.get(f"/api/executions/{run['id']}")).json()
+            return any(n["status"] == "RUNNING" for n in r["node_executions"])
+        await eventually(running, timeout=30, message="the timer node running")
+        views = stack.app.state.execution_views
+        hits = views.hits
+        polled = [(await alice.get(f"/api/executions/{run['id']}")).json() for _ in range(5)]
+        assert views.hits >= hits + 4 and all(p == polled[0] for p in polled)
+        assert (await bob.get(f"/api/executions/{run['id']}")).status_code == 404
+        assert (await bob.get(f"/api/graphs/{graph['id']}/executions/{run['id']}")).status_code == 404
+
+        stopped = await alice.post(f"/api/graphs/{graph['id']}/executions/{run['id']}/stop")
+        assert stopped.status_code == 200
+        after = (await alice.get(f"/api/executions/{run['id']}")).json()
+        assert after["status"] == "TERMINATED"
+        assert {n["status"] for n in after["node_executions"]} <= {"TERMINATED", "COMPLETED", "FAILED"}
+        other_graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
+        r = await alice.get(f"/api/graphs/{other_graph['id']}/executions/{run['id']}")
+        assert r.status_code == 404  # the view is the run's; the graph in the path must still match
+
+
+async def test_a_listed_view_is_reused_until_its_log_moves(stack, user_ids):
+    """The graph list built at a head of the graphs log answers later reads until a graph event is
+    recorded (by anyone); the next read after a write includes it."""
+    async with stack.client(user_ids["alice"]) as alice, stack.client(user_ids["bob"]) as bob:
+        first = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
+        views = stack.app.state.list_views
+        listed = [(await alice.get("/api/graphs")).json() for _ in range(3)]
+        hits = views.hits
+        assert (await alice.get("/api/graphs")).json() == listed[0] and views.hits == hits + 1
+        assert [g["id"] for g in listed[0]] == [first["id"]]
+        assert (await bob.get("/api/graphs")).json() == []  # keyed by user
+        second = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
+        assert {g["id"] for g in (await alice.get("/api/graphs")).json()} == {first["id"], second["id"]}
+        await alice.delete(f"/api/graphs/{first['id']}")
+        assert [g["id"] for g in (await alice.get("/api/graphs")).json()] == [second["id"]]

@@ -41,6 +41,18 @@ async def read_pool(request: Request) -> AsyncConnectionPool:
 ReadPool = Annotated[AsyncConnectionPool, Depends(read_pool)]
 
 
+def fenced_version(request: Request) -> int | None:
+    """The stream version a ``fenced_stream`` read must include; None when no fence pinned one
+    (``consistency=eventual``, a fence switched off)."""
+    return getattr(request.state, "stream_version", None)
+
+
+def fenced_head(request: Request, context: str) -> int | None:
+    """The position in ``context``'s log a ``fenced`` read must include; None when no fence
+    pinned one."""
+    return getattr(request.state, "log_heads", {}).get(context)
+
+
 def _behind(contexts: tuple[str, ...], missing: int | None = None) -> Unavailable:
     where = ", ".join(contexts)
     extra = f" ({missing} events of it not yet readable)" if missing else ""
@@ -72,14 +84,16 @@ async def require_fresh(request: Request, pool: AsyncConnectionPool, *contexts: 
         await _eventual(request, pool, contexts)
         return
     timeout = request.app.state.read_fence_timeout_s
-    met = await asyncio.gather(*(wait_for_read_models(pool, context, timeout) for context in contexts))
-    if not all(met):
-        raise _behind(tuple(c for c, ok in zip(contexts, met, strict=True) if not ok))
+    fences = await asyncio.gather(*(wait_for_read_models(pool, context, timeout) for context in contexts))
+    if not all(ok for ok, _head in fences):
+        raise _behind(tuple(c for c, (ok, _head) in zip(contexts, fences, strict=True) if not ok))
+    request.state.log_heads = {c: head for c, (_ok, head) in zip(contexts, fences, strict=True)}
 
 
 def fenced_stream(context: str, stream_of: Callable[[Request, User], uuid.UUID | None]):
     """Dependency: the read waits for one stream only (``stream_of`` names it from the request and
-    the user; ``None``, e.g. a malformed id, waits for nothing and lets the route refuse it)."""
+    the user; ``None``, e.g. a malformed id, waits for nothing and lets the route refuse it). A met
+    fence leaves ``request.state.stream_version``: the stream version the answer must include."""
 
     async def wait(request: Request, user: CurrentUser, pool: ReadPool,
                    consistency: Consistency = ConsistencyQuery) -> None:
@@ -89,9 +103,10 @@ def fenced_stream(context: str, stream_of: Callable[[Request, User], uuid.UUID |
         if consistency == "eventual":
             await _eventual(request, pool, (context,))
             return
-        missing = await wait_for_stream(pool, context, stream_id, request.app.state.read_fence_timeout_s)
+        version, missing = await wait_for_stream(pool, context, stream_id, request.app.state.read_fence_timeout_s)
         if missing:
             raise _behind((context,), missing)
+        request.state.stream_version = version  # what the answer must include (``stream_views.py``)
 
     return wait
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Depends, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.domain.errors import NotFoundError
 from services.domain.executions.shapes import GraphExecutionMeta, GraphExecutionWithNodes
+from services.infra.auth import User
 from services.infra.http import MAX_PAGE, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
-from services.query_api.api.deps import ReadPool, fenced, fenced_stream, path_stream
+from services.query_api.api.deps import ReadPool, fenced, fenced_stream, fenced_version, path_stream
 from services.query_api.api.responses import GraphExecutionsPage
 from services.query_api.read_models import executions as rm
+from services.query_api.read_models.stream_views import StreamView, StreamViews
 
 
 def build_router() -> APIRouter:
@@ -40,19 +43,31 @@ def build_router() -> APIRouter:
 
     @router.get("/graphs/{graph_id}/executions/{graph_exec_id}", summary="One execution with its node executions",
                 response_model=GraphExecutionWithNodes, responses=refusals(400, 404), dependencies=one)
-    async def get_one(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
-        found = await rm.get_execution(pool, user.id, parse_uuid(graph_exec_id, "graph_exec_id"),
-                                       parse_uuid(graph_id, "graph_id"))
-        if found is None:
-            raise NotFoundError(f"Graph execution #{graph_exec_id} not found")
-        return json_response(found)
+    async def get_one(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool,
+                      request: Request) -> Response:
+        return await _one(request, user, pool, parse_uuid(graph_exec_id, "graph_exec_id"),
+                          parse_uuid(graph_id, "graph_id"))
 
     @router.get("/executions/{graph_exec_id}", summary="One execution with its node executions",
                 response_model=GraphExecutionWithNodes, responses=refusals(400, 404), dependencies=one)
-    async def get_by_id(graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
-        found = await rm.get_execution(pool, user.id, parse_uuid(graph_exec_id, "graph_exec_id"))
-        if found is None:
-            raise NotFoundError(f"Graph execution #{graph_exec_id} not found")
-        return json_response(found)
+    async def get_by_id(graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool, request: Request) -> Response:
+        return await _one(request, user, pool, parse_uuid(graph_exec_id, "graph_exec_id"))
 
     return router
+
+
+async def _one(request: Request, user: User, pool, execution_id: str, graph_id: str | None = None) -> Response:
+    """One execution's view: the one already built when it includes what the fence asks for
+    (``stream_views.py``: polling a run costs no query while it does not move), else built now."""
+    views: StreamViews = request.app.state.execution_views
+    key = (user.id, execution_id)
+    view = views.get(key, fenced_version(request))
+    if view is None:
+        found = await rm.get_execution_at(pool, user.id, execution_id)
+        if found is not None:
+            execution, version = found
+            view = StreamView(version, orjson.dumps(execution), execution["graph_id"])
+            views.put(key, view)
+    if view is None or (graph_id is not None and view.scope != graph_id):
+        raise NotFoundError(f"Graph execution #{execution_id} not found")
+    return Response(view.body, media_type="application/json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
@@ -14,8 +15,9 @@ from services.domain.graphs.shapes import GraphMeta, GraphModel
 from services.infra.auth import User
 from services.infra.http import MAX_VERSION, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
-from services.query_api.api.deps import ReadPool, fenced, fenced_stream, path_stream, require_fresh
+from services.query_api.api.deps import ReadPool, fenced, fenced_head, fenced_stream, path_stream, require_fresh
 from services.query_api.read_models import graphs as rm
+from services.query_api.read_models.stream_views import StreamView, StreamViews
 
 
 async def _one(request: Request, pool: ReadPool, user: User, graph_id: str, version: int | None,
@@ -40,8 +42,19 @@ def build_router() -> APIRouter:
 
     @router.get("", summary="List the caller's graphs (active versions)", response_model=list[GraphMeta],
                 dependencies=[Depends(fenced("graphs"))])
-    async def list_graphs(user: CurrentUser, pool: ReadPool) -> Response:
-        return json_response([graph_meta(m) for m in await rm.list_active(pool, user.id)])
+    async def list_graphs(user: CurrentUser, pool: ReadPool, request: Request) -> Response:
+        # Only graph events change this list, so the one built at a head of the graphs log is
+        # every later read's answer until that log moves (``stream_views.py``).
+        views: StreamViews = request.app.state.list_views
+        head = fenced_head(request, "graphs")
+        view = views.get((user.id, "graphs"), head)
+        if view is None:
+            body = orjson.dumps([graph_meta(m) for m in await rm.list_active(pool, user.id)])
+            if head is None:
+                return Response(body, media_type="application/json")
+            view = StreamView(head, body, "")
+            views.put((user.id, "graphs"), view)
+        return Response(view.body, media_type="application/json")
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)",
                 response_model=GraphModel, responses=refusals(400, 404), dependencies=one)

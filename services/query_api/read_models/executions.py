@@ -45,12 +45,13 @@ _GET_EXECUTION = (
     " WHERE e.execution_id = %s AND e.user_id = %s AND NOT e.is_deleted ORDER BY n.added_seq")
 
 
-async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: str,
-                        graph_id: str | None = None) -> dict[str, Any] | None:
+async def get_execution_at(pool: AsyncConnectionPool, user_id: str,
+                           execution_id: str) -> tuple[dict[str, Any], int] | None:
+    """One execution with its node executions, and the stream version its rows were built from."""
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_GET_EXECUTION, (execution_id, user_id))  # fixed column lists
         rows = await cur.fetchall()
-    if not rows or (graph_id is not None and str(rows[0]["graph_id"]) != graph_id):
+    if not rows:
         return None
     meta = meta_from_row(rows[0])
     nodes = [node_from_row(meta, {c: r[f"n_{c}"] for c in _NODE_COLUMNS}) for r in rows
@@ -59,7 +60,7 @@ async def get_execution(pool: AsyncConnectionPool, user_id: str, execution_id: s
     await resolve_values(pool, user_id, [found])
     return {**meta, "inputs": found["inputs"],
             "outputs": graph_outputs((n["block_id"], n["status"], n["input_data"]) for n in nodes),
-            "node_executions": nodes}
+            "node_executions": nodes}, int(rows[0]["last_seq"])
 
 
 async def resolve_values(pool: AsyncConnectionPool, owner_id: str, views: list[dict[str, Any]]) -> None:

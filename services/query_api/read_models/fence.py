@@ -152,12 +152,14 @@ class _StreamChecks(_SharedChecks):
 _streams: weakref.WeakKeyDictionary[AsyncConnectionPool, dict[tuple, _StreamChecks]] = weakref.WeakKeyDictionary()
 
 
-async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, timeout_s: float) -> int:
-    """Block until the read models hold every event recorded on one stream before the call; the
-    events still missing when ``timeout_s`` ran out (0: the fence is met). Two point lookups per
-    try, whatever else the store is recording: another user's writes never hold this read up."""
+async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id,
+                          timeout_s: float) -> tuple[int | None, int]:
+    """Block until the read models hold every event recorded on one stream before the call.
+    Answers the stream version the read must include (None: no fence) and the events still
+    missing when ``timeout_s`` ran out (0: the fence is met). Two point lookups per try, whatever
+    else the store is recording: another user's writes never hold this read up."""
     if timeout_s <= 0:
-        return 0
+        return None, 0
     key = (context, str(stream_id))
     by_stream = _streams.setdefault(pool, {})
     checks = by_stream.get(key) or by_stream.setdefault(key, _StreamChecks(pool, context, stream_id))
@@ -167,14 +169,14 @@ async def wait_for_stream(pool: AsyncConnectionPool, context: str, stream_id, ti
         if checks.idle and by_stream.get(key) is checks:
             del by_stream[key]
     if applied >= recorded:
-        return 0
+        return recorded, 0
 
     async def applied_now() -> int:
         async with pool.connection() as conn:
             return (await (await conn.execute(checks.sql, checks.params)).fetchone())[1]
 
     last = await _poll(applied_now, lambda value: value >= recorded, timeout_s)
-    return 0 if last >= recorded else int(recorded - last)
+    return recorded, 0 if last >= recorded else int(recorded - last)
 
 
 async def events_behind(pool: AsyncConnectionPool, context: str) -> int:
@@ -186,11 +188,12 @@ async def events_behind(pool: AsyncConnectionPool, context: str) -> int:
     return max(0, int(row[0]))
 
 
-async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_s: float) -> bool:
-    """Block until the read models include everything recorded in ``context`` so far."""
+async def wait_for_read_models(pool: AsyncConnectionPool, context: str, timeout_s: float) -> tuple[bool, int | None]:
+    """Block until the read models include everything recorded in ``context`` so far. Answers
+    whether they do and the log position the read must include (None: no fence)."""
     if timeout_s <= 0:
-        return True
+        return True, None
     head, ok = await _checks(pool, context).check()
     if ok or head == 0:
-        return True
-    return await _poll(lambda: caught_up(pool, context, head), bool, timeout_s)
+        return True, head
+    return await _poll(lambda: caught_up(pool, context, head), bool, timeout_s), head
