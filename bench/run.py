@@ -213,14 +213,14 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
                 msg = orjson.loads(await ws.recv())
                 received = datetime.now(UTC)
                 data = msg.get("data") or {}
-                if msg.get("channel", "").endswith(exec_id) and msg["method"] == "node_execution_event":
+                if (msg.get("channel") or "").endswith(exec_id) and msg["method"] == "node_execution_event":
                     stamp = (data.get("end_time") or data.get("start_time") or data.get("queue_time")
                              or data.get("add_time"))
                     at = datetime.fromisoformat(stamp) if stamp else None
                     if at and at > subscribed:
                         latencies.append((received - at).total_seconds())
                 if msg["method"] == "graph_execution_event" and data.get("id") == exec_id and \
-                        data.get("status") in TERMINAL and msg.get("channel", "").endswith(exec_id):
+                        data.get("status") in TERMINAL and (msg.get("channel") or "").endswith(exec_id):
                     break
     report("ws-delivery", events=len(latencies), p50_ms=pct(latencies, 50) * 1e3, p99_ms=pct(latencies, 99) * 1e3)
 
