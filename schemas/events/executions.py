@@ -9,7 +9,7 @@ and how it ended.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,14 +35,26 @@ class ExecutionStats(BaseModel):
     error: str | None = None
 
 
+class Branch(BaseModel):
+    """Where a run branched off another: a retry (from the other run's end) or a fork (from the
+    other run's event ``at_seq``). The new run reuses the recorded outputs of every node the other
+    run had completed by then whose block and inputs are the same."""
+
+    model_config = ConfigDict(frozen=True)
+    execution_id: str
+    kind: Literal["retry", "fork"]
+    at_seq: int
+
+
 class ExecutionQueued(ExecutionEvent):
     """``is_dry_run`` (version 2) marks a run that simulates instead of reaching outside: blocks
     with external effects yield their declared dry-run output, and nothing is charged. A sub-graph
     run started by a dry run is one too. Version 1 events upcast to false: before it existed every
-    run was real."""
+    run was real. ``branched_from`` (version 3) names the run a retry or fork branched off;
+    earlier events upcast to none."""
 
     TYPE: ClassVar[str] = "ExecutionQueued"
-    CLASS_VERSION: ClassVar[int] = 2
+    CLASS_VERSION: ClassVar[int] = 3
     user_id: str
     graph_id: str
     graph_version: int
@@ -54,11 +66,27 @@ class ExecutionQueued(ExecutionEvent):
     parent_execution_id: str | None = None
     parent_node_exec_id: str | None = None
     is_dry_run: bool = False
+    branched_from: Branch | None = None
 
 
 @upcaster("ExecutionQueued", 1)
 def _execution_queued_v1(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "is_dry_run": False}
+
+
+@upcaster("ExecutionQueued", 2)
+def _execution_queued_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "branched_from": None}
+
+
+class ExecutionBranched(ExecutionEvent):
+    """A retry or fork of this run was queued as ``execution_id`` (recorded in the same commit as
+    that run's ``ExecutionQueued``), so this run's history names its branches."""
+
+    TYPE: ClassVar[str] = "ExecutionBranched"
+    execution_id: str
+    kind: Literal["retry", "fork"]
+    at_seq: int
 
 
 class ExecutionStarted(ExecutionEvent):

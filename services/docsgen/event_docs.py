@@ -128,6 +128,8 @@ RECORDED: dict[str, tuple[str, str]] = {
                                                                "`ExecutionFailed` follow in the same append."),
     "ExecutionDeleted": ("command API", "`DELETE /api/executions/{exec_id}`: the owner hides the run from "
                                         "lists and reads (soft delete; the history stays)."),
+    "ExecutionBranched": ("command API", "`POST /api/executions/{exec_id}/retry` or `/fork` queued a new run "
+                                         "branching off this one; same commit as that run's `ExecutionQueued`."),
     "NodeInputAdded": ("executor", "A node output was routed over a link to an input pin."),
     "NodeQueued": ("executor", "A node execution has all its inputs (starting nodes: right after "
                                "`ExecutionStarted`)."),
@@ -220,6 +222,13 @@ RECORDED: dict[str, tuple[str, str]] = {
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
 FIELD_NOTES: dict[str, str] = {
+    "ExecutionQueued.branched_from": ("the run a retry or fork branches off and where (`at_seq`): nodes it had "
+                                      "completed by then with the same block and inputs are taken over, not run "
+                                      "(their `NodeCompleted` stats say `reused_from`)"),
+    "Branch.execution_id": "the run branched off", "Branch.kind": "`retry` (from its end) or `fork`",
+    "Branch.at_seq": "the event of that run the branch starts after",
+    "ExecutionBranched.execution_id": "the new run", "ExecutionBranched.kind": "`retry` or `fork`",
+    "ExecutionBranched.at_seq": "the event of this run the new one branches off after",
     "ExecutionQueued.is_dry_run": ("a dry run: blocks with external effects yield their declared dry-run output "
                                    "instead of running (their node stats say `dry_run: true`), nothing is "
                                    "charged; a sub-graph run of a dry run is one too"),

@@ -41,6 +41,7 @@ import orjson
 
 from services.domain.blocks.base import BlockType, RunContext
 from services.domain.credits.ledger import InsufficientBalance
+from services.domain.executions.reuse import REUSED_FROM
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
 from services.executor.scheduling.limits import RunLimitExceeded
@@ -73,8 +74,9 @@ class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *,
                  context_factory: Callable[[ExecutionState, NodeExec], RunContext],
                  node_timeout_s: float, max_node_executions: int, charge=None, credentials=None,
-                 blobs=None, limits: OutputLimits | None = None, node_slots=None) -> None:
+                 blobs=None, limits: OutputLimits | None = None, node_slots=None, reuse=None) -> None:
         self.state = state
+        self.reuse = reuse  # a retry's or fork's ``ReuseTable``: completed work it takes over
         # The user's running-node quota (audit F4): ``await acquire(user, block) -> held``, ``release(user)``.
         self.node_slots = node_slots
         self.writer = writer
@@ -234,6 +236,11 @@ class ExecutionRunner:
         return data
 
     async def _run_node(self, ne: NodeExec) -> None:
+        if self.reuse is not None:
+            done = self.reuse.take(ne.block_id, ne.input_data)
+            if done is not None:
+                await self._take_over(ne, done)
+                return
         block_cls = self.planner.index.blocks.get(ne.node_id)
         ctx = self.context_factory(self.state, ne)
         ctx.dry_run = self.state.is_dry_run
@@ -285,6 +292,24 @@ class ExecutionRunner:
             await self._emit_output(ne, "error", error)
         self.planner.finished(ne, error, self._stats(ctx, started))
         self._record_in_background()
+
+    async def _take_over(self, ne: NodeExec, done: NodeExec) -> None:
+        """Record the outputs another run's node execution produced with the same block and
+        inputs, in order and routed as if just yielded, and complete the node without running or
+        charging it (``reuse.py``); its stats name where they came from. Outputs already recorded
+        before an interruption are recognised by position, as for a block that runs."""
+        stats = {REUSED_FROM: done.id, "reused_from_execution": self.reuse.source_id, "cost": 0, "walltime": 0.0}
+        recorded = len(ne.outputs)
+        for i, (pin, value) in enumerate(done.outputs[recorded:], start=recorded):
+            queued = self.planner.on_output(ne, pin, value)
+            if i == len(done.outputs) - 1:
+                self.planner.finished(ne, None, stats)
+            self._start(queued)
+            await self._flush()
+            self._launch(queued)
+        if recorded >= len(done.outputs):  # nothing left to record: only the completion
+            self.planner.finished(ne, None, stats)
+            await self._flush()
 
     async def _charged(self, ne: NodeExec, ctx: RunContext) -> bool:
         """Charge before running; out of credits fails the node and, with it, the whole run. A dry

@@ -38,6 +38,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.domain.blocks.base import RunContext
+from services.domain.executions.reuse import ReuseTable
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.domain.executions.status import TERMINAL_EVENT_TYPES
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
@@ -46,6 +47,7 @@ from services.executor.resources import ExecutorResources
 from services.executor.runner import ExecutionRunner
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
 from services.infra import deadletters
+from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.kv import PostgresKeyValueStore
@@ -264,7 +266,7 @@ class ExecutorService:
                     return True
                 if not state.is_terminal:
                     self.started_runs += 1
-                    await self._runner(state, lease).run()
+                    await self._runner(state, lease, await self._reuse_table(state)).run()
                 if handle.dead_letter_id is not None:
                     await self.dead_letters.resolve(handle)
                 return True
@@ -281,12 +283,27 @@ class ExecutorService:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    def _runner(self, state: ExecutionState, lease: RunLease | None = None) -> ExecutionRunner:
+    async def _reuse_table(self, state: ExecutionState) -> ReuseTable | None:
+        """A retry's or fork's view of the run it branches off, as it stood at the branch point,
+        with its large values read back (the outputs taken over are the values, not references)."""
+        branch = state.branched_from
+        if branch is None:
+            return None
+        source = await asyncio.to_thread(load_state, self.res.executions, branch.execution_id, upto=branch.at_seq)
+        if source.user_id != state.user_id:  # the command checked this; never cross users
+            return None
+        refs = state_refs(source)
+        if refs and self.res.blobs is not None:
+            await refs.resolve(self.res.blobs, source.user_id)
+        return ReuseTable(source, state)
+
+    def _runner(self, state: ExecutionState, lease: RunLease | None = None,
+                reuse: ReuseTable | None = None) -> ExecutionRunner:
         return ExecutionRunner(state, self.res.writer, context_factory=functools.partial(self._context, lease=lease),
                                node_timeout_s=self.settings.node_timeout_s,
                                max_node_executions=self.settings.max_node_executions, charge=self.res.charger,
                                credentials=self.res.node_credentials, blobs=self.res.blobs,
-                               limits=self.res.output_limits, node_slots=self.node_quota)
+                               limits=self.res.output_limits, node_slots=self.node_quota, reuse=reuse)
 
     def _context(self, state: ExecutionState, ne: NodeExec, lease: RunLease | None = None) -> RunContext:
         stats: dict = {}

@@ -111,6 +111,18 @@ def test_execution_failed_v1_upcasts_to_not_out_of_credits():
     assert decode_payload("ExecutionFailed", 2, {**old, "out_of_credits": True}).out_of_credits is True
 
 
+def test_execution_queued_v2_upcasts_to_a_run_that_branched_off_nothing():
+    """ExecutionQueued v3 added ``branched_from`` (retries and forks): a v2 event has none."""
+    from schemas.events import decode_payload
+
+    old = {"user_id": "u", "graph_id": "g", "graph_version": 1, "graph": {"id": "g", "version": 1},
+           "is_dry_run": True}
+    event = decode_payload("ExecutionQueued", 2, old)
+    assert event.branched_from is None and event.is_dry_run is True
+    fork = {"execution_id": "e", "kind": "fork", "at_seq": 4}
+    assert decode_payload("ExecutionQueued", 3, {**old, "branched_from": fork}).branched_from.at_seq == 4
+
+
 def test_execution_queued_v1_upcasts_to_a_real_run():
     """ExecutionQueued v2 added ``is_dry_run``: a v1 event recorded before it decodes as a real run,
     and a stored v1 row decodes through the codec the same way."""
@@ -121,10 +133,11 @@ def test_execution_queued_v1_upcasts_to_a_real_run():
     event = decode_payload("ExecutionQueued", 1, old)
     assert isinstance(event, ExecutionQueued) and event.is_dry_run is False and event.graph_id == "g"
     assert decode_payload("ExecutionQueued", 2, {**old, "is_dry_run": True}).is_dry_run is True
-    assert ExecutionQueued.CLASS_VERSION == 2
+    assert ExecutionQueued.CLASS_VERSION == 3
     stored = orjson.loads(encode_state(ExecutionQueued(**old), occurred_at=AT, user_id="u"))
-    assert stored["class_version"] == 2 and stored["payload"]["is_dry_run"] is False
+    assert stored["class_version"] == 3 and stored["payload"]["is_dry_run"] is False
     del stored["payload"]["is_dry_run"]
+    del stored["payload"]["branched_from"]
     v1_row = StoredRow(7, STREAM, 1, "ExecutionQueued", orjson.dumps({**stored, "class_version": 1}))
     recorded = decode_row(v1_row)
     assert recorded.class_version == 1 and recorded.decode().is_dry_run is False

@@ -1,4 +1,5 @@
-"""Execution write routes (AutoGPT paths): execute a graph version, stop an execution."""
+"""Execution write routes: execute a graph version, stop an execution (AutoGPT paths), and retry or
+fork one (agentloom's: a new run that takes over the completed work of the one it branches off)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Executions, Presets
 from services.domain.executions.shapes import GraphExecutionMeta
-from services.infra.http import MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
+from services.infra.http import MAX_SEQ, MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import execute_limit
 
@@ -22,6 +23,24 @@ class ExecuteGraphRequest(BaseModel):
     credentials_inputs: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
     dry_run: bool = False
+
+
+MAX_NODE_INPUTS = 1000  # nodes a fork may give new inputs
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    graph_version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
+                                      description="Run this version instead of the original's (nodes whose block "
+                                                  "and inputs are unchanged are still taken over)")
+
+
+class ForkRequest(RetryRequest):
+    at_seq: int = Field(ge=1, le=MAX_SEQ, description="The original's event after which the fork branches off")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Graph inputs laid over the original's")
+    node_inputs: dict[str, dict[str, Any]] = Field(default_factory=dict, max_length=MAX_NODE_INPUTS,
+                                                   description="Per node id, input values laid over the node's")
 
 
 def build_router() -> APIRouter:
@@ -48,6 +67,25 @@ def build_router() -> APIRouter:
                        executions: Executions) -> Response:
         return json_response(executions.stop(user, parse_uuid(graph_id, "graph_id"),
                                              parse_uuid(graph_exec_id, "graph_exec_id")))
+
+    branching = {"dependencies": [Depends(execute_limit(current_user))], "response_model": GraphExecutionMeta,
+                 "responses": refusals(*BODY_REFUSALS, 402, 404, 409, 429)}
+
+    @router.post("/executions/{graph_exec_id}/retry", summary="Retry an ended execution, reusing its completed nodes",
+                 **branching)
+    def retry_execution(graph_exec_id: UuidPath, user: CurrentUser, executions: Executions,
+                        body: RetryRequest | None = None) -> Response:
+        body = body or RetryRequest()
+        return json_response(executions.branch(user, parse_uuid(graph_exec_id, "graph_exec_id"), "retry",
+                                               graph_version=body.graph_version))
+
+    @router.post("/executions/{graph_exec_id}/fork", summary="Fork an execution after one of its events",
+                 **branching)
+    def fork_execution(graph_exec_id: UuidPath, body: ForkRequest, user: CurrentUser,
+                       executions: Executions) -> Response:
+        return json_response(executions.branch(user, parse_uuid(graph_exec_id, "graph_exec_id"), "fork",
+                                               at_seq=body.at_seq, inputs=body.inputs, node_inputs=body.node_inputs,
+                                               graph_version=body.graph_version))
 
     @router.delete("/executions/{graph_exec_id}", status_code=204, summary="Delete an execution (soft)",
                    responses=refusals(400, 404, 409))

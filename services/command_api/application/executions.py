@@ -12,7 +12,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-from schemas.events.executions import ExecutionDeleted, ExecutionQueued
+from schemas.events.executions import Branch, ExecutionBranched, ExecutionDeleted, ExecutionQueued
 from schemas.graph import GraphVersionBody
 from services.command_api.application.graphs import GraphCommands
 from services.command_api.application.group_append import GroupAppender
@@ -76,6 +76,65 @@ class ExecutionCommands:
             existing = self.recorded(user, execution_id)
             if existing is not None:
                 return existing
+        queued = self._queued(user, graph_id, version, inputs, credentials_inputs, preset_id=preset_id,
+                              dry_run=dry_run, nodes_input_masks=nodes_input_masks)
+        execution_id = execution_id or uuid.uuid4()
+        new = NewEvent(execution_id, 1, queued, user_id=user.id)
+        try:
+            self.appender.append([new])
+        except ConcurrencyConflict:
+            existing = self.recorded(user, execution_id)  # the same derived id, queued meanwhile
+            if existing is None:
+                raise
+            return existing
+        except EventTooLarge as exc:
+            raise _too_large(exc) from None
+        state = ExecutionState(str(execution_id))
+        state.apply(queued, new.occurred_at)
+        return execution_meta(state)
+
+    def branch(self, user: User, source_id: str, kind: str, *, at_seq: int | None = None,
+               inputs: dict[str, Any] | None = None, node_inputs: dict[str, dict[str, Any]] | None = None,
+               graph_version: int | None = None) -> dict[str, Any]:
+        """Queue a retry (from the source run's end; the source must have ended) or a fork (from
+        its event ``at_seq``, with ``inputs`` and ``node_inputs`` laid over the source's). The new
+        run takes over every node the source had completed by then with the same block and inputs
+        (``domain/executions/reuse.py``). Its ``ExecutionQueued`` and the source's
+        ``ExecutionBranched`` are one commit, so both histories name the branch or neither does."""
+        source_stream = uuid.UUID(source_id)
+        execution_id = uuid.uuid4()
+
+        def record(source: ExecutionState) -> dict[str, Any]:
+            if kind == "retry" and not source.is_terminal:
+                raise ConflictError(f"Graph execution #{source_id} is {source.status}; only an ended run "
+                                    "can be retried (fork it at a point instead)")
+            point = source.version if at_seq is None else at_seq
+            if point > source.version:
+                raise InvalidCommand(f"at_seq {point} is past the last event (#{source.version})")
+            branch = Branch(execution_id=source_id, kind=kind, at_seq=point)
+            queued = self._queued(user, source.graph_id, graph_version or source.graph_version,
+                                  {**source.inputs, **(inputs or {})}, source.credentials_inputs,
+                                  preset_id=source.preset_id, dry_run=source.is_dry_run,
+                                  nodes_input_masks=_laid_over(_without_credentials(source), node_inputs),
+                                  branched_from=branch)
+            new = NewEvent(execution_id, 1, queued, user_id=user.id)
+            note = NewEvent(source_stream, source.version + 1,
+                            ExecutionBranched(execution_id=str(execution_id), kind=kind, at_seq=point), user_id=user.id)
+            try:
+                self.store.append([new, note])
+            except EventTooLarge as exc:
+                raise _too_large(exc) from None
+            state = ExecutionState(str(execution_id))
+            state.apply(queued, new.occurred_at)
+            return execution_meta(state)
+
+        return decide_and_append(lambda: self.resolved_state(user, None, source_id), record)
+
+    def _queued(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
+                credentials_inputs: dict[str, Any], *, preset_id: str | None, dry_run: bool,
+                nodes_input_masks: dict[str, dict[str, Any]] | None,
+                branched_from: Branch | None = None) -> ExecutionQueued:
+        """Every check a run must pass before it is queued, and the event that queues it."""
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         require_delivery(body, nodes_input_masks)
         # A dry run charges nothing, so it is the free way to check a graph end to end (COMPAT §2.3).
@@ -88,24 +147,9 @@ class ExecutionCommands:
             _refuse_reference_lookalikes(mask)
         credentials_inputs = credential_references(credentials_inputs)
         masks = _laid_over(self._credential_masks(user, body, credentials_inputs), nodes_input_masks)
-        execution_id = execution_id or uuid.uuid4()
-        queued = ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
-                                 inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
-                                 preset_id=preset_id, is_dry_run=dry_run)
-        new = NewEvent(execution_id, 1, queued, user_id=user.id)
-        try:
-            self.appender.append([new])
-        except ConcurrencyConflict:
-            existing = self.recorded(user, execution_id)  # the same derived id, queued meanwhile
-            if existing is None:
-                raise
-            return existing
-        except EventTooLarge as exc:
-            raise PayloadTooLarge(f"Execution inputs too large: the run (graph version and inputs) encodes to "
-                                  f"{exc.size} bytes, over the limit of {exc.limit} bytes") from None
-        state = ExecutionState(str(execution_id))
-        state.apply(queued, new.occurred_at)
-        return execution_meta(state)
+        return ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
+                               inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
+                               preset_id=preset_id, is_dry_run=dry_run, branched_from=branched_from)
 
     def check_run(self, user: User, body: GraphVersionBody, credentials_inputs: dict[str, Any]) -> None:
         """The checks ``execute`` makes of a run that starts without a delivery, made ahead of time
@@ -223,6 +267,18 @@ def credential_references(credentials_inputs: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = {k: value[k] for k in ("id", "provider", "type", "title") if k in value} \
                 if isinstance(value, dict) else None
     return cleaned
+
+
+def _too_large(exc: EventTooLarge) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Execution inputs too large: the run (graph version and inputs) encodes to "
+                           f"{exc.size} bytes, over the limit of {exc.limit} bytes")
+
+
+def _without_credentials(state: ExecutionState) -> dict[str, dict[str, Any]]:
+    """The source run's own input masks, less the credentials ones (the branch maps its
+    credentials again, for the version it runs)."""
+    return {node: {k: v for k, v in mask.items() if k != "credentials"}
+            for node, mask in state.nodes_input_masks.items()}
 
 
 def _laid_over(masks: dict[str, dict[str, Any]], given: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:

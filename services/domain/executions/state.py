@@ -14,6 +14,8 @@ from typing import Any
 
 from schemas.events.base import Event
 from schemas.events.executions import (
+    Branch,
+    ExecutionBranched,
     ExecutionDeleted,
     ExecutionQueued,
     ExecutionStarted,
@@ -85,6 +87,8 @@ class ExecutionState:
     stats: ExecutionStats | None = None
     node_execs: dict[str, NodeExec] = field(default_factory=dict)
     stuck_flagged: set[str] = field(default_factory=set)  # statuses the watchdog found stuck
+    branched_from: Branch | None = None  # the run this one retries or forks
+    branches: list[Branch] = field(default_factory=list)  # retries and forks of this run (their ids)
     _counter: int = 0
 
     @classmethod
@@ -122,8 +126,12 @@ def _queued(s: ExecutionState, e: ExecutionQueued, at) -> None:
     s.inputs, s.credentials_inputs, s.nodes_input_masks = e.inputs, e.credentials_inputs, e.nodes_input_masks
     s.preset_id, s.parent_execution_id, s.parent_node_exec_id = (e.preset_id, e.parent_execution_id,
                                                                  e.parent_node_exec_id)
-    s.is_dry_run = e.is_dry_run
+    s.is_dry_run, s.branched_from = e.is_dry_run, e.branched_from
     s.status, s.created_at = ExecutionStatus.QUEUED, at
+
+
+def _branched(s: ExecutionState, e: ExecutionBranched, at) -> None:
+    s.branches.append(Branch(execution_id=e.execution_id, kind=e.kind, at_seq=e.at_seq))
 
 
 def _started(s: ExecutionState, e: ExecutionStarted, at) -> None:
@@ -194,6 +202,7 @@ _HANDLERS = {
     ExecutionStopRequested: _stop,
     ExecutionDeleted: _deleted,
     ExecutionStuckDetected: _stuck,
+    ExecutionBranched: _branched,
     NodeInputAdded: _input,
     NodeQueued: _node_queued,
     NodeStarted: _node_started,
