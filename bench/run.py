@@ -512,6 +512,10 @@ async def main(only: set[str]) -> None:
                 from bench.webhooks import bench_webhook_ingress
 
                 await bench_webhook_ingress(stack, client)
+            if wanted("fork"):
+                from bench.forks import bench_fork_chain40
+
+                await bench_fork_chain40(stack, client, WORKLOADS)
             if wanted("scheduler"):
                 from bench.schedules import bench_scheduler
 

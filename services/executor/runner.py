@@ -297,7 +297,10 @@ class ExecutionRunner:
         """Record the outputs another run's node execution produced with the same block and
         inputs, in order and routed as if just yielded, and complete the node without running or
         charging it (``reuse.py``); its stats name where they came from. Outputs already recorded
-        before an interruption are recognised by position, as for a block that runs."""
+        before an interruption are recognised by position, as for a block that runs. Nothing is
+        awaited: taken-over work is pure (its results are already durable in the other run), so its
+        events ride in the next group commit, in order, and a crash before it only takes it over
+        again."""
         stats = {REUSED_FROM: done.id, "reused_from_execution": self.reuse.source_id, "cost": 0, "walltime": 0.0}
         recorded = len(ne.outputs)
         for i, (pin, value) in enumerate(done.outputs[recorded:], start=recorded):
@@ -305,11 +308,11 @@ class ExecutionRunner:
             if i == len(done.outputs) - 1:
                 self.planner.finished(ne, None, stats)
             self._start(queued)
-            await self._flush()
+            self._record_in_background()
             self._launch(queued)
         if recorded >= len(done.outputs):  # nothing left to record: only the completion
             self.planner.finished(ne, None, stats)
-            await self._flush()
+            self._record_in_background()
 
     async def _charged(self, ne: NodeExec, ctx: RunContext) -> bool:
         """Charge before running; out of credits fails the node and, with it, the whole run. A dry
