@@ -231,6 +231,10 @@ async def _library(api: Caller, stack, client: httpx.AsyncClient, graph_id: str,
     run = await api("POST", "/api/library/presets/{preset_id}/execute", preset_id=preset["id"],
                     json={"inputs": {"x": 2}})
     assert (await stack.wait_terminal(client, graph_id, run["id"]))["outputs"] == {"y": [3]}
+    # two runs with different inputs, so the checked diff has changed pairs in it
+    diff = await api("GET", "/api/executions/{graph_exec_id}/diff/{other_exec_id}", graph_exec_id=run_id,
+                     other_exec_id=run["id"])
+    assert diff["changed_nodes"] and diff["summary"]["changed"] > 0
     assert (await client.delete(f"/api/library/presets/{preset['id']}")).status_code == 204
 
 

@@ -10,7 +10,7 @@ name these shapes only for OpenAPI. Pin values, inputs and stats of a node stay 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -82,3 +82,55 @@ class AuditEntry(BaseModel):
 class ExecutionHistory(BaseModel):
     execution_id: str
     events: list[AuditEntry]
+
+
+class ExecutionDiffRun(BaseModel):
+    """One side's run: what it ran (graph and version), how it stands, and what it cost."""
+
+    id: str
+    graph_id: str
+    graph_version: int
+    status: ExecutionStatus
+    cost: int
+
+
+class NodeExecutionSide(BaseModel):
+    """One run's execution of a node, as compared (``duration_s`` is shown, never compared)."""
+
+    node_exec_id: str
+    status: ExecutionStatus
+    input_data: dict[str, Any] | None
+    output_data: dict[str, list[Any]]
+    cost: int
+    duration_s: float | None
+    error: str | None
+
+
+class NodeExecutionDiff(BaseModel):
+    """The k-th execution of a node in each run (``None`` where one run has no k-th), and which
+    compared fields differ (all of them when a side is missing)."""
+
+    node_id: str
+    block_id: str
+    a: NodeExecutionSide | None
+    b: NodeExecutionSide | None
+    changed: list[Literal["status", "input_data", "output_data", "cost", "error"]]
+
+
+class ExecutionDiffSummary(BaseModel):
+    """Pairs by outcome: unpaired executions count as only-in-a or only-in-b, not as changed."""
+
+    same: int
+    changed: int
+    only_in_a: int
+    only_in_b: int
+
+
+class ExecutionDiff(BaseModel):
+    """Two runs node by node: pairs in run a's execution order, then the nodes only run b ran."""
+
+    a: ExecutionDiffRun
+    b: ExecutionDiffRun
+    nodes: list[NodeExecutionDiff]
+    changed_nodes: list[str]
+    summary: ExecutionDiffSummary

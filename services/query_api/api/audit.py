@@ -1,13 +1,17 @@
-"""Audit replay routes: an execution's full history from the store, and its state at any event."""
+"""Audit replay routes: an execution's full history from the store, its state at any event, and
+two runs compared node by node."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.domain.errors import InvalidCommand, NotFoundError
 from services.domain.executions.audit import state_at, with_causes
-from services.domain.executions.shapes import ExecutionHistory, ExecutionStateAt
+from services.domain.executions.diff import execution_diff
+from services.domain.executions.shapes import ExecutionDiff, ExecutionHistory, ExecutionStateAt
 from services.infra.auth import User
 from services.infra.http import MAX_SEQ, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
@@ -21,6 +25,12 @@ async def _owned_history(pool: ReadPool, user: User, graph_exec_id: str, upto: i
     if not history or owner(history) != user.id:
         raise NotFoundError(f"Graph execution #{graph_exec_id} not found")
     return execution_id, history
+
+
+async def _owned_state(pool: ReadPool, user: User, graph_exec_id: str):
+    """The caller's own run folded from the store, large values resolved (as ``/state`` shows it)."""
+    execution_id, history = await _owned_history(pool, user, graph_exec_id)
+    return await resolved_fold(pool, execution_id, history)
 
 
 def build_router() -> APIRouter:
@@ -41,5 +51,14 @@ def build_router() -> APIRouter:
         if at_seq is not None and history[-1][0] < at_seq:
             raise InvalidCommand(f"at_seq {at_seq} is past the last event (#{history[-1][0]})")
         return json_response(state_at(await resolved_fold(pool, execution_id, history)))
+
+    @router.get("/{graph_exec_id}/diff/{other_exec_id}", summary="Two of the caller's runs compared node by node",
+                response_model=ExecutionDiff)
+    async def diff(graph_exec_id: UuidPath, other_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
+        # both ids checked before either read, so a malformed one answers 400 whatever the other is
+        parse_uuid(graph_exec_id, "graph_exec_id")
+        parse_uuid(other_exec_id, "other_exec_id")
+        a, b = await asyncio.gather(_owned_state(pool, user, graph_exec_id), _owned_state(pool, user, other_exec_id))
+        return json_response(execution_diff(a, b))
 
     return router
