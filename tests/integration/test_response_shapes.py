@@ -123,6 +123,12 @@ async def _graphs_and_runs(api: Caller, stack, client: httpx.AsyncClient) -> tup
     await api("GET", "/api/graphs/{graph_id}/executions", graph_id=graph_id)
     await api("GET", "/api/executions/{graph_exec_id}/events", graph_exec_id=run["id"])
     await api("GET", "/api/executions/{graph_exec_id}/state", graph_exec_id=run["id"], params={"at_seq": 3})
+    retry = await api("POST", "/api/executions/{graph_exec_id}/retry", graph_exec_id=run["id"], json={})
+    fork = await api("POST", "/api/executions/{graph_exec_id}/fork", graph_exec_id=run["id"], json={"at_seq": 2})
+    for branch in (retry, fork):
+        assert (await stack.wait_terminal(client, graph_id, branch["id"]))["outputs"] == {"y": [42]}
+    lineage = await api("GET", "/api/executions/{graph_exec_id}/lineage", graph_exec_id=run["id"])
+    assert {b["execution_id"] for b in lineage["branches"]} == {retry["id"], fork["id"]}
     await api("POST", "/api/graphs/{graph_id}/executions/{graph_exec_id}/stop", graph_id=graph_id,
               graph_exec_id=run["id"])
     return graph_id, run["id"]
