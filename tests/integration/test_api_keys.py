@@ -190,8 +190,8 @@ async def test_external_create_execute_and_results(stack, user_ids):
         r = await ext.post(f"{EXT}/blocks/{CALCULATOR}/execute", json={"operation": "Add", "a": 10, "b": 5})
         assert r.status_code == 200 and r.json() == {"result": [15.0]}
 
-        graph = await ext.post(f"{EXT}/graphs", json={"graph": adder_graph()})
-        assert graph.status_code == 200, graph.text
+        graph = await ext.post(f"{EXT}/graphs", json=adder_graph())
+        assert graph.status_code == 201, graph.text
         graph_id = graph.json()["id"]
         r = await ext.post(f"{EXT}/graphs/{graph_id}/execute/1", json={"node_input": {"x": 5}})
         assert r.status_code == 200 and set(r.json()) == {"id"}, r.text

@@ -127,6 +127,9 @@ async def _graphs_and_runs(api: Caller, stack, client: httpx.AsyncClient) -> tup
     fork = await api("POST", "/api/executions/{graph_exec_id}/fork", graph_exec_id=run["id"], json={"at_seq": 2})
     for branch in (retry, fork):
         assert (await stack.wait_terminal(client, graph_id, branch["id"]))["outputs"] == {"y": [42]}
+    await api("GET", "/api/executions/{graph_exec_id}/results", graph_exec_id=run["id"])
+    active = await api("POST", "/api/graphs/{graph_id}/execute", graph_id=graph_id, json={"inputs": {"x": 1}})
+    assert (await stack.wait_terminal(client, graph_id, active["id"]))["status"] == "COMPLETED"
     lineage = await api("GET", "/api/executions/{graph_exec_id}/lineage", graph_exec_id=run["id"])
     assert {b["execution_id"] for b in lineage["branches"]} == {retry["id"], fork["id"]}
     await api("POST", "/api/graphs/{graph_id}/executions/{graph_exec_id}/stop", graph_id=graph_id,
@@ -136,6 +139,7 @@ async def _graphs_and_runs(api: Caller, stack, client: httpx.AsyncClient) -> tup
 
 async def _blocks_and_credits(api: Caller, admin: Caller, user: str) -> None:
     await api("GET", "/api/blocks")
+    await api("GET", "/api/blocks/{block_id}", block_id=CALC)
     await api("POST", "/api/blocks/{block_id}/execute", block_id=CALC, json={"operation": "Add", "a": 1, "b": 2})
     await api("GET", "/api/credits")
     await admin("POST", "/api/credits/admin/add_credits", json={"user_id": user, "amount": 5, "comments": "shape"})
@@ -336,7 +340,7 @@ async def _external(api: Caller, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
     await api("POST", EXT + "/blocks/{block_id}/execute", block_id=CALC, json={"operation": "Add", "a": 2, "b": 3})
-    await api("POST", f"{EXT}/graphs", json={"graph": priced_graph()})
+    await api("POST", f"{EXT}/graphs", expect=201, json=priced_graph())  # AutoGPT: the raw graph, 201
     await api("POST", EXT + "/graphs/{graph_id}/execute/{graph_version}", graph_id=graph_id, graph_version=1,
               json={"node_input": {"x": 1}})
     await api("GET", EXT + "/graphs/{graph_id}/executions/{graph_exec_id}/results", graph_id=graph_id,

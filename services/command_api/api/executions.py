@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command_api.api.deps import CurrentUser, Executions, Presets
+from services.command_api.api.deps import CurrentUser, Executions, Graphs, Presets
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.infra.http import MAX_SEQ, MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
@@ -43,6 +43,17 @@ class ForkRequest(RetryRequest):
                                                    description="Per node id, input values laid over the node's")
 
 
+def _execute(executions, presets, user, graph_id: str, graph_version: int, body: ExecuteGraphRequest | None,
+             preset_id: str | None) -> Response:
+    body = body or ExecuteGraphRequest()
+    inputs, credentials = body.inputs, body.credentials_inputs
+    if preset_id is not None:  # the preset's values under the request's, as a preset run merges them
+        preset_id = parse_uuid(preset_id, "preset_id")
+        inputs, credentials = presets.for_run(user, preset_id, graph_id, graph_version, inputs, credentials)
+    return json_response(executions.execute(user, graph_id, graph_version, inputs, credentials, preset_id,
+                                            dry_run=body.dry_run))
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401))
 
@@ -52,14 +63,18 @@ def build_router() -> APIRouter:
     def execute_graph(graph_id: UuidPath, user: CurrentUser, executions: Executions, presets: Presets,
                       graph_version: int = Path(ge=1, le=MAX_VERSION), body: ExecuteGraphRequest | None = None,
                       preset_id: str | None = Query(default=None, max_length=36)) -> Response:
-        body = body or ExecuteGraphRequest()
+        return _execute(executions, presets, user, parse_uuid(graph_id, "graph_id"), graph_version, body, preset_id)
+
+    @router.post("/graphs/{graph_id}/execute", summary="Queue an execution of the graph's active version",
+                 dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
+                 responses=refusals(*BODY_REFUSALS, 402, 404, 429))
+    def execute_active(graph_id: UuidPath, user: CurrentUser, executions: Executions, presets: Presets,
+                       graphs: Graphs, body: ExecuteGraphRequest | None = None,
+                       preset_id: str | None = Query(default=None, max_length=36)) -> Response:
+        """The seed's path (AutoGPT needs the version in it): the version the owner made active."""
         graph_id = parse_uuid(graph_id, "graph_id")
-        inputs, credentials = body.inputs, body.credentials_inputs
-        if preset_id is not None:  # the preset's values under the request's, as a preset run merges them
-            preset_id = parse_uuid(preset_id, "preset_id")
-            inputs, credentials = presets.for_run(user, preset_id, graph_id, graph_version, inputs, credentials)
-        return json_response(executions.execute(user, graph_id, graph_version, inputs, credentials, preset_id,
-                                                dry_run=body.dry_run))
+        version = graphs.version_for_run(user, graph_id, None).version
+        return _execute(executions, presets, user, graph_id, version, body, preset_id)
 
     @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/stop", summary="Stop an execution and wait for its end",
                  response_model=GraphExecutionMeta, responses=refusals(400, 404, 409, 504))

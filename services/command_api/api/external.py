@@ -11,23 +11,22 @@ execution is "not found") hold unchanged.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
 from schemas.events.apikeys import ApiKeyPermission as P
-from schemas.graph import CreateGraphRequest
+from schemas.graph import CreateGraphRequest, GraphInput
 from services.command_api.api.deps import ApiKeys, Executions, Graphs, KeyUsages, Services, Users
-from services.command_api.api.responses import CompletedBlockOutput, ExternalUser, GraphExecutionResult, QueuedExecution
+from services.command_api.api.responses import CompletedBlockOutput, ExternalUser, QueuedExecution
 from services.command_api.application.direct_runs import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.credits.pricing import block_catalogue
 from services.domain.credits.shapes import BlockInfo
 from services.domain.errors import Forbidden, NotFoundError
-from services.domain.executions.status import ExecutionStatus
-from services.domain.executions.views import state_outputs
+from services.domain.executions.results import GraphExecutionResult, execution_results
 from services.domain.graphs.shapes import GraphModel
 from services.domain.paging import pagination
 from services.domain.store import rules as store_rules
@@ -60,20 +59,6 @@ def owner(key: ApiKey) -> User:
     return User(id=key.user_id or "", email=key.user_email)
 
 
-def execution_results(state) -> dict[str, Any]:
-    """AutoGPT's ``GraphExecutionResult``: per node execution its input and outputs, and the graph
-    outputs as ``[{name: value}]`` once the run COMPLETED (``null`` before or otherwise)."""
-    nodes = sorted(state.node_execs.values(), key=lambda ne: ne.added_seq)
-    output = None
-    if state.status == ExecutionStatus.COMPLETED:
-        output = [{name: value} for name, values in state_outputs(state).items()
-                  for value in values]
-    return {"execution_id": state.id, "status": state.status, "output": output,
-            "nodes": [{"node_id": ne.node_id,
-                       "input": ne.input_data if ne.input_data is not None else dict(ne.pins),
-                       "output": ne.output_data()} for ne in nodes]}
-
-
 def build_router() -> APIRouter:
     # every route: 401 without a usable key, 403 for a key without the permission
     router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
@@ -96,11 +81,13 @@ def build_router() -> APIRouter:
                             key: ApiKey = Depends(require(P.EXECUTE_BLOCK))) -> dict[str, list[Any]]:
         return await run_block_directly(block_id, data, key.user_id, **services.block_ports())
 
-    @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)",
+    @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)", status_code=201,
                  response_model=GraphModel, responses=refusals(*BODY_REFUSALS))
-    def create_graph(body: CreateGraphRequest, graphs: Graphs,
-                     key: ApiKey = Depends(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))) -> Response:
-        return json_response(graphs.create(owner(key), body.graph))
+    def create_graph(body: Annotated[CreateGraphRequest | GraphInput, Body(union_mode="left_to_right")],
+                     graphs: Graphs, key: ApiKey = Depends(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))) -> Response:
+        """AutoGPT's body is the graph itself; the ``{"graph": …}`` of ``POST /api/graphs`` is taken too."""
+        graph = body.graph if isinstance(body, CreateGraphRequest) else body
+        return json_response(graphs.create(owner(key), graph), status_code=201)
 
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
                  response_model=QueuedExecution, responses=refusals(*BODY_REFUSALS, 402, 404, 429))

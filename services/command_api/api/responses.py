@@ -60,22 +60,6 @@ class QueuedExecution(BaseModel):
     id: str
 
 
-class NodeExecutionIO(BaseModel):
-    node_id: str
-    input: dict[str, Any]
-    output: dict[str, list[Any]]
-
-
-class GraphExecutionResult(BaseModel):
-    """AutoGPT's external ``GraphExecutionResult``: the graph outputs as ``[{name: value}]`` once
-    the run COMPLETED (``null`` otherwise), and each node execution's input and outputs."""
-
-    execution_id: str
-    status: str
-    output: list[dict[str, Any]] | None
-    nodes: list[NodeExecutionIO]
-
-
 class UserEmail(BaseModel):
     """``POST /api/auth/user/email``: the address now recorded."""
 

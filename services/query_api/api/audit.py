@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from services.domain.errors import InvalidCommand, NotFoundError
 from services.domain.executions.audit import state_at, with_causes
 from services.domain.executions.diff import execution_diff
+from services.domain.executions.results import GraphExecutionResult, execution_results
 from services.domain.executions.shapes import ExecutionDiff, ExecutionHistory, ExecutionStateAt
 from services.infra.auth import User
 from services.infra.http import MAX_SEQ, CurrentUser, UuidPath, json_response, parse_uuid
@@ -42,6 +43,13 @@ def build_router() -> APIRouter:
         execution_id, history = await _owned_history(pool, user, graph_exec_id)
         entries = with_causes(await resolved_payloads(pool, history))
         return json_response({"execution_id": execution_id, "events": entries})
+
+    @router.get("/{graph_exec_id}/results", summary="The execution's outputs and each node's input and output",
+                response_model=GraphExecutionResult)
+    async def results(graph_exec_id: UuidPath, user: CurrentUser, pool: ReadPool) -> Response:
+        """AutoGPT's external ``GraphExecutionResult`` on the user API (the seed's path)."""
+        execution_id, history = await _owned_history(pool, user, graph_exec_id)
+        return json_response(execution_results(await resolved_fold(pool, execution_id, history)))
 
     @router.get("/{graph_exec_id}/state", summary="The execution as it stood after event at_seq",
                 response_model=ExecutionStateAt)
