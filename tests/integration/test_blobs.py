@@ -232,8 +232,8 @@ async def test_the_external_api_answers_413_and_resolves_results(stack, user_ids
         assert r.status_code == 413 and r.json()["detail"].startswith("Graph too large")
         r = await ext.post(f"{EXT}/graphs/{gid}/execute/1", json={"node_input": {"input_1": "x" * (limit + 1)}})
         assert r.status_code == 413 and r.json()["detail"].startswith("Execution inputs too large")
-        r = await ext.post(f"{EXT}/graphs", json={"graph": replace_graph(200, 500)})
-        assert r.status_code == 200, r.text
+        r = await ext.post(f"{EXT}/graphs", json=replace_graph(200, 500))
+        assert r.status_code == 201, r.text
         big_gid = r.json()["id"]
         run = (await ext.post(f"{EXT}/graphs/{big_gid}/execute/1", json={"node_input": {}})).json()["id"]
         async with stack.client(user_ids["carol"]) as client:

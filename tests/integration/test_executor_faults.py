@@ -207,13 +207,13 @@ async def test_sigterm_lets_the_running_node_finish_and_hands_over_the_rest(sett
                 second.stop()
 
 
-async def test_sigterm_drain_has_a_deadline_and_the_node_resumes_elsewhere(settings, log_dir):
+async def test_sigterm_drain_has_a_deadline(settings, log_dir):
     """A node longer than ``executor_drain_s`` does not hold the shutdown: the executor leaves
-    after the deadline and the node resumes, from the store, at the next owner."""
+    after the deadline with the node unfinished in the store, for the next owner to resume (as
+    after a crash: ``test_kill_executor_mid_run_and_resume_elsewhere``)."""
     settings = settings.model_copy(update={"executor_drain_s": 0.5})
     async with running_stack(settings) as stack:
         first = await _start_executor(settings, log_dir)
-        second = None
         try:
             async with stack.client("alice") as alice:
                 gid = (await alice.post("/api/graphs", json={"graph": timer_then_output(30)})).json()["id"]
@@ -224,15 +224,6 @@ async def test_sigterm_drain_has_a_deadline_and_the_node_resumes_elsewhere(setti
                 assert "still running after 0.5s" in first.log()
                 events = await asyncio.to_thread(stream_events, settings, exec_id)
                 assert not _node_events(events, TIMER, "NodeCompleted")
-                second = await _start_executor(settings, log_dir)
-                await eventually(lambda: _started_twice(settings, exec_id), timeout=60,
-                                 message="the node resumed at the next executor")
+                assert len(_node_events(events, TIMER, "NodeStarted")) == 1
         finally:
             first.kill9()
-            if second:
-                second.stop()
-
-
-async def _started_twice(settings, exec_id):
-    events = await asyncio.to_thread(stream_events, settings, exec_id)
-    return len(_node_events(events, TIMER, "NodeStarted")) == 2

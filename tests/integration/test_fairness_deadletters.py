@@ -104,10 +104,10 @@ async def test_f4_retry_drives_a_parked_execution_to_its_end(settings, user_ids)
         broken = {"graph": None}
         real_runner = service._runner
 
-        def runner(state, lease=None):
+        def runner(state, lease=None, reuse=None):
             if state.graph_id == broken["graph"]:
                 raise ValueError("the runner cannot handle this execution")
-            return real_runner(state, lease)
+            return real_runner(state, lease, reuse)
 
         service._runner = runner
         async with stack.client(user_ids["alice"]) as alice:
