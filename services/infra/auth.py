@@ -20,6 +20,11 @@ class AuthError(Exception):
     """Missing, malformed, expired or otherwise unacceptable credentials (HTTP 401)."""
 
 
+class NoSubject(AuthError):
+    """A token that verifies but names no user (no usable ``sub``): AutoGPT's WebSocket closes
+    4002 for it, 4003 for any other bad token."""
+
+
 @dataclass(frozen=True)
 class User:
     id: str
@@ -79,11 +84,13 @@ class TokenVerifier:
                 audience=self.settings.jwt_audience, options={"require": ["sub", "exp", "aud"]})
         except jwt.ExpiredSignatureError:
             raise AuthError("Token has expired") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise (NoSubject if exc.claim == "sub" else AuthError)(token_refusal(exc)) from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValueError) as exc:
             raise AuthError(token_refusal(exc)) from None
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > 200:
-            raise AuthError("Invalid token: bad 'sub' claim")
+            raise NoSubject("Invalid token: bad 'sub' claim")
         exp = claims.get("exp")
         if isinstance(exp, bool) or not isinstance(exp, (int, float)):  # PyJWT also takes "exp": "1900000000"
             raise AuthError("Invalid token: bad 'exp' claim")

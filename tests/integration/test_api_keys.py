@@ -67,6 +67,7 @@ async def test_create_list_get_never_show_the_key(stack, user_ids):
             "name": "ci", "description": "for CI", "status": "ACTIVE", "permissions": ["IDENTITY", "READ_GRAPH"],
             "user_id": user_ids["alice"], "type": "api_key"}
         assert info["created_at"] and info["last_used_at"] is None and info["revoked_at"] is None
+        assert info["scopes"] == info["permissions"] and info["expires_at"] is None  # AutoGPT's newer fields
 
         listed = await alice.get("/api/api-keys")
         one = await alice.get(f"/api/api-keys/{info['id']}")

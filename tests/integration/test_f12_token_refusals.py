@@ -44,4 +44,4 @@ async def test_f12_websocket_close_reason_is_ours_too(stack):
     async with websockets.connect(url) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
-    assert closed.value.rcvd.code == 4002 and closed.value.rcvd.reason == "Invalid token: malformed token"
+    assert closed.value.rcvd.code == 4003 and closed.value.rcvd.reason == "Invalid token: malformed token"

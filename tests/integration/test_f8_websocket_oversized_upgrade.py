@@ -78,4 +78,4 @@ async def test_f8_oversized_upgrade_header_is_answered_and_closed(api_port):
 async def test_f8_an_upgrade_under_the_limit_still_reaches_the_app(api_port):
     request = f"GET /ws?token={'a' * 8_000} HTTP/1.1\r\nHost: 127.0.0.1\r\n{UPGRADE}\r\n"
     answer, _elapsed, _closed = await asyncio.to_thread(exchange, api_port, request)
-    assert answer.startswith(b"HTTP/1.1 101"), answer[:80]  # then closed 4002: not a valid token
+    assert answer.startswith(b"HTTP/1.1 101"), answer[:80]  # then closed 4003: not a valid token

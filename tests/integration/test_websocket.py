@@ -1,7 +1,9 @@
 """The WebSocket against the real stack: AutoGPT's protocol, ordering, resumption, isolation."""
 
 import asyncio
+import time
 
+import jwt
 import orjson
 import pytest
 import websockets
@@ -49,7 +51,13 @@ async def test_auth_close_codes_and_heartbeat(stack, user_ids):
     async with websockets.connect(ws_url(stack, "garbage")) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
-        assert closed.value.rcvd.code == 4002
+        assert closed.value.rcvd.code == 4003  # AutoGPT: an invalid token
+    no_sub = jwt.encode({"aud": stack.settings.jwt_audience, "exp": int(time.time()) + 60},
+                        stack.settings.jwt_secret, algorithm="HS256")
+    async with websockets.connect(ws_url(stack, no_sub)) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 4002 and "'sub'" in closed.value.rcvd.reason  # AutoGPT: no sub
     async with websockets.connect(ws_url(stack, stack.token(user_ids["alice"]))) as ws:
         await send(ws, "heartbeat")
         assert await recv(ws) == {"method": "heartbeat", "data": "pong", "success": True}

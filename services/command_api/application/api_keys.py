@@ -20,6 +20,7 @@ from typing import Any
 from schemas.events.base import Event
 from services.domain.apikeys import material
 from services.domain.apikeys.api_key import ApiKey
+from services.domain.apikeys.shapes import with_scopes
 from services.infra.appending import decide_and_append
 from services.infra.auth import AuthError, User
 from services.infra.eventstore import EventStore
@@ -37,7 +38,8 @@ def key_info(key: ApiKey, last_used_at: datetime | None = None) -> dict[str, Any
     return {"id": key.key_id, "name": key.name, "head": key.head, "tail": key.tail, "status": key.status,
             "permissions": [p.value for p in key.permissions], "created_at": _iso(key.created_at),
             "last_used_at": _iso(last_used_at), "revoked_at": _iso(key.revoked_at),
-            "description": key.description, "user_id": key.user_id, "type": "api_key"}
+            "description": key.description, "user_id": key.user_id, "type": "api_key",
+            **with_scopes([p.value for p in key.permissions])}
 
 
 class ApiKeyCommands:

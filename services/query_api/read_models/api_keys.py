@@ -10,6 +10,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.domain.apikeys.shapes import with_scopes
+
 _SELECT = """
 SELECT k.key_id, k.name, k.head, k.tail, k.status, k.permissions, k.created_at, u.last_used_at,
        k.revoked_at, k.description, k.user_id
@@ -23,7 +25,8 @@ def _info(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(row["key_id"]), "name": row["name"], "head": row["head"], "tail": row["tail"],
             "status": row["status"], "permissions": row["permissions"], "created_at": iso(row["created_at"]),
             "last_used_at": iso(row["last_used_at"]), "revoked_at": iso(row["revoked_at"]),
-            "description": row["description"], "user_id": row["user_id"], "type": "api_key"}
+            "description": row["description"], "user_id": row["user_id"], "type": "api_key",
+            **with_scopes(row["permissions"])}
 
 
 async def list_keys(pool: AsyncConnectionPool, user_id: str, limit: int = 500) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from services.infra.auth import AuthError, TokenVerifier
+from services.infra.auth import AuthError, NoSubject, TokenVerifier
 from services.infra.blobs import READ_BUDGET_BYTES, BlobStore, Refs
 from services.infra.execution_refs import view_refs
 from services.infra.http import MAX_SEQ
@@ -34,7 +34,8 @@ def build_router(verifier: TokenVerifier) -> APIRouter:
         try:
             user = verifier.verify(token)
         except AuthError as exc:
-            await websocket.close(code=protocol.CLOSE_INVALID_TOKEN, reason=str(exc)[:120])
+            code = protocol.CLOSE_NO_SUBJECT if isinstance(exc, NoSubject) else protocol.CLOSE_INVALID_TOKEN
+            await websocket.close(code=code, reason=str(exc)[:120])
             return
         hub = websocket.app.state.ws_hub
         socket = Socket(user.id, send=websocket.send_text)

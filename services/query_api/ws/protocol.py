@@ -18,8 +18,10 @@ NODE_EVENT = "node_execution_event"
 NOTIFICATION = "notification"
 ERROR = "error"
 
+# AutoGPT's close codes: no token, a token without a user id (``sub``), any other bad token.
 CLOSE_MISSING_TOKEN = 4001
-CLOSE_INVALID_TOKEN = 4002
+CLOSE_NO_SUBJECT = 4002
+CLOSE_INVALID_TOKEN = 4003
 CLOSE_TOO_MANY_SOCKETS = 4029  # the user already holds ws_max_sockets_per_user connections
 
 
