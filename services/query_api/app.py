@@ -27,7 +27,6 @@ from services.query_api.api import (
     executions,
     graphs,
     library,
-    lineage,
     notifications,
     schedules,
     store,
@@ -40,7 +39,7 @@ from services.query_api.ws.hub import Hub
 
 def routers(settings: Settings, verifier: TokenVerifier) -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), audit.build_router(),
-            lineage.build_router(), credits.build_router(), api_keys.build_router(), credentials.build_router(settings),
+            credits.build_router(), api_keys.build_router(), credentials.build_router(settings),
             notifications.build_router(), library.build_router(), store.build_router(), schedules.build_router(),
             ws_endpoint.build_router(verifier)]
 

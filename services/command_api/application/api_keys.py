@@ -35,11 +35,12 @@ def _iso(value: datetime | None) -> str | None:
 
 def key_info(key: ApiKey, last_used_at: datetime | None = None) -> dict[str, Any]:
     """AutoGPT's ``APIKeyInfo`` (never the plain key nor its hash)."""
+    permissions = [p.value for p in key.permissions]
     return {"id": key.key_id, "name": key.name, "head": key.head, "tail": key.tail, "status": key.status,
-            "permissions": [p.value for p in key.permissions], "created_at": _iso(key.created_at),
+            "permissions": permissions, "created_at": _iso(key.created_at),
             "last_used_at": _iso(last_used_at), "revoked_at": _iso(key.revoked_at),
             "description": key.description, "user_id": key.user_id, "type": "api_key",
-            **with_scopes([p.value for p in key.permissions])}
+            **with_scopes(permissions)}
 
 
 class ApiKeyCommands:

@@ -45,6 +45,3 @@ class ReuseTable:
         """The other run's next unused completed execution with this block and these inputs."""
         waiting = self._by_key.get(input_key(block_id, input_data))
         return waiting.popleft() if waiting else None
-
-    def __len__(self) -> int:
-        return sum(len(q) for q in self._by_key.values())

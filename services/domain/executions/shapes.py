@@ -134,3 +134,19 @@ class ExecutionDiff(BaseModel):
     nodes: list[NodeExecutionDiff]
     changed_nodes: list[str]
     summary: ExecutionDiffSummary
+
+
+class BranchPoint(BaseModel):
+    execution_id: str
+    kind: Literal["retry", "fork"]
+    at_seq: int
+
+
+class Lineage(BaseModel):
+    """``GET /api/executions/{id}/lineage``: where a run branched off (up the chain of retries and
+    forks) and the runs that branched off it."""
+
+    execution_id: str
+    branched_from: BranchPoint | None  # the run this one retries or forks, and where
+    ancestors: list[BranchPoint]  # branched_from, then where that run branched off, and so on up
+    branches: list[BranchPoint]  # retries and forks of this run (execution_id: the new run)

@@ -59,15 +59,15 @@ def build_router() -> APIRouter:
 async def _one(request: Request, user: User, pool, execution_id: str, graph_id: str | None = None) -> Response:
     """One execution's view: the one already built when it includes what the fence asks for
     (``stream_views.py``: polling a run costs no query while it does not move), else built now."""
-    views: StreamViews = request.app.state.execution_views
-    key = (user.id, execution_id)
-    view = views.get(key, fenced_version(request))
-    if view is None:
+    async def build() -> StreamView | None:
         found = await rm.get_execution_at(pool, user.id, execution_id)
-        if found is not None:
-            execution, version = found
-            view = StreamView(version, orjson.dumps(execution), execution["graph_id"])
-            views.put(key, view)
+        if found is None:
+            return None
+        execution, version = found
+        return StreamView(version, orjson.dumps(execution), execution["graph_id"])
+
+    views: StreamViews = request.app.state.execution_views
+    view = await views.answer((user.id, execution_id), fenced_version(request), build)
     if view is None or (graph_id is not None and view.scope != graph_id):
         raise NotFoundError(f"Graph execution #{execution_id} not found")
     return Response(view.body, media_type="application/json")

@@ -45,15 +45,13 @@ def build_router() -> APIRouter:
     async def list_graphs(user: CurrentUser, pool: ReadPool, request: Request) -> Response:
         # Only graph events change this list, so the one built at a head of the graphs log is
         # every later read's answer until that log moves (``stream_views.py``).
-        views: StreamViews = request.app.state.list_views
         head = fenced_head(request, "graphs")
-        view = views.get((user.id, "graphs"), head)
-        if view is None:
-            body = orjson.dumps([graph_meta(m) for m in await rm.list_active(pool, user.id)])
-            if head is None:
-                return Response(body, media_type="application/json")
-            view = StreamView(head, body, "")
-            views.put((user.id, "graphs"), view)
+
+        async def build() -> StreamView:
+            return StreamView(head, orjson.dumps([graph_meta(m) for m in await rm.list_active(pool, user.id)]), "")
+
+        views: StreamViews = request.app.state.list_views
+        view = await views.answer((user.id, "graphs"), head, build)
         return Response(view.body, media_type="application/json")
 
     @router.get("/{graph_id}", summary="Get a graph version (newest when no version is given)",

@@ -17,13 +17,13 @@ recently used first out. Keys carry the user, so one user's views are never serv
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
 class StreamView:
-    version: int  # the stream version the view was built from
+    version: int | None  # the stream version the view was built from (None: unknown, never kept)
     body: bytes  # the encoded answer
     scope: str  # what else the route checks against (an execution's graph id)
 
@@ -44,6 +44,17 @@ class StreamViews:
             return None
         self._views.move_to_end(key)
         self.hits += 1
+        return view
+
+    async def answer(self, key: Hashable, at_least: int | None,
+                     build: Callable[[], Awaitable[StreamView | None]]) -> StreamView | None:
+        """The view of ``key`` when it includes ``at_least``, else ``build()`` (None: nothing to
+        show), kept for later reads when it names the version it was built from."""
+        view = self.get(key, at_least)
+        if view is None:
+            view = await build()
+            if view is not None and view.version is not None:
+                self.put(key, view)
         return view
 
     def put(self, key: Hashable, view: StreamView) -> None:
