@@ -74,3 +74,45 @@ def bench_settings(stack):
 
         os.environ["DATABASE_URL"] = open_embedded_postgres(stack.data_dir / "pgdata").get_uri()
     return load_settings(local_default=True)  # the bench's own local stack
+
+
+
+def stack_cpu_percent(stack, seconds: float = 1.0) -> float:
+    """Percent of one core used by ``agentloom up`` and its children over ``seconds`` (the
+    embedded PostgreSQL is not among them: pg_ctl detaches it, but its clients are)."""
+    import time
+
+    import psutil
+
+    root = psutil.Process(stack.proc.pid)
+    procs = [root, *root.children(recursive=True)]
+
+    def total() -> dict[int, float]:
+        times = {}
+        for p in procs:
+            try:
+                times[p.pid] = sum(p.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return times
+
+    before = total()
+    time.sleep(seconds)
+    after = total()
+    return 100 * sum(after[pid] - before.get(pid, after[pid]) for pid in after) / seconds
+
+
+async def settle(stack, *, margin_percent: float = 15.0, timeout_s: float = 180.0) -> float:
+    """Wait until the stack uses no more CPU than it did idle (``stack.idle_cpu``, measured at
+    start: consumers polling the broker cost something even with nothing to do) plus
+    ``margin_percent`` of a core, twice in a row; returns the seconds waited. A section that
+    measures steady-state latency calls this first, so the catch-up work an earlier section left
+    (the notifier and projector reading 20,000 store events, say) is not counted against it."""
+    import time
+
+    start = time.monotonic()
+    quiet = 0
+    while quiet < 2 and time.monotonic() - start < timeout_s:
+        used = await asyncio.to_thread(stack_cpu_percent, stack)
+        quiet = quiet + 1 if used < stack.idle_cpu + margin_percent else 0
+    return time.monotonic() - start

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import TERMINAL, Watcher, bench_settings, check, pct, report
+from bench.harness import TERMINAL, Watcher, bench_settings, check, pct, report, settle, stack_cpu_percent
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT.parent / "shared" / "bench"
@@ -57,6 +57,8 @@ class Stack:
             time.sleep(0.5)
         else:
             raise SystemExit("stack not healthy within 180 s")
+        time.sleep(3)  # past the start-up work (topics, first polls)
+        self.idle_cpu = stack_cpu_percent(self, 2.0)  # what settle() counts as quiet
         user = f"bench-{int(time.time())}"  # a fresh user: list sizes do not grow across runs
         self.token = subprocess.run([sys.executable, "-m", "services.cli.main", "token", "--user", user], cwd=ROOT,
                                     env=self.env, capture_output=True, text=True, check=True).stdout.strip()
@@ -228,9 +230,10 @@ async def bench_ws_latency(stack: Stack, client: httpx.AsyncClient) -> None:
 async def bench_api_read(stack: Stack, exec_id: str, duration_s: float = 10.0, clients: int = 50) -> None:
     from bench.httpload import load
 
-    # Steady state: let the background work left by the previous sections (relay, projector and
-    # WebSocket tails catching up) finish first, so the figure is about reads, not about that.
-    await asyncio.sleep(3)
+    # Steady state: let the background work left by the previous sections (relay, projector,
+    # notifier and WebSocket tails catching up) finish first, so the figure is about reads.
+    waited = await settle(stack)
+    report("api-read settle", waited_s=waited, idle_cpu_percent=stack.idle_cpu)
     for name, path in (("api-read execution", f"/api/executions/{exec_id}"), ("api-read graphs", "/api/graphs")):
         latencies, errors = await load("127.0.0.1", stack.port, stack.token, path, clients=clients, seconds=duration_s)
         check(errors == 0, f"GET {path}: {errors} non-200 answers")
