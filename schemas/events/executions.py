@@ -159,6 +159,63 @@ class NodeTerminated(ExecutionEvent):
     reason: str = ""
 
 
+class NodeEffectBegun(ExecutionEvent):
+    """The node's block, one with effects outside agentloom that are not safe to repeat (an HTTP
+    POST, an email), is about to run: recorded and durable before the block starts. A resumed run
+    that finds this without the node's end does not know whether the effect happened, so it asks
+    the owner (``NodeReviewRequested`` with kind ``outcome_unknown``) instead of running it again."""
+
+    TYPE: ClassVar[str] = "NodeEffectBegun"
+    node_exec_id: str
+
+
+class NodeReviewRequested(ExecutionEvent):
+    """The node waits for its owner's decision (status REVIEW) before it runs: a HumanInTheLoop
+    block, a node marked ``requires_human_review`` while the graph's ``human_in_the_loop_safe_mode``
+    is on (kind ``review``), or a node whose effect may or may not have happened before a crash
+    (kind ``outcome_unknown``). What the reviewer sees is the node's resolved input, already in
+    the stream (for a HumanInTheLoop block its ``data``), so this event holds no values of its
+    own; the reviewer may edit it when ``editable``."""
+
+    TYPE: ClassVar[str] = "NodeReviewRequested"
+    node_exec_id: str
+    kind: Literal["review", "outcome_unknown"] = "review"
+    instructions: str | None = None
+    editable: bool = True
+
+
+class ExecutionPausedForReview(ExecutionEvent):
+    """Nothing is left to run but nodes waiting for review: the run is REVIEW, holds no executor
+    slot and costs nothing while it waits. ``pending`` counts the waiting node executions."""
+
+    TYPE: ClassVar[str] = "ExecutionPausedForReview"
+    pending: int
+
+
+class NodeReviewed(ExecutionEvent):
+    """The owner decided a waiting node. For kind ``review``: approved runs it (with
+    ``reviewed_data`` in place of the payload when given), rejected fails it with ``message``
+    (a HumanInTheLoop block yields ``rejected_data`` instead). For kind ``outcome_unknown``:
+    approved runs it again, rejected marks it done with ``reviewed_data`` as its outputs.
+    ``auto_approve_future`` approves later reviews of the same node in this run."""
+
+    TYPE: ClassVar[str] = "NodeReviewed"
+    node_exec_id: str
+    approved: bool
+    reviewed_data: Any = None
+    was_edited: bool = False
+    message: str | None = None
+    auto_approve_future: bool = False
+    reviewed_by: str
+
+
+class ExecutionResumed(ExecutionEvent):
+    """The last waiting review was decided (recorded with it): the run is RUNNING again and its
+    owner executor picks it up where it paused."""
+
+    TYPE: ClassVar[str] = "ExecutionResumed"
+
+
 class ExecutionCompleted(ExecutionEvent):
     TYPE: ClassVar[str] = "ExecutionCompleted"
     stats: ExecutionStats

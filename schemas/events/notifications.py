@@ -42,6 +42,7 @@ class NotificationType(StrEnum):
     REFUND_PROCESSED = "REFUND_PROCESSED"
     AGENT_APPROVED = "AGENT_APPROVED"
     AGENT_REJECTED = "AGENT_REJECTED"
+    REVIEW_REQUESTED = "REVIEW_REQUESTED"  # agentloom's: a run waits for its owner's review
 
 
 class EmailSkipReason(StrEnum):

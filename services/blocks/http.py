@@ -144,6 +144,15 @@ class SendWebRequestBlock(Block):
     external_effects = True  # a request to any URL
 
     @classmethod
+    def safe_to_repeat(cls, data: dict[str, Any]) -> bool:
+        """HTTP's idempotent methods (RFC 9110 §9.2.2) may be sent again; POST and PATCH may not."""
+        try:
+            method = HttpMethod(data.get("method", HttpMethod.POST))
+        except ValueError:
+            return True  # the block refuses the input without sending anything
+        return method not in (HttpMethod.POST, HttpMethod.PATCH)
+
+    @classmethod
     def dry_run_output(cls) -> list[tuple[str, Any]]:
         """The first example only (a 2xx answer): the others answer on the error pins, and a dry
         run yielding all three would take every branch at once."""

@@ -20,6 +20,7 @@ from services.command_api.api import (
     library,
     notifications,
     onboarding,
+    reviews,
     schedules,
     store,
     users,
@@ -42,7 +43,7 @@ def routers() -> list[APIRouter]:
             api_keys.build_router(), credentials.build_router(), external.build_router(),
             users.build_router(), onboarding.build_router(), email.build_router(),
             notifications.build_router(), library.build_router(), library.build_graph_settings_router(),
-            store.build_router(), schedules.build_router(), webhooks.build_router()]
+            store.build_router(), schedules.build_router(), webhooks.build_router(), reviews.build_router()]
 
 
 def attach(app: FastAPI, services: CommandServices) -> None:

@@ -140,6 +140,19 @@ RECORDED: dict[str, tuple[str, str]] = {
     "NodeFailed": ("executor", "The block raised, yielded `error`, timed out or no longer exists (an "
                                "`error` `NodeOutput` precedes it)."),
     "NodeTerminated": ("executor", "The run stopped or failed while the node execution was queued or running."),
+    "NodeEffectBegun": ("executor", "Durably before a block whose effect must not happen twice (an HTTP POST or "
+                                    "PATCH) starts; a resumed run that finds it without the node's end asks "
+                                    "for review (`outcome_unknown`) instead of running the node again."),
+    "NodeReviewRequested": ("executor", "The node waits for its owner's decision (node status REVIEW): a "
+                                        "HumanInTheLoop block or a node marked `requires_human_review` while the "
+                                        "graph's `human_in_the_loop_safe_mode` is on, or an interrupted node "
+                                        "whose effect may have happened (`outcome_unknown`)."),
+    "ExecutionPausedForReview": ("executor", "Only nodes waiting for review are left: the run is REVIEW and its "
+                                             "executor lets go of it (no slot, no offset) until decisions arrive."),
+    "NodeReviewed": ("command API", "`POST /api/review/action` decided the node; it is QUEUED again and runs (or "
+                                    "fails, or is marked done) when the run resumes."),
+    "ExecutionResumed": ("command API", "Recorded with the decision on the run's last waiting node: the run is "
+                                        "RUNNING again and its executor drives it on."),
     "ExecutionCompleted": ("executor", "Every node execution that could run has finished (failed nodes "
                                        "included; see `node_error_count`)."),
     "ExecutionFailed": ("executor", "The run was cut short, e.g. it hit `AGENTLOOM_MAX_NODE_EXECUTIONS`."),
@@ -386,6 +399,18 @@ FIELD_NOTES: dict[str, str] = {
     "stats": "block stats (`walltime` seconds, cost, `dry_run: true` on a node a dry run simulated, …)",
     "error": "error message",
     "NodeTerminated.reason": "why it was cut short",
+    "NodeReviewRequested.kind": "`review` (asked before running) or `outcome_unknown` (interrupted mid-effect)",
+    "NodeReviewRequested.instructions": ("what the reviewer is told (a HumanInTheLoop block's `name`, a marked "
+                                         "node's `metadata.review_instructions`)"),
+    "NodeReviewRequested.editable": "whether the reviewer may change what is shown",
+    "ExecutionPausedForReview.pending": "node executions waiting for review",
+    "NodeReviewed.approved": "approved (run it) or rejected",
+    "NodeReviewed.reviewed_data": ("the reviewer's edit of what was shown; for a rejected `outcome_unknown`, the "
+                                   "outputs the node is marked done with"),
+    "NodeReviewed.was_edited": "`reviewed_data` differs from what was shown",
+    "NodeReviewed.message": "the reviewer's message (a rejected marked node fails with it)",
+    "NodeReviewed.auto_approve_future": "later reviews of the same node in this run are approved without asking",
+    "NodeReviewed.reviewed_by": "the user who decided",
     "ExecutionCompleted.stats": "run totals",
     "ExecutionFailed.stats": "run totals",
     "ExecutionTerminated.stats": "run totals",

@@ -17,6 +17,7 @@ from services.domain.credits.pricing import cost_table_with
 from services.executor.charging import NodeCharger, NodeCounter
 from services.executor.ports import ChildLimits
 from services.executor.runner import OutputLimits
+from services.executor.safe_mode import SafeModeReader
 from services.executor.writer import GroupCommitWriter
 from services.infra import db
 from services.infra.blobs import BlobStore
@@ -46,6 +47,7 @@ class ExecutorResources:
     templates: TemplatePool
     blobs: BlobStore
     output_limits: OutputLimits
+    safe_mode: SafeModeReader  # a graph's human_in_the_loop_safe_mode (review nodes wait while on)
 
     @property
     def control_pool(self):
@@ -81,7 +83,8 @@ class ExecutorResources:
             llm=LlmGateway.from_settings(settings),
             templates=TemplatePool.from_settings(settings),  # workers start on first render
             blobs=BlobStore(kv_pool),  # large node outputs, out of line
-            output_limits=OutputLimits.from_settings(settings))  # built once, shared by every run
+            output_limits=OutputLimits.from_settings(settings),  # built once, shared by every run
+            safe_mode=SafeModeReader(EventStore(datastore, "library")))
 
     async def aclose(self) -> None:
         await self.writer.close()

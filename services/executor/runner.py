@@ -41,6 +41,7 @@ import orjson
 
 from services.domain.blocks.base import BlockType, RunContext
 from services.domain.credits.ledger import InsufficientBalance
+from services.domain.executions import review as reviews
 from services.domain.executions.reuse import REUSED_FROM
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.domain.executions.status import PENDING_STATUSES, ExecutionStatus
@@ -74,8 +75,12 @@ class ExecutionRunner:
     def __init__(self, state: ExecutionState, writer, *,
                  context_factory: Callable[[ExecutionState, NodeExec], RunContext],
                  node_timeout_s: float, max_node_executions: int, charge=None, credentials=None,
-                 blobs=None, limits: OutputLimits | None = None, node_slots=None, reuse=None) -> None:
+                 blobs=None, limits: OutputLimits | None = None, node_slots=None, reuse=None,
+                 safe_mode=None) -> None:
         self.state = state
+        # async (user_id, graph_id) -> the graph's ``human_in_the_loop_safe_mode``; None: on
+        self.safe_mode_of = safe_mode
+        self.safe_mode = True
         self.reuse = reuse  # a retry's or fork's ``ReuseTable``: completed work it takes over
         # The user's running-node quota (audit F4): ``await acquire(user, block) -> held``, ``release(user)``.
         self.node_slots = node_slots
@@ -162,11 +167,15 @@ class ExecutionRunner:
             self.planner.finish()
             await self._flush()
             return self.state.status
+        if self.state.status == ExecutionStatus.REVIEW:
+            return self.state.status  # still waiting: its decisions resume it (review.py)
+        await self._load_safe_mode()
         if self.state.status in (ExecutionStatus.QUEUED, ExecutionStatus.INCOMPLETE):
             ready = self.planner.start()
         else:
-            ready = [ne.id for ne in self.state.node_execs.values() if ne.status in PENDING_STATUSES]
-        self._start(ready)
+            ready = [ne.id for ne in self.state.node_execs.values()
+                     if ne.status in PENDING_STATUSES and not self._outcome_unknown(ne)]
+        ready = self._start(ready)
         await self._flush()
         self._launch(ready)
         try:
@@ -182,6 +191,10 @@ class ExecutionRunner:
         if self.planner.cap_exceeded:
             error = (f"Execution exceeded the limit of {self.planner.max_node_executions} node executions "
                      "(a runaway loop?)")
+        elif error is None and self.state.awaiting_review():
+            self.planner.pause_for_review()  # nothing runs: the run waits, holding nothing
+            await self._flush()
+            return self.state.status
         self.planner.finish(error=error, out_of_credits=self._out_of_credits and not self.planner.cap_exceeded)
         await self._flush()
         if self._failure is not None:
@@ -207,13 +220,57 @@ class ExecutionRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
 
-    def _start(self, node_exec_ids: list[str]) -> None:
+    def _start(self, node_exec_ids: list[str]) -> list[str]:
+        """Record the start of each node execution, or its review request if it must wait for
+        its owner first; returns the ones to launch."""
         # work the charge can start early (a count); a dry run counts nothing
         prepare = None if self.state.is_dry_run else getattr(self.charge, "prepare", None)
+        launch = []
         for ne_id in node_exec_ids:
-            self.planner.started(self.state.node_execs[ne_id])
+            ne = self.state.node_execs[ne_id]
+            if self._asks_review(ne):
+                continue
+            self.planner.started(ne)
             if prepare is not None:
-                prepare(self.state, self.state.node_execs[ne_id])  # overlaps the NodeStarted write
+                prepare(self.state, ne)  # overlaps the NodeStarted write
+            launch.append(ne_id)
+        return launch
+
+    # -- human review (review.py) --------------------------------------------------------------
+
+    async def _load_safe_mode(self) -> None:
+        """The graph's ``human_in_the_loop_safe_mode``, read once per drive and only for a graph
+        with a node that would wait for review. The setting is read live (the owner may change it
+        between runs); a review once asked is recorded, so a resumed run never asks again."""
+        if self.safe_mode_of is None:
+            return
+        graph = self.state.graph
+        if any(reviews.wants_review(n.block_id, n.metadata) for n in graph.nodes):
+            self.safe_mode = await self.safe_mode_of(self.state.user_id, self.state.graph_id)
+
+    def _asks_review(self, ne: NodeExec) -> bool:
+        """Record a review request instead of starting ``ne``, if it must wait for one."""
+        if ne.review is not None or not self.safe_mode or ne.node_id in self.state.auto_approved:
+            return False
+        node = self.planner.index.nodes[ne.node_id]
+        if not reviews.wants_review(ne.block_id, node.metadata):
+            return False
+        if self.reuse is not None and self.reuse.has(ne.block_id, ne.input_data):
+            return False  # a retry or fork takes the decided node over, as it was decided
+        instructions, editable = reviews.request_terms(ne.block_id, node.metadata, ne.input_data)
+        self.planner.request_review(ne, kind="review", instructions=instructions, editable=editable)
+        return True
+
+    def _outcome_unknown(self, ne: NodeExec) -> bool:
+        """An interrupted node whose unrepeatable effect had begun asks its owner instead of
+        running again: re-run it, or mark it done with given outputs."""
+        if ne.status != ExecutionStatus.RUNNING or not ne.effect_begun:
+            return False
+        self.planner.request_review(ne, kind="outcome_unknown", editable=True, instructions=(
+            "The run was interrupted while this node was running, and its block's effect (an HTTP POST, say) "
+            "may or may not have happened. Approve to run it again; reject to mark it done, with reviewed_data "
+            "as its outputs."))
+        return True
 
     def _launch(self, node_exec_ids: list[str]) -> None:
         for ne_id in node_exec_ids:
@@ -230,6 +287,10 @@ class ExecutionRunner:
 
     def _block_input(self, ne: NodeExec) -> dict[str, Any]:
         data = dict(ne.input_data or {})
+        decision = ne.review
+        if decision is not None and decision.approved and decision.was_edited \
+                and not reviews.is_human_in_the_loop(ne.block_id) and isinstance(decision.reviewed_data, dict):
+            data = dict(decision.reviewed_data)  # the reviewer's edit of the node's input
         node = self.planner.index.nodes[ne.node_id]
         if self.planner.index.block_type(ne.node_id) == BlockType.AGENT:
             data = {**node.input_default, "inputs": data, "user_id": self.state.user_id}
@@ -241,9 +302,14 @@ class ExecutionRunner:
             if done is not None:
                 await self._take_over(ne, done)
                 return
+        decision = ne.review
+        if decision is not None and not decision.approved and not reviews.is_human_in_the_loop(ne.block_id):
+            await self._rejected(ne, decision)
+            return
         block_cls = self.planner.index.blocks.get(ne.node_id)
         ctx = self.context_factory(self.state, ne)
         ctx.dry_run = self.state.is_dry_run
+        ctx.review = decision
         started = time.monotonic()
         error: str | None = None
         finished_early = False
@@ -261,12 +327,17 @@ class ExecutionRunner:
             if not await self._charged(ne, ctx):
                 return
             block = block_cls()
-            in_block = True
+            data = self._block_input(ne)
             if ctx.dry_run and block_cls.external_effects:
+                in_block = True
                 ctx.stats["dry_run"] = True
-                outputs = block.simulate(self._block_input(ne), ctx)
+                outputs = block.simulate(data, ctx)
             else:
-                outputs = block.execute(self._block_input(ne), ctx)
+                if not block_cls.safe_to_repeat(data):
+                    self.planner.effect_begun(ne)  # durable before the effect: see _outcome_unknown
+                    await self._flush()
+                in_block = True
+                outputs = block.execute(data, ctx)
             async with asyncio.timeout(self.node_timeout_s):
                 error, finished_early = await self._drive_block(ne, outputs, ctx, started)
         except TimeoutError:
@@ -293,6 +364,28 @@ class ExecutionRunner:
         self.planner.finished(ne, error, self._stats(ctx, started))
         self._record_in_background()
 
+    async def _rejected(self, ne: NodeExec, decision) -> None:
+        """A rejected review: a marked node fails with the reviewer's message; a node whose outcome
+        was unknown is marked done, the reviewer's ``reviewed_data`` being its outputs. Neither runs
+        its block nor is charged."""
+        request = ne.review_request
+        if request is not None and request.kind == "outcome_unknown":
+            stats = {"marked_done_by_reviewer": True, "cost": 0, "walltime": 0.0}
+            error = None
+            for pin, value in (decision.reviewed_data or {}).items():
+                value, error = self._admit(value)
+                if error is not None:
+                    await self._emit_output(ne, "error", error)
+                    break
+                await self._emit_output(ne, pin, value)
+            self.planner.finished(ne, error, stats)
+            self._record_in_background()
+            return
+        error = "Rejected by the reviewer" + (f": {decision.message}" if decision.message else "")
+        await self._emit_output(ne, "error", error)
+        self.planner.finished(ne, error, {"cost": 0, "walltime": 0.0})
+        self._record_in_background()
+
     async def _take_over(self, ne: NodeExec, done: NodeExec) -> None:
         """Record the outputs another run's node execution produced with the same block and
         inputs, in order and routed as if just yielded, and complete the node without running or
@@ -307,7 +400,7 @@ class ExecutionRunner:
             queued = self.planner.on_output(ne, pin, value)
             if i == len(done.outputs) - 1:
                 self.planner.finished(ne, None, stats)
-            self._start(queued)
+            queued = self._start(queued)
             self._record_in_background()
             self._launch(queued)
         if recorded >= len(done.outputs):  # nothing left to record: only the completion
@@ -385,7 +478,7 @@ class ExecutionRunner:
         queued = self.planner.on_output(ne, pin, value)
         if finish is not None:
             self.planner.finished(ne, None, self._stats(*finish))
-        self._start(queued)
+        queued = self._start(queued)
         await self._flush()
         self._launch(queued)
 

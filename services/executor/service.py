@@ -40,7 +40,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from services.domain.blocks.base import RunContext
 from services.domain.executions.reuse import ReuseTable
 from services.domain.executions.state import ExecutionState, NodeExec
-from services.domain.executions.status import TERMINAL_EVENT_TYPES
+from services.domain.executions.status import TERMINAL_EVENT_TYPES, ExecutionStatus
 from services.executor.poison import POISON_AFTER, RETRY_POLL_S, DeadLetters, control_loop, is_transient
 from services.executor.ports import StoreChildRunner
 from services.executor.resources import ExecutorResources
@@ -199,7 +199,8 @@ class ExecutorService:
         event_type = dict(message.headers or ()).get("type", b"").decode()
         handle = self.running.get(execution_id)
         if handle is not None:
-            if event_type == "ExecutionStopRequested":
+            # a stop, or decided reviews of a run whose drive is just letting go as it pauses
+            if event_type in ("ExecutionStopRequested", "ExecutionResumed"):
                 self._restart(handle)
             return
         if execution_id in self.finished or execution_id in self.parked:
@@ -207,6 +208,8 @@ class ExecutorService:
         if event_type in TERMINAL_EVENT_TYPES:
             self._remember_finished(execution_id)
             return
+        if event_type == "ExecutionPausedForReview":
+            return  # written by the run's last drive as it let go; its decisions come as new events
         user_id, position = _envelope_fields(message.value)
         handle = RunHandle(execution_id, tp, message.offset, user_id, position, event_type)
         self.running[execution_id] = handle
@@ -255,7 +258,7 @@ class ExecutorService:
                 self._remember_finished(handle.execution_id)
 
     async def _drive_admitted(self, handle: RunHandle, lease: RunLease) -> bool:
-        """Drive to the end (True) or park as poison (False)."""
+        """Drive to the end (True), or until it waits for review or is parked as poison (False)."""
         attempt = failures = 0
         while True:
             try:
@@ -269,7 +272,8 @@ class ExecutorService:
                     await self._runner(state, lease, await self._reuse_table(state)).run()
                 if handle.dead_letter_id is not None:
                     await self.dead_letters.resolve(handle)
-                return True
+                # a run paused for review is not finished: the decision's events bring it back
+                return state.status != ExecutionStatus.REVIEW
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - lost a write race or the database: resume
@@ -303,7 +307,8 @@ class ExecutorService:
                                node_timeout_s=self.settings.node_timeout_s,
                                max_node_executions=self.settings.max_node_executions, charge=self.res.charger,
                                credentials=self.res.node_credentials, blobs=self.res.blobs,
-                               limits=self.res.output_limits, node_slots=self.node_quota, reuse=reuse)
+                               limits=self.res.output_limits, node_slots=self.node_quota, reuse=reuse,
+                               safe_mode=self.res.safe_mode)
 
     def _context(self, state: ExecutionState, ne: NodeExec, lease: RunLease | None = None) -> RunContext:
         stats: dict = {}

@@ -69,6 +69,8 @@ def subject(notification_type: str, data: dict[str, Any]) -> str:
         text = f"Your agent {agent} is approved and in the store"
     elif notification_type == NotificationType.AGENT_REJECTED:
         text = f"Your agent {agent} was not approved for the store"
+    elif notification_type == NotificationType.REVIEW_REQUESTED:
+        text = f"Your agent {agent} is waiting for your review"
     else:
         text = f"agentloom: {notification_type}"
     return header_text(text)

@@ -1,7 +1,7 @@
 """The notifier's first half: turn published events into recorded notifications.
 
 It consumes the executions, credits and store topics in its own consumer group and looks only at
-the few event types a rule needs (a run's end, a spend, an admin's review). For a run's end it
+the few event types a rule needs (a run's end or pause for review, a spend, an admin's review). For a run's end it
 folds the run from the store (the event alone does not say what the run produced); for a review,
 the listing up to that review and the creator's profile as it stood at the review's log position
 (the reviewer's name and email from the users log as of the review's time), so a replay derives the
@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from schemas.envelope import Envelope
 from schemas.events import decode_payload
 from schemas.events.credits import CreditsSpent
-from schemas.events.executions import ExecutionCompleted, ExecutionFailed, ExecutionTerminated
+from schemas.events.executions import (
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionPausedForReview,
+    ExecutionTerminated,
+)
 from schemas.events.store import ListingVersionReviewed
 from services.domain.blocks.registry import get_block
 from services.domain.executions.state import ExecutionState
@@ -39,7 +44,7 @@ from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 RUN_ENDS = {cls.TYPE for cls in (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)}
-WATCHED = RUN_ENDS | {CreditsSpent.TYPE, ListingVersionReviewed.TYPE}
+WATCHED = RUN_ENDS | {CreditsSpent.TYPE, ListingVersionReviewed.TYPE, ExecutionPausedForReview.TYPE}
 SOURCES = ("executions", "credits", "store")
 CONCURRENCY = 6  # envelopes of one batch handled at once (each a stream read and an append)
 
@@ -131,6 +136,9 @@ class NotificationRecorder:
         state = self._run(env.stream_id, env.stream_version)
         if not state.user_id:
             return []
+        if isinstance(event, ExecutionPausedForReview):
+            found = derive.review_requested(state)
+            return [found] if found else []
         out_of_credits = derive.failed_for_credits(event)
         found = derive.run_ended(state, out_of_credits=out_of_credits, block_names=block_name,
                                  describe_value=describe_value)

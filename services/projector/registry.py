@@ -18,6 +18,7 @@ from services.projector.projections import (
     library,
     library_runs,
     notifications,
+    reviews,
     schedules,
     store,
     store_runs,
@@ -27,7 +28,7 @@ Handler = Callable[..., Awaitable[None]]
 
 PROJECTIONS: dict[str, tuple[Handler, ...]] = {
     "graphs": (graphs.apply, library.apply_graph_event),
-    "executions": (library_runs.apply, store_runs.apply, executions.apply),
+    "executions": (library_runs.apply, store_runs.apply, executions.apply, reviews.apply),
     "credits": (credits.apply,),
     "apikeys": (apikeys.apply,),
     "integrations": (integrations.apply,),
@@ -53,7 +54,7 @@ HANDLERS = {context: _chain(handlers) for context, handlers in PROJECTIONS.items
 
 TABLES = {
     "graphs": graphs.TABLES,
-    "executions": executions.TABLES + library_runs.TABLES + store_runs.TABLES,
+    "executions": executions.TABLES + library_runs.TABLES + store_runs.TABLES + reviews.TABLES,
     "credits": credits.TABLES,
     "apikeys": apikeys.TABLES,
     "integrations": integrations.TABLES,

@@ -4,6 +4,7 @@ in turn of the executor, projector, relay, broker and PostgreSQL while priced ru
 after which every acknowledged run completed exactly once, charges are exact and the read models
 equal a rebuild (each fault's recovery time is printed)."""
 
+import os
 import signal
 import subprocess
 import time
@@ -15,6 +16,9 @@ import pytest
 from tests.e2e import chaos_kit as kit
 
 CALC = kit.CALC
+INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+HUMAN_IN_THE_LOOP = "8b2a7b3c-6e9d-4a5f-8c1b-2e3f4a5b6c7d"
 RUNS_PER_FAULT = 8
 
 
@@ -118,6 +122,50 @@ def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
     kit.read_models_equal_a_rebuild(local_stack)
     print("\nchaos recovery (kill -9 to every run queued before and during the fault finished): " +
           ", ".join(f"{name} {f['recovered_s']:.1f} s (red after {f['red_s']:.2f} s)" for name, f in figures.items()))
+
+
+def test_a_run_paused_for_review_survives_kill_9_of_everything_and_resumes_on_approval(local_stack):
+    """Issue 17: the pause is in the store, not in any process. kill -9 of every service, the
+    broker and PostgreSQL at once while the run waits; once the stack is back, approval resumes it."""
+    graph = {"name": "review", "nodes": [
+        {"id": "in", "block_id": INPUT, "input_default": {"name": "x"}},
+        {"id": "h", "block_id": HUMAN_IN_THE_LOOP, "input_default": {"name": "the value"}},
+        {"id": "out", "block_id": OUTPUT, "input_default": {"name": "approved"}},
+    ], "links": [
+        {"source_id": "in", "sink_id": "h", "source_name": "result", "sink_name": "data"},
+        {"source_id": "h", "sink_id": "out", "source_name": "approved_data", "sink_name": "value"},
+    ]}
+    with kit.client(local_stack) as http:
+        gid = http.post("/api/graphs", json={"graph": graph}).json()["id"]
+        exec_id = http.post(f"/api/graphs/{gid}/execute/1", json={"inputs": {"x": 7}}).json()["id"]
+        deadline = time.monotonic() + 30
+        while http.get(f"/api/graphs/{gid}/executions/{exec_id}").json()["status"] != "REVIEW":
+            assert time.monotonic() < deadline, "the run did not pause for review"
+            time.sleep(0.1)
+        found = kit.victims(local_stack)
+        pids = [find() for find in found.values()]
+        pids += [kit._pid_of("services.cli.main", "serve", name) for name in ("api", "notifier", "scheduler")]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        kit.wait_health(local_stack, timeout_s=120)
+        deadline = time.monotonic() + 30
+        while True:
+            r = http.get(f"/api/review/execution/{exec_id}")
+            if r.status_code == 200 and r.json():
+                break
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.2)
+        review, = r.json()
+        assert review["status"] == "WAITING" and review["payload"] == 7
+        assert http.get(f"/api/graphs/{gid}/executions/{exec_id}").json()["status"] == "REVIEW"
+        decided = kit.post_retrying(http, "/api/review/action",
+                          {"reviews": [{"node_exec_id": review["node_exec_id"], "approved": True, "reviewed_data": 8}]})
+        assert decided.status_code == 200, decided.text
+        deadline = time.monotonic() + 60
+        while (run := http.get(f"/api/graphs/{gid}/executions/{exec_id}").json())["status"] != "COMPLETED":
+            assert time.monotonic() < deadline, run["status"]
+            time.sleep(0.1)
+        assert run["outputs"] == {"approved": [8]}
 
 
 def test_ctrl_c_stops_every_child(local_stack):

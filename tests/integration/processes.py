@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_PUBLIC_URL": settings.public_url,
         "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
         "AGENTLOOM_EXECUTOR_DRAIN_S": str(settings.executor_drain_s),
+        "AGENTLOOM_HTTP_ALLOW_HOSTS": json.dumps(settings.http_allow_hosts),
     })
     return env
 

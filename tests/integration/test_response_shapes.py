@@ -24,6 +24,7 @@ from schemas.events.apikeys import ApiKeyPermission
 from schemas.events.notifications import NotificationType
 from services.domain.notifications.links import unsubscribe_token
 from tests.conftest import drop_schema, isolated_settings
+from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack
 from tests.integration.test_credits import CALC
 from tests.integration.test_graphs_api import INPUT, OUTPUT
@@ -273,6 +274,23 @@ async def _schedules(api: Caller, stack, client: httpx.AsyncClient, graph_id: st
     await api("DELETE", "/api/schedules/{schedule_id}", schedule_id=made["id"])
 
 
+async def _reviews(api: Caller, stack, client: httpx.AsyncClient) -> None:
+    graph = {"name": "review", "nodes": [
+        {"id": "h", "block_id": "8b2a7b3c-6e9d-4a5f-8c1b-2e3f4a5b6c7d", "input_default": {"data": {"a": 1}}},
+    ], "links": []}
+    gid = (await client.post("/api/graphs", json={"graph": graph})).json()["id"]
+    run = (await client.post(f"/api/graphs/{gid}/execute/1", json={})).json()
+
+    async def waiting():
+        return [p for p in await api("GET", "/api/review/pending") if p["graph_exec_id"] == run["id"]]
+
+    pending, = await eventually(waiting, timeout=30, message="the review waits")
+    await api("GET", "/api/review/execution/{graph_exec_id}", graph_exec_id=run["id"])
+    await api("POST", "/api/review/action",
+              json={"reviews": [{"node_exec_id": pending["node_exec_id"], "approved": True}]})
+    assert (await stack.wait_terminal(client, gid, run["id"]))["status"] == "COMPLETED"
+
+
 async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str, graph_id: str) -> None:
     """Every store read: the listing is recorded straight in the store (the command side's part of the
     story is ``_store_writes``), approved, so each route has a body to check."""
@@ -361,6 +379,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _library(api, stack, client, graph_id, run_id)
         await _webhooks(api, stack, client)
         await _schedules(api, stack, client, graph_id)
+        await _reviews(api, stack, client)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)

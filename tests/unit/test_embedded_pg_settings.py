@@ -1,6 +1,6 @@
 """agentloom's settings for the embedded PostgreSQL: written at every start, included once."""
 
-from services.dev.embedded_pg import SETTINGS_FILE, SERVER_SETTINGS, write_server_settings
+from services.dev.embedded_pg import SERVER_SETTINGS, SETTINGS_FILE, write_server_settings
 
 
 def test_settings_are_included_once_and_rewritten(tmp_path):

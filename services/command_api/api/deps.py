@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.reviews import ReviewCommands
 from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
@@ -93,6 +94,10 @@ async def webhook_commands(services: Services) -> WebhookCommands:
     return services.webhook_commands
 
 
+async def review_commands(services: Services) -> ReviewCommands:
+    return services.review_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -113,3 +118,4 @@ Presets = Annotated[PresetCommands, Depends(preset_commands)]
 Store = Annotated[StoreCommands, Depends(store_commands)]
 Webhooks = Annotated[WebhookCommands, Depends(webhook_commands)]
 Schedules = Annotated[ScheduleCommands, Depends(schedule_commands)]
+Reviews = Annotated[ReviewCommands, Depends(review_commands)]

@@ -22,6 +22,7 @@ from services.command_api.application.library import LibraryCommands
 from services.command_api.application.notifications import NotificationCommands
 from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
+from services.command_api.application.reviews import ReviewCommands
 from services.command_api.application.schedules import ScheduleCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
@@ -70,6 +71,7 @@ class CommandServices:
         self.preset_commands.after_delete.append(self.webhook_commands.preset_deleted)
         self.store_commands = StoreCommands(self.stores["store"], self.graph_commands, self.library_commands)
 
+        self.review_commands = ReviewCommands(self.stores["executions"], self.read_models)
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
         self.schedule_commands = ScheduleCommands(self.stores["schedules"], self.graph_commands,

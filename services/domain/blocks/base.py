@@ -30,6 +30,7 @@ class BlockType(str, enum.Enum):
     WEBHOOK_MANUAL = "Webhook (manual)"
     AGENT = "Agent"
     AI = "AI"
+    HUMAN_IN_THE_LOOP = "Human In The Loop"
 
 
 class BlockCategory(str, enum.Enum):
@@ -168,6 +169,9 @@ class RunContext:
     # The run is a dry run (AutoGPT's ``ExecutionContext.dry_run``): blocks with external effects
     # are simulated by the executor and never see it; pure blocks run as usual.
     dry_run: bool = False
+    # The owner's decision on this node's review (``NodeReviewed``), for a block that asked for
+    # one (HumanInTheLoop); None when no review was asked (the graph's safe mode is off).
+    review: Any = None
     stats: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -201,6 +205,15 @@ class Block:
     # ``dry_run_output()`` instead, so the run has no side effects and the outputs downstream
     # blocks get have the block's declared shape.
     external_effects: ClassVar[bool] = False
+
+    @classmethod
+    def safe_to_repeat(cls, data: dict[str, Any]) -> bool:
+        """Whether running the block again with ``data`` after a crash cut it short does no harm
+        beyond running it once: true for pure blocks and idempotent effects (a GET, a keyed write,
+        an LLM call, charged once per node execution). A block whose effect must not happen twice
+        (an HTTP POST, an email) says false for that input, and an interrupted node of it goes to
+        review as "outcome unknown" instead of running again."""
+        return True
 
     @classmethod
     def name(cls) -> str:

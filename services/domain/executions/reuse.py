@@ -41,6 +41,10 @@ class ReuseTable:
         for ne in done:
             self._by_key.setdefault(input_key(ne.block_id, ne.input_data), deque()).append(ne)
 
+    def has(self, block_id: str, input_data: dict[str, Any] | None) -> bool:
+        """Whether ``take`` would find one (without taking it)."""
+        return bool(self._by_key.get(input_key(block_id, input_data)))
+
     def take(self, block_id: str, input_data: dict[str, Any] | None) -> NodeExec | None:
         """The other run's next unused completed execution with this block and these inputs."""
         waiting = self._by_key.get(input_key(block_id, input_data))

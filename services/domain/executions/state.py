@@ -17,14 +17,19 @@ from schemas.events.executions import (
     Branch,
     ExecutionBranched,
     ExecutionDeleted,
+    ExecutionPausedForReview,
     ExecutionQueued,
+    ExecutionResumed,
     ExecutionStarted,
     ExecutionStats,
     ExecutionStopRequested,
     ExecutionStuckDetected,
+    NodeEffectBegun,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
+    NodeReviewed,
+    NodeReviewRequested,
     NodeStarted,
 )
 from schemas.graph import GraphVersionBody
@@ -54,6 +59,13 @@ class NodeExec:
     end_time: datetime | None = None
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    effect_begun: bool = False  # its block with unrepeatable effects started (NodeEffectBegun)
+    review_request: NodeReviewRequested | None = None  # the latest review it waits or waited for
+    review: NodeReviewed | None = None  # the decision on that review (None while it waits)
+
+    @property
+    def awaiting_review(self) -> bool:
+        return self.status == ExecutionStatus.REVIEW and self.review is None
 
     def output_data(self) -> dict[str, list[Any]]:
         data: dict[str, list[Any]] = {}
@@ -89,6 +101,7 @@ class ExecutionState:
     stuck_flagged: set[str] = field(default_factory=set)  # statuses the watchdog found stuck
     branched_from: Branch | None = None  # the run this one retries or forks
     branches: list[Branch] = field(default_factory=list)  # retries and forks of this run (their ids)
+    auto_approved: set[str] = field(default_factory=set)  # node ids whose later reviews are approved
     _counter: int = 0
 
     @classmethod
@@ -118,6 +131,10 @@ class ExecutionState:
 
     def execs_of(self, node_id: str) -> list[NodeExec]:
         return [ne for ne in self.node_execs.values() if ne.node_id == node_id]
+
+    def awaiting_review(self) -> list[NodeExec]:
+        """Node executions waiting for their owner's decision, in the order they asked."""
+        return [ne for ne in self.node_execs.values() if ne.awaiting_review]
 
 
 
@@ -174,6 +191,31 @@ def _node_started(s: ExecutionState, e: NodeStarted, at) -> None:
     ne.start_time = ne.start_time or at
 
 
+def _effect_begun(s: ExecutionState, e: NodeEffectBegun, at) -> None:
+    s.node_execs[e.node_exec_id].effect_begun = True
+
+
+def _review_requested(s: ExecutionState, e: NodeReviewRequested, at) -> None:
+    ne = s.node_execs[e.node_exec_id]
+    ne.status, ne.review_request, ne.review = ExecutionStatus.REVIEW, e, None
+
+
+def _paused(s: ExecutionState, e: ExecutionPausedForReview, at) -> None:
+    s.status = ExecutionStatus.REVIEW
+
+
+def _reviewed(s: ExecutionState, e: NodeReviewed, at) -> None:
+    """A decided node is QUEUED again: its run drives it, with the decision, when it resumes."""
+    ne = s.node_execs[e.node_exec_id]
+    ne.status, ne.review, ne.effect_begun = ExecutionStatus.QUEUED, e, False
+    if e.auto_approve_future and e.approved:
+        s.auto_approved.add(ne.node_id)
+
+
+def _resumed(s: ExecutionState, e: ExecutionResumed, at) -> None:
+    s.status = ExecutionStatus.RUNNING
+
+
 def _node_output(s: ExecutionState, e: NodeOutput, at) -> None:
     ne = s.node_execs[e.node_exec_id]
     if e.seq == len(ne.outputs):
@@ -207,6 +249,11 @@ _HANDLERS = {
     NodeQueued: _node_queued,
     NodeStarted: _node_started,
     NodeOutput: _node_output,
+    NodeEffectBegun: _effect_begun,
+    NodeReviewRequested: _review_requested,
+    ExecutionPausedForReview: _paused,
+    NodeReviewed: _reviewed,
+    ExecutionResumed: _resumed,
     **{kind: _node_end(status) for kind, status in STATUS_AFTER_NODE_END.items()},
     **{kind: _end(status) for kind, status in STATUS_AFTER_RUN_END.items()},
 }

@@ -24,12 +24,15 @@ class ExecutionStatus(StrEnum):
     COMPLETED = "COMPLETED"
     TERMINATED = "TERMINATED"
     FAILED = "FAILED"
+    REVIEW = "REVIEW"  # waiting for its owner's decision (human review): nothing runs meanwhile
 
 
 # A run, or a node execution, in one of these has ended and never changes status again.
 TERMINAL_STATUSES = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.TERMINATED})
 # Not started yet, or started and not ended: what a resumed run still has to drive.
 PENDING_STATUSES = frozenset({ExecutionStatus.QUEUED, ExecutionStatus.RUNNING})
+# Not ended: what a run's end terminates (a node waiting for review included).
+OPEN_STATUSES = PENDING_STATUSES | {ExecutionStatus.REVIEW}
 
 # The status each ending event leaves behind.
 STATUS_AFTER_NODE_END = {NodeCompleted: ExecutionStatus.COMPLETED, NodeFailed: ExecutionStatus.FAILED,

@@ -15,6 +15,7 @@ from services.domain.blocks.base import BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.graphs import io_schema
 from services.domain.graphs.credentials import credentials_input_schema
+from services.domain.graphs.review_nodes import wants_review
 
 
 def _link_dict(link: Any) -> dict[str, Any]:
@@ -54,7 +55,8 @@ def graph_model(body: GraphVersionBody, *, user_id: str, created_at: datetime | 
         "input_schema": io_schema.input_schema(body), "output_schema": io_schema.output_schema(body),
         "credentials_input_schema": credentials_input_schema(body),
         "has_external_trigger": _has_block_type(body, BlockType.WEBHOOK, BlockType.WEBHOOK_MANUAL),
-        "has_human_in_the_loop": False, "has_sensitive_action": False, "trigger_setup_info": None,
+        "has_human_in_the_loop": any(wants_review(n.block_id, n.metadata) for n in body.nodes),
+        "has_sensitive_action": False, "trigger_setup_info": None,
     }
 
 

@@ -13,6 +13,9 @@ The rules, each keyed by the event that triggers it so the notification is deriv
 - **ZERO_BALANCE**: a run failed because a node could not be paid for, or was refused up front for
   a zero balance. Keyed by the ledger's latest credit-adding entry, so it is sent once until the
   next top-up or grant, whichever process noticed it.
+- **REVIEW_REQUESTED** (agentloom's): a run paused for human review; keyed by its
+  ``ExecutionPausedForReview``, so each pause notifies once. It names the waiting node executions
+  (at most ``MAX_OUTPUTS``) so the owner can go straight to them.
 - **AGENT_APPROVED** / **AGENT_REJECTED**: an admin reviewed a listing version; the listing's
   creator hears of it. Keyed by the ``ListingVersionReviewed`` (its listing stream and version), so
   reversing a decision later notifies again, once. Built from the listing folded up to that review
@@ -112,6 +115,20 @@ def run_ended(state: ExecutionState, *, out_of_credits: bool, block_names: Calla
             "node_id": first.node_id, "execution_id": state.id, "failed_node_count": len(failed),
         }, "executions", state.id, state.version))
     return out
+
+
+def review_requested(state: ExecutionState) -> Derived | None:
+    """REVIEW_REQUESTED for a folded run that just paused for review."""
+    waiting = state.awaiting_review()
+    if state.status != ExecutionStatus.REVIEW or not waiting:
+        return None
+    return Derived(state.user_id, NotificationType.REVIEW_REQUESTED, {
+        "agent_name": agent_name(state), "graph_id": state.graph_id, "graph_version": state.graph_version,
+        "execution_id": state.id, "pending_count": len(waiting),
+        "reviews": [{"node_exec_id": ne.id, "node_id": ne.node_id,
+                     "kind": ne.review_request.kind if ne.review_request else "review"}
+                    for ne in waiting[:MAX_OUTPUTS]],
+    }, "executions", state.id, state.version)
 
 
 def listing_reviewed(listing: Listing, review: ListingVersionReviewed, *, version: int, reviewed_at: datetime,

@@ -25,21 +25,24 @@ from schemas.events.base import Event
 from schemas.events.executions import (
     ExecutionCompleted,
     ExecutionFailed,
+    ExecutionPausedForReview,
     ExecutionStarted,
     ExecutionStats,
     ExecutionTerminated,
     NodeCompleted,
+    NodeEffectBegun,
     NodeFailed,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
+    NodeReviewRequested,
     NodeStarted,
     NodeTerminated,
 )
 from services.domain.blocks.base import Block, BlockType
 from services.domain.blocks.registry import get_block
 from services.domain.executions.state import ExecutionState, NodeExec
-from services.domain.executions.status import PENDING_STATUSES, TERMINAL_STATUSES, ExecutionStatus
+from services.domain.executions.status import OPEN_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 from services.domain.graphs import io_schema
 from services.domain.graphs.pins import merge_execution_input, parse_execution_output
 
@@ -222,9 +225,19 @@ class Planner:
         else:
             self.emit(NodeFailed(node_exec_id=ne.id, error=error, stats=stats))
 
+    def effect_begun(self, ne: NodeExec) -> None:
+        self.emit(NodeEffectBegun(node_exec_id=ne.id))
+
+    def request_review(self, ne: NodeExec, *, kind: str, instructions: str | None, editable: bool) -> None:
+        self.emit(NodeReviewRequested(node_exec_id=ne.id, kind=kind, instructions=instructions, editable=editable))
+
+    def pause_for_review(self) -> None:
+        """Nothing runs and nodes wait for review: the run is REVIEW until they are decided."""
+        self.emit(ExecutionPausedForReview(pending=len(self.state.awaiting_review())))
+
     def terminate_open_nodes(self, reason: str) -> None:
         for ne in list(self.state.node_execs.values()):
-            if ne.status in PENDING_STATUSES:
+            if ne.status in OPEN_STATUSES:
                 self.emit(NodeTerminated(node_exec_id=ne.id, reason=reason))
 
     def finish(self, *, error: str | None = None, out_of_credits: bool = False) -> None:

@@ -12,11 +12,15 @@ from psycopg.types.json import Jsonb
 from schemas.envelope import Envelope
 from schemas.events.executions import (
     ExecutionDeleted,
+    ExecutionPausedForReview,
     ExecutionQueued,
+    ExecutionResumed,
     ExecutionStarted,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
+    NodeReviewed,
+    NodeReviewRequested,
     NodeStarted,
 )
 from services.domain.executions.status import STATUS_AFTER_NODE_END, STATUS_AFTER_RUN_END
@@ -58,6 +62,10 @@ async def _node(cur: AsyncCursor, env: Envelope, e) -> None:
     elif isinstance(e, NodeStarted):
         await cur.execute("UPDATE rm_node_executions SET status = 'RUNNING', start_time = coalesce(start_time, %s) "
                           "WHERE node_exec_id = %s", (env.occurred_at, e.node_exec_id))
+    elif isinstance(e, NodeReviewRequested):
+        await cur.execute("UPDATE rm_node_executions SET status = 'REVIEW' WHERE node_exec_id = %s", (e.node_exec_id,))
+    elif isinstance(e, NodeReviewed):
+        await cur.execute("UPDATE rm_node_executions SET status = 'QUEUED' WHERE node_exec_id = %s", (e.node_exec_id,))
     elif isinstance(e, NodeOutput):
         await cur.execute(
             "UPDATE rm_node_executions SET output_data = jsonb_set(output_data, ARRAY[%s::text], "
@@ -74,8 +82,12 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
     if isinstance(event, ExecutionQueued):
         await _queued(cur, env, event)
         return
-    if isinstance(event, (NodeInputAdded, NodeQueued, NodeStarted, NodeOutput, *_NODE_END)):
+    if isinstance(event, (NodeInputAdded, NodeQueued, NodeStarted, NodeOutput, NodeReviewRequested, NodeReviewed,
+                          *_NODE_END)):
         await _node(cur, env, event)
+    elif isinstance(event, (ExecutionPausedForReview, ExecutionResumed)):
+        status = "REVIEW" if isinstance(event, ExecutionPausedForReview) else "RUNNING"
+        await cur.execute("UPDATE rm_executions SET status = %s WHERE execution_id = %s", (status, env.stream_id))
     elif isinstance(event, ExecutionDeleted):
         await cur.execute("UPDATE rm_executions SET is_deleted = true WHERE execution_id = %s", (env.stream_id,))
     elif isinstance(event, ExecutionStarted):

@@ -24,7 +24,9 @@ from typing import Any
 from schemas.events.executions import (
     ExecutionCompleted,
     ExecutionFailed,
+    ExecutionPausedForReview,
     ExecutionQueued,
+    ExecutionResumed,
     ExecutionStarted,
     ExecutionStopRequested,
     ExecutionTerminated,
@@ -40,7 +42,8 @@ from services.query_api.ws.limits import Limits, Refused
 from services.query_api.ws.notifications import NotificationFeed
 
 log = logging.getLogger(__name__)
-GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
+GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionPausedForReview, ExecutionResumed, ExecutionCompleted,
+               ExecutionFailed, ExecutionTerminated)
 LOG = "executions"
 DRAIN_PAGE = 2000
 
