@@ -104,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("action", choices=["list", "retry", "skip"])
     dl.add_argument("id", type=int, nargs="?", help="dead-letter id (retry, skip)")
     dl.add_argument("--all", action="store_true", help="list resolved and skipped ones too")
+    lg = sub.add_parser("login", help="remember the API address and your token for the commands below")
+    lg.add_argument("--url", default=None, help="the API (default: the local stack)")
+    lg.add_argument("--token", required=True)
+    from services.cli import time_travel
+
+    time_travel.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -153,6 +159,15 @@ def _dispatch(args) -> int:
         return _credentials(args.action)
     if args.command == "deadletters":
         return _deadletters(args)
+    if args.command in ("executions", "reviews"):
+        from services.cli import time_travel
+
+        return time_travel.run(args)
+    if args.command == "login":
+        from services.cli.api_client import DEFAULT_URL, save_login
+
+        print("saved to", save_login(args.url or DEFAULT_URL, args.token))
+        return 0
     if args.command == "replay":
         from services.cli.replay import print_timeline
 
