@@ -367,24 +367,28 @@ class ExecutionRunner:
     async def _rejected(self, ne: NodeExec, decision) -> None:
         """A rejected review: a marked node fails with the reviewer's message; a node whose outcome
         was unknown is marked done, the reviewer's ``reviewed_data`` being its outputs. Neither runs
-        its block nor is charged."""
+        its block nor is charged. Outputs, routing and the node's end are one write, so a crash
+        leaves all of it or none (and the rejection is acted on again)."""
         request = ne.review_request
+        error = None
         if request is not None and request.kind == "outcome_unknown":
-            stats = {"marked_done_by_reviewer": True, "cost": 0, "walltime": 0.0}
-            error = None
+            stats: dict[str, Any] = {"marked_done_by_reviewer": True, "cost": 0, "walltime": 0.0}
+            outputs = []
             for pin, value in (decision.reviewed_data or {}).items():
                 value, error = self._admit(value)
                 if error is not None:
-                    await self._emit_output(ne, "error", error)
+                    outputs = [("error", error)]
                     break
-                await self._emit_output(ne, pin, value)
-            self.planner.finished(ne, error, stats)
-            self._record_in_background()
-            return
-        error = "Rejected by the reviewer" + (f": {decision.message}" if decision.message else "")
-        await self._emit_output(ne, "error", error)
-        self.planner.finished(ne, error, {"cost": 0, "walltime": 0.0})
-        self._record_in_background()
+                outputs.append((pin, value))
+        else:
+            stats = {"cost": 0, "walltime": 0.0}
+            error = "Rejected by the reviewer" + (f": {decision.message}" if decision.message else "")
+            outputs = [("error", error)]
+        queued = [ne_id for pin, value in outputs for ne_id in self.planner.on_output(ne, pin, value)]
+        self.planner.finished(ne, error, stats)
+        queued = self._start(queued)
+        await self._flush()
+        self._launch(queued)
 
     async def _take_over(self, ne: NodeExec, done: NodeExec) -> None:
         """Record the outputs another run's node execution produced with the same block and

@@ -175,3 +175,28 @@ async def test_bad_actions_are_refused_with_a_clear_4xx(stack, user_ids, body, s
         assert r.status_code == status, r.text
         assert "detail" in r.json()
         assert (await alice.get("/api/review/pending", params={"page_size": 101})).status_code in (400, 422)
+
+
+async def test_the_websocket_shows_the_pause_and_the_resumed_run(stack, user_ids):
+    import websockets
+
+    from tests.integration.test_websocket import collect_until_terminal, recv, send, ws_url
+
+    alice = user_ids["alice"]
+    async with stack.client(alice) as client:
+        gid, exec_id, paused = await _paused(client, review_graph(), {"post": "live"})
+        hitl, = [ne for ne in paused["node_executions"] if ne["block_id"] == HITL]
+        async with websockets.connect(ws_url(stack, stack.token(alice))) as ws:
+            await send(ws, "subscribe_graph_execution", {"graph_exec_id": exec_id, "after_seq": 0})
+            seen = []
+            while not any(m["method"] == "graph_execution_event" and m["data"]["status"] == "REVIEW" for m in seen):
+                seen.append(await recv(ws))
+            assert any(m["method"] == "node_execution_event" and m["data"]["status"] == "REVIEW"
+                       and m["data"]["node_exec_id"] == hitl["node_exec_id"] for m in seen)
+            r = await client.post("/api/review/action", json={"reviews": [
+                {"node_exec_id": hitl["node_exec_id"], "approved": True}]})
+            assert r.status_code == 200
+            after = await collect_until_terminal(ws)
+    graph_statuses = [m["data"]["status"] for m in after if m["method"] == "graph_execution_event"]
+    assert graph_statuses[0] == "RUNNING" and graph_statuses[-1] == "COMPLETED"
+    assert after[-1]["data"]["outputs"] == {"published": ["live"]}
