@@ -254,6 +254,22 @@ class ExecutionStuckDetected(ExecutionEvent):
     deadline_s: float
 
 
+class ExecutionShared(ExecutionEvent):
+    """The owner turned sharing on for the ended run: anyone holding ``share_token`` (random, 256
+    bits) may read its outputs, and nothing else, at ``GET /api/public/shared/{share_token}``."""
+
+    TYPE: ClassVar[str] = "ExecutionShared"
+    share_token: str
+    shared_by: str
+
+
+class ExecutionUnshared(ExecutionEvent):
+    """The owner turned sharing off: the token reads nothing any more (a later share makes a new one)."""
+
+    TYPE: ClassVar[str] = "ExecutionUnshared"
+    unshared_by: str
+
+
 class ExecutionDeleted(ExecutionEvent):
     """The owner deleted the execution from their history (soft delete: the events stay)."""
 

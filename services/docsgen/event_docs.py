@@ -130,6 +130,9 @@ RECORDED: dict[str, tuple[str, str]] = {
                                         "lists and reads (soft delete; the history stays)."),
     "ExecutionBranched": ("command API", "`POST /api/executions/{exec_id}/retry` or `/fork` queued a new run "
                                          "branching off this one; same commit as that run's `ExecutionQueued`."),
+    "ExecutionShared": ("command API", "`POST /api/graphs/{id}/executions/{exec_id}/share` on an ended run not "
+                                       "shared yet."),
+    "ExecutionUnshared": ("command API", "`DELETE /api/graphs/{id}/executions/{exec_id}/share` on a shared run."),
     "NodeInputAdded": ("executor", "A node output was routed over a link to an input pin."),
     "NodeQueued": ("executor", "A node execution has all its inputs (starting nodes: right after "
                                "`ExecutionStarted`)."),
@@ -411,6 +414,8 @@ FIELD_NOTES: dict[str, str] = {
     "NodeReviewed.message": "the reviewer's message (a rejected marked node fails with it)",
     "NodeReviewed.auto_approve_future": "later reviews of the same node in this run are approved without asking",
     "NodeReviewed.reviewed_by": "the user who decided",
+    "ExecutionShared.share_token": "the link's token (`secrets.token_urlsafe(32)`)",
+    "ExecutionShared.shared_by": "the owner", "ExecutionUnshared.unshared_by": "the owner",
     "ExecutionCompleted.stats": "run totals",
     "ExecutionFailed.stats": "run totals",
     "ExecutionTerminated.stats": "run totals",

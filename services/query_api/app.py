@@ -28,6 +28,7 @@ from services.query_api.api import (
     graphs,
     library,
     notifications,
+    public,
     reviews,
     schedules,
     store,
@@ -42,7 +43,7 @@ def routers(settings: Settings, verifier: TokenVerifier) -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), audit.build_router(),
             credits.build_router(), api_keys.build_router(), credentials.build_router(settings),
             notifications.build_router(), library.build_router(), store.build_router(), schedules.build_router(),
-            reviews.build_router(),
+            reviews.build_router(), public.build_router(),
             ws_endpoint.build_router(verifier)]
 
 

@@ -25,7 +25,8 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 MAX_EXAMPLES = 12
 MAX_TIME_S = 60
 # Operations anyone may call: health, and the email's unsubscribe link (its signed token is the credential).
-UNAUTHENTICATED = {"/health", "/health/live", "/health/ready", "/api/email/unsubscribe"}
+UNAUTHENTICATED = {"/health", "/health/live", "/health/ready", "/api/email/unsubscribe",
+                   "/api/public/shared/{share_token}"}
 
 
 def test_every_operation_documents_its_refusals():

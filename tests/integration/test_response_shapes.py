@@ -291,6 +291,13 @@ async def _reviews(api: Caller, stack, client: httpx.AsyncClient) -> None:
     assert (await stack.wait_terminal(client, gid, run["id"]))["status"] == "COMPLETED"
 
 
+async def _sharing(api: Caller, stack, shapes: Shapes, graph_id: str, run_id: str) -> None:
+    link = await api("POST", "/api/graphs/{graph_id}/executions/{graph_exec_id}/share", graph_id=graph_id,
+                     graph_exec_id=run_id)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as anonymous:
+        await Caller(anonymous, shapes)("GET", "/api/public/shared/{share_token}", share_token=link["share_token"])
+
+
 async def _store_reads(api: Caller, admin: Caller, ext: Caller, stack, user: str, graph_id: str) -> None:
     """Every store read: the listing is recorded straight in the store (the command side's part of the
     story is ``_store_writes``), approved, so each route has a body to check."""
@@ -380,6 +387,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _webhooks(api, stack, client)
         await _schedules(api, stack, client, graph_id)
         await _reviews(api, stack, client)
+        await _sharing(api, stack, shapes, graph_id, run_id)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), graph_id, run_id)

@@ -24,6 +24,7 @@ from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
 from services.command_api.application.reviews import ReviewCommands
 from services.command_api.application.schedules import ScheduleCommands
+from services.command_api.application.sharing import ShareCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.command_api.application.webhooks import WebhookCommands
@@ -98,6 +99,10 @@ async def review_commands(services: Services) -> ReviewCommands:
     return services.review_commands
 
 
+async def share_commands(services: Services) -> ShareCommands:
+    return services.share_commands
+
+
 async def key_usage(services: Services) -> KeyUsage:
     assert services.key_usage is not None, "opened by the app's lifespan"
     return services.key_usage
@@ -119,3 +124,4 @@ Store = Annotated[StoreCommands, Depends(store_commands)]
 Webhooks = Annotated[WebhookCommands, Depends(webhook_commands)]
 Schedules = Annotated[ScheduleCommands, Depends(schedule_commands)]
 Reviews = Annotated[ReviewCommands, Depends(review_commands)]
+Shares = Annotated[ShareCommands, Depends(share_commands)]

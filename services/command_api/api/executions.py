@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command_api.api.deps import CurrentUser, Executions, Graphs, Presets
+from services.command_api.api.deps import CurrentUser, Executions, Graphs, Presets, Shares
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.infra.http import MAX_SEQ, MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
@@ -23,6 +23,11 @@ class ExecuteGraphRequest(BaseModel):
     credentials_inputs: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
     dry_run: bool = False
+
+
+class ShareLink(BaseModel):
+    share_url: str
+    share_token: str
 
 
 MAX_NODE_INPUTS = 1000  # nodes a fork may give new inputs
@@ -82,6 +87,17 @@ def build_router() -> APIRouter:
                        executions: Executions) -> Response:
         return json_response(executions.stop(user, parse_uuid(graph_id, "graph_id"),
                                              parse_uuid(graph_exec_id, "graph_exec_id")))
+
+    @router.post("/graphs/{graph_id}/executions/{graph_exec_id}/share", summary="Share an ended run's outputs",
+                 response_model=ShareLink, responses=refusals(400, 404, 409))
+    def share_execution(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, shares: Shares) -> Response:
+        return json_response(shares.share(user, parse_uuid(graph_id, "graph_id"),
+                                          parse_uuid(graph_exec_id, "graph_exec_id")))
+
+    @router.delete("/graphs/{graph_id}/executions/{graph_exec_id}/share", status_code=204,
+                   summary="Stop sharing a run (its link reads nothing any more)", responses=refusals(400, 404, 409))
+    def unshare_execution(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, shares: Shares) -> None:
+        shares.unshare(user, parse_uuid(graph_id, "graph_id"), parse_uuid(graph_exec_id, "graph_exec_id"))
 
     branching = {"dependencies": [Depends(execute_limit(current_user))], "response_model": GraphExecutionMeta,
                  "responses": refusals(*BODY_REFUSALS, 402, 404, 409, 429)}

@@ -24,6 +24,7 @@ from services.command_api.application.onboarding import OnboardingCommands
 from services.command_api.application.presets import PresetCommands
 from services.command_api.application.reviews import ReviewCommands
 from services.command_api.application.schedules import ScheduleCommands
+from services.command_api.application.sharing import ShareCommands
 from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.command_api.application.webhooks import WebhookCommands
@@ -72,6 +73,7 @@ class CommandServices:
         self.store_commands = StoreCommands(self.stores["store"], self.graph_commands, self.library_commands)
 
         self.review_commands = ReviewCommands(self.stores["executions"], self.read_models)
+        self.share_commands = ShareCommands(self.execution_commands, settings.public_url)
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
         self.schedule_commands = ScheduleCommands(self.stores["schedules"], self.graph_commands,

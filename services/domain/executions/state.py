@@ -20,10 +20,12 @@ from schemas.events.executions import (
     ExecutionPausedForReview,
     ExecutionQueued,
     ExecutionResumed,
+    ExecutionShared,
     ExecutionStarted,
     ExecutionStats,
     ExecutionStopRequested,
     ExecutionStuckDetected,
+    ExecutionUnshared,
     NodeEffectBegun,
     NodeInputAdded,
     NodeOutput,
@@ -102,6 +104,8 @@ class ExecutionState:
     branched_from: Branch | None = None  # the run this one retries or forks
     branches: list[Branch] = field(default_factory=list)  # retries and forks of this run (their ids)
     auto_approved: set[str] = field(default_factory=set)  # node ids whose later reviews are approved
+    share_token: str | None = None  # set while the owner shares the run (ExecutionShared)
+    shared_at: datetime | None = None
     _counter: int = 0
 
     @classmethod
@@ -212,6 +216,14 @@ def _reviewed(s: ExecutionState, e: NodeReviewed, at) -> None:
         s.auto_approved.add(ne.node_id)
 
 
+def _shared(s: ExecutionState, e: ExecutionShared, at) -> None:
+    s.share_token, s.shared_at = e.share_token, at
+
+
+def _unshared(s: ExecutionState, e: ExecutionUnshared, at) -> None:
+    s.share_token, s.shared_at = None, None
+
+
 def _resumed(s: ExecutionState, e: ExecutionResumed, at) -> None:
     s.status = ExecutionStatus.RUNNING
 
@@ -254,6 +266,8 @@ _HANDLERS = {
     ExecutionPausedForReview: _paused,
     NodeReviewed: _reviewed,
     ExecutionResumed: _resumed,
+    ExecutionShared: _shared,
+    ExecutionUnshared: _unshared,
     **{kind: _node_end(status) for kind, status in STATUS_AFTER_NODE_END.items()},
     **{kind: _end(status) for kind, status in STATUS_AFTER_RUN_END.items()},
 }

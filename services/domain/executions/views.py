@@ -27,13 +27,14 @@ def output_block_ids() -> set[str]:
 def meta_view(*, id: str, user_id: str, graph_id: str, graph_version: int, inputs: Any,  # noqa: A002 - AutoGPT's field
               credential_inputs: Any, nodes_input_masks: Any, preset_id: str | None, status: str,
               started_at: datetime | None, ended_at: datetime | None, stats: Any,
-              parent_execution_id: str | None, is_dry_run: bool) -> dict[str, Any]:
+              parent_execution_id: str | None, is_dry_run: bool,
+              share_token: str | None = None) -> dict[str, Any]:
     """AutoGPT's ``GraphExecutionMeta``."""
     return {
         "id": id, "user_id": user_id, "graph_id": graph_id, "graph_version": graph_version,
         "inputs": inputs, "credential_inputs": credential_inputs, "nodes_input_masks": nodes_input_masks,
         "preset_id": preset_id, "status": status, "started_at": iso(started_at), "ended_at": iso(ended_at),
-        "is_shared": False, "share_token": None, "is_dry_run": is_dry_run, "stats": stats,
+        "is_shared": share_token is not None, "share_token": share_token, "is_dry_run": is_dry_run, "stats": stats,
         "parent_graph_exec_id": parent_execution_id,
     }
 
@@ -74,7 +75,7 @@ def execution_meta(state: ExecutionState) -> dict[str, Any]:
         nodes_input_masks=state.nodes_input_masks or None, preset_id=state.preset_id, status=state.status,
         started_at=state.started_at, ended_at=state.ended_at,
         stats=state.stats.model_dump() if state.stats else None, parent_execution_id=state.parent_execution_id,
-        is_dry_run=state.is_dry_run)
+        is_dry_run=state.is_dry_run, share_token=state.share_token)
 
 
 def node_result(state: ExecutionState, ne: NodeExec, meta: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -15,7 +15,9 @@ from schemas.events.executions import (
     ExecutionPausedForReview,
     ExecutionQueued,
     ExecutionResumed,
+    ExecutionShared,
     ExecutionStarted,
+    ExecutionUnshared,
     NodeInputAdded,
     NodeOutput,
     NodeQueued,
@@ -88,6 +90,12 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
     elif isinstance(event, (ExecutionPausedForReview, ExecutionResumed)):
         status = "REVIEW" if isinstance(event, ExecutionPausedForReview) else "RUNNING"
         await cur.execute("UPDATE rm_executions SET status = %s WHERE execution_id = %s", (status, env.stream_id))
+    elif isinstance(event, ExecutionShared):
+        await cur.execute("UPDATE rm_executions SET share_token = %s, shared_at = %s WHERE execution_id = %s",
+                          (event.share_token, env.occurred_at, env.stream_id))
+    elif isinstance(event, ExecutionUnshared):
+        await cur.execute("UPDATE rm_executions SET share_token = NULL, shared_at = NULL WHERE execution_id = %s",
+                          (env.stream_id,))
     elif isinstance(event, ExecutionDeleted):
         await cur.execute("UPDATE rm_executions SET is_deleted = true WHERE execution_id = %s", (env.stream_id,))
     elif isinstance(event, ExecutionStarted):

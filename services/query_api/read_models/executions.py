@@ -13,7 +13,7 @@ from services.infra.execution_refs import view_refs
 
 _META_COLUMNS = ("execution_id, user_id, graph_id, graph_version, status, inputs, nodes_input_masks, "
                  "credential_inputs, preset_id, parent_execution_id, is_dry_run, stats, started_at, ended_at, "
-                 "created_at, last_seq")
+                 "created_at, last_seq, share_token")
 
 
 def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def meta_from_row(row: dict[str, Any]) -> dict[str, Any]:
         nodes_input_masks=row["nodes_input_masks"], preset_id=row["preset_id"], status=row["status"],
         started_at=row["started_at"], ended_at=row["ended_at"], stats=row["stats"],
         parent_execution_id=str(row["parent_execution_id"]) if row["parent_execution_id"] else None,
-        is_dry_run=row["is_dry_run"])
+        is_dry_run=row["is_dry_run"], share_token=row.get("share_token"))
 
 
 def node_from_row(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
