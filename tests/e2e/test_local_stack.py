@@ -105,25 +105,6 @@ def test_liveness_and_readiness_are_separate(local_stack):
     assert 'agentloom_executions_stuck{status="QUEUED"} 0' in metrics
 
 
-def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
-    """kill -9 in turn of each process a run depends on, runs queued before and during each fault."""
-    figures: dict[str, dict] = {}
-    with kit.client(local_stack) as http:
-        start_balance = http.get("/api/credits").json()["credits"]
-        gid = http.post("/api/graphs", json={"graph": kit.ADD_GRAPH}).json()["id"]
-        runs: dict[str, int] = {}
-        for n, name in enumerate(kit.COMPONENT):  # executor, projector, relay, broker, postgres
-            start = n * RUNS_PER_FAULT * 2
-            before = range(start, start + RUNS_PER_FAULT)
-            during = range(start + RUNS_PER_FAULT, start + RUNS_PER_FAULT + RUNS_PER_FAULT // 2)
-            batch, figures[name] = kit.fault(local_stack, http, gid, name, before, during)
-            runs |= batch
-        kit.check_runs(http, gid, runs, start_balance)
-    kit.read_models_equal_a_rebuild(local_stack)
-    print("\nchaos recovery (kill -9 to every run queued before and during the fault finished): " +
-          ", ".join(f"{name} {f['recovered_s']:.1f} s (red after {f['red_s']:.2f} s)" for name, f in figures.items()))
-
-
 def test_a_run_paused_for_review_survives_kill_9_of_everything_and_resumes_on_approval(local_stack):
     """Issue 17: the pause is in the store, not in any process. kill -9 of every service, the
     broker and PostgreSQL at once while the run waits; once the stack is back, approval resumes it."""
@@ -136,8 +117,12 @@ def test_a_run_paused_for_review_survives_kill_9_of_everything_and_resumes_on_ap
         {"source_id": "h", "sink_id": "out", "source_name": "approved_data", "sink_name": "value"},
     ]}
     with kit.client(local_stack) as http:
-        gid = http.post("/api/graphs", json={"graph": graph}).json()["id"]
-        exec_id = http.post(f"/api/graphs/{gid}/execute/1", json={"inputs": {"x": 7}}).json()["id"]
+        created = kit.post_retrying(http, "/api/graphs", {"graph": graph})
+        assert created.status_code == 200, created.text
+        gid = created.json()["id"]
+        run = kit.post_retrying(http, f"/api/graphs/{gid}/execute/1", {"inputs": {"x": 7}})
+        assert run.status_code == 200, run.text
+        exec_id = run.json()["id"]
         deadline = time.monotonic() + 30
         while http.get(f"/api/graphs/{gid}/executions/{exec_id}").json()["status"] != "REVIEW":
             assert time.monotonic() < deadline, "the run did not pause for review"
@@ -166,6 +151,25 @@ def test_a_run_paused_for_review_survives_kill_9_of_everything_and_resumes_on_ap
             assert time.monotonic() < deadline, run["status"]
             time.sleep(0.1)
         assert run["outputs"] == {"approved": [8]}
+
+
+def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
+    """kill -9 in turn of each process a run depends on, runs queued before and during each fault."""
+    figures: dict[str, dict] = {}
+    with kit.client(local_stack) as http:
+        start_balance = http.get("/api/credits").json()["credits"]
+        gid = http.post("/api/graphs", json={"graph": kit.ADD_GRAPH}).json()["id"]
+        runs: dict[str, int] = {}
+        for n, name in enumerate(kit.COMPONENT):  # executor, projector, relay, broker, postgres
+            start = n * RUNS_PER_FAULT * 2
+            before = range(start, start + RUNS_PER_FAULT)
+            during = range(start + RUNS_PER_FAULT, start + RUNS_PER_FAULT + RUNS_PER_FAULT // 2)
+            batch, figures[name] = kit.fault(local_stack, http, gid, name, before, during)
+            runs |= batch
+        kit.check_runs(http, gid, runs, start_balance)
+    kit.read_models_equal_a_rebuild(local_stack)
+    print("\nchaos recovery (kill -9 to every run queued before and during the fault finished): " +
+          ", ".join(f"{name} {f['recovered_s']:.1f} s (red after {f['red_s']:.2f} s)" for name, f in figures.items()))
 
 
 def test_ctrl_c_stops_every_child(local_stack):
