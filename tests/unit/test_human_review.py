@@ -61,7 +61,7 @@ def hitl_graph(editable=True):
 
 
 def outputs(state):
-    return {k: v for k, v in execution_with_nodes(state)["outputs"].items()}
+    return execution_with_nodes(state)["outputs"]
 
 
 async def test_a_review_pauses_the_run_and_approval_with_an_edit_resumes_it_where_it_paused():

@@ -32,7 +32,6 @@ from services.domain.executions.status import ExecutionStatus
 from services.domain.graphs.review_nodes import (  # noqa: F401 - the review vocabulary, in one import
     HUMAN_IN_THE_LOOP_BLOCK_ID,
     INSTRUCTIONS_KEY,
-    REVIEW_FLAG,
     is_human_in_the_loop,
     wants_review,
 )

@@ -105,7 +105,6 @@ class ExecutionState:
     branches: list[Branch] = field(default_factory=list)  # retries and forks of this run (their ids)
     auto_approved: set[str] = field(default_factory=set)  # node ids whose later reviews are approved
     share_token: str | None = None  # set while the owner shares the run (ExecutionShared)
-    shared_at: datetime | None = None
     _counter: int = 0
 
     @classmethod
@@ -217,11 +216,11 @@ def _reviewed(s: ExecutionState, e: NodeReviewed, at) -> None:
 
 
 def _shared(s: ExecutionState, e: ExecutionShared, at) -> None:
-    s.share_token, s.shared_at = e.share_token, at
+    s.share_token = e.share_token
 
 
 def _unshared(s: ExecutionState, e: ExecutionUnshared, at) -> None:
-    s.share_token, s.shared_at = None, None
+    s.share_token = None
 
 
 def _resumed(s: ExecutionState, e: ExecutionResumed, at) -> None:
