@@ -51,10 +51,12 @@ class ExecutionQueued(ExecutionEvent):
     with external effects yield their declared dry-run output, and nothing is charged. A sub-graph
     run started by a dry run is one too. Version 1 events upcast to false: before it existed every
     run was real. ``branched_from`` (version 3) names the run a retry or fork branched off;
-    earlier events upcast to none."""
+    earlier events upcast to none. ``source`` (version 4) is what the caller said started the run
+    (AutoGPT's execute ``source``: ``library``, ``builder``, …), kept for the audit; earlier events
+    upcast to none."""
 
     TYPE: ClassVar[str] = "ExecutionQueued"
-    CLASS_VERSION: ClassVar[int] = 3
+    CLASS_VERSION: ClassVar[int] = 4
     user_id: str
     graph_id: str
     graph_version: int
@@ -67,6 +69,7 @@ class ExecutionQueued(ExecutionEvent):
     parent_node_exec_id: str | None = None
     is_dry_run: bool = False
     branched_from: Branch | None = None
+    source: str | None = None
 
 
 @upcaster("ExecutionQueued", 1)
@@ -77,6 +80,11 @@ def _execution_queued_v1(payload: dict[str, Any]) -> dict[str, Any]:
 @upcaster("ExecutionQueued", 2)
 def _execution_queued_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "branched_from": None}
+
+
+@upcaster("ExecutionQueued", 3)
+def _execution_queued_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "source": None}
 
 
 class ExecutionBranched(ExecutionEvent):

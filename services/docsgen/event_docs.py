@@ -245,6 +245,9 @@ FIELD_NOTES: dict[str, str] = {
     "Branch.at_seq": "the event of that run the branch starts after",
     "ExecutionBranched.execution_id": "the new run", "ExecutionBranched.kind": "`retry` or `fork`",
     "ExecutionBranched.at_seq": "the event of this run the new one branches off after",
+    "ExecutionQueued.source": ("what the caller said started the run (AutoGPT's execute `source`, e.g. "
+                               "`library` or `builder`; at most 64 of `A-Za-z0-9_.:-`); none for runs started "
+                               "by a schedule, a trigger, a retry or fork, or a parent run"),
     "ExecutionQueued.is_dry_run": ("a dry run: blocks with external effects yield their declared dry-run output "
                                    "instead of running (their node stats say `dry_run: true`), nothing is "
                                    "charged; a sub-graph run of a dry run is one too"),

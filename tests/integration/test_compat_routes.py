@@ -71,3 +71,34 @@ async def test_external_graph_create_takes_the_raw_graph_and_answers_201(stack, 
             results = (await ext.get(f"{EXT}/graphs/{gid}/executions/{run['id']}/results")).json()
             assert results["output"] == [{"sum": 6}]
             assert 4 in [n["input"] for n in results["nodes"]]  # unwrapped from {"value": 4, ...}
+
+
+async def test_graph_updates_answer_autogpt_current_shapes_as_well(stack, user_ids):
+    """``PUT /api/graphs/{id}`` keeps the bare GraphModel and adds ``graph`` and
+    ``skipped_webhook_presets`` (AutoGPT's ``UpdateGraphResponse``); ``PUT …/versions/active`` adds
+    ``skipped_webhook_presets`` to ``{id, active_graph_version}``."""
+    async with stack.client(user_ids["alice"]) as alice:
+        graph = (await alice.post("/api/graphs", json={"graph": adder_graph()})).json()
+        updated = await alice.put(f"/api/graphs/{graph['id']}", json=adder_graph("second"))
+        body = updated.json()
+        assert updated.status_code == 200 and body["version"] == 2 and body["name"] == "second"
+        assert body["graph"]["version"] == 2 and body["graph"]["id"] == graph["id"]
+        assert body["graph"]["nodes"] == body["nodes"] and body["skipped_webhook_presets"] == []
+        active = await alice.put(f"/api/graphs/{graph['id']}/versions/active", json={"active_graph_version": 1})
+        assert active.json() == {"id": graph["id"], "active_graph_version": 1, "skipped_webhook_presets": []}
+
+
+async def test_execute_records_the_callers_source_and_bounds_it(stack, user_ids):
+    async with stack.client(user_ids["alice"]) as alice:
+        graph = (await alice.post("/api/graphs", json={"graph": adder_graph()})).json()
+        run = await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"x": 1}, "source": "library"})
+        assert run.status_code == 200, run.text
+        events = (await alice.get(f"/api/executions/{run.json()['id']}/events")).json()
+        queued = next(e for e in events["events"] if e["type"] == "ExecutionQueued")
+        assert queued["payload"]["source"] == "library"
+        plain = await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {"x": 1}})
+        events = (await alice.get(f"/api/executions/{plain.json()['id']}/events")).json()
+        assert next(e for e in events["events"] if e["type"] == "ExecutionQueued")["payload"]["source"] is None
+        for bad in ("x" * 65, "", "a b", "<script>"):
+            refused = await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {}, "source": bad})
+            assert refused.status_code == 422 and "source" in refused.text, (bad, refused.text)

@@ -123,6 +123,15 @@ def test_execution_queued_v2_upcasts_to_a_run_that_branched_off_nothing():
     assert decode_payload("ExecutionQueued", 3, {**old, "branched_from": fork}).branched_from.at_seq == 4
 
 
+def test_execution_queued_v3_has_no_source():
+    """ExecutionQueued v4 added ``source`` (AutoGPT's execute ``source``): a v3 event has none."""
+    from schemas.events import decode_payload
+
+    old = {"user_id": "u", "graph_id": "g", "graph_version": 1, "graph": {"id": "g", "version": 1}}
+    assert decode_payload("ExecutionQueued", 3, old).source is None
+    assert decode_payload("ExecutionQueued", 4, {**old, "source": "library"}).source == "library"
+
+
 def test_execution_queued_v1_upcasts_to_a_real_run():
     """ExecutionQueued v2 added ``is_dry_run``: a v1 event recorded before it decodes as a real run,
     and a stored v1 row decodes through the codec the same way."""
@@ -133,11 +142,12 @@ def test_execution_queued_v1_upcasts_to_a_real_run():
     event = decode_payload("ExecutionQueued", 1, old)
     assert isinstance(event, ExecutionQueued) and event.is_dry_run is False and event.graph_id == "g"
     assert decode_payload("ExecutionQueued", 2, {**old, "is_dry_run": True}).is_dry_run is True
-    assert ExecutionQueued.CLASS_VERSION == 3
+    assert ExecutionQueued.CLASS_VERSION == 4
     stored = orjson.loads(encode_state(ExecutionQueued(**old), occurred_at=AT, user_id="u"))
-    assert stored["class_version"] == 3 and stored["payload"]["is_dry_run"] is False
+    assert stored["class_version"] == 4 and stored["payload"]["is_dry_run"] is False
     del stored["payload"]["is_dry_run"]
     del stored["payload"]["branched_from"]
+    del stored["payload"]["source"]
     v1_row = StoredRow(7, STREAM, 1, "ExecutionQueued", orjson.dumps({**stored, "class_version": 1}))
     recorded = decode_row(v1_row)
     assert recorded.class_version == 1 and recorded.decode().is_dry_run is False

@@ -15,13 +15,18 @@ from services.infra.http import MAX_SEQ, MAX_VERSION, UuidPath, current_user, js
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import execute_limit
 
+MAX_SOURCE = 64
+SOURCE_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
 
 class ExecuteGraphRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     inputs: dict[str, Any] = Field(default_factory=dict)
     credentials_inputs: dict[str, Any] = Field(default_factory=dict)
-    source: str | None = None
+    source: str | None = Field(default=None, min_length=1, max_length=MAX_SOURCE, pattern=SOURCE_PATTERN,
+                               description="What started the run (AutoGPT: library, builder, …); recorded in "
+                                           "its ExecutionQueued event")
     dry_run: bool = False
 
 
@@ -56,7 +61,7 @@ def _execute(executions, presets, user, graph_id: str, graph_version: int, body:
         preset_id = parse_uuid(preset_id, "preset_id")
         inputs, credentials = presets.for_run(user, preset_id, graph_id, graph_version, inputs, credentials)
     return json_response(executions.execute(user, graph_id, graph_version, inputs, credentials, preset_id,
-                                            dry_run=body.dry_run))
+                                            dry_run=body.dry_run, source=body.source))
 
 
 def build_router() -> APIRouter:

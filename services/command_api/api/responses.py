@@ -11,14 +11,34 @@ from typing import Any
 from pydantic import BaseModel, RootModel
 
 from services.domain.apikeys.shapes import APIKeyInfo
+from services.domain.graphs.shapes import GraphModel
 
 # AutoGPT's ``CompletedBlockOutput``: every value a direct block run yielded, by output pin.
 CompletedBlockOutput = dict[str, list[Any]]
 
 
+class SkippedWebhookPreset(BaseModel):
+    """AutoGPT: a trigger preset left on its old version. agentloom never moves a trigger preset to a
+    new version (it keeps the version it was set up on), so its lists are always empty."""
+
+    id: str
+    name: str
+
+
 class ActiveGraphVersion(BaseModel):
+    """agentloom's ``{id, active_graph_version}`` and AutoGPT's ``SetActiveGraphVersionResponse``."""
+
     id: str
     active_graph_version: int
+    skipped_webhook_presets: list[SkippedWebhookPreset]
+
+
+class UpdatedGraph(GraphModel):
+    """The new version as a ``GraphModel`` (agentloom's and AutoGPT's older shape) and, additively,
+    AutoGPT's current ``UpdateGraphResponse{graph, skipped_webhook_presets}``."""
+
+    graph: GraphModel
+    skipped_webhook_presets: list[SkippedWebhookPreset]
 
 
 class DeletedGraph(BaseModel):

@@ -66,7 +66,8 @@ class ExecutionCommands:
     def execute(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], preset_id: str | None = None,
                 dry_run: bool = False, execution_id: uuid.UUID | None = None,
-                nodes_input_masks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                nodes_input_masks: dict[str, dict[str, Any]] | None = None,
+                source: str | None = None) -> dict[str, Any]:
         """Queue one run. ``execution_id`` is for callers that derive the id from what caused the
         run (a schedule's tick, a webhook delivery), so asking twice queues once: when that run is
         already recorded, its meta is returned and nothing is checked or recorded again.
@@ -77,7 +78,7 @@ class ExecutionCommands:
             if existing is not None:
                 return existing
         queued = self._queued(user, graph_id, version, inputs, credentials_inputs, preset_id=preset_id,
-                              dry_run=dry_run, nodes_input_masks=nodes_input_masks)
+                              dry_run=dry_run, nodes_input_masks=nodes_input_masks, source=source)
         execution_id = execution_id or uuid.uuid4()
         new = NewEvent(execution_id, 1, queued, user_id=user.id)
         try:
@@ -133,7 +134,7 @@ class ExecutionCommands:
     def _queued(self, user: User, graph_id: str, version: int, inputs: dict[str, Any],
                 credentials_inputs: dict[str, Any], *, preset_id: str | None, dry_run: bool,
                 nodes_input_masks: dict[str, dict[str, Any]] | None,
-                branched_from: Branch | None = None) -> ExecutionQueued:
+                branched_from: Branch | None = None, source: str | None = None) -> ExecutionQueued:
         """Every check a run must pass before it is queued, and the event that queues it."""
         body = self._prepared(self.graphs.version_for_run(user, graph_id, version))
         require_delivery(body, nodes_input_masks)
@@ -149,7 +150,8 @@ class ExecutionCommands:
         masks = _laid_over(self._credential_masks(user, body, credentials_inputs), nodes_input_masks)
         return ExecutionQueued(user_id=user.id, graph_id=graph_id, graph_version=body.version, graph=body,
                                inputs=inputs, credentials_inputs=credentials_inputs, nodes_input_masks=masks,
-                               preset_id=preset_id, is_dry_run=dry_run, branched_from=branched_from)
+                               preset_id=preset_id, is_dry_run=dry_run, branched_from=branched_from,
+                               source=source)
 
     def check_run(self, user: User, body: GraphVersionBody, credentials_inputs: dict[str, Any]) -> None:
         """The checks ``execute`` makes of a run that starts without a delivery, made ahead of time
