@@ -121,6 +121,7 @@ async def _graphs_and_runs(api: Caller, stack, client: httpx.AsyncClient) -> tup
               graph_exec_id=run["id"])
     await api("GET", "/api/executions/{graph_exec_id}", graph_exec_id=run["id"])
     await api("GET", "/api/executions")
+    await api("GET", "/api/executions/cost-summary", params={"top_runs_limit": 5})
     await api("GET", "/api/graphs/{graph_id}/executions", graph_id=graph_id)
     await api("GET", "/api/executions/{graph_exec_id}/events", graph_exec_id=run["id"])
     await api("GET", "/api/executions/{graph_exec_id}/state", graph_exec_id=run["id"], params={"at_seq": 3})

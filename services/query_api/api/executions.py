@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from services.domain.errors import NotFoundError
+from services.domain.errors import InvalidCommand, NotFoundError
+from services.domain.executions.costs import MAX_TOP_RUNS, UserExecutionCostSummary, cost_window
 from services.domain.executions.shapes import GraphExecutionMeta, GraphExecutionWithNodes
 from services.infra.auth import User
 from services.infra.http import MAX_PAGE, CurrentUser, UuidPath, json_response, parse_uuid
 from services.infra.http_errors import refusals
 from services.query_api.api.deps import ReadPool, fenced, fenced_stream, fenced_version, path_stream
 from services.query_api.api.responses import GraphExecutionsPage
+from services.query_api.read_models import costs
 from services.query_api.read_models import executions as rm
 from services.query_api.read_models.stream_views import StreamView, StreamViews
 
@@ -29,6 +33,24 @@ def build_router() -> APIRouter:
     async def list_all(user: CurrentUser, pool: ReadPool) -> Response:
         executions, _total = await rm.list_executions(pool, user.id)
         return json_response(executions)
+
+    # before /executions/{graph_exec_id}, which would take "cost-summary" for an id
+    @router.get("/executions/cost-summary", summary="What the caller's runs in a window cost",
+                response_model=UserExecutionCostSummary, dependencies=[Depends(fenced("executions", "credits"))])
+    async def cost_summary(user: CurrentUser, pool: ReadPool,
+                           since: datetime | None = Query(None, description="Window start (UTC when no offset); "
+                                                                              "the current month's start if absent"),
+                           until: datetime | None = Query(None, description="Window end; now if absent"),
+                           top_runs_limit: int = Query(10, ge=1, le=MAX_TOP_RUNS)) -> Response:
+        """Runs created in the window (not deleted, not dry runs), each priced by the credits its
+        ledger entries took so far; an inverted or over-a-year window is 422 (as AutoGPT answers), in
+        the shape of every other 422."""
+        try:
+            start, end = cost_window(since, until, datetime.now(UTC))
+        except InvalidCommand as exc:
+            raise RequestValidationError([{"loc": ("query", "since"), "msg": exc.detail, "type": "value_error"}]) \
+                from None
+        return json_response(await costs.cost_summary(pool, user.id, start, end, top_runs_limit))
 
     @router.get("/graphs/{graph_id}/executions", summary="Executions of one graph, paginated",
                 response_model=GraphExecutionsPage, responses=refusals(400), dependencies=listed)
