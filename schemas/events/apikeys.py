@@ -29,6 +29,13 @@ class ApiKeyPermission(StrEnum):
     MANAGE_INTEGRATIONS = "MANAGE_INTEGRATIONS"
     READ_INTEGRATIONS = "READ_INTEGRATIONS"
     DELETE_INTEGRATIONS = "DELETE_INTEGRATIONS"
+    # AutoGPT's newer external-API scopes (its v2 routes), for the library, schedule and run routes
+    READ_LIBRARY = "READ_LIBRARY"
+    READ_SCHEDULE = "READ_SCHEDULE"
+    WRITE_SCHEDULE = "WRITE_SCHEDULE"
+    READ_RUN = "READ_RUN"
+    WRITE_RUN = "WRITE_RUN"
+    READ_CREDITS = "READ_CREDITS"
 
 
 class ApiKeyEvent(Event):

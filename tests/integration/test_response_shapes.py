@@ -362,7 +362,7 @@ async def _store_writes(api: Caller, admin: Caller, stack, user: str) -> None:
         await mine("DELETE", "/api/store/submissions/{submission_id}", submission_id=dropped["listing_version_id"])
 
 
-async def _external(api: Caller, graph_id: str, run_id: str) -> None:
+async def _external(api: Caller, client: httpx.AsyncClient, graph_id: str, run_id: str) -> None:
     await api("GET", f"{EXT}/me")
     await api("GET", f"{EXT}/blocks")
     await api("POST", EXT + "/blocks/{block_id}/execute", block_id=CALC, json={"operation": "Add", "a": 2, "b": 3})
@@ -371,6 +371,25 @@ async def _external(api: Caller, graph_id: str, run_id: str) -> None:
               json={"node_input": {"x": 1}})
     await api("GET", EXT + "/graphs/{graph_id}/executions/{graph_exec_id}/results", graph_id=graph_id,
               graph_exec_id=run_id)
+    await _external_library(api, client, graph_id, run_id)
+
+
+async def _external_library(api: Caller, client: httpx.AsyncClient, graph_id: str, run_id: str) -> None:
+    """The library, preset, schedule and run routes of the external API (``external_library.py``)."""
+    agents = await api("GET", f"{EXT}/library/agents")
+    await api("GET", EXT + "/library/agents/{library_agent_id}", library_agent_id=agents["agents"][0]["id"])
+    preset = (await client.post("/api/library/presets", json={"name": "ext", "graph_id": graph_id,
+                                                               "graph_version": 1, "inputs": {"x": 1}})).json()
+    await api("GET", f"{EXT}/library/presets")
+    await api("GET", EXT + "/library/presets/{preset_id}", preset_id=preset["id"])
+    await api("POST", EXT + "/library/presets/{preset_id}/execute", preset_id=preset["id"], json={"inputs": {}})
+    schedule = await api("POST", EXT + "/graphs/{graph_id}/schedules", graph_id=graph_id, expect=201,
+                         json={"name": "ext", "cron": "0 3 * * *", "inputs": {"x": 1}})
+    await api("GET", f"{EXT}/schedules")
+    await api("DELETE", EXT + "/schedules/{schedule_id}", schedule_id=schedule["id"])
+    await api("GET", f"{EXT}/runs")
+    await api("GET", EXT + "/runs/{run_id}", run_id=run_id)
+    await api("POST", EXT + "/runs/{run_id}/stop", run_id=run_id)
 
 
 async def test_every_documented_body_matches_its_schema(stack):
@@ -391,7 +410,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         await _sharing(api, stack, shapes, graph_id, run_id)
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
-            await _external(Caller(ext, shapes), graph_id, run_id)
+            await _external(Caller(ext, shapes), client, graph_id, run_id)
         await _store_writes(api, admin, stack, user)
         await api("GET", "/health")
         await api("GET", "/health/ready")
