@@ -110,3 +110,26 @@ async def test_schedules_create_list_delete_per_owner(stack, user_ids):
             gone = await ext.delete(f"{EXT}/schedules/{schedule['id']}")
             assert gone.status_code == 200 and gone.json()["id"] == schedule["id"]
             assert (await ext.get(f"{EXT}/schedules")).json() == []
+
+
+async def test_credits_balance_and_cost_summary_per_owner(stack, user_ids):
+    async with stack.client(user_ids["alice"]) as alice, stack.client(user_ids["bob"]) as bob:
+        _, alice_key = await new_key(alice, ["READ_CREDITS", "EXECUTE_GRAPH"])
+        _, bob_key = await new_key(bob, ["READ_CREDITS"])
+        _, bare_key = await new_key(alice, ["READ_RUN"])
+        async with external(stack, alice_key) as ext, external(stack, bob_key) as other, \
+                external(stack, bare_key) as bare:
+            balance = await ext.get(f"{EXT}/credits")
+            assert balance.status_code == 200 and balance.json() == (await alice.get("/api/credits")).json()
+            gid = (await alice.post("/api/graphs", json={"graph": adder_graph()})).json()["id"]
+            run = (await ext.post(f"{EXT}/graphs/{gid}/execute/1", json={"node_input": {"x": 5}})).json()
+            await stack.wait_terminal(alice, gid, run["id"])
+            summary = (await ext.get(f"{EXT}/credits/cost-summary")).json()
+            assert summary == (await alice.get("/api/executions/cost-summary")).json()
+            assert summary["run_count"] == 1 and summary["top_runs"][0]["execution_id"] == run["id"]
+            assert (await other.get(f"{EXT}/credits/cost-summary")).json()["run_count"] == 0
+            assert (await bare.get(f"{EXT}/credits")).status_code == 403
+            assert (await bare.get(f"{EXT}/credits/cost-summary")).status_code == 403
+            refused = await ext.get(f"{EXT}/credits/cost-summary", params={"since": "2026-12-02T00:00:00Z",
+                                                                          "until": "2026-12-01T00:00:00Z"})
+            assert refused.status_code == 422

@@ -371,11 +371,11 @@ async def _external(api: Caller, client: httpx.AsyncClient, graph_id: str, run_i
               json={"node_input": {"x": 1}})
     await api("GET", EXT + "/graphs/{graph_id}/executions/{graph_exec_id}/results", graph_id=graph_id,
               graph_exec_id=run_id)
-    await _external_library(api, client, graph_id, run_id)
+    await _external_owned(api, client, graph_id, run_id)
 
 
-async def _external_library(api: Caller, client: httpx.AsyncClient, graph_id: str, run_id: str) -> None:
-    """The library, preset, schedule and run routes of the external API (``external_library.py``)."""
+async def _external_owned(api: Caller, client: httpx.AsyncClient, graph_id: str, run_id: str) -> None:
+    """The library, preset, schedule and run routes of the external API (``external_owned.py``)."""
     agents = await api("GET", f"{EXT}/library/agents")
     await api("GET", EXT + "/library/agents/{library_agent_id}", library_agent_id=agents["agents"][0]["id"])
     preset = (await client.post("/api/library/presets", json={"name": "ext", "graph_id": graph_id,
@@ -390,6 +390,8 @@ async def _external_library(api: Caller, client: httpx.AsyncClient, graph_id: st
     await api("GET", f"{EXT}/runs")
     await api("GET", EXT + "/runs/{run_id}", run_id=run_id)
     await api("POST", EXT + "/runs/{run_id}/stop", run_id=run_id)
+    await api("GET", f"{EXT}/credits")
+    await api("GET", f"{EXT}/credits/cost-summary")
 
 
 async def test_every_documented_body_matches_its_schema(stack):

@@ -1,5 +1,6 @@
-"""The external API's library, preset, schedule and run routes (``/external-api/v1``), with the
-scopes AutoGPT names for them (READ_LIBRARY, READ_SCHEDULE/WRITE_SCHEDULE, READ_RUN/WRITE_RUN).
+"""What an API key's owner has, on the external API (``/external-api/v1``): library agents,
+presets, schedules, runs and credits, with the scopes AutoGPT names for them (READ_LIBRARY,
+READ_SCHEDULE/WRITE_SCHEDULE, READ_RUN/WRITE_RUN, READ_CREDITS).
 
 They answer in the same shapes as the ``/api`` routes, because they are the same reads and the same
 commands: the reads query the query side's read models (on the command API's async pool, as the
@@ -12,20 +13,23 @@ revoked key stops working at once, which the query API's read-model-only auth co
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from schemas.events.apikeys import ApiKeyPermission as P
-from services.command_api.api.deps import Executions, Presets, Schedules, Services
+from services.command_api.api.deps import Executions, Ledger, Presets, Schedules, Services
 from services.command_api.api.external import owner, require
-from services.command_api.api.responses import QueuedExecution
+from services.command_api.api.responses import QueuedExecution, UserCredits
 from services.command_api.api.schedules import ScheduleCreateRequest
 from services.command_api.application.bootstrap import CommandServices
 from services.domain.apikeys.api_key import ApiKey
-from services.domain.errors import NotFoundError, Unavailable
+from services.domain.errors import InvalidCommand, NotFoundError, Unavailable
+from services.domain.executions.costs import MAX_TOP_RUNS, UserExecutionCostSummary, cost_window
 from services.domain.executions.shapes import GraphExecutionMeta, GraphExecutionWithNodes
 from services.domain.library import rules as library_rules
 from services.domain.library.shapes import LibraryAgentPage, LibraryAgentView, PresetPage, PresetView
@@ -34,6 +38,7 @@ from services.domain.schedules.shapes import ScheduleDeletedView, ScheduleView
 from services.infra.http import MAX_PAGE, UuidPath, json_response, parse_optional_uuid, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
 from services.infra.ratelimit import enforce, key_bucket, user_bucket
+from services.query_api.read_models import costs as cost_reads
 from services.query_api.read_models import executions as execution_reads
 from services.query_api.read_models import library as library_reads
 from services.query_api.read_models import schedules as schedule_reads
@@ -67,6 +72,7 @@ def build_router() -> APIRouter:
     _library(router)
     _schedules(router)
     _runs(router)
+    _credits(router)
     return router
 
 
@@ -182,3 +188,22 @@ def _runs(router: APIRouter) -> None:
                        key: ApiKey = Depends(require(P.WRITE_RUN))) -> Response:
         return json_response(await asyncio.to_thread(executions.stop, owner(key), None,
                                                      parse_uuid(run_id, "run_id")))
+
+
+def _credits(router: APIRouter) -> None:
+    @router.get("/credits", summary="The key owner's credit balance (1 credit = 1 cent)", response_model=UserCredits)
+    def balance(ledger: Ledger, key: ApiKey = Depends(require(P.READ_CREDITS))) -> Response:
+        return json_response({"credits": ledger.balance(key.user_id)})
+
+    @router.get("/credits/cost-summary", summary="What the key owner's runs in a window cost",
+                response_model=UserExecutionCostSummary, dependencies=[Depends(fresh("executions", "credits"))])
+    async def cost_summary(services: Services, since: datetime | None = None, until: datetime | None = None,
+                           top_runs_limit: int = Query(10, ge=1, le=MAX_TOP_RUNS),
+                           key: ApiKey = Depends(require(P.READ_CREDITS))) -> Response:
+        """The figures of ``GET /api/executions/cost-summary`` (AutoGPT's v2 serves them here)."""
+        try:
+            start, end = cost_window(since, until, datetime.now(UTC))
+        except InvalidCommand as exc:
+            raise RequestValidationError([{"loc": ("query", "since"), "msg": exc.detail, "type": "value_error"}]) \
+                from None
+        return json_response(await cost_reads.cost_summary(_pool(services), key.user_id, start, end, top_runs_limit))
