@@ -1,7 +1,7 @@
 """Bounded contexts and their Kafka topics. Topic names are part of the public contract."""
 
 CONTEXTS: tuple[str, ...] = ("graphs", "executions", "credits", "apikeys", "integrations", "users", "notifications",
-                             "library", "store", "schedules")
+                             "library", "store", "schedules", "callbacks")
 
 
 def topic_name(context: str, prefix: str = "agentloom") -> str:

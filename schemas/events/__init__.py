@@ -2,6 +2,7 @@
 
 from schemas.events import (  # noqa: F401
     apikeys,
+    callbacks,
     credits,
     executions,
     graphs,

@@ -101,7 +101,9 @@ STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
                           "id) or preset id",
                "store": "profile, username, listing (uuid5 of the graph id), slug, listing version, publication or "
                         "review id",
-               "schedules": "schedule id"}
+               "schedules": "schedule id",
+               "callbacks": "a user's callbacks (uuid5 of the user id) or a delivery (uuid5 of the callback and "
+                            "the terminal execution event)"}
 
 
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:

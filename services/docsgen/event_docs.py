@@ -90,6 +90,12 @@ CONTEXT_NOTES = {
                   "starts has an id derived from (schedule, tick) (`services/domain/schedules/ids.py`), so queueing "
                   "it again after a crash queues nothing new. Recorded by the command API (users' changes) and the "
                   "scheduler (ticks)."),
+    "callbacks": ("Completion webhooks (outbound; not the integrations context's trigger webhooks). Two kinds of "
+                  "stream: one user's callbacks (uuid5 of the user id: every registration, change and deletion, so "
+                  "the cap of 20 is decided at one version), recorded by the command API; and one delivery (uuid5 "
+                  "of the callback and the terminal execution event it reports, so it is scheduled once however "
+                  "often that event is consumed), recorded by the notifier: scheduled, then per attempt a claim "
+                  "with a lease and its outcome, until it succeeds or is abandoned (docs/callbacks.md)."),
 }
 
 # type -> (recorded by, when)
@@ -234,6 +240,18 @@ RECORDED: dict[str, tuple[str, str]] = {
                                           "tick (same append as its `ScheduleFired`)."),
     "ScheduleRunRefused": ("scheduler or command API", "The platform refused a fired tick's run (zero balance, "
                                                        "invalid inputs or credentials, graph unavailable)."),
+    "CallbackRegistered": ("command API", "`POST /external-api/v1/webhooks` (the URL past the outbound policy)."),
+    "CallbackUpdated": ("command API", "`PATCH /external-api/v1/webhooks/{id}` with a change."),
+    "CallbackDeleted": ("command API", "`DELETE /external-api/v1/webhooks/{id}`."),
+    "CallbackDeliveryScheduled": ("notifier", "A run's end (`ExecutionCompleted`/`Failed`/`Terminated`) that one "
+                                              "of its owner's callbacks wants (stream version 1)."),
+    "CallbackDeliveryAttemptStarted": ("notifier", "Just before an attempt's request: the claim, at the stream's "
+                                                   "expected version."),
+    "CallbackDeliveryAttempted": ("notifier", "An attempt that got no 2xx (a status, a refused destination, a "
+                                              "timeout or connection error)."),
+    "CallbackDeliverySucceeded": ("notifier", "The receiver answered 2xx (last event of its stream)."),
+    "CallbackDeliveryAbandoned": ("notifier", "Past the retry window, or the callback was deleted or disabled "
+                                              "(last event of its stream)."),
 }
 
 # Meaning of a field by name; "Type.field" overrides for one type or shared model.
@@ -464,6 +482,36 @@ FIELD_NOTES: dict[str, str] = {
     "ScheduleTicksSkipped.reason": "`missed`: no scheduler ran in time",
     "ScheduleRunRefused.reason": "`insufficient_credits`, `invalid` or `graph_unavailable`",
     "ScheduleRunRefused.message": "the refusal's message, as execute would answer it",
+    "CallbackRegistered.callback_id": "the webhook's id", "CallbackUpdated.callback_id": "the webhook's id",
+    "CallbackDeleted.callback_id": "the webhook's id", "CallbackRegistered.user_id": "owner (the API key's user)",
+    "CallbackRegistered.url": "http(s) URL the deliveries are POSTed to (at most 2048 characters)",
+    "CallbackRegistered.events": "some of `execution.completed`, `execution.failed`, `execution.terminated`",
+    "CallbackRegistered.graph_id": "only runs of this graph (null: every graph)",
+    "CallbackRegistered.description": "the owner's note (at most 500 characters)",
+    "secret_ciphertext": "the signing secret sealed with the credentials keyring, bound to webhook and owner",
+    "CallbackUpdated.url": "new URL (null: unchanged)", "CallbackUpdated.events": "new events (null: unchanged)",
+    "CallbackUpdated.graph_id": "new graph filter (null: unchanged)",
+    "clear_graph_id": "the graph filter is removed", "CallbackUpdated.description": "new note (null: unchanged)",
+    "CallbackUpdated.enabled": "deliveries on or off (null: unchanged)",
+    "CallbackDeliveryScheduled.callback_id": "the webhook told", "CallbackDeliveryScheduled.user_id": "its owner",
+    "CallbackDeliveryScheduled.event": "`execution.completed`, `execution.failed` or `execution.terminated`",
+    "source_event_id": "envelope id of the run's terminal event",
+    "CallbackDeliveryScheduled.execution_id": "the run", "CallbackDeliveryScheduled.graph_id": "its graph",
+    "CallbackDeliveryScheduled.graph_version": "its graph version",
+    "CallbackDeliveryScheduled.status": "the run's final status", "CallbackDeliveryScheduled.started_at":
+        "when the run started", "CallbackDeliveryScheduled.ended_at": "when it ended",
+    "CallbackDeliveryScheduled.error": "the run's error, for a failed run (at most 500 characters)",
+    "CallbackDeliveryScheduled.url": "the webhook's URL when scheduled (attempts use its current one)",
+    "CallbackDeliveryAttemptStarted.attempt": "attempt number (from 1)",
+    "lease_until": "nobody else attempts before this instant; after it the attempt is made again",
+    "CallbackDeliveryAttempted.attempt": "the attempt that failed",
+    "CallbackDeliveryAttempted.status_code": "the receiver's status (null: no answer)",
+    "CallbackDeliveryAttempted.error": "why it failed, in words",
+    "next_attempt_at": "when the next attempt is due (null: none; abandoned in the same append)",
+    "CallbackDeliverySucceeded.attempt": "the attempt that succeeded",
+    "CallbackDeliverySucceeded.status_code": "the receiver's 2xx status",
+    "CallbackDeliveryAbandoned.attempts": "attempts made",
+    "CallbackDeliveryAbandoned.reason": "`expired`, `callback_deleted` or `callback_disabled`",
     "WebhookRegistered.provider": "`generic_webhook`",
     "WebhookRegistered.graph_id": "graph the webhook's deliveries run",
     "WebhookRegistered.graph_version": "graph version they run",
