@@ -16,6 +16,7 @@ from services.command_api.api import (
     email,
     executions,
     external,
+    external_callbacks,
     external_owned,
     graphs,
     library,
@@ -42,7 +43,8 @@ __all__ = ["CommandServices", "app_from_env", "attach", "configure", "create_app
 def routers() -> list[APIRouter]:
     return [graphs.build_router(), executions.build_router(), blocks.build_router(), credits.build_router(),
             api_keys.build_router(), credentials.build_router(), external.build_router(),
-            external_owned.build_router(), users.build_router(), onboarding.build_router(), email.build_router(),
+            external_callbacks.build_router(), external_owned.build_router(), users.build_router(),
+            onboarding.build_router(), email.build_router(),
             notifications.build_router(), library.build_router(), library.build_graph_settings_router(),
             store.build_router(), schedules.build_router(), webhooks.build_router(), reviews.build_router()]
 

@@ -168,6 +168,17 @@ class Settings(BaseSettings):
     email_max_attempts: int = Field(default=6, ge=1, le=50)
     email_retry_first_s: float = Field(default=2.0, ge=0.0)
 
+    # -- completion webhooks (docs/callbacks.md) ---------------------------------------------------
+    # Waits after each failed delivery attempt (the last one repeats), and how long after a run's
+    # end attempts go on before the delivery is abandoned. One attempt's request may take
+    # callback_timeout_s; its claim lasts callback_lease_s (a notifier killed mid-request leaves the
+    # attempt to be made again after it). The notifier looks for due attempts every callback_poll_s.
+    callback_retry_delays_s: list[float] = Field(default=[10, 30, 120, 600, 1800, 3600], min_length=1)
+    callback_give_up_after_s: float = Field(default=86_400.0, gt=0)
+    callback_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    callback_lease_s: float = Field(default=30.0, gt=0)
+    callback_poll_s: float = Field(default=1.0, gt=0, le=60)
+
     @model_validator(mode="after")
     def _clean_system_keys(self) -> Settings:
         """A provider key from the environment is stripped (a secret file written with ``echo``

@@ -1,7 +1,8 @@
-"""The notifier process (``agentloom serve notifier``): the recorder and the mailer side by side.
+"""The notifier process (``agentloom serve notifier``): the recorder, the mailer and the completion
+webhooks' deliverer side by side.
 
 They are separate consumer groups on purpose: recording is fast and must keep up with the event
-flow, while mail waits on an outside server; neither may hold the other up.
+flow, while mail and webhook deliveries wait on outside servers; none may hold another up.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import logging
 from services.infra.eventstore import EventStore, make_datastore
 from services.infra.ledger_service import LedgerService
 from services.infra.settings import Settings
+from services.notifier.callbacks import CallbackDeliverer
 from services.notifier.mailer import Mailer
 from services.notifier.recorder import NotificationRecorder
 from services.notifier.transports import transport_for
 
 log = logging.getLogger(__name__)
-STORES = ("executions", "credits", "users", "notifications", "store")
+STORES = ("executions", "credits", "users", "notifications", "store", "callbacks")
 
 
 class NotifierService:
@@ -30,20 +32,22 @@ class NotifierService:
         self.recorder = NotificationRecorder(settings, self.stores, LedgerService.from_settings(
             self.stores["credits"], settings))
         self.mailer = Mailer(settings, self.stores, self.transport)
+        self.callbacks = CallbackDeliverer(settings, self.stores)
 
     @property
     def ready(self) -> bool:
-        return self.recorder.stats.ready and self.mailer.stats.ready
+        return self.recorder.stats.ready and self.mailer.stats.ready and self.callbacks.stats.ready
 
     def status(self) -> tuple[bool, dict]:
-        r, m = self.recorder.stats, self.mailer.stats
+        r, m, c = self.recorder.stats, self.mailer.stats, self.callbacks.stats
         return self.ready, {"recorded": r.recorded, "duplicates": r.duplicates, "sent": m.sent,
                             "skipped": m.skipped, "failed_attempts": m.failed_attempts, "in_flight": m.in_flight,
-                            "mail": self.transport.description}
+                            "mail": self.transport.description, "webhooks_succeeded": c.succeeded,
+                            "webhook_failed_attempts": c.failed_attempts, "webhooks_abandoned": c.abandoned}
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("notifier: mail goes to %s", self.transport.description)
         try:
-            await asyncio.gather(self.recorder.run(stop), self.mailer.run(stop))
+            await asyncio.gather(self.recorder.run(stop), self.mailer.run(stop), self.callbacks.run(stop))
         finally:
             self.datastore.close()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from services.projector.projections import (
     apikeys,
+    callbacks,
     credits,
     executions,
     graphs,
@@ -36,6 +37,7 @@ PROJECTIONS: dict[str, tuple[Handler, ...]] = {
     "library": (library.apply,),
     "store": (store.apply,),
     "schedules": (schedules.apply,),
+    "callbacks": (callbacks.apply,),
 }
 
 
@@ -62,4 +64,5 @@ TABLES = {
     "library": library.TABLES,
     "store": store.TABLES,
     "schedules": schedules.TABLES,
+    "callbacks": callbacks.TABLES,
 }

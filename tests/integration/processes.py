@@ -28,6 +28,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
         "AGENTLOOM_EXECUTOR_DRAIN_S": str(settings.executor_drain_s),
         "AGENTLOOM_HTTP_ALLOW_HOSTS": json.dumps(settings.http_allow_hosts),
+        "AGENTLOOM_CALLBACK_RETRY_DELAYS_S": json.dumps(settings.callback_retry_delays_s),
+        "AGENTLOOM_CALLBACK_TIMEOUT_S": str(settings.callback_timeout_s),
+        "AGENTLOOM_CALLBACK_LEASE_S": str(settings.callback_lease_s),
+        "AGENTLOOM_CALLBACK_POLL_S": str(settings.callback_poll_s),
     })
     return env
 

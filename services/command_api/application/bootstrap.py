@@ -13,6 +13,7 @@ from schemas.topics import CONTEXTS
 from services.blocks.llm_providers.gateway import LlmGateway
 from services.blocks.sandbox import TemplatePool
 from services.command_api.application.api_keys import ApiKeyCommands, KeyUsage
+from services.command_api.application.callbacks import CallbackCommands
 from services.command_api.application.credentials import CredentialsCommands
 from services.command_api.application.direct_runs import DirectRunCharger
 from services.command_api.application.executions import ExecutionCommands
@@ -29,6 +30,7 @@ from services.command_api.application.store import StoreCommands
 from services.command_api.application.users import UserCommands
 from services.command_api.application.webhooks import WebhookCommands
 from services.domain.credits.pricing import cost_table_with
+from services.domain.integrations.crypto import Keyring
 from services.infra import db
 from services.infra.credentials_resolver import NodeCredentials
 from services.infra.credentials_store import CredentialsReader
@@ -75,6 +77,8 @@ class CommandServices:
         self.review_commands = ReviewCommands(self.stores["executions"], self.read_models)
         self.share_commands = ShareCommands(self.execution_commands, settings.public_url)
         self.api_key_commands = ApiKeyCommands(self.stores["apikeys"], settings.api_key_secret)
+        self.callback_commands = CallbackCommands(self.stores["callbacks"], Keyring.parse(settings.credentials_keys),
+                                                  allow_hosts=settings.http_allow_hosts)
         self.user_commands = UserCommands(self.stores["users"], self.stores["notifications"])
         self.schedule_commands = ScheduleCommands(self.stores["schedules"], self.graph_commands,
                                                   self.execution_commands, self.preset_commands, self.user_commands,
