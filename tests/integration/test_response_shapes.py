@@ -21,8 +21,11 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from schemas.events.apikeys import ApiKeyPermission
+from schemas.events.callbacks import CallbackDeliveryScheduled
 from schemas.events.notifications import NotificationType
 from services.domain.notifications.links import unsubscribe_token
+from services.infra.eventstore import EventStore
+from services.infra.store_contract import NewEvent
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.helpers import eventually
 from tests.integration.stack import running_stack
@@ -394,6 +397,26 @@ async def _external_owned(api: Caller, client: httpx.AsyncClient, graph_id: str,
     await api("GET", f"{EXT}/credits/cost-summary")
 
 
+async def _completion_webhooks(ext: Caller, stack, user: str, graph_id: str, run_id: str) -> None:
+    """No notifier runs here: one delivery is recorded directly so the list has a row to check."""
+    hook = await ext("POST", f"{EXT}/webhooks", expect=201, json={
+        "url": "https://93.184.215.14/hook", "events": ["execution.completed"], "graph_id": graph_id,
+        "description": "shapes"})
+    await ext("GET", f"{EXT}/webhooks")
+    await ext("GET", EXT + "/webhooks/{webhook_id}", webhook_id=hook["id"])
+    await ext("PATCH", EXT + "/webhooks/{webhook_id}", webhook_id=hook["id"], json={"enabled": False})
+    scheduled = CallbackDeliveryScheduled(
+        callback_id=hook["id"], user_id=user, event="execution.completed", source_event_id=str(uuid.uuid4()),
+        execution_id=run_id, graph_id=graph_id, graph_version=1, status="COMPLETED", url=hook["url"])
+    EventStore(stack.datastore, "callbacks").append([NewEvent(uuid.uuid4(), 1, scheduled, user_id=user)])
+
+    async def listed():
+        page = await ext("GET", EXT + "/webhooks/{webhook_id}/deliveries", webhook_id=hook["id"])
+        return page["deliveries"]
+
+    await eventually(listed, timeout=20, message="the delivery listed")
+
+
 async def test_every_documented_body_matches_its_schema(stack):
     user = f"shapes-{uuid.uuid4().hex[:8]}"
     async with stack.client(user) as client, stack.client("shape-admin", admin=True) as admin_client:
@@ -413,6 +436,7 @@ async def test_every_documented_body_matches_its_schema(stack):
         async with httpx.AsyncClient(base_url=stack.base_url, headers={"X-API-Key": plain_key}, timeout=30) as ext:
             await _store_reads(api, admin, Caller(ext, shapes), stack, user, graph_id)
             await _external(Caller(ext, shapes), client, graph_id, run_id)
+            await _completion_webhooks(Caller(ext, shapes), stack, user, graph_id, run_id)
         await _store_writes(api, admin, stack, user)
         await api("GET", "/health")
         await api("GET", "/health/ready")
