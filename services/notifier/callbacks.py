@@ -1,7 +1,8 @@
 """The notifier's third part: completion webhooks delivered, each once per run end (at least once).
 
 It consumes the executions topic in its own consumer group. For each run end
-(ExecutionCompleted/Failed/Terminated) it reads the owner's callbacks stream and, for every
+(ExecutionCompleted/Failed/Terminated; a sub-graph run's end is part of its parent's and tells
+nothing) it reads the owner's callbacks stream and, for every
 callback that wants that event (and graph), appends ``CallbackDeliveryScheduled`` at version 1 of
 a stream whose id derives from the callback and the source event; a replay after a crash meets
 the taken version and schedules nothing twice. Offsets are committed after the whole batch is
@@ -135,6 +136,8 @@ class CallbackDeliverer:
                       str(exc)[:200])
             return []
         run = self._run(env.stream_id, env.stream_version)
+        if run.parent_execution_id is not None:
+            return []  # a sub-graph run is part of its parent's run, as for notifications
         failure = getattr(event, "error", None)
         ids = []
         for callback in callbacks.matching(name, run.graph_id):

@@ -27,6 +27,8 @@ from tests.integration.helpers import eventually, read_topic
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
 from tests.integration.test_api_keys import ALL, EXT, adder_graph, external, new_key
+from tests.integration.test_graphs_api import INPUT, OUTPUT
+from tests.integration.test_rebuild_and_subgraphs import AGENT_EXECUTOR, child_graph
 
 
 class Receiver:
@@ -356,3 +358,27 @@ async def test_every_bound_is_a_4xx(stack, user_ids, receiver):
         page = await deliveries(ext, wid, page=2, page_size=100)
         assert page == {"deliveries": [], "pagination": {"total_items": 0, "total_pages": 0, "current_page": 2,
                                                          "page_size": 100}}
+
+
+async def test_a_sub_graph_run_tells_nothing_its_parent_run_tells_once(stack, user_ids, receiver):
+    alice = user_ids["alice"]
+    path = f"/nested-{uuid.uuid4().hex[:6]}"
+    async with external(stack, await owner_key(stack, alice)) as ext, stack.client(alice) as c:
+        hook = await register(ext, receiver.url(path))
+        child = (await c.post("/api/graphs", json={"graph": child_graph()})).json()
+        parent = {"name": "parent", "nodes": [
+            {"id": "i", "block_id": INPUT, "input_default": {"name": "x"}},
+            {"id": "a", "block_id": AGENT_EXECUTOR, "input_default": {
+                "graph_id": child["id"], "graph_version": 1, "inputs": {},
+                "input_schema": child["input_schema"], "output_schema": child["output_schema"]}},
+            {"id": "o", "block_id": OUTPUT, "input_default": {"name": "result"}},
+        ], "links": [{"source_id": "i", "sink_id": "a", "source_name": "result", "sink_name": "n"},
+                     {"source_id": "a", "sink_id": "o", "source_name": "doubled", "sink_name": "value"}]}
+        pid = (await c.post("/api/graphs", json={"graph": parent})).json()["id"]
+        run = (await c.post(f"/api/graphs/{pid}/execute/1", json={"inputs": {"x": 21}})).json()
+        assert (await stack.wait_terminal(c, pid, run["id"]))["status"] == "COMPLETED"
+        [request] = await received(receiver, path)
+        assert json.loads(request["body"])["execution"]["id"] == run["id"]
+        await settled(ext, hook["id"])
+        await asyncio.sleep(1.0)
+        assert len(receiver.requests[path]) == 1
