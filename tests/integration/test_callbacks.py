@@ -27,6 +27,7 @@ from tests.integration.helpers import eventually, read_topic
 from tests.integration.processes import ServiceProcess
 from tests.integration.stack import running_stack
 from tests.integration.test_api_keys import ALL, EXT, adder_graph, external, new_key
+from tests.integration.test_executor_faults import slow_fanout_graph
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 from tests.integration.test_rebuild_and_subgraphs import AGENT_EXECUTOR, child_graph
 
@@ -382,3 +383,24 @@ async def test_a_sub_graph_run_tells_nothing_its_parent_run_tells_once(stack, us
         await settled(ext, hook["id"])
         await asyncio.sleep(1.0)
         assert len(receiver.requests[path]) == 1
+
+
+async def test_a_stopped_run_tells_only_the_webhooks_that_want_terminated(stack, user_ids, receiver):
+    alice = user_ids["alice"]
+    path = f"/stopped-{uuid.uuid4().hex[:6]}"
+    async with external(stack, await owner_key(stack, alice)) as ext, stack.client(alice) as c:
+        wants = await register(ext, receiver.url(path), events=["execution.terminated"])
+        await register(ext, receiver.url(path + "-completed"), events=["execution.completed", "execution.failed"])
+        graph = (await c.post("/api/graphs", json={"graph": slow_fanout_graph(items=2, seconds=5)})).json()
+        run = (await c.post(f"/api/graphs/{graph['id']}/execute/1", json={"inputs": {}})).json()
+        await asyncio.sleep(1.0)
+        r = await c.post(f"/api/graphs/{graph['id']}/executions/{run['id']}/stop")
+        assert r.status_code == 200, r.text
+        [request] = await received(receiver, path)
+        payload = json.loads(request["body"])
+        assert payload["event"] == request["headers"][signing.EVENT_HEADER] == "execution.terminated"
+        assert payload["execution"]["status"] == "TERMINATED" and payload["execution"]["id"] == run["id"]
+        [delivery] = await settled(ext, wants["id"])
+        assert delivery["event"] == "execution.terminated"
+        await asyncio.sleep(1.0)
+        assert receiver.requests.get(path + "-completed", []) == []
