@@ -35,6 +35,7 @@ from services.infra import db
 from services.infra.credentials_resolver import NodeCredentials
 from services.infra.credentials_store import CredentialsReader
 from services.infra.eventstore import EventStore, make_datastore
+from services.infra.idempotency import IdempotencyKeys
 from services.infra.kv import PostgresKeyValueStore
 from services.infra.ledger_service import LedgerService
 from services.infra.publications import Publications
@@ -96,18 +97,20 @@ class CommandServices:
         self.kv_pool = None
         self.kv_store = None
         self.rate_limiter: RateLimiter | None = None
+        self.idempotency_keys: IdempotencyKeys | None = None
         self.key_usage: KeyUsage | None = None
         self.templates = TemplatePool.from_settings(settings)  # template workers start on first render
 
     async def open(self) -> None:
         """Async resources: the key/value store used when blocks run directly, the shared rate
-        limit counters and API key last-use records (one small pool for all three)."""
+        limit counters, API key last-use records and Idempotency-Key answers (one small pool for all)."""
         self.read_models.open()
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=8)
         await self.kv_pool.open()
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
         self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
+        self.idempotency_keys = IdempotencyKeys(self.kv_pool)  # Idempotency-Key claims and answers
         self.llm = LlmGateway.from_settings(self.settings)
 
     def block_ports(self) -> dict:
