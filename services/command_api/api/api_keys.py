@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import ApiKeys, CurrentUser, KeyUsages
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.command_api.api.responses import CreatedApiKey
 from services.command_api.application.api_keys import KeyUsage, key_info
 from services.domain.apikeys.api_key import ApiKey
@@ -45,11 +46,12 @@ async def create_api_key(body: CreateApiKeyRequest, user: CurrentUser, keys: Api
 
 
 CREATE_ROUTE = {"summary": "Create an API key; the only time its plain text is returned",
-                "response_model": CreatedApiKey, "responses": refusals(*BODY_REFUSALS), "methods": ["POST"]}
+                "response_model": CreatedApiKey, "responses": refusals(*BODY_REFUSALS), "methods": ["POST"],
+                "dependencies": [IDEMPOTENT]}
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=refusals(401))
+    router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=refusals(401), route_class=IdempotentRoute)
     router.add_api_route("", create_api_key, **CREATE_ROUTE)
 
     @router.delete("/{key_id}", summary="Revoke an API key", response_model=APIKeyInfo,
@@ -69,7 +71,8 @@ def build_router() -> APIRouter:
         key = await asyncio.to_thread(keys.set_permissions, user, parse_uuid(key_id, "key_id"), body.permissions)
         return await _answer(key, usage)
 
-    user_paths = APIRouter(prefix="/api/user/api-keys", tags=["api-keys"], responses=refusals(401))
+    user_paths = APIRouter(prefix="/api/user/api-keys", tags=["api-keys"], responses=refusals(401),
+                           route_class=IdempotentRoute)
     user_paths.add_api_route("", create_api_key, **CREATE_ROUTE)
     both = APIRouter()
     both.include_router(router)

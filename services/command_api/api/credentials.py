@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import Credentials, CurrentUser
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.command_api.api.responses import CredentialsDeletionResponse
 from services.domain.integrations.shapes import CredentialsMetaResponse
 from services.infra.http import json_response
@@ -31,10 +32,12 @@ class CreateCredentialsRequest(BaseModel):
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=refusals(401))
+    router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=refusals(401),
+                       route_class=IdempotentRoute)
 
     @router.post("/{provider}/credentials", status_code=201, summary="Store an API key credential",
-                 response_model=CredentialsMetaResponse, responses=refusals(*BODY_REFUSALS, 403, 404, 409))
+                 response_model=CredentialsMetaResponse, responses=refusals(*BODY_REFUSALS, 403, 404, 409),
+                 dependencies=[IDEMPOTENT])
     async def create_credentials(provider: str, body: CreateCredentialsRequest, user: CurrentUser,
                                  credentials: Credentials) -> Response:
         created = await asyncio.to_thread(

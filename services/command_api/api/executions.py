@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Executions, Graphs, Presets, Shares
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.infra.http import MAX_SEQ, MAX_VERSION, UuidPath, current_user, json_response, parse_uuid
 from services.infra.http_errors import BODY_REFUSALS, refusals
@@ -65,10 +66,10 @@ def _execute(executions, presets, user, graph_id: str, graph_version: int, body:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401))
+    router = APIRouter(prefix="/api", tags=["executions"], responses=refusals(401), route_class=IdempotentRoute)
 
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
-                 dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
+                 dependencies=[IDEMPOTENT, Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
     def execute_graph(graph_id: UuidPath, user: CurrentUser, executions: Executions, presets: Presets,
                       graph_version: int = Path(ge=1, le=MAX_VERSION), body: ExecuteGraphRequest | None = None,
@@ -76,7 +77,7 @@ def build_router() -> APIRouter:
         return _execute(executions, presets, user, parse_uuid(graph_id, "graph_id"), graph_version, body, preset_id)
 
     @router.post("/graphs/{graph_id}/execute", summary="Queue an execution of the graph's active version",
-                 dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
+                 dependencies=[IDEMPOTENT, Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
     def execute_active(graph_id: UuidPath, user: CurrentUser, executions: Executions, presets: Presets,
                        graphs: Graphs, body: ExecuteGraphRequest | None = None,

@@ -11,6 +11,7 @@ execution is "not found") hold unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
@@ -20,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from schemas.events.apikeys import ApiKeyPermission as P
 from schemas.graph import CreateGraphRequest, GraphInput
 from services.command_api.api.deps import ApiKeys, Executions, Graphs, KeyUsages, Services, Users
+from services.command_api.api.idempotency import IdempotentRoute, idempotent_key
 from services.command_api.api.responses import CompletedBlockOutput, ExternalUser, QueuedExecution
 from services.command_api.application.direct_runs import run_block_directly
 from services.domain.apikeys.api_key import ApiKey
@@ -40,6 +42,7 @@ from services.query_api.read_models import store as store_reads
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An agentloom API key (agpt_…)")
 
 
+@functools.cache  # one callable per permission set: FastAPI then checks the key once per request
 def require(*permissions: P):
     """Dependency: the ACTIVE key presented in ``X-API-Key`` holding every given permission."""
 
@@ -61,7 +64,8 @@ def owner(key: ApiKey) -> User:
 
 def build_router() -> APIRouter:
     # every route: 401 without a usable key, 403 for a key without the permission
-    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
+    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403),
+                       route_class=IdempotentRoute)
 
     @router.get("/me", summary="The API key owner", response_model=ExternalUser)
     async def me(users: Users, key: ApiKey = Depends(require(P.IDENTITY))) -> Response:
@@ -82,7 +86,8 @@ def build_router() -> APIRouter:
         return await run_block_directly(block_id, data, key.user_id, **services.block_ports())
 
     @router.post("/graphs", summary="Create a graph (AutoGPT also adds it to the library)", status_code=201,
-                 response_model=GraphModel, responses=refusals(*BODY_REFUSALS))
+                 response_model=GraphModel, responses=refusals(*BODY_REFUSALS),
+                 dependencies=[idempotent_key(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))])
     def create_graph(body: Annotated[CreateGraphRequest | GraphInput, Body(union_mode="left_to_right")],
                      graphs: Graphs, key: ApiKey = Depends(require(P.WRITE_GRAPH, P.WRITE_LIBRARY))) -> Response:
         """AutoGPT's body is the graph itself; the ``{"graph": …}`` of ``POST /api/graphs`` is taken too."""
@@ -90,7 +95,8 @@ def build_router() -> APIRouter:
         return json_response(graphs.create(owner(key), graph), status_code=201)
 
     @router.post("/graphs/{graph_id}/execute/{graph_version}", summary="Queue an execution of a graph version",
-                 response_model=QueuedExecution, responses=refusals(*BODY_REFUSALS, 402, 404, 429))
+                 response_model=QueuedExecution, responses=refusals(*BODY_REFUSALS, 402, 404, 429),
+                 dependencies=[idempotent_key(require(P.EXECUTE_GRAPH))])
     async def execute_graph(graph_id: UuidPath, request: Request, executions: Executions,
                             graph_version: int = Path(ge=1, le=MAX_VERSION),
                             node_input: dict[str, Any] = Body(default_factory=dict, embed=True),

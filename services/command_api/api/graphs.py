@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from schemas.graph import CreateGraphRequest, GraphInput, SetActiveVersionRequest
 from services.command_api.api.deps import CurrentUser, Graphs
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.command_api.api.responses import ActiveGraphVersion, DeletedGraph, UpdatedGraph
 from services.domain.graphs.shapes import GraphModel
 from services.infra.http import UuidPath, json_response, parse_uuid
@@ -14,9 +15,10 @@ from services.infra.http_errors import BODY_REFUSALS, refusals
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=refusals(401))
+    router = APIRouter(prefix="/api/graphs", tags=["graphs"], responses=refusals(401), route_class=IdempotentRoute)
 
-    @router.post("", summary="Create a new graph", response_model=GraphModel, responses=refusals(*BODY_REFUSALS))
+    @router.post("", summary="Create a new graph", response_model=GraphModel, responses=refusals(*BODY_REFUSALS),
+                 dependencies=[IDEMPOTENT])
     def create_graph(body: CreateGraphRequest, user: CurrentUser, graphs: Graphs) -> Response:
         return json_response(graphs.create(user, body.graph))
 

@@ -18,6 +18,7 @@ answer or an exception, so a corrected retry with the same key runs. A replay is
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -32,6 +33,7 @@ _DESCRIPTION = (f"Makes the request safe to repeat: a repeat with the same key w
                 f"2xx answer again (header `{keys.REPLAYED_HEADER}: true`) and records nothing; the same key "
                 f"with a different request is 422, while the first is still running 409. 1-255 printable "
                 f"ASCII characters, per user.")
+log = logging.getLogger(__name__)
 _STATE = "idempotency_claim"
 _WRAPPED = "idempotency_route"
 
@@ -135,8 +137,12 @@ class IdempotentRoute(APIRoute):
             if taken is not None:
                 body = getattr(response, "body", None)
                 if 200 <= response.status_code < 300 and isinstance(body, bytes | bytearray | memoryview):
-                    await store_of(request).store(taken, response.status_code, response.headers.get("content-type"),
-                                                  bytes(body))
+                    try:
+                        await store_of(request).store(taken, response.status_code,
+                                                      response.headers.get("content-type"), bytes(body))
+                    except Exception:  # the creation happened: answer it; a repeat meets the running claim
+                        log.warning("could not store the answer for Idempotency-Key on %s", request.url.path,
+                                    exc_info=True)
                 else:
                     await _release(request)
             return response

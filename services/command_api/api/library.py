@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.command_api.api.deps import CurrentUser, Folders, Library, Onboardings, Presets, Store
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.domain.errors import InvalidCommand
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.domain.library import rules
@@ -125,7 +126,8 @@ class PresetExecuteRequest(BaseModel):
 
 def _agents(router: APIRouter) -> None:
     @router.post("/agents", status_code=201, summary="Add an approved store agent to the caller's library",
-                 response_model=LibraryAgentView, responses=refusals(*BODY_REFUSALS, 404, 409))
+                 response_model=LibraryAgentView, responses=refusals(*BODY_REFUSALS, 404, 409),
+                 dependencies=[IDEMPOTENT])
     async def add_store_agent(body: AddStoreAgentRequest, user: CurrentUser, store: Store,
                               onboarding: Onboardings) -> Response:
         version_id = parse_uuid(body.store_listing_version_id, "store_listing_version_id")
@@ -195,7 +197,7 @@ def _folders(router: APIRouter) -> None:
 
 def _presets(router: APIRouter) -> None:
     @router.post("/presets", summary="Save a preset (from inputs, or from a past run)", response_model=PresetView,
-                 responses=refusals(*BODY_REFUSALS, 404, 409))
+                 responses=refusals(*BODY_REFUSALS, 404, 409), dependencies=[IDEMPOTENT])
     async def create_preset(body: PresetCreateRequest, user: CurrentUser, presets: Presets) -> Response:
         if body.graph_execution_id is not None:
             created = await asyncio.to_thread(
@@ -222,7 +224,7 @@ def _presets(router: APIRouter) -> None:
         await asyncio.to_thread(presets.delete, user, parse_uuid(preset_id, "preset_id"))
 
     @router.post("/presets/{preset_id}/execute", summary="Run a preset (the request's values over the preset's)",
-                 dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
+                 dependencies=[IDEMPOTENT, Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
                  responses=refusals(*BODY_REFUSALS, 402, 404, 429))
     async def execute_preset(preset_id: UuidPath, user: CurrentUser, presets: Presets,
                              body: PresetExecuteRequest | None = None) -> Response:
@@ -232,7 +234,7 @@ def _presets(router: APIRouter) -> None:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/library", tags=["library"], responses=refusals(401))
+    router = APIRouter(prefix="/api/library", tags=["library"], responses=refusals(401), route_class=IdempotentRoute)
     _agents(router)
     _folders(router)
     _presets(router)

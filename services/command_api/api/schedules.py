@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Schedules
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.domain.executions.shapes import GraphExecutionMeta
 from services.domain.schedules.rules import MAX_SCHEDULE_NAME
 from services.domain.schedules.shapes import ScheduleDeletedView, ScheduleView
@@ -37,10 +38,10 @@ class ScheduleCreateRequest(BaseModel):
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["schedules"], responses=refusals(401))
+    router = APIRouter(prefix="/api", tags=["schedules"], responses=refusals(401), route_class=IdempotentRoute)
 
     @router.post("/graphs/{graph_id}/schedules", summary="Schedule runs of a graph version on a cron timetable",
-                 response_model=ScheduleView, responses=refusals(*BODY_REFUSALS, 404, 409))
+                 response_model=ScheduleView, responses=refusals(*BODY_REFUSALS, 404, 409), dependencies=[IDEMPOTENT])
     async def create_schedule(graph_id: UuidPath, body: ScheduleCreateRequest, user: CurrentUser,
                               schedules: Schedules) -> Response:
         return json_response(await asyncio.to_thread(

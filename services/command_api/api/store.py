@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.command_api.api.deps import CurrentUser, Store
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.command_api.api.responses import FeaturedListing
 from services.domain.store import rules
 from services.domain.store.shapes import (
@@ -130,7 +131,7 @@ class FeaturedRequest(BaseModel):
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/store", tags=["store"], responses=refusals(401))
+    router = APIRouter(prefix="/api/store", tags=["store"], responses=refusals(401), route_class=IdempotentRoute)
 
     @router.post("/profile", summary="Create or change the caller's store profile", response_model=ProfileDetails,
                  responses=refusals(*BODY_REFUSALS, 409))
@@ -143,7 +144,8 @@ def build_router() -> APIRouter:
                                           links=profile.links))
 
     @router.post("/submissions", summary="Submit a graph version to the store (PENDING review)",
-                 response_model=StoreSubmission, responses=refusals(*BODY_REFUSALS, 404, 409, 428))
+                 response_model=StoreSubmission, responses=refusals(*BODY_REFUSALS, 404, 409, 428),
+                 dependencies=[IDEMPOTENT])
     async def submit(body: SubmissionRequest, user: CurrentUser, store: Store) -> Response:
         listing, version_id = await asyncio.to_thread(
             store.submit, user, graph_id=parse_uuid(body.graph_id, "graph_id"), graph_version=body.graph_version,
