@@ -16,7 +16,8 @@ lands on another instance still finds the key. One row per (principal, key) is a
 The takeover window: a process that recorded the creation and then died before ``store`` leaves a
 ``running`` row; a retry after ``ABANDONED_AFTER`` takes it over and creates a second time. That
 is the one case where a key does not prevent a duplicate (a crash between the append and the
-answer's store, a few milliseconds).
+answer's store, a few milliseconds; or a request still running after ``ABANDONED_AFTER``, which the
+creating routes, answering in well under a second, do not come near).
 
 Expired rows are replaced lazily by the next claim and purged at most every ``PURGE_EVERY_S``.
 This module knows nothing of HTTP frameworks: ``command_api/api/idempotency.py`` is the glue.

@@ -27,7 +27,7 @@ H = keys.HEADER
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(database_url, broker):
     settings = isolated_settings(database_url, broker.bootstrap)
-    async with running_stack(settings, executors=0) as running:
+    async with running_stack(settings, executors=1) as running:  # retry needs an ended run
         yield running
     drop_schema(database_url, settings.db_schema)
 
@@ -231,7 +231,20 @@ async def _submission(client, user):
                                       "sub_heading": "s", "description": "d", "categories": ["tools"]}, "store"
 
 
-CREATIONS = {"graph": _graph_create, "api key": _api_key, "preset": _preset, "preset run": _preset_run,
+async def _folder(client, user):
+    return "/api/library/folders", {"name": "mine"}, "library"
+
+
+async def _agent_fork(client, user):
+    gid = await graph(client)
+    r = await client.get("/api/library/agents")
+    assert r.status_code == 200, r.text
+    entry = next(agent for agent in r.json()["agents"] if agent["graph_id"] == gid)
+    return f"/api/library/agents/{entry['id']}/fork", None, "graphs"
+
+
+CREATIONS = {"graph": _graph_create, "folder": _folder, "library agent fork": _agent_fork, "api key": _api_key,
+             "preset": _preset, "preset run": _preset_run,
              "schedule": _schedule, "credentials": _credentials, "store submission": _submission}
 
 
@@ -250,6 +263,20 @@ async def test_every_creating_route_replays_and_records_nothing_the_second_time(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["content-type"] == first.headers["content-type"]
     assert recorded(stack, context, user) == before
+
+
+async def test_a_retry_of_an_ended_run_with_a_key_branches_once(stack, user_ids):
+    user = user_ids["carol"]
+    async with stack.client(user) as carol:
+        gid = await graph(carol)
+        source = (await carol.post(f"/api/graphs/{gid}/execute/1", json={"inputs": {"x": 1}})).json()["id"]
+        await stack.wait_terminal(carol, gid, source)
+        k = key()
+        first = await carol.post(f"/api/executions/{source}/retry", json={}, headers=k)
+        again = await carol.post(f"/api/executions/{source}/retry", json={}, headers=k)
+    assert first.status_code == 200, first.text
+    assert again.json()["id"] == first.json()["id"] != source and again.headers["Idempotent-Replayed"] == "true"
+    assert runs(stack, user) == 2
 
 
 async def test_adding_a_store_agent_to_the_library_replays(stack, user_ids):

@@ -155,7 +155,9 @@ OPTED_IN = {("post", "/api/graphs"), ("post", "/api/graphs/{graph_id}/execute/{g
             ("post", "/api/api-keys"), ("post", "/api/user/api-keys"),
             ("post", "/api/integrations/{provider}/credentials"),
             ("post", "/api/store/submissions"), ("post", "/api/library/agents"), ("post", "/external-api/v1/graphs"),
-            ("post", "/external-api/v1/graphs/{graph_id}/execute/{graph_version}")}
+            ("post", "/external-api/v1/graphs/{graph_id}/execute/{graph_version}"),
+            ("post", "/api/executions/{graph_exec_id}/retry"), ("post", "/api/executions/{graph_exec_id}/fork"),
+            ("post", "/api/library/agents/{library_agent_id}/fork"), ("post", "/api/library/folders")}
 
 
 def test_the_creating_routes_document_the_header_and_its_refusals():

@@ -105,8 +105,8 @@ def build_router() -> APIRouter:
     def unshare_execution(graph_id: UuidPath, graph_exec_id: UuidPath, user: CurrentUser, shares: Shares) -> None:
         shares.unshare(user, parse_uuid(graph_id, "graph_id"), parse_uuid(graph_exec_id, "graph_exec_id"))
 
-    branching = {"dependencies": [Depends(execute_limit(current_user))], "response_model": GraphExecutionMeta,
-                 "responses": refusals(*BODY_REFUSALS, 402, 404, 409, 429)}
+    branching = {"dependencies": [IDEMPOTENT, Depends(execute_limit(current_user))],
+                 "response_model": GraphExecutionMeta, "responses": refusals(*BODY_REFUSALS, 402, 404, 409, 429)}
 
     @router.post("/executions/{graph_exec_id}/retry", summary="Retry an ended execution, reusing its completed nodes",
                  **branching)

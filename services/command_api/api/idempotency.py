@@ -96,7 +96,8 @@ def idempotent_key(auth) -> Any:
     """The marker for an API-key route; ``auth`` is the route's own key dependency (one check)."""
 
     async def as_key_owner(request: Request, api_key=Depends(auth), key: str | None = Depends(_header)) -> None:
-        await claim(request, _user_principal(api_key.user_id or ""), key)
+        principal = _user_principal(api_key.user_id) if api_key.user_id else f"api_key:{api_key.key_id}"
+        await claim(request, principal, key)
 
     as_key_owner.idempotent = True  # type: ignore[attr-defined]
     return Depends(as_key_owner)

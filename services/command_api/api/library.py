@@ -153,7 +153,7 @@ def _agents(router: APIRouter) -> None:
         await asyncio.to_thread(library.delete, user, parse_uuid(library_agent_id, "library_agent_id"))
 
     @router.post("/agents/{library_agent_id}/fork", summary="Fork a library agent's graph into a new one",
-                 response_model=LibraryAgentView, responses=refusals(400, 404, 409, 413))
+                 response_model=LibraryAgentView, responses=refusals(400, 404, 409, 413), dependencies=[IDEMPOTENT])
     async def fork_agent(library_agent_id: UuidPath, user: CurrentUser, library: Library) -> Response:
         return json_response(await asyncio.to_thread(library.fork, user,
                                                      parse_uuid(library_agent_id, "library_agent_id")))
@@ -168,7 +168,7 @@ def _agents(router: APIRouter) -> None:
 
 def _folders(router: APIRouter) -> None:
     @router.post("/folders", status_code=201, summary="Create a folder", response_model=LibraryFolderView,
-                 responses=refusals(*BODY_REFUSALS, 404, 409))
+                 responses=refusals(*BODY_REFUSALS, 404, 409), dependencies=[IDEMPOTENT])
     async def create_folder(body: FolderCreateRequest, user: CurrentUser, folders: Folders) -> Response:
         created = await asyncio.to_thread(folders.create, user, name=body.name, icon=body.icon, color=body.color,
                                           parent_id=parse_optional_uuid(body.parent_id, "parent_id"))
