@@ -19,12 +19,17 @@ is the one case where a key does not prevent a duplicate (a crash between the ap
 answer's store, a few milliseconds; or a request still running after ``ABANDONED_AFTER``, which the
 creating routes, answering in well under a second, do not come near).
 
+Stored answers are sealed with the credentials keyring (AES-256-GCM, bound to the row's principal
+and key): some first answers hold a secret shown once (an API key's plain text, a webhook's
+signing secret), and a database reader must not find them in clear for a day.
+
 Expired rows are replaced lazily by the next claim and purged at most every ``PURGE_EVERY_S``.
 This module knows nothing of HTTP frameworks: ``command_api/api/idempotency.py`` is the glue.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 import uuid
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from services.domain.errors import InvalidCommand
+from services.domain.integrations.crypto import Keyring, SecretDecryptionError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -108,6 +114,11 @@ class Stored:
     body: bytes
 
 
+class StoredUnreadable(Exception):
+    """The first answer was sealed with a key no longer in the keyring (409: it cannot be replayed,
+    and running the request again could create twice)."""
+
+
 class KeyReused(Exception):
     """The key is live for a different request (422)."""
 
@@ -123,8 +134,9 @@ class InProgress(Exception):
 class IdempotencyKeys:
     """Claims, stores and releases keys in ``idempotency_keys`` on an async pool."""
 
-    def __init__(self, pool) -> None:
+    def __init__(self, pool, keyring: Keyring) -> None:
         self.pool = pool
+        self.keyring = keyring
         self._last_purge = time.monotonic()
 
     async def claim(self, principal: str, key: str, print_: str) -> Claim | Stored:
@@ -145,13 +157,26 @@ class IdempotencyKeys:
                 if fp != print_:
                     raise KeyReused(f"{HEADER} {key!r} was already used with a different request")
                 if state == "done":
-                    return Stored(int(status), content_type, bytes(body or b""))
+                    return Stored(int(status), content_type, self._unseal(principal, key, bytes(body or b"")))
                 raise InProgress(max(1, min(ABANDONED_AFTER_S, int(ABANDONED_AFTER_S - float(age)) + 1)))
         raise InProgress(1)
 
     async def store(self, claim: Claim, status: int, content_type: str | None, body: bytes) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(_STORE, (status, content_type, body, claim.principal, claim.key, claim.token))
+            sealed = self._seal(claim.principal, claim.key, body)
+            await conn.execute(_STORE, (status, content_type, sealed, claim.principal, claim.key, claim.token))
+
+    def _seal(self, principal: str, key: str, body: bytes) -> bytes:
+        text = base64.b64encode(body).decode()
+        return self.keyring.encrypt(text, bound_to=f"idempotency:{principal}:{key}").encode()
+
+    def _unseal(self, principal: str, key: str, sealed: bytes) -> bytes:
+        try:
+            text = self.keyring.decrypt(sealed.decode(), bound_to=f"idempotency:{principal}:{key}")
+        except (SecretDecryptionError, UnicodeDecodeError):
+            raise StoredUnreadable(f"The first answer to {HEADER} {key!r} can no longer be read (the key that "
+                                   "sealed it left the keyring); use a new key") from None
+        return base64.b64decode(text)
 
     async def release(self, claim: Claim) -> None:
         async with self.pool.connection() as conn:

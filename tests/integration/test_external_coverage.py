@@ -133,3 +133,29 @@ async def test_credits_balance_and_cost_summary_per_owner(stack, user_ids):
             refused = await ext.get(f"{EXT}/credits/cost-summary", params={"since": "2026-12-02T00:00:00Z",
                                                                           "until": "2026-12-01T00:00:00Z"})
             assert refused.status_code == 422
+
+
+async def test_creating_routes_replay_an_idempotency_key(stack, user_ids):
+    """A repeat with the same Idempotency-Key answers the first answer and records nothing more."""
+    async with stack.client(user_ids["alice"]) as alice:
+        _, plain = await new_key(alice, SCOPES)
+        async with external(stack, plain) as ext:
+            gid = (await alice.post("/api/graphs", json={"graph": adder_graph("keyed")})).json()["id"]
+            preset = (await alice.post("/api/library/presets", json={
+                "name": "p", "graph_id": gid, "graph_version": 1, "inputs": {"x": 1}})).json()
+            once = {"Idempotency-Key": "run-preset-1"}
+            first = await ext.post(f"{EXT}/library/presets/{preset['id']}/execute", json={}, headers=once)
+            again = await ext.post(f"{EXT}/library/presets/{preset['id']}/execute", json={}, headers=once)
+            assert first.status_code == again.status_code == 200 and again.json() == first.json()
+            assert again.headers.get("Idempotent-Replayed") == "true"
+            await stack.wait_terminal(alice, gid, first.json()["id"])
+            assert [r["id"] for r in (await ext.get(f"{EXT}/runs", params={"graph_id": gid})).json()["executions"]] \
+                == [first.json()["id"]]
+
+            body, keyed = {"name": "n", "cron": "0 4 * * *", "inputs": {"x": 1}}, {"Idempotency-Key": "sched-1"}
+            made = await ext.post(f"{EXT}/graphs/{gid}/schedules", json=body, headers=keyed)
+            repeat = await ext.post(f"{EXT}/graphs/{gid}/schedules", json=body, headers=keyed)
+            assert made.status_code == repeat.status_code == 201 and repeat.json()["id"] == made.json()["id"]
+            assert len((await ext.get(f"{EXT}/schedules")).json()) == 1
+            other = await ext.post(f"{EXT}/graphs/{gid}/schedules", json={**body, "name": "m"}, headers=keyed)
+            assert other.status_code == 422

@@ -321,3 +321,18 @@ async def test_the_external_api_replays_execute_and_graph_create_with_an_api_key
     assert unauthenticated.status_code == 401
     assert runs(stack, user) == 1
     assert recorded(stack, "graphs", user, "GraphCreated") == 1
+
+
+async def test_a_stored_answer_holding_a_secret_is_sealed_at_rest_and_replayed_whole(stack, user_ids):
+    """An API key's plain text is in its first answer: the table holds it only sealed with the
+    credentials keyring, and the replay still answers it."""
+    k = key()
+    async with stack.client(user_ids["alice"]) as alice:
+        first = await alice.post("/api/api-keys", json={"name": "sealed"}, headers=k)
+        again = await alice.post("/api/api-keys", json={"name": "sealed"}, headers=k)
+    plain = first.json()["plain_text_key"]
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    with db.connect(stack.settings, autocommit=True) as conn:
+        (body,) = conn.execute("SELECT body FROM idempotency_keys WHERE key = %s", (k[H],)).fetchone()
+    assert plain.encode() not in bytes(body) and b"plain_text_key" not in bytes(body)
+    assert bytes(body).startswith(b"v1:")  # the keyring's sealed format

@@ -157,7 +157,10 @@ OPTED_IN = {("post", "/api/graphs"), ("post", "/api/graphs/{graph_id}/execute/{g
             ("post", "/api/store/submissions"), ("post", "/api/library/agents"), ("post", "/external-api/v1/graphs"),
             ("post", "/external-api/v1/graphs/{graph_id}/execute/{graph_version}"),
             ("post", "/api/executions/{graph_exec_id}/retry"), ("post", "/api/executions/{graph_exec_id}/fork"),
-            ("post", "/api/library/agents/{library_agent_id}/fork"), ("post", "/api/library/folders")}
+            ("post", "/api/library/agents/{library_agent_id}/fork"), ("post", "/api/library/folders"),
+            ("post", "/api/library/presets/setup-trigger"), ("post", "/api/schedules/{schedule_id}/run"),
+            ("post", "/external-api/v1/library/presets/{preset_id}/execute"),
+            ("post", "/external-api/v1/graphs/{graph_id}/schedules"), ("post", "/external-api/v1/webhooks")}
 
 
 def test_the_creating_routes_document_the_header_and_its_refusals():
@@ -172,3 +175,19 @@ def test_the_creating_routes_document_the_header_and_its_refusals():
                 documented.add((method, path))
                 assert {"400", "409", "422"} <= set(operation["responses"]), (method, path)
     assert OPTED_IN <= documented, OPTED_IN - documented
+
+
+def test_answers_are_sealed_per_row_and_unreadable_once_their_key_leaves_the_keyring():
+    from services.domain.integrations.crypto import Keyring, generate_key
+
+    old, new = f"old:{generate_key()}", f"new:{generate_key()}"
+    store = keys.IdempotencyKeys(None, Keyring.parse([old]))
+    body = b'{"plain_text_key": "agpt_secret"}'
+    sealed = store._seal("alice", "k1", body)
+    assert b"agpt_secret" not in sealed and store._unseal("alice", "k1", sealed) == body
+    with pytest.raises(keys.StoredUnreadable):
+        store._unseal("bob", "k1", sealed)
+    rotated = keys.IdempotencyKeys(None, Keyring.parse([new, old]))
+    assert rotated._unseal("alice", "k1", sealed) == body
+    with pytest.raises(keys.StoredUnreadable, match="new key"):
+        keys.IdempotencyKeys(None, Keyring.parse([new]))._unseal("alice", "k1", sealed)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.events.apikeys import ApiKeyPermission as P
 from services.command_api.api.deps import Services
 from services.command_api.api.external import owner, require
+from services.command_api.api.idempotency import IdempotentRoute, idempotent_key
 from services.domain.apikeys.api_key import ApiKey
 from services.domain.callbacks import rules
 from services.domain.callbacks.callbacks import UNCHANGED
@@ -73,10 +74,12 @@ async def _deliveries(pool, user_id: str, callback_id: str, page: int, page_size
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
+    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403),
+                       route_class=IdempotentRoute)
 
     @router.post("/webhooks", summary="Register a completion webhook (the secret is shown only here)",
-                 status_code=201, response_model=CreatedWebhook, responses=refusals(*BODY_REFUSALS))
+                 status_code=201, response_model=CreatedWebhook, responses=refusals(*BODY_REFUSALS),
+                 dependencies=[idempotent_key(require(P.MANAGE_INTEGRATIONS))])
     def create_webhook(body: CreateWebhook, services: Services,
                        key: ApiKey = Depends(require(P.MANAGE_INTEGRATIONS))) -> Response:
         created = services.callback_commands.create(owner(key), url=body.url, events=body.events,

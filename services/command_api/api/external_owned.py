@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from schemas.events.apikeys import ApiKeyPermission as P
 from services.command_api.api.deps import Executions, Ledger, Presets, Schedules, Services
 from services.command_api.api.external import owner, require
+from services.command_api.api.idempotency import IdempotentRoute, idempotent_key
 from services.command_api.api.responses import QueuedExecution, UserCredits
 from services.command_api.api.schedules import ScheduleCreateRequest
 from services.command_api.application.bootstrap import CommandServices
@@ -68,7 +69,8 @@ def fresh(*contexts: str):
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403))
+    router = APIRouter(prefix="/external-api/v1", tags=["external"], responses=refusals(401, 403),
+                       route_class=IdempotentRoute)
     _library(router)
     _schedules(router)
     _runs(router)
@@ -125,7 +127,8 @@ def _library(router: APIRouter) -> None:
         return json_response(found)
 
     @router.post("/library/presets/{preset_id}/execute", summary="Run a preset (the given values over its own)",
-                 response_model=QueuedExecution, responses=refusals(*BODY_REFUSALS, 402, 404, 429))
+                 response_model=QueuedExecution, responses=refusals(*BODY_REFUSALS, 402, 404, 429),
+                 dependencies=[idempotent_key(require(P.EXECUTE_GRAPH))])
     async def execute_preset(preset_id: UuidPath, request: Request, presets: Presets,
                              inputs: dict[str, Any] = Body(default_factory=dict, embed=True),
                              credential_inputs: dict[str, Any] = Body(default_factory=dict, embed=True),
@@ -145,7 +148,8 @@ def _schedules(router: APIRouter) -> None:
             _pool(services), key.user_id, graph_id=parse_optional_uuid(graph_id, "graph_id")))
 
     @router.post("/graphs/{graph_id}/schedules", summary="Schedule runs of a graph on a cron timetable",
-                 status_code=201, response_model=ScheduleView, responses=refusals(*BODY_REFUSALS, 404, 409))
+                 status_code=201, response_model=ScheduleView, responses=refusals(*BODY_REFUSALS, 404, 409),
+                 dependencies=[idempotent_key(require(P.WRITE_SCHEDULE, P.EXECUTE_GRAPH))])
     async def create_schedule(graph_id: UuidPath, body: ScheduleCreateRequest, schedules: Schedules,
                               key: ApiKey = Depends(require(P.WRITE_SCHEDULE, P.EXECUTE_GRAPH))) -> Response:
         created = await asyncio.to_thread(

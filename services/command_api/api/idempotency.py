@@ -71,6 +71,8 @@ async def claim(request: Request, principal: str, key: str | None) -> None:
         # the shape of every other 422 (FastAPI's HTTPValidationError), as the route documents it
         raise HTTPException(422, detail=[{"loc": ["header", keys.HEADER], "msg": str(exc),
                                           "type": "idempotency_key_reused"}]) from None
+    except keys.StoredUnreadable as exc:
+        raise HTTPException(409, detail=str(exc)) from None
     except keys.InProgress as exc:
         raise HTTPException(409, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
     if isinstance(outcome, keys.Stored):

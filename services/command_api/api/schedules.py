@@ -65,7 +65,7 @@ def build_router() -> APIRouter:
         return json_response(await asyncio.to_thread(schedules.resume, user, parse_uuid(schedule_id, "schedule_id")))
 
     @router.post("/schedules/{schedule_id}/run", summary="Run a schedule's graph now, with its inputs",
-                 dependencies=[Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
+                 dependencies=[IDEMPOTENT, Depends(execute_limit(current_user))], response_model=GraphExecutionMeta,
                  responses=refusals(400, 402, 404, 409, 429))
     async def run_schedule_now(schedule_id: UuidPath, user: CurrentUser, schedules: Schedules) -> Response:
         return json_response(await asyncio.to_thread(schedules.run_now, user, parse_uuid(schedule_id, "schedule_id")))

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.api.deps import CurrentUser, Webhooks
+from services.command_api.api.idempotency import IDEMPOTENT, IdempotentRoute
 from services.domain.integrations import webhook as rules
 from services.domain.integrations.webhook_shapes import WebhookIngressAnswer, WebhookView
 from services.domain.library import rules as library_rules
@@ -50,11 +51,12 @@ _INGRESS_BODY = {"requestBody": {"required": True, "content": {"application/json
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["integrations"])
+    router = APIRouter(tags=["integrations"], route_class=IdempotentRoute)
 
     @router.post("/api/library/presets/setup-trigger", tags=["library"],
                  summary="Set up a webhook-triggered preset (answers the webhook's URL and secret, once)",
-                 response_model=TriggeredPresetView, responses=refusals(*BODY_REFUSALS, 401, 404, 409))
+                 response_model=TriggeredPresetView, responses=refusals(*BODY_REFUSALS, 401, 404, 409),
+                 dependencies=[IDEMPOTENT])
     async def setup_trigger(body: TriggeredPresetSetupRequest, user: CurrentUser, webhooks: Webhooks) -> Response:
         return json_response(await asyncio.to_thread(
             webhooks.setup_trigger, user, name=body.name, description=body.description,

@@ -110,7 +110,8 @@ class CommandServices:
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
         self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
-        self.idempotency_keys = IdempotencyKeys(self.kv_pool)  # Idempotency-Key claims and answers
+        # Idempotency-Key claims and answers, the answers sealed with the credentials keyring
+        self.idempotency_keys = IdempotencyKeys(self.kv_pool, Keyring.parse(self.settings.credentials_keys))
         self.llm = LlmGateway.from_settings(self.settings)
 
     def block_ports(self) -> dict:
