@@ -1,7 +1,8 @@
 """Shared fixtures: the real PostgreSQL server and a real Kafka-protocol broker.
 
-PostgreSQL: ``AGENTLOOM_TEST_DATABASE_URL`` (default: the server on 127.0.0.1:5432, database
-``test``); each test gets its own schema. Broker: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else one
+PostgreSQL: ``AGENTLOOM_TEST_DATABASE_URL``, else the server on 127.0.0.1:5432 (database
+``test``), else an embedded PostgreSQL started for the session (``services/dev/suite_database.py``);
+each test gets its own schema. Broker: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else one
 Tansu broker started for the session; each test gets its own topic prefix. Under ``CI=true`` a
 missing service fails the run instead of skipping.
 """
@@ -15,10 +16,9 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from services.dev import suite_database
 from services.dev.local_broker import free_port, start_broker
-from services.infra.settings import SYSTEM_KEY_FIELDS, Settings
-
-DEFAULT_TEST_DB = "postgresql://postgres@127.0.0.1:5432/test"
+from services.infra.settings import SYSTEM_KEY_FIELDS, Settings, data_dir
 
 
 def _unavailable(reason: str) -> None:
@@ -28,14 +28,19 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    url = os.environ.get("AGENTLOOM_TEST_DATABASE_URL", DEFAULT_TEST_DB)
+def database_url():
+    url, failure = suite_database.pick(os.environ.get("AGENTLOOM_TEST_DATABASE_URL"))
+    if failure is not None:
+        _unavailable(f"PostgreSQL not reachable at {url}: {failure}")
+    if url != suite_database.EMBEDDED:
+        yield url
+        return
     try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        _unavailable(f"PostgreSQL not reachable at {url}: {exc}")
-    return url
+        server, url = suite_database.start_embedded(data_dir() / "test-postgres")
+    except Exception as exc:  # noqa: BLE001 - reported as skip/fail below
+        _unavailable(f"no PostgreSQL on 127.0.0.1:5432 and the embedded one did not start: {exc}")
+    with server:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,12 +16,11 @@ from pydantic import SecretStr
 from schemas.topics import CONTEXTS
 from services.domain.integrations.system import SYSTEM_CREDENTIALS
 from tests.conftest import drop_schema, isolated_settings
+from tests.corpus import sample
 from tests.fake_llm import FakeLlmServer
 from tests.integration.helpers import read_topic
 from tests.integration.stack import running_stack
 
-AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
-AI_FUNCTION = AGENTS / "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json"
 TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 STRUCTURED = "ed55ac19-356e-4243-a6cb-bc599e9b716f"
 OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
@@ -62,7 +60,7 @@ def fresh_server(llm_server):
 
 
 def ai_function_graph() -> dict:
-    return json.loads(AI_FUNCTION.read_text())
+    return sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json")
 
 
 def one_llm_node_graph(model: str, block_id: str = TEXT_GENERATOR, **inputs) -> dict:

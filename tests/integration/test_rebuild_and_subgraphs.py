@@ -2,15 +2,13 @@
 AutoGPT's testing_agent.json imports and runs."""
 
 import asyncio
-import json
-from pathlib import Path
 
 from services.infra import db
 from services.projector.rebuild import rebuild
+from tests.corpus import sample
 from tests.integration.test_executions_api import sample_graph
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 
-AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
 AGENT_EXECUTOR = "e189baac-8c20-45a1-94a7-55177ea42565"
 CALC = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
 
@@ -32,7 +30,7 @@ async def test_testing_agent_imports_and_runs(stack, user_ids):
     """The frontend's fixture: one Calculator with no operands. It imports unchanged; running it
     unchanged is refused as AutoGPT refuses it (required inputs); once the builder fills the
     operands in a new version, it runs to the right result."""
-    data = json.loads((AGENTS / "testing_agent.json").read_text())
+    data = sample("testing_agent.json")
     async with stack.client(user_ids["alice"]) as alice:
         created = await alice.post("/api/graphs", json={"graph": data})
         assert created.status_code == 200, created.text

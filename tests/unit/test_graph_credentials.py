@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from schemas.graph import GraphInput
 from services.domain.graphs.credentials import (
     credentials_errors,
@@ -12,8 +9,8 @@ from services.domain.graphs.credentials import (
     node_credentials_masks,
 )
 from services.domain.integrations.credentials import CredentialsMeta
+from tests.corpus import sample
 
-AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
 TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 CONDITION = "553ec5b8-6c45-4299-8d75-b394d05f72ff"
 OPENAI = {"id": "c-openai", "provider": "openai", "type": "api_key", "title": "mine"}
@@ -32,7 +29,7 @@ def lookup(owned: dict[str, dict]):
 
 
 def test_ai_function_sample_schema_matches_autogpt_export():
-    exported = json.loads((AGENTS / "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json").read_text())
+    exported = sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json")
     ours = credentials_input_schema(GraphInput.model_validate(exported))
     theirs = exported["credentials_input_schema"]
     assert list(ours["properties"]) == list(theirs["properties"]) == ["openai_api_key_credentials"]
