@@ -163,6 +163,19 @@ def queue(http: httpx.Client, gid: str, xs) -> dict[str, int]:
     return runs
 
 
+def balance(http: httpx.Client, timeout_s: float = 30) -> int:
+    """The credit balance, retried while the API answers 503 (as a client told ``Retry-After``
+    would: right after a fault the command API's first query may meet a connection the database's
+    restart closed); any other answer is a failure that says what came back."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = http.get("/api/credits")
+        if r.status_code == 200:
+            return r.json()["credits"]
+        assert r.status_code == 503 and time.monotonic() < deadline, (r.status_code, r.text)
+        time.sleep(float(r.headers.get("Retry-After", "1")))
+
+
 def finished(http: httpx.Client, gid: str, runs: dict[str, int], timeout_s: float = 120) -> dict[str, dict]:
     done: dict[str, dict] = {}
     deadline = time.monotonic() + timeout_s
@@ -243,7 +256,7 @@ def check_runs(http: httpx.Client, gid: str, runs: dict[str, int], start_balance
             break
         page += 1
     assert total >= len(runs) and statuses == {"COMPLETED"}, (total, statuses)
-    spent = start_balance - http.get("/api/credits").json()["credits"]
+    spent = start_balance - balance(http)
     assert spent == PRICE * total, (spent, total)
 
 
@@ -288,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="agentloom-chaos-") as tmp, local_stack(Path(tmp), "chaos-user") as stack:
         print(f"chaos for {args.minutes:g} min against {stack['base']} (seed {args.seed})", flush=True)
         with client(stack) as http:
-            start_balance = http.get("/api/credits").json()["credits"]
+            start_balance = balance(http)
             gid = http.post("/api/graphs", json={"graph": ADD_GRAPH}).json()["id"]
             runs: dict[str, int] = {}
             x, deadline = 0, time.monotonic() + args.minutes * 60

@@ -157,7 +157,7 @@ def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
     """kill -9 in turn of each process a run depends on, runs queued before and during each fault."""
     figures: dict[str, dict] = {}
     with kit.client(local_stack) as http:
-        start_balance = http.get("/api/credits").json()["credits"]
+        start_balance = kit.balance(http)
         gid = http.post("/api/graphs", json={"graph": kit.ADD_GRAPH}).json()["id"]
         runs: dict[str, int] = {}
         for n, name in enumerate(kit.COMPONENT):  # executor, projector, relay, broker, postgres
