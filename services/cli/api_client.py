@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -20,7 +21,13 @@ LOCAL_USER = "cli"
 
 
 class ApiError(Exception):
-    """The API refused (its status and ``detail``), or could not be reached."""
+    """The API refused (its ``status`` and ``detail``), or could not be reached (``status`` None).
+    Printed as ``agentloom: <status> <detail>``."""
+
+    def __init__(self, status: int | None, detail: str) -> None:
+        super().__init__(f"{status} {detail}" if status is not None else detail)
+        self.status = status
+        self.detail = detail
 
 
 def config_path() -> Path:
@@ -63,14 +70,25 @@ class Api:
             response = httpx.request(method, f"{self.url}{path}", json=json_body, params=params,
                                      headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach {self.url} ({exc}); is the stack running (`agentloom up`)?") from None
+            raise ApiError(None, f"cannot reach {self.url} ({exc or type(exc).__name__}); "
+                                 "is the stack running (`agentloom up`)?") from None
         if response.status_code >= 400:
             try:
-                detail = response.json().get("detail")
+                body = response.json()
+                detail = body.get("detail", body) if isinstance(body, dict) else body
             except ValueError:
-                detail = response.text[:300]
-            raise ApiError(f"{method} {path}: {response.status_code} {_text(detail)}")
-        return response.json() if response.content else None
+                detail = response.text[:300] or response.reason_phrase
+            raise ApiError(response.status_code, _text(detail))
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise ApiError(response.status_code, f"{self.url} answered {path} with something other than JSON; "
+                                                 "is that an agentloom API?") from None
+
+    def ws_url(self) -> str:
+        """The WebSocket endpoint (``/ws?token=…``, AutoGPT's protocol) on the same host."""
+        base = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{base}/ws?token={quote(self.token, safe='')}"
 
 
 def _text(detail: Any) -> str:

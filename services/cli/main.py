@@ -1,4 +1,7 @@
-"""The ``agentloom`` command: start the local stack, run one service, mint a token, maintain.
+"""The ``agentloom`` command: start the local stack, run one service, mint a token, maintain; and
+talk to any agentloom over its REST API and WebSocket (``docs/cli.md``).
+
+Operating this installation (reads its settings, talks to its database):
 
     agentloom up [--port 8006]              everything, on embedded defaults
     agentloom serve api|command-api|query-api|executor|projector|relay|notifier|scheduler [--port N]
@@ -9,11 +12,25 @@
     agentloom credentials keygen | reencrypt
     agentloom replay EXEC_ID
     agentloom deadletters list [--all] | retry ID | skip ID
+
+Over the REST API (each takes --url, --token, --json; defaults: AGENTLOOM_URL/AGENTLOOM_TOKEN,
+then `agentloom login`, then the local stack):
+
+    agentloom login --token T [--url U]
+    agentloom graphs import FILE | list | export GRAPH_ID [--version N] [-o FILE]
+    agentloom run GRAPH_ID [--version N] [--input NAME=VALUE ...] [--follow]
+    agentloom executions list [--graph ID] [--limit N] | show ID | events ID | follow ID | stop ID
+    agentloom executions retry ID | fork ID --at-seq N [--input ...] | diff ID OTHER | lineage ID
+    agentloom reviews list | approve NODE_EXEC_ID [--data JSON] | reject NODE_EXEC_ID
+    agentloom schedules list | create GRAPH_ID --cron "..." --name N [--input ...] | delete ID
+    agentloom credits
+
+Exit codes: 0 done (a followed run completed); 1 the API refused, could not be reached, or a
+followed run failed or was terminated; 2 a usage error or a refused configuration; 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -21,9 +38,14 @@ import signal
 import sys
 import time
 
+import click
 from pydantic import ValidationError
 
 from schemas.topics import CONTEXTS
+from services.cli.executions import executions
+from services.cli.graphs import graphs, run
+from services.cli.schedules import credits, schedules
+from services.cli.time_travel import reviews
 from services.infra.settings import load_settings
 
 SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay", "notifier", "scheduler")
@@ -74,131 +96,108 @@ def ws_protocol() -> str:
     return UVICORN_WS
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("AGENTLOOM_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="agentloom", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the whole stack")
-    up.add_argument("--port", type=int, default=8006)
-    sv = sub.add_parser("serve", help="run one service")
-    sv.add_argument("service", choices=SERVICES)
-    sv.add_argument("--port", type=int, default=8006)
-    tk = sub.add_parser("token", help="print a JWT the local stack accepts")
-    tk.add_argument("--user", required=True)
-    tk.add_argument("--email")
-    tk.add_argument("--admin", action="store_true")
-    sub.add_parser("migrate", help="create or update the database schema")
-    pj = sub.add_parser("projections", help="read-model maintenance")
-    pj.add_argument("action", choices=["rebuild"])
-    rl = sub.add_parser("relay", help="outbox maintenance")
-    rl.add_argument("action", choices=["reset"])
-    rl.add_argument("--context", choices=list(CONTEXTS), action="append")
-    cr = sub.add_parser("credentials", help="credential keyring: make a key, re-seal secrets after a rotation")
-    cr.add_argument("action", choices=["keygen", "reencrypt"])
-    rp = sub.add_parser("replay", help="print an execution's timeline from the store")
-    rp.add_argument("execution_id")
-    dl = sub.add_parser("deadletters", help="events a consumer parked: list them, retry or skip one")
-    dl.add_argument("action", choices=["list", "retry", "skip"])
-    dl.add_argument("id", type=int, nargs="?", help="dead-letter id (retry, skip)")
-    dl.add_argument("--all", action="store_true", help="list resolved and skipped ones too")
-    lg = sub.add_parser("login", help="remember the API address and your token for the commands below")
-    lg.add_argument("--url", default=None, help="the API (default: the local stack)")
-    lg.add_argument("--token", required=True)
-    from services.cli import time_travel
+# ------------------------------------------------------------------------------------------------ the parser
 
-    time_travel.add_parsers(sub)
-    args = parser.parse_args(argv)
-    try:
-        return _dispatch(args)
-    except ValidationError as exc:
-        if exc.title != "Settings":
-            raise
-        print(f"agentloom: configuration refused: {_settings_problem(exc)}", file=sys.stderr)
-        return 2
+class _InOrder(click.Group):
+    """``--help`` lists the commands as they are defined: this installation's first, then the REST ones."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
 
-def _dispatch(args) -> int:
-    if args.command == "up":
-        from services.dev import local_stack
-
-        return local_stack.up(args.port)
-    if args.command == "serve":
-        serve(args.service, args.port)
-        return 0
-    if args.command == "token":
-        from services.infra.auth import issue_token
-
-        # a local helper: signs with this installation's development secret unless one is set
-        print(issue_token(load_settings(local_default=True), args.user, email=args.email, admin=args.admin))
-        return 0
-    if args.command == "migrate":
-        from services.infra.migrations import migrate
-
-        print("applied:", ", ".join(migrate(load_settings())))
-        return 0
-    if args.command == "projections":
-        from services.projector.rebuild import rebuild
-
-        counts = asyncio.run(rebuild(load_settings()))
-        parked = counts.pop("parked", 0)
-        print("rebuilt read models from", ", ".join(f"{n} {ctx} events" for ctx, n in counts.items()))
-        if parked:
-            print(f"{parked} events left out behind dead letters (`agentloom deadletters list`)")
-        return 0
-    if args.command == "relay":
-        from services.infra.relay import reset_positions
-
-        contexts = args.context or list(CONTEXTS)
-        asyncio.run(reset_positions(load_settings(), contexts))
-        print("relay will republish from position 0:", ", ".join(contexts))
-        return 0
-    if args.command == "credentials":
-        return _credentials(args.action)
-    if args.command == "deadletters":
-        return _deadletters(args)
-    if args.command in ("executions", "reviews"):
-        from services.cli import time_travel
-
-        return time_travel.run(args)
-    if args.command == "login":
-        from services.cli.api_client import DEFAULT_URL, save_login
-
-        print("saved to", save_login(args.url or DEFAULT_URL, args.token))
-        return 0
-    if args.command == "replay":
-        from services.cli.replay import print_timeline
-
-        return print_timeline(load_settings(), args.execution_id)
-    return 2
+@click.group(cls=_InOrder, help="agentloom: run the event-sourced AutoGPT backend, and use any agentloom over REST.\n\n"
+                  "The REST commands take --url, --token and --json (defaults: AGENTLOOM_URL and AGENTLOOM_TOKEN, "
+                  "then what `agentloom login` saved, then the local stack). See docs/cli.md.",
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def cli() -> None:
+    pass
 
 
-def _deadletters(args) -> int:
-    from services.infra import db
-    from services.infra.deadletters import operator_command
+@cli.command(help="Start the whole stack (embedded defaults).")
+@click.option("--port", type=int, default=8006, show_default=True)
+def up(port: int) -> int:
+    from services.dev import local_stack
 
-    async def run() -> tuple[int, str]:
-        conn = await db.aconnect(load_settings(), autocommit=True)
-        try:
-            return await operator_command(conn, args.action, args.id, include_closed=args.all)
-        finally:
-            await conn.close()
-
-    code, text = asyncio.run(run())
-    print(text, file=sys.stdout if code == 0 else sys.stderr)
-    return code
+    return local_stack.up(port)
 
 
-def _credentials(action: str) -> int:
-    """``keygen`` prints a keyring entry for AGENTLOOM_CREDENTIALS_KEYS; ``reencrypt`` re-seals every
-    stored secret with the first (active) key, after which older keys can be dropped."""
+@cli.command("serve", short_help="Run one service.", help="Run one service: " + ", ".join(SERVICES) + ".")
+@click.argument("service", type=click.Choice(SERVICES), metavar="SERVICE")
+@click.option("--port", type=int, default=8006, show_default=True)
+def serve_command(service: str, port: int) -> int:
+    serve(service, port)
+    return 0
+
+
+@cli.command(help="Print a JWT the local stack accepts.")
+@click.option("--user", required=True)
+@click.option("--email")
+@click.option("--admin", is_flag=True)
+def token(user: str, email: str | None, admin: bool) -> int:
+    from services.infra.auth import issue_token
+
+    # a local helper: signs with this installation's development secret unless one is set
+    click.echo(issue_token(load_settings(local_default=True), user, email=email, admin=admin))
+    return 0
+
+
+@cli.command(help="Create or update the database schema.")
+def migrate() -> int:
+    from services.infra.migrations import migrate as apply
+
+    click.echo("applied: " + ", ".join(apply(load_settings())))
+    return 0
+
+
+@cli.group(help="Read-model maintenance.")
+def projections() -> None:
+    pass
+
+
+@projections.command(help="Rebuild every read model from the event store.")
+def rebuild() -> int:
+    from services.projector.rebuild import rebuild as run_rebuild
+
+    counts = asyncio.run(run_rebuild(load_settings()))
+    parked = counts.pop("parked", 0)
+    click.echo("rebuilt read models from " + ", ".join(f"{n} {ctx} events" for ctx, n in counts.items()))
+    if parked:
+        click.echo(f"{parked} events left out behind dead letters (`agentloom deadletters list`)")
+    return 0
+
+
+@cli.group(help="Outbox maintenance.")
+def relay() -> None:
+    pass
+
+
+@relay.command(help="Republish from position 0 (every context unless --context).")
+@click.option("--context", "contexts", type=click.Choice(list(CONTEXTS)), multiple=True)
+def reset(contexts: tuple[str, ...]) -> int:
+    from services.infra.relay import reset_positions
+
+    chosen = list(contexts) or list(CONTEXTS)
+    asyncio.run(reset_positions(load_settings(), chosen))
+    click.echo("relay will republish from position 0: " + ", ".join(chosen))
+    return 0
+
+
+@cli.group(short_help="Credential keyring: keygen, reencrypt.",
+           help="Credential keyring: make a key, re-seal secrets after a rotation.")
+def credentials() -> None:
+    pass
+
+
+@credentials.command(help="Print a keyring entry for AGENTLOOM_CREDENTIALS_KEYS.")
+def keygen() -> int:
     from services.domain.integrations.crypto import generate_key
 
-    if action == "keygen":
-        print(f"k{int(time.time())}:{generate_key()}")
-        return 0
+    click.echo(f"k{int(time.time())}:{generate_key()}")
+    return 0
+
+
+@credentials.command(help="Re-seal every stored secret with the first (active) key; older keys can then go.")
+def reencrypt() -> int:
     from services.command_api.app import CommandServices
     from services.command_api.application.credentials import reencrypt_all
 
@@ -207,9 +206,95 @@ def _credentials(action: str) -> int:
         changed, live = reencrypt_all(services.credentials_commands)
     finally:
         services.datastore.close()
-    print(f"re-sealed {changed} of {live} credentials with key "
-          f"{services.credentials_reader.keyring.active!r}")
+    click.echo(f"re-sealed {changed} of {live} credentials with key {services.credentials_reader.keyring.active!r}")
     return 0
+
+
+@cli.command(help="Print an execution's timeline from the store.")
+@click.argument("execution_id")
+def replay(execution_id: str) -> int:
+    from services.cli.replay import print_timeline
+
+    return print_timeline(load_settings(), execution_id)
+
+
+@cli.group(help="Events a consumer parked: list them, retry or skip one.")
+def deadletters() -> None:
+    pass
+
+
+@deadletters.command("list", help="The open dead letters.")
+@click.option("--all", "include_closed", is_flag=True, help="List resolved and skipped ones too.")
+def list_deadletters(include_closed: bool) -> int:
+    return _deadletters("list", None, include_closed)
+
+
+@deadletters.command("retry", help="Let the consumer try a dead letter again.")
+@click.argument("dead_letter_id", type=int)
+def retry_deadletter(dead_letter_id: int) -> int:
+    return _deadletters("retry", dead_letter_id, False)
+
+
+@deadletters.command("skip", help="Step over a dead letter for good.")
+@click.argument("dead_letter_id", type=int)
+def skip_deadletter(dead_letter_id: int) -> int:
+    return _deadletters("skip", dead_letter_id, False)
+
+
+def _deadletters(action: str, dead_letter_id: int | None, include_closed: bool) -> int:
+    from services.infra import db
+    from services.infra.deadletters import operator_command
+
+    async def run_command() -> tuple[int, str]:
+        conn = await db.aconnect(load_settings(), autocommit=True)
+        try:
+            return await operator_command(conn, action, dead_letter_id, include_closed=include_closed)
+        finally:
+            await conn.close()
+
+    code, text = asyncio.run(run_command())
+    click.echo(text, err=code != 0)
+    return code
+
+
+@cli.command(short_help="Remember the API address and your token.",
+             help="Remember the API address and your token for the REST commands.")
+@click.option("--url", default=None, help="The API (default: the local stack).")
+@click.option("--token", "token_", required=True, help="A bearer token (`agentloom token` or an API's login).")
+def login(url: str | None, token_: str) -> int:
+    from services.cli.api_client import DEFAULT_URL, save_login
+
+    click.echo(f"saved to {save_login(url or DEFAULT_URL, token_)}")
+    return 0
+
+
+for _command in (graphs, run, executions, reviews, schedules, credits):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code (never a traceback for a usage error or a refused configuration)."""
+    logging.basicConfig(level=os.environ.get("AGENTLOOM_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = cli.main(args=args, prog_name="agentloom", standalone_mode=False)
+    except click.UsageError as exc:  # a missing or bad argument, an unknown command: 2, with the usage line
+        exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C or end of input where click itself was reading
+        click.echo("agentloom: interrupted", err=True)
+        return 130
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        click.echo(f"agentloom: configuration refused: {_settings_problem(exc)}", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -3,98 +3,129 @@ time travel and human review from a terminal, over the same REST API a client us
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from typing import Any
 
-from services.cli.api_client import Api, ApiError
+import click
+
+from services.cli.api_client import Api
+from services.cli.common import KeyValue, Out, parse_pair, rest
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="the API (default: AGENTLOOM_URL, your login, or the local stack)")
-    common.add_argument("--token", help="a bearer token (default: AGENTLOOM_TOKEN or your login)")
-    common.add_argument("--json", action="store_true", help="print the API's answer as JSON")
-    return common
+class NodeInput(click.ParamType):
+    """``--node-input NODE_ID.PIN=JSON`` (repeatable)."""
+
+    name = "NODE_ID.PIN=JSON"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            _node_inputs([value])
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
-def add_parsers(sub) -> None:
-    common = [_common()]
-    ex = sub.add_parser("executions", help="retry, fork, diff or trace one of your runs (over the REST API)")
-    ex_sub = ex.add_subparsers(dest="action", required=True)
-    retry = ex_sub.add_parser("retry", parents=common, help="a new run reusing the completed nodes of this one")
-    retry.add_argument("execution_id")
-    retry.add_argument("--graph-version", type=int)
-    fork = ex_sub.add_parser("fork", parents=common, help="a new run branching off this one after event SEQ")
-    fork.add_argument("execution_id")
-    fork.add_argument("--at-seq", type=int, required=True)
-    fork.add_argument("--input", action="append", default=[], metavar="NAME=JSON", help="a graph input to change")
-    fork.add_argument("--node-input", action="append", default=[], metavar="NODE_ID.PIN=JSON",
-                      help="a node input to change")
-    fork.add_argument("--graph-version", type=int)
-    diff = ex_sub.add_parser("diff", parents=common, help="compare two runs node by node")
-    diff.add_argument("execution_id")
-    diff.add_argument("other_execution_id")
-    lineage = ex_sub.add_parser("lineage", parents=common, help="the run this one branched off, and its branches")
-    lineage.add_argument("execution_id")
-    rv = sub.add_parser("reviews", help="node executions waiting for your review: list, approve, reject")
-    rv_sub = rv.add_subparsers(dest="action", required=True)
-    rv_sub.add_parser("list", parents=common, help="your waiting reviews, oldest first")
-    approve = rv_sub.add_parser("approve", parents=common, help="approve a waiting node (its run resumes)")
-    approve.add_argument("node_exec_id")
-    approve.add_argument("--data", metavar="JSON", help="your edit of what was shown")
-    approve.add_argument("--message")
-    approve.add_argument("--auto-approve-future", action="store_true",
-                         help="approve this node's later reviews in the same run without asking")
-    reject = rv_sub.add_parser("reject", parents=common, help="reject a waiting node (its run resumes)")
-    reject.add_argument("node_exec_id")
-    reject.add_argument("--message")
-    reject.add_argument("--outputs", metavar="JSON",
-                        help="for an outcome-unknown node: the outputs it is marked done with")
+def add_commands(executions: click.Group) -> None:
+    for command in (retry, fork, diff, lineage):
+        executions.add_command(command)
 
 
-def run(args: argparse.Namespace) -> int:
-    api = Api.resolve(args.url, args.token)
-    try:
-        answer, summary = _call(api, args)
-    except (ApiError, ValueError) as exc:
-        print(f"agentloom: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(answer, indent=2, default=str) if args.json else summary)
+@click.command(help="A new run reusing the completed nodes of this one.")
+@rest
+@click.argument("execution_id")
+@click.option("--graph-version", type=int, help="Run this version of the graph (default: the original's).")
+def retry(api: Api, out: Out, execution_id: str, graph_version: int | None) -> int:
+    body = {"graph_version": graph_version} if graph_version is not None else {}
+    run = api.call("POST", f"/api/executions/{execution_id}/retry", json_body=body)
+    out.emit(run, f"queued {run['id']} (retry of {execution_id}), status {run['status']}")
     return 0
 
 
-def _call(api: Api, args) -> tuple[Any, str]:
-    if args.command == "executions":
-        if args.action in ("retry", "fork"):
-            body: dict[str, Any] = {}
-            if args.graph_version is not None:
-                body["graph_version"] = args.graph_version
-            if args.action == "fork":
-                body |= {"at_seq": args.at_seq, "inputs": dict(_pair(item) for item in args.input),
-                         "node_inputs": _node_inputs(args.node_input)}
-            run = api.call("POST", f"/api/executions/{args.execution_id}/{args.action}", json_body=body)
-            return run, f"queued {run['id']} ({args.action} of {args.execution_id}), status {run['status']}"
-        if args.action == "diff":
-            diff = api.call("GET", f"/api/executions/{args.execution_id}/diff/{args.other_execution_id}")
-            return diff, _diff_text(diff)
-        lineage = api.call("GET", f"/api/executions/{args.execution_id}/lineage")
-        return lineage, _lineage_text(lineage)
-    if args.action == "list":
-        pending = api.call("GET", "/api/review/pending", params={"page_size": 100})
-        lines = [f"{p['node_exec_id']}  run {p['graph_exec_id']}  {p['kind']}  "
-                 f"{p['instructions'] or ''}  payload={json.dumps(p['payload'])[:80]}" for p in pending]
-        return pending, "\n".join(lines) or "no reviews waiting"
-    decision: dict[str, Any] = {"node_exec_id": args.node_exec_id, "approved": args.action == "approve",
-                                "message": args.message}
-    data = args.data if args.action == "approve" else args.outputs
+@click.command(help="A new run branching off this one after event SEQ.")
+@rest
+@click.argument("execution_id")
+@click.option("--at-seq", type=int, required=True, help="The original's event after which the fork branches off.")
+@click.option("--input", "inputs", type=KeyValue(), multiple=True, metavar="NAME=JSON", help="A graph input to change.")
+@click.option("--node-input", "node_inputs", type=NodeInput(), multiple=True, metavar="NODE_ID.PIN=JSON",
+              help="A node input to change.")
+@click.option("--graph-version", type=int, help="Run this version of the graph (default: the original's).")
+def fork(api: Api, out: Out, execution_id: str, at_seq: int, inputs: tuple, node_inputs: tuple[str, ...],
+         graph_version: int | None) -> int:
+    body: dict[str, Any] = {"at_seq": at_seq, "inputs": dict(inputs), "node_inputs": _node_inputs(list(node_inputs))}
+    if graph_version is not None:
+        body["graph_version"] = graph_version
+    run = api.call("POST", f"/api/executions/{execution_id}/fork", json_body=body)
+    out.emit(run, f"queued {run['id']} (fork of {execution_id}), status {run['status']}")
+    return 0
+
+
+@click.command(help="Compare two runs node by node.")
+@rest
+@click.argument("execution_id")
+@click.argument("other_execution_id")
+def diff(api: Api, out: Out, execution_id: str, other_execution_id: str) -> int:
+    answer = api.call("GET", f"/api/executions/{execution_id}/diff/{other_execution_id}")
+    out.emit(answer, _diff_text(answer))
+    return 0
+
+
+@click.command(help="The run this one branched off, and its branches.")
+@rest
+@click.argument("execution_id")
+def lineage(api: Api, out: Out, execution_id: str) -> int:
+    answer = api.call("GET", f"/api/executions/{execution_id}/lineage")
+    out.emit(answer, _lineage_text(answer))
+    return 0
+
+
+@click.group(short_help="Nodes waiting for your review: list, approve, reject.",
+             help="Node executions waiting for your review: list, approve, reject.")
+def reviews() -> None:
+    pass
+
+
+@reviews.command("list", help="Your waiting reviews, oldest first.")
+@rest
+def list_reviews(api: Api, out: Out) -> int:
+    pending = api.call("GET", "/api/review/pending", params={"page_size": 100})
+    lines = [f"{p['node_exec_id']}  run {p['graph_exec_id']}  {p['kind']}  "
+             f"{p['instructions'] or ''}  payload={json.dumps(p['payload'])[:80]}" for p in pending]
+    out.emit(pending, "\n".join(lines) or "no reviews waiting")
+    return 0
+
+
+@reviews.command(help="Approve a waiting node (its run resumes).")
+@rest
+@click.argument("node_exec_id")
+@click.option("--data", metavar="JSON", help="Your edit of what was shown.")
+@click.option("--message")
+@click.option("--auto-approve-future", is_flag=True,
+              help="Approve this node's later reviews in the same run without asking.")
+def approve(api: Api, out: Out, node_exec_id: str, data: str | None, message: str | None,
+            auto_approve_future: bool) -> int:
+    decision: dict[str, Any] = {"node_exec_id": node_exec_id, "approved": True, "message": message}
     if data is not None:
-        decision["reviewed_data"] = _json(data, "--data" if args.action == "approve" else "--outputs")
-    if args.action == "approve":
-        decision["auto_approve_future"] = args.auto_approve_future
+        decision["reviewed_data"] = _json(data, "--data")
+    decision["auto_approve_future"] = auto_approve_future
+    return _decide(api, out, decision, "approved")
+
+
+@reviews.command(help="Reject a waiting node (its run resumes).")
+@rest
+@click.argument("node_exec_id")
+@click.option("--message")
+@click.option("--outputs", metavar="JSON", help="For an outcome-unknown node: the outputs it is marked done with.")
+def reject(api: Api, out: Out, node_exec_id: str, message: str | None, outputs: str | None) -> int:
+    decision: dict[str, Any] = {"node_exec_id": node_exec_id, "approved": False, "message": message}
+    if outputs is not None:
+        decision["reviewed_data"] = _json(outputs, "--outputs")
+    return _decide(api, out, decision, "rejected")
+
+
+def _decide(api: Api, out: Out, decision: dict[str, Any], done: str) -> int:
     answer = api.call("POST", "/api/review/action", json_body={"reviews": [decision]})
-    return answer, f"{args.action}d {args.node_exec_id}; its run resumes once no review of it waits"
+    out.emit(answer, f"{done} {decision['node_exec_id']}; its run resumes once no review of it waits")
+    return 0
 
 
 def _json(text: str, what: str) -> Any:
@@ -105,19 +136,13 @@ def _json(text: str, what: str) -> Any:
 
 
 def _pair(item: str) -> tuple[str, Any]:
-    name, sep, value = item.partition("=")
-    if not sep or not name:
-        raise ValueError(f"expected NAME=JSON, got {item!r}")
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value  # a bare word is a string
+    return parse_pair(item, "NAME=JSON")
 
 
 def _node_inputs(items: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for item in items:
-        target, value = _pair(item)
+        target, value = parse_pair(item, "NODE_ID.PIN=JSON")
         node, dot, pin = target.partition(".")
         if not dot or not node or not pin:
             raise ValueError(f"expected NODE_ID.PIN=JSON, got {item!r}")
