@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from schemas.topics import CONTEXTS
 from services.domain.integrations.system import SYSTEM_CREDENTIALS
 from tests.conftest import drop_schema, isolated_settings
-from tests.corpus import sample
+from tests.corpus import fixture, sample
 from tests.fake_llm import FakeLlmServer
 from tests.integration.helpers import read_topic
 from tests.integration.stack import running_stack
@@ -60,7 +60,13 @@ def fresh_server(llm_server):
 
 
 def ai_function_graph() -> dict:
-    return sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json")
+    """The team's AutoGPT-format LLM agent (an AI Text Generator playing a Python function)."""
+    return fixture("python_function_agent.json")
+
+
+AI_FUNCTION_AGENTS = [pytest.param(ai_function_graph, id="fixture"),
+                      pytest.param(lambda: sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json"),
+                                   id="autogpt-sample")]
 
 
 def one_llm_node_graph(model: str, block_id: str = TEXT_GENERATOR, **inputs) -> dict:
@@ -164,11 +170,12 @@ async def test_store_list_get_delete_and_isolation(stack, user_ids):
 # -- running LLM graphs ---------------------------------------------------------------------------
 
 
-async def test_ai_function_sample_graph_runs_with_the_users_own_key(stack, user_ids, fresh_server):
+@pytest.mark.parametrize("agent", AI_FUNCTION_AGENTS)
+async def test_ai_function_sample_graph_runs_with_the_users_own_key(stack, user_ids, fresh_server, agent):
     secret = f"sk-alice-{uuid.uuid4().hex}"
     fresh_server.responder = lambda body, wire: FAKE_PEOPLE
     async with stack.client(user_ids["alice"]) as alice:
-        graph = await create_graph(alice, ai_function_graph())
+        graph = await create_graph(alice, agent())
         assert list(graph["credentials_input_schema"]["properties"]) == ["openai_api_key_credentials"]
         meta = await store_key(alice, "openai", secret)
         before = await balance(alice)

@@ -3,9 +3,11 @@ AutoGPT's testing_agent.json imports and runs."""
 
 import asyncio
 
+import pytest
+
 from services.infra import db
 from services.projector.rebuild import rebuild
-from tests.corpus import sample
+from tests.corpus import fixture, sample
 from tests.integration.test_executions_api import sample_graph
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 
@@ -26,11 +28,13 @@ def snapshot(settings) -> dict[str, list]:
     return out
 
 
-async def test_testing_agent_imports_and_runs(stack, user_ids):
+@pytest.mark.parametrize("load", [lambda: fixture("unfilled_calculator.json"), lambda: sample("testing_agent.json")],
+                         ids=["fixture", "autogpt-sample"])
+async def test_testing_agent_imports_and_runs(stack, user_ids, load):
     """The frontend's fixture: one Calculator with no operands. It imports unchanged; running it
     unchanged is refused as AutoGPT refuses it (required inputs); once the builder fills the
     operands in a new version, it runs to the right result."""
-    data = sample("testing_agent.json")
+    data = load()
     async with stack.client(user_ids["alice"]) as alice:
         created = await alice.post("/api/graphs", json={"graph": data})
         assert created.status_code == 200, created.text
@@ -49,6 +53,20 @@ async def test_testing_agent_imports_and_runs(stack, user_ids):
         assert done["status"] == "COMPLETED"
         calc, = done["node_executions"]
         assert calc["output_data"] == {"result": [42]}
+
+
+async def test_an_exported_text_pipeline_runs_unchanged(stack, user_ids):
+    """A full GraphModel export (nodes carrying their links, graph ids, positions) runs as imported:
+    a dynamic ``values_#_name`` pin fills the template, and a static default fills the other."""
+    async with stack.client(user_ids["alice"]) as alice:
+        created = await alice.post("/api/graphs", json={"graph": fixture("greeting_pipeline.json")})
+        assert created.status_code == 200, created.text
+        graph = created.json()
+        run = await alice.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}", json={"inputs": {"who": "Ada"}})
+        assert run.status_code == 200, run.text
+        done = await stack.wait_terminal(alice, graph["id"], run.json()["id"])
+    assert done["status"] == "COMPLETED", done
+    assert done["outputs"] == {"greeting": ["Hello, Ada! Order #4711 ships today."], "order": ["4711"]}
 
 
 def child_graph():

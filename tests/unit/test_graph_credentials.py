@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.graph import GraphInput
 from services.domain.graphs.credentials import (
     credentials_errors,
@@ -9,7 +11,7 @@ from services.domain.graphs.credentials import (
     node_credentials_masks,
 )
 from services.domain.integrations.credentials import CredentialsMeta
-from tests.corpus import sample
+from tests.corpus import fixture, sample
 
 TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 CONDITION = "553ec5b8-6c45-4299-8d75-b394d05f72ff"
@@ -28,8 +30,11 @@ def lookup(owned: dict[str, dict]):
     return lambda cred_id: CredentialsMeta.model_validate(owned[cred_id]) if cred_id in owned else None
 
 
-def test_ai_function_sample_schema_matches_autogpt_export():
-    exported = sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json")
+@pytest.mark.parametrize("load", [lambda: fixture("python_function_agent.json"),
+                                  lambda: sample("agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json")],
+                         ids=["fixture", "autogpt-sample"])
+def test_ai_function_sample_schema_matches_autogpt_export(load):
+    exported = load()
     ours = credentials_input_schema(GraphInput.model_validate(exported))
     theirs = exported["credentials_input_schema"]
     assert list(ours["properties"]) == list(theirs["properties"]) == ["openai_api_key_credentials"]
