@@ -22,6 +22,7 @@ from services.infra.http import use_token_verifier
 from services.infra.http_errors import refusals
 from services.infra.settings import Settings, load_settings
 from services.metrics import render as render_metrics
+from services.monitor.serve import mount_monitor
 from services.query_api import app as query_app
 from services.query_api.api.consistency import ReadBehindHeader
 from services.query_api.api.deps import ReadPool
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
         text = await render_metrics(pool) if report.components["database"]["ready"] else ""
         return PlainTextResponse(text + health_gauges(report))
 
+    mount_monitor(app)  # the run monitor's static bundle at / (docs/monitor.md)
     return app
 
 

@@ -22,6 +22,7 @@ APP_FACTORIES = ("services.command_api.app", "services.query_api.app", "services
 DEV_TOOLING = "services.dev"
 DOC_GENERATORS = "services.docsgen"
 DOMAIN = "services.domain"
+MONITOR = "services.monitor"  # the run monitor's static server: web framework and stdlib only
 
 
 def module_name(path: Path) -> str:
@@ -148,6 +149,10 @@ def violations(graph: dict[str, set[str]]) -> list[str]:
                 found.append(f"{module} -> {target}: the domain does no I/O")
             if _within(target, DOC_GENERATORS) and not _within(module, DOC_GENERATORS):
                 found.append(f"{module} -> {target}: nothing at run time imports the doc generators")
+            if _within(module, MONITOR) and _first_party(target) and not _within(target, MONITOR):
+                found.append(f"{module} -> {target}: the monitor's server imports no other agentloom code")
+            if _within(module, MONITOR) and top in IO_LIBRARIES and top not in ("fastapi", "starlette"):
+                found.append(f"{module} -> {target}: the monitor's server needs only fastapi, starlette and stdlib")
     for module in sorted(m for m in graph if _within(m, "services.query_api")):
         reached = closure(graph, module)
         for forbidden in ("services.command_api", "services.executor", "eventsourcing"):
