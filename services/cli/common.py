@@ -23,7 +23,7 @@ from services.cli.api_client import Api, ApiError
 TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "TERMINATED": "red", "RUNNING": "cyan", "QUEUED": "blue",
                 "REVIEW": "yellow", "INCOMPLETE": "dim"}
-WIDE_WHEN_PIPED = 160  # columns when stdout is not a terminal: ids (36 characters) are never folded
+WIDE_WHEN_PIPED = 250  # columns when stdout is not a terminal (a pipe, a file): ids (36 characters) stay whole
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -167,3 +167,29 @@ def outputs_table(outputs: dict[str, list[Any]] | None) -> Table | str:
 def run_cost(run: dict[str, Any]) -> str:
     stats = run.get("stats") or {}
     return str(stats.get("cost", "")) if isinstance(stats, dict) else ""
+
+
+def block_names(api: Api, block_ids: set[str]) -> dict[str, str]:
+    """Block id -> its name (``GET /api/blocks/{id}``), for the ones the API names; a block it does not
+    (an older server, a disabled block) keeps its id."""
+    names: dict[str, str] = {}
+    for block_id in sorted(block_ids):
+        try:
+            block = api.call("GET", f"/api/blocks/{block_id}")
+        except ApiError:
+            continue
+        if isinstance(block, dict) and isinstance(block.get("name"), str):
+            names[block_id] = block["name"]
+    return names
+
+
+def node_labels(api: Api, nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Graph node id -> what a person recognises: its block's name, and the pin name of an input or
+    output node (``AgentInputBlock a``)."""
+    names = block_names(api, {n["block_id"] for n in nodes if n.get("block_id")})
+    labels = {}
+    for node in nodes:
+        label = names.get(node.get("block_id", ""), node.get("block_id", ""))
+        pin = (node.get("input_default") or {}).get("name")
+        labels[node["id"]] = f"{label} {pin}" if isinstance(pin, str) and pin else label
+    return labels

@@ -9,7 +9,18 @@ import click
 
 from services.cli import time_travel
 from services.cli.api_client import Api
-from services.cli.common import Out, duration, outputs_table, rest, run_cost, show, status_style, table, when
+from services.cli.common import (
+    Out,
+    block_names,
+    duration,
+    outputs_table,
+    rest,
+    run_cost,
+    show,
+    status_style,
+    table,
+    when,
+)
 
 MAX_LIST = 250  # what GET /api/executions answers at most
 MAX_GRAPH_PAGE = 100
@@ -45,11 +56,12 @@ def list_executions(api: Api, out: Out, graph_id: str | None, limit: int) -> int
 @click.argument("execution_id")
 def show_execution(api: Api, out: Out, execution_id: str) -> int:
     found = api.call("GET", f"/api/executions/{execution_id}")
-    out.emit(found, *_execution_view(found))
+    names = {} if out.as_json else block_names(api, {ne["block_id"] for ne in found.get("node_executions") or []})
+    out.emit(found, *_execution_view(found, names))
     return 0
 
 
-def _execution_view(found: dict[str, Any]) -> list[Any]:
+def _execution_view(found: dict[str, Any], names: dict[str, str]) -> list[Any]:
     stats = found.get("stats") or {}
     head = table("", "", title=f"execution {found['id']}")
     head.show_header = False
@@ -61,10 +73,10 @@ def _execution_view(found: dict[str, Any]) -> list[Any]:
     head.add_row("cost", str(stats.get("cost", 0)) if isinstance(stats, dict) else "")
     if isinstance(stats, dict) and stats.get("error"):
         head.add_row("error", show(stats["error"]))
-    nodes = table("node", "node execution", "block", "status", "duration", "cost", title="nodes")
+    nodes = table("block", "node", "status", "duration", "cost", title="nodes")
     for ne in found.get("node_executions") or []:
         node_stats = ne.get("stats") or {}
-        nodes.add_row(ne["node_id"], ne["node_exec_id"], ne["block_id"], ne["status"],
+        nodes.add_row(names.get(ne["block_id"], ne["block_id"]), ne["node_id"], ne["status"],
                       duration(ne.get("start_time"), ne.get("end_time")),
                       show(node_stats.get("cost", "")) if isinstance(node_stats, dict) else "",
                       style=status_style(ne["status"]) or None)

@@ -31,10 +31,11 @@ class Tracker:
     """What the terminal shows of a run: one line per node execution as it ends (or waits for review),
     the bar at the number of graph nodes that have ended, and the run's last known state."""
 
-    def __init__(self, console: Console | None, total_nodes: int, execution_id: str) -> None:
+    def __init__(self, console: Console | None, labels: dict[str, str], execution_id: str) -> None:
         self.console = console
         self.execution_id = execution_id
-        self.total = max(total_nodes, 1)
+        self.labels = labels  # graph node id -> block name (and pin name)
+        self.total = max(len(labels), 1)
         self.node_status: dict[str, str] = {}
         self.nodes_done: set[str] = set()
         self.run: dict[str, Any] = {}
@@ -71,7 +72,8 @@ class Tracker:
         if self.progress is None or status not in (*TERMINAL, "REVIEW"):
             return
         took = duration(data.get("start_time"), data.get("end_time")) if status in TERMINAL else ""
-        line = f"{status:<10} node {data.get('node_id')}  block {data.get('block_id')}"
+        node_id = str(data.get("node_id"))
+        line = f"{status:<10} {self.labels.get(node_id) or data.get('block_id')}  node {node_id}"
         if took:
             line += f"  {took}"
         if status == "FAILED":
@@ -98,6 +100,11 @@ class Tracker:
             parts.append(f"in {took}")
         if cost is not None:
             parts.append(f"cost {cost}")
+        failed = sum(1 for status in self.node_status.values() if status == "FAILED")
+        if failed:
+            parts.append(f"{failed} node execution{'s' if failed > 1 else ''} failed")
+        if isinstance(stats, dict) and stats.get("error"):
+            parts.append(f"error: {stats['error']}")
         return ", ".join(parts)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from services.cli.api_client import Api
-from services.cli.common import KeyValue, Out, console, outputs_table, rest, show, table
+from services.cli.common import KeyValue, Out, console, node_labels, outputs_table, rest, show, table
 from services.cli.follow import Tracker, follow
 
 INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
@@ -102,7 +102,9 @@ def follow_run(api: Api, out: Out, graph_id: str, execution_id: str, version: in
     """Follow a run until it ends: 0 when it completed, 1 when it failed or was terminated; Ctrl-C
     stops following (not the run) and says how to stop it."""
     graph = api.call("GET", f"/api/graphs/{graph_id}", params={"version": version})
-    tracker = Tracker(None if out.as_json else out.console, len(graph.get("nodes") or []), execution_id)
+    nodes = graph.get("nodes") or []
+    labels = {n["id"]: n.get("block_id", "") for n in nodes} if out.as_json else node_labels(api, nodes)
+    tracker = Tracker(None if out.as_json else out.console, labels, execution_id)
     try:
         with tracker:
             asyncio.run(follow(api, graph_id, execution_id, tracker, warn=console(stderr=True)))
