@@ -1,6 +1,6 @@
 // A graph drawn with React Flow: stored positions (`metadata.position`) when every node has one,
 // else a left-to-right layering by longest path; node label = block name; colour = status.
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import {
   Background,
   Controls,
@@ -8,6 +8,7 @@ import {
   MarkerType,
   Position,
   ReactFlow,
+  useNodesState,
   type Edge,
   type Node,
   type NodeProps,
@@ -92,7 +93,7 @@ export function GraphCanvas(props: {
 }) {
   const { graph, blocks, statuses, selected, onNodeClick } = props;
   const positions = useMemo(() => layout(graph), [graph]);
-  const nodes: BlockNode[] = useMemo(
+  const built: BlockNode[] = useMemo(
     () =>
       graph.nodes.map((node) => ({
         id: node.id,
@@ -108,6 +109,15 @@ export function GraphCanvas(props: {
       })),
     [graph, blocks, positions, statuses, selected],
   );
+  // Controlled nodes: React Flow's measured sizes are kept in them (onNodesChange), so a status
+  // update replaces only `data` and never leaves a node unmeasured (hidden) until it resizes.
+  const [nodes, setNodes, onNodesChange] = useNodesState<BlockNode>(built);
+  useEffect(() => {
+    setNodes((old) => {
+      const previous = new Map(old.map((n) => [n.id, n]));
+      return built.map((n) => ({ ...previous.get(n.id), ...n }));
+    });
+  }, [built, setNodes]);
   const edges: Edge[] = useMemo(
     () =>
       graph.links.map((link, i) => ({
@@ -126,6 +136,7 @@ export function GraphCanvas(props: {
         nodes={nodes}
         edges={edges}
         nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
         fitView
         nodesConnectable={false}
         nodesDraggable={false}

@@ -60,9 +60,15 @@ function errorOf(ne: NodeExecution): unknown {
   return Array.isArray(error) ? (error.length === 1 ? error[0] : error) : error;
 }
 
-function NodeDetails(props: { nodeId: string; execs: NodeExecution[]; blocks: Map<string, Block>; onClose: () => void }) {
-  const { nodeId, execs, blocks, onClose } = props;
-  const block = execs[0] ? blocks.get(execs[0].block_id)?.name : undefined;
+function NodeDetails(props: {
+  nodeId: string;
+  blockId?: string;
+  execs: NodeExecution[];
+  blocks: Map<string, Block>;
+  onClose: () => void;
+}) {
+  const { nodeId, blockId, execs, blocks, onClose } = props;
+  const block = blocks.get(blockId ?? execs[0]?.block_id ?? "")?.name;
   return (
     <Section title={block ?? "Node"} actions={<button onClick={onClose}>×</button>}>
       <div data-testid="node-details" data-node-id={nodeId}>
@@ -251,12 +257,14 @@ export function RunPage({ graphId, execId }: { graphId: string; execId: string }
 
   // The events list follows the run: refetched when it ends or waits for review.
   const reloadReviews = reviews.reload;
+  const reloadRuns = runs.reload;
   useEffect(() => {
     if (status) {
       loadEvents();
       reloadReviews();
+      reloadRuns();
     }
-  }, [status, loadEvents, reloadReviews]);
+  }, [status, loadEvents, reloadReviews, reloadRuns]);
 
   // The scrubbed state, debounced.
   const atSeq = scrub !== null && scrub < lastSeq ? scrub : null;
@@ -312,9 +320,17 @@ export function RunPage({ graphId, execId }: { graphId: string; execId: string }
     if (run) navigate(`/graphs/${run.graph_id ?? graphId}/runs/${run.id}`);
   };
   const runDiff = async () => {
-    const other = diffWith || otherRuns[0]?.id;
-    if (!other) return action.setError("pick another run to compare with");
-    const result = await action.run(() => get<Diff>(`/api/executions/${execId}/diff/${other}`));
+    const result = await action.run(async () => {
+      // the picked run; else the run this one branched off; else the graph's latest other run
+      let other = diffWith;
+      if (!other) other = (await get<{ branched_from: LineageEntry | null }>(`/api/executions/${execId}/lineage`)).branched_from?.execution_id ?? "";
+      if (!other) {
+        const latest = await get<{ executions: Execution[] }>(`/api/graphs/${graphId}/executions?page_size=50`);
+        other = latest.executions.find((r) => r.id !== execId)?.id ?? "";
+      }
+      if (!other) throw new Error("no other run of this graph to compare with");
+      return get<Diff>(`/api/executions/${execId}/diff/${other}`);
+    });
     if (result) setDiff(result);
   };
   useEffect(() => {
@@ -392,6 +408,7 @@ export function RunPage({ graphId, execId }: { graphId: string; execId: string }
           {selected && (
             <NodeDetails
               nodeId={selected}
+              blockId={graph.data?.nodes.find((n) => n.id === selected)?.block_id}
               execs={shownNodes.filter((ne) => ne.node_id === selected)}
               blocks={blocks}
               onClose={() => setSelected(null)}
@@ -423,7 +440,7 @@ export function RunPage({ graphId, execId }: { graphId: string; execId: string }
             </div>
             <div className="row">
               <select data-testid="diff-with" value={diffWith} onChange={(e) => setDiffWith(e.target.value)}>
-                {otherRuns.length === 0 && <option value="">(no other run)</option>}
+                <option value="">the run it branched off, else the latest other</option>
                 {otherRuns.map((r) => (
                   <option key={r.id} value={r.id}>
                     {r.id.slice(0, 8)} · {r.status} · {formatTime(r.started_at)}
