@@ -166,6 +166,8 @@ async def test_executions_list_show_events_and_follow(stack, user_ids, capsys, t
     code, out, _ = await cli(stack, user, capsys, "executions", "events", exec_id, "--json")
     events = json.loads(out)["events"]
     assert events[0]["seq"] == 1 and events[-1]["type"] == "ExecutionCompleted"
+    code, out, err = await cli(stack, user, capsys, "executions", "stop", exec_id)  # an ended run: as it ended
+    assert code == 0 and out.strip() == f"run {exec_id} COMPLETED", (out, err)
 
 
 async def test_schedules_create_list_delete(stack, user_ids, capsys, tmp_path):
