@@ -15,6 +15,7 @@ from services.cli.main import main
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.stack import running_stack
 from tests.integration.test_graphs_api import INPUT, OUTPUT
+from tests.integration.test_human_review import _paused, review_graph
 from tests.integration.test_retry_fork import two_branches
 
 TEMPLATE = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
@@ -135,6 +136,23 @@ async def test_follow_falls_back_to_polling_without_a_websocket(stack, user_ids,
     assert "polling the REST API instead" in err
     rows = table_rows(out)
     assert ("a", "3.0") in rows and ("b", "4.0") in rows, out
+
+
+async def test_a_followed_run_waits_for_a_review_and_goes_on_after_approval(stack, user_ids, capsys):
+    user = user_ids["alice"]
+    async with stack.client(user) as alice:
+        _gid, exec_id, paused = await _paused(alice, review_graph(), {"post": "draft"})
+        following = asyncio.create_task(cli(stack, user, capsys, "executions", "follow", exec_id))
+        await asyncio.sleep(1.0)  # following, the run paused
+        assert not following.done()
+        waiting, = [ne for ne in paused["node_executions"] if ne["status"] == "REVIEW"]
+        decided = await alice.post("/api/review/action", json={"reviews": [
+            {"node_exec_id": waiting["node_exec_id"], "approved": True, "reviewed_data": "edited"}]})
+        assert decided.status_code == 200, decided.text
+        code, out, err = await asyncio.wait_for(following, timeout=30)
+    assert code == 0, (out, err)
+    assert any(line.startswith("REVIEW") and "agentloom reviews list" in line for line in out.splitlines()), out
+    assert ("published", "edited") in table_rows(out), out
 
 
 async def test_executions_list_show_events_and_follow(stack, user_ids, capsys, tmp_path):
