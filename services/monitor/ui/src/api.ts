@@ -105,7 +105,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!response.ok) {
     const detail =
       data && typeof data === "object" && "detail" in (data as object) ? (data as { detail: unknown }).detail : data;
-    throw new ApiError(response.status, `${response.status}: ${detailText(detail) || response.statusText}`);
+    const hint = response.status === 401 ? " (the token was refused: sign out and sign in with a fresh one)" : "";
+    throw new ApiError(response.status, `${response.status}: ${detailText(detail) || response.statusText}${hint}`);
   }
   return data as T;
 }
