@@ -115,6 +115,10 @@ export function RunForm({ graph }: { graph: Graph }) {
     return out;
   }, [credProps, creds.data]);
 
+  // a picker with exactly one matching credential starts on it (as AutoGPT's run form does)
+  const pickOf = (name: string): string =>
+    picked[name] ?? (choices[name]?.length === 1 ? choices[name][0].id : "");
+
   const body = () => {
     const inputs: Record<string, unknown> = {};
     for (const [name, schema] of Object.entries(props)) {
@@ -122,7 +126,8 @@ export function RunForm({ graph }: { graph: Graph }) {
       if (value !== undefined) inputs[name] = value;
     }
     const credentials: Record<string, unknown> = {};
-    for (const [name, id] of Object.entries(picked)) {
+    for (const name of Object.keys(credProps)) {
+      const id = pickOf(name);
       const c = (creds.data ?? []).find((x) => x.id === id);
       if (c) credentials[name] = { id: c.id, provider: c.provider, type: c.type, title: c.title };
     }
@@ -178,10 +183,10 @@ export function RunForm({ graph }: { graph: Graph }) {
           </span>
           <select
             data-testid={`run-credentials-${name}`}
-            value={picked[name] ?? ""}
+            value={pickOf(name)}
             onChange={(e) => setPicked((old) => ({ ...old, [name]: e.target.value }))}
           >
-            <option value="">— default —</option>
+            <option value="">— none —</option>
             {(choices[name] ?? []).map((c) => (
               <option key={c.id} value={c.id}>
                 {c.title || c.id} ({c.provider}, {c.type})

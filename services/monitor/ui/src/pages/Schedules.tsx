@@ -10,8 +10,11 @@ interface Schedule {
   graph_version: number;
   next_run_time?: string | null;
   input_data?: Record<string, unknown>;
-  paused?: boolean;
   status?: string;
+  agent_name?: string;
+  last_fired_at?: string | null;
+  last_execution_id?: string | null;
+  last_outcome?: string | null;
   timezone?: string;
 }
 
@@ -34,7 +37,9 @@ export function SchedulesPage() {
               <th>Name</th>
               <th>Cron</th>
               <th>Graph</th>
+              <th>Status</th>
               <th>Next run</th>
+              <th>Last run</th>
               <th />
             </tr>
           </thead>
@@ -42,17 +47,27 @@ export function SchedulesPage() {
             {schedules.data.map((s) => (
               <tr key={s.id} data-testid="schedule-row" data-schedule-id={s.id}>
                 <td>
-                  {s.name} {s.paused || s.status === "PAUSED" ? <span className="badge">paused</span> : null}
+                  {s.name}
                 </td>
                 <td>
                   <code>{s.cron}</code> <span className="muted">{s.timezone ?? ""}</span>
                 </td>
                 <td>
                   <a href={`#/graphs/${s.graph_id}`}>
-                    <code>{s.graph_id.slice(0, 8)}</code> v{s.graph_version}
+                    {s.agent_name ?? <code>{s.graph_id.slice(0, 8)}</code>} v{s.graph_version}
                   </a>
                 </td>
+                <td data-testid="schedule-status">{s.status ?? ""}</td>
                 <td>{formatTime(s.next_run_time)}</td>
+                <td>
+                  {s.last_execution_id ? (
+                    <a href={`#/graphs/${s.graph_id}/runs/${s.last_execution_id}`}>
+                      {formatTime(s.last_fired_at)} {s.last_outcome ?? ""}
+                    </a>
+                  ) : (
+                    formatTime(s.last_fired_at)
+                  )}
+                </td>
                 <td className="actions">
                   <button disabled={action.busy} onClick={() => void act(() => post(`/api/schedules/${s.id}/run`))}>
                     Run now
