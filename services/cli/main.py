@@ -276,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit code (never a traceback for a usage error or a refused configuration)."""
     logging.basicConfig(level=os.environ.get("AGENTLOOM_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for chatty in ("aiokafka", "httpx", "httpcore", "websockets"):  # a request per line is noise in a terminal
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         code = cli.main(args=args, prog_name="agentloom", standalone_mode=False)
