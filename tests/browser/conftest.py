@@ -34,8 +34,10 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running on this thread
+    while it is open, and the asyncio tests that follow need the thread without one."""
     path = chromium_path()
     if path is None:
         unavailable("no Chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")

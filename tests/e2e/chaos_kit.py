@@ -128,7 +128,7 @@ def _pid_of(*parts: str) -> int:
 def victims(stack: dict) -> dict[str, Callable[[], int]]:
     """Victim name -> how to find its pid now (a restarted process has a new one)."""
     log = (stack["data_dir"] / "up.log").read_text()
-    broker_port = log.split("local Tansu broker on 127.0.0.1:")[1].split()[0]
+    broker_port = log.split("Tansu broker on 127.0.0.1:")[1].split()[0]  # as `up` prints it
     pgdata = stack["data_dir"] / "pgdata"
     return {
         "executor": lambda: _pid_of("services.cli.main", "serve", "executor"),
