@@ -74,6 +74,20 @@ def test_sign_in_import_run_watch_and_scrub(page, stack):
     expect(page.get_by_test_id("timeline-seq")).to_have_text("1")
     for n in graph["nodes"]:  # after the first event nothing had run yet
         expect(node(page, n["id"])).not_to_have_attribute("data-status", "COMPLETED")
+    # halfway, each node as the API says it stood after that event (some done, some not yet)
+    halfway = last // 2
+    with kit.client(stack) as http:
+        then = http.get(f"/api/executions/{exec_id}/state", params={"at_seq": halfway}).json()
+    assert then["status"] == "RUNNING"
+    was = {ne["node_id"]: ne["status"] for ne in then["node_executions"]}  # the latest execution wins
+    assert "COMPLETED" in was.values() and len([s for s in was.values() if s == "COMPLETED"]) < len(graph["nodes"])
+    scrubber.fill(str(halfway))
+    expect(page.get_by_test_id("timeline-seq")).to_have_text(str(halfway))
+    for n in graph["nodes"]:
+        if n["id"] in was:
+            expect(node(page, n["id"])).to_have_attribute("data-status", was[n["id"]])
+        else:
+            expect(node(page, n["id"])).not_to_have_attribute("data-status", re.compile("."))
     save_picture(page, "monitor-timeline.png")
     scrubber.fill(str(last))
     expect(page.get_by_test_id("timeline-seq")).to_have_text(str(last))
