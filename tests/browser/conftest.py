@@ -84,10 +84,14 @@ def page(browser, stack):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    broken: list[str] = []  # uncaught errors and refusals of the page's own security policy
+    page.on("pageerror", lambda exc: broken.append(f"uncaught: {exc}"))
+    page.on("console", lambda msg: broken.append(msg.text) if "Content Security Policy" in msg.text else None)
     try:
         yield page
     finally:
         context.close()
+    assert not broken, broken
 
 
 def save_picture(page, name: str) -> None:

@@ -43,6 +43,10 @@ def test_the_index_and_its_assets_are_served_with_their_types():
     assert index.status_code == 200
     assert index.headers["content-type"].startswith("text/html")
     assert index.content == (STATIC / "index.html").read_bytes()
+    # the page holding a token runs only its own scripts and is never framed (the browser tests run under it)
+    policy = index.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+    assert "<script>" not in index.text  # no inline script for the policy to refuse
     names = [p.name for p in _assets()]
     assert any(n.endswith(".js") for n in names) and any(n.endswith(".css") for n in names), names
     for name in names:  # every file index.html names is there
