@@ -48,6 +48,7 @@ from services.cli.schedules import credits, schedules
 from services.cli.time_travel import reviews
 from services.infra.settings import load_settings
 
+GRACEFUL_SHUTDOWN_S = 5
 SERVICES = ("api", "command-api", "query-api", "executor", "projector", "relay", "notifier", "scheduler")
 
 
@@ -76,8 +77,10 @@ def serve(name: str, port: int) -> None:
 
         factory = {"api": "services.gateway:app_from_env", "command-api": "services.command_api.app:app_from_env",
                    "query-api": "services.query_api.app:app_from_env"}[name]
+        # An open WebSocket (a monitor tab, a `run --follow`) must not hold a shutdown forever:
+        # after this long the workers close what is still open; clients resume from their last seq.
         uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host,
-                    port=port, log_level="warning", ws=ws_protocol())
+                    port=port, log_level="warning", ws=ws_protocol(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
         return
     from services import workers
     from services.infra.gc_tuning import tune_gc

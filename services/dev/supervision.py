@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,7 +78,10 @@ class ServiceChild(Child):
         # 0600: a log may hold what a service printed about a user's run
         fd = os.open(self.logs / f"{self.name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as out:  # the child holds its own copy
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            # A process group of its own: what the service starts (the API's uvicorn workers, their
+            # resource tracker) is stopped with it, and never outlives a kill -9 of the service.
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -86,10 +90,23 @@ class ServiceChild(Child):
     def returncode(self) -> int | None:
         return None if self.proc is None else self.proc.returncode
 
+    def _signal_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # the whole group is gone already
+
     def terminate(self) -> None:
+        """SIGTERM to the service and everything it started (uvicorn's workers finish their requests)."""
         if self.alive():
-            assert self.proc is not None
-            self.proc.terminate()
+            self._signal_group(signal.SIGTERM)
+
+    def reap(self) -> None:
+        """After the service died: kill -9 whatever it left behind in its group (workers of a
+        killed uvicorn would otherwise keep serving on the old socket, holding the port)."""
+        self._signal_group(signal.SIGKILL)
 
     def stop(self, timeout_s: float) -> None:
         self.terminate()
@@ -99,6 +116,7 @@ class ServiceChild(Child):
             self.proc.wait(timeout=max(0.1, timeout_s))
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.reap()
 
 
 class BrokerChild(Child):
@@ -209,6 +227,8 @@ class Supervisor:
             self.recovering.add(child.name)
             backoff = self.backoff[child.name]
             if backoff.not_before <= backoff.started_at:  # a new death: schedule its restart
+                if isinstance(child, ServiceChild):
+                    child.reap()
                 pause = backoff.died()
                 code = getattr(child, "returncode", None)
                 print(f"agentloom: {child.name} died{f' (exit code {code})' if code is not None else ''}; "

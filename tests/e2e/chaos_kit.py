@@ -105,7 +105,9 @@ def wait_health(stack: dict, timeout_s: float = 60) -> dict:
     raise AssertionError(f"not healthy again within {timeout_s}s: {body}")
 
 
-def pids_matching(*parts: str) -> list[int]:
+def pids_matching(*parts: str, parent: int | None = None) -> list[int]:
+    """Processes whose command line holds every part; with ``parent``, only that process's
+    children (another stack on this machine, or a test's own services, look the same)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -114,15 +116,61 @@ def pids_matching(*parts: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if all(part in cmdline for part in parts):
+        if all(part in cmdline for part in parts) and (parent is None or _stat_field(int(entry.name), 1) == parent):
             pids.append(int(entry.name))
     return pids
 
 
-def _pid_of(*parts: str) -> int:
-    found = pids_matching(*parts)
-    assert found, f"no process with {parts}"
+def _stat_field(pid: int, index: int) -> int | None:
+    """A numeric field of /proc/PID/stat after the command name (0: state is skipped; 1: ppid, 2: pgrp)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[index])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def living(pids) -> list[int]:
+    """The pids that are still running (zombies waiting for their parent count as gone)."""
+    out = []
+    for pid in pids:
+        try:
+            if "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (children, theirs, …), as /proc shows them now."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = _stat_field(int(entry.name), 1)
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo.extend(children.get(child, []))
+    return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """The running processes of one process group."""
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _stat_field(int(e.name), 2) == pgid]
+
+
+def _pid_of(*parts: str, parent: int | None = None) -> int:
+    found = pids_matching(*parts, parent=parent)
+    assert found, f"no process with {parts}" + (f" under {parent}" if parent else "")
     return found[0]
+
+
+def service_pid(stack: dict, name: str) -> int:
+    """The pid of one of this stack's services (``agentloom up``'s child ``serve NAME``)."""
+    return _pid_of("services.cli.main", "serve", name, parent=stack["proc"].pid)
 
 
 def victims(stack: dict) -> dict[str, Callable[[], int]]:
@@ -131,10 +179,10 @@ def victims(stack: dict) -> dict[str, Callable[[], int]]:
     broker_port = log.split("Tansu broker on 127.0.0.1:")[1].split()[0]  # as `up` prints it
     pgdata = stack["data_dir"] / "pgdata"
     return {
-        "executor": lambda: _pid_of("services.cli.main", "serve", "executor"),
-        "projector": lambda: _pid_of("services.cli.main", "serve", "projector"),
-        "relay": lambda: _pid_of("services.cli.main", "serve", "relay"),
-        "broker": lambda: _pid_of("tansu", f"127.0.0.1:{broker_port}"),
+        "executor": lambda: service_pid(stack, "executor"),
+        "projector": lambda: service_pid(stack, "projector"),
+        "relay": lambda: service_pid(stack, "relay"),
+        "broker": lambda: _pid_of("tansu", f"127.0.0.1:{broker_port}", parent=stack["proc"].pid),
         "postgres": lambda: int((pgdata / "postmaster.pid").read_text().split()[0]),
     }
 

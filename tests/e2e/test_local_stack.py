@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -143,10 +142,15 @@ def test_a_run_paused_for_review_survives_kill_9_of_everything_and_resumes_on_ap
             time.sleep(0.1)
         found = kit.victims(local_stack)
         pids = [find() for find in found.values()]
-        pids += [kit._pid_of("services.cli.main", "serve", name) for name in ("api", "notifier", "scheduler")]
+        api = kit.service_pid(local_stack, "api")
+        workers = [pid for pid in kit.group_members(api) if pid != api]  # uvicorn's, in the API's group
+        assert workers, "the API runs worker processes"
+        pids += [api] + [kit.service_pid(local_stack, name) for name in ("notifier", "scheduler")]
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         kit.wait_health(local_stack, timeout_s=120)
+        # the killed API's workers did not outlive it (they would hold its port and serve stale code)
+        assert kit.living(kit.group_members(api)) == []
         deadline = time.monotonic() + 30
         while True:
             r = http.get(f"/api/review/execution/{exec_id}")
@@ -187,15 +191,23 @@ def test_every_acknowledged_run_completes_once_through_every_fault(local_stack):
 
 
 def test_ctrl_c_stops_every_child(local_stack):
+    """Everything `up` started stops, the API's uvicorn workers included, even with a WebSocket
+    open (a monitor tab): the API closes what is still open after its graceful-shutdown time."""
+    from websockets.sync.client import connect
+
     proc = local_stack["proc"]
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(children) >= 6  # api, relay, projector, executor, notifier, broker
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 0
+    everything = kit.descendants(proc.pid)
+    assert len(everything) > len(children)  # the API's workers, at least
+    ws = connect(local_stack["base"].replace("http", "ws", 1) + f"/ws?token={local_stack['token']}")
+    try:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        ws.close()
     time.sleep(0.5)
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
-             and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
-    assert alive == []
+    assert kit.living(everything) == []
     # the embedded PostgreSQL (a daemon, not a child) is stopped too, once nothing holds a handle on it
     pgdata = str(local_stack["data_dir"] / "pgdata")
     deadline = time.monotonic() + 10

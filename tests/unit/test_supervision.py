@@ -103,3 +103,34 @@ def test_a_revived_service_is_down_until_its_new_process_reports_ready(clock):
     supervisor.restart_dead()  # both running again
     assert supervisor.down(set()) == ["executor"]  # the broker is back; the executor is not ready yet
     assert supervisor.down({4242}) == []
+
+
+def test_a_dead_services_leftovers_are_killed_with_its_group(tmp_path):
+    """uvicorn's workers outlived a kill -9 of their master and kept its port; a service runs in a
+    process group of its own and what it leaves behind is killed before it is started again."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    child = supervision.ServiceChild("api", dict(os.environ), tmp_path, 0)
+    child.proc = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+    worker = int(child.proc.stdout.readline())
+    os.kill(child.proc.pid, signal.SIGKILL)
+    child.proc.wait()
+    assert os.path.exists(f"/proc/{worker}")  # the leftover, still running
+    child.reap()
+    deadline = time.monotonic() + 5
+    while _running(worker):
+        assert time.monotonic() < deadline, "the leftover survived"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
