@@ -50,6 +50,11 @@ def test_sign_in_import_run_watch_and_scrub(page, stack):
     graph = stored(stack, gid)
     for n in graph["nodes"]:  # drawn from the graph's nodes
         expect(node(page, n["id"])).to_be_visible()
+    titles = {"c0a8e994-ebf1-4a9c-a4d8-89d09c86741b": "Agent Input", OUTPUT: "Agent Output",
+              "db7d8f02-2f44-4c55-ab7a-eae0941f0c30": "Fill Text Template"}  # as AutoGPT's builder names them
+    for n in graph["nodes"]:
+        if n["block_id"] in titles:
+            expect(node(page, n["id"])).to_contain_text(titles[n["block_id"]])
     page.get_by_test_id("run-input-who").fill("Ada")
     page.get_by_test_id("run-submit").click()
     expect(page).to_have_url(re.compile(rf"#/graphs/{gid}/runs/[0-9a-f-]{{36}}$"))

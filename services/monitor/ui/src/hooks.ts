@@ -39,11 +39,23 @@ export function useGet<T>(path: string | null): Loaded<T> {
 let blockCache: Promise<Map<string, Block>> | null = null;
 
 /** The block catalogue by id (loaded once per page load). */
+/** "AgentInputBlock" → "Agent Input", "AITextGeneratorBlock" → "AI Text Generator": the class name
+ * with its "Block" suffix dropped and its words spaced, as AutoGPT's builder shows blocks. */
+export function blockTitle(name: string): string {
+  return name
+    .replace(/Block$/, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .trim() || name;
+}
+
 export function useBlocks(): Map<string, Block> {
   const [blocks, setBlocks] = useState<Map<string, Block>>(new Map());
   useEffect(() => {
     if (!blockCache) {
-      blockCache = get<Block[]>("/api/blocks").then((list) => new Map(list.map((b) => [b.id, b])));
+      blockCache = get<Block[]>("/api/blocks").then(
+        (list) => new Map(list.map((b) => [b.id, { ...b, title: blockTitle(b.name) }])),
+      );
       blockCache.catch(() => {
         blockCache = null;
       });

@@ -90,7 +90,8 @@ export interface NodeExecution {
 
 export interface Block {
   id: string;
-  name: string;
+  name: string; // the class name AutoGPT uses as the block's name, e.g. "AgentInputBlock"
+  title: string; // what the monitor shows: "Agent Input" (set by useBlocks)
   description?: string;
 }
 

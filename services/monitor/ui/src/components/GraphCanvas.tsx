@@ -100,7 +100,7 @@ export function GraphCanvas(props: {
         type: "block",
         position: positions.get(node.id) ?? { x: 0, y: 0 },
         data: {
-          label: blocks.get(node.block_id)?.name ?? node.block_id.slice(0, 8),
+          label: blocks.get(node.block_id)?.title ?? node.block_id.slice(0, 8),
           nodeId: node.id,
           detail: nodeDetail(node),
           status: statuses?.get(node.id),

@@ -31,7 +31,7 @@ export function GraphPage({ graphId }: { graphId: string }) {
                 <RunForm key={`${g.id}:${g.version}`} graph={g} />
               </Section>
               {node && (
-                <Section title={blocks.get(node.block_id)?.name ?? "Node"} actions={<button onClick={() => setPicked(null)}>×</button>}>
+                <Section title={blocks.get(node.block_id)?.title ?? "Node"} actions={<button onClick={() => setPicked(null)}>×</button>}>
                   <div data-testid="node-details">
                     <p className="muted">
                       node <code>{node.id}</code>

@@ -68,7 +68,7 @@ function NodeDetails(props: {
   onClose: () => void;
 }) {
   const { nodeId, blockId, execs, blocks, onClose } = props;
-  const block = blocks.get(blockId ?? execs[0]?.block_id ?? "")?.name;
+  const block = blocks.get(blockId ?? execs[0]?.block_id ?? "")?.title;
   return (
     <Section title={block ?? "Node"} actions={<button onClick={onClose}>×</button>}>
       <div data-testid="node-details" data-node-id={nodeId}>
@@ -149,7 +149,7 @@ function DiffView({ diff, blocks }: { diff: Diff; blocks: Map<string, Block> }) 
           {diff.nodes.map((n, i) => (
             <tr key={`${n.node_id}-${i}`} className={n.changed.length ? "changed" : ""}>
               <td>
-                {blocks.get(n.block_id)?.name ?? n.block_id.slice(0, 8)} <code className="muted">{n.node_id.slice(0, 8)}</code>
+                {blocks.get(n.block_id)?.title ?? n.block_id.slice(0, 8)} <code className="muted">{n.node_id.slice(0, 8)}</code>
               </td>
               <td>{side(n.a)}</td>
               <td>{side(n.b)}</td>
@@ -479,7 +479,7 @@ export function RunPage({ graphId, execId }: { graphId: string; execId: string }
               return (
                 <tr key={ne.node_exec_id} className="clickable" onClick={() => setSelected(ne.node_id)}>
                   <td>
-                    {blocks.get(ne.block_id)?.name ?? ne.block_id.slice(0, 8)} <code className="muted">{ne.node_id.slice(0, 8)}</code>
+                    {blocks.get(ne.block_id)?.title ?? ne.block_id.slice(0, 8)} <code className="muted">{ne.node_id.slice(0, 8)}</code>
                   </td>
                   <td>
                     <StatusBadge status={ne.status} />
