@@ -157,15 +157,24 @@ class _Waiting:
         return False
 
     def _show_refill(self) -> None:
-        from services.infra import db
-
         try:
-            with db.connect(self.settings, autocommit=True) as conn:
-                text = refill_text(*refill_progress(conn))
+            text = refill_text(*refill_progress(asyncio.run(_relay_backlog(self.settings))))
         except Exception:  # noqa: BLE001 - progress only; the database may be restarting
             return
         if text:
             self.report.progress(text)
+
+
+async def _relay_backlog(settings: Settings) -> dict[str, dict[str, float | int]]:
+    """The relays' positions against the store's heads, as ``/metrics`` reports them."""
+    from services.infra import db
+    from services.metrics import relay_backlog
+
+    conn = await db.aconnect(settings, autocommit=True)
+    try:
+        return await relay_backlog(conn)
+    finally:
+        await conn.close()
 
 
 def _prepare(settings: Settings, report: StartupReport) -> None:

