@@ -11,9 +11,9 @@ import json
 import pytest_asyncio
 
 from services.cli.api_client import Api
-from services.cli.main import main
 from tests.conftest import drop_schema, isolated_settings
 from tests.integration.stack import running_stack
+from tests.integration.test_cli_time_travel import cli
 from tests.integration.test_graphs_api import INPUT, OUTPUT
 from tests.integration.test_human_review import _paused, review_graph
 from tests.integration.test_retry_fork import two_branches
@@ -41,13 +41,6 @@ async def stack(database_url, broker):
     async with running_stack(settings, executors=1) as running:
         yield running
     drop_schema(database_url, settings.db_schema)
-
-
-async def cli(stack, user: str, capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, [*argv, "--url", stack.base_url, "--token", stack.token(user)])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def table_rows(out: str) -> set[tuple[str, ...]]:
