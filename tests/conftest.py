@@ -91,6 +91,9 @@ def isolated_settings(database_url: str, bootstrap: str, **overrides) -> Setting
     # Stopping an executor does not wait for its running nodes (the drain tests set a deadline):
     # test stacks stop with long nodes still running, and each would hold its teardown that long.
     overrides.setdefault("executor_drain_s", 0.0)
+    # The notifier's consumers fetch with the executor's short wait: on Tansu a long one delays each
+    # notification hop by it, and the notifier tests wait for two hops.
+    overrides.setdefault("kafka_background_fetch_max_wait_ms", 20)
     return Settings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, db_schema=f"t_{suffix}",
                     topic_prefix=f"t{suffix}", topic_partitions=4, **no_system_keys, **overrides)
 

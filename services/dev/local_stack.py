@@ -35,6 +35,7 @@ from services.dev.supervisor_beat import SupervisorBeat
 from services.infra.settings import Settings, data_dir, local_secret
 
 CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
+LOCAL_TOPIC_PARTITIONS = 2  # on the Tansu broker `up` starts; AGENTLOOM_TOPIC_PARTITIONS overrides it
 
 
 def _port_free(port: int) -> bool:
@@ -94,10 +95,16 @@ def up(port: int) -> int:
         report.timed(f"Tansu broker on 127.0.0.1:{kafka_port}",
                      lambda: supervisor.start(BrokerChild(kafka_port, logs / "broker.log")))
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{kafka_port}"
+        # Fewer partitions on the local broker: Tansu's cost grows with the partitions a fetch names
+        # times the fetches per second, and it is polled every few ms (see kafka_fetch_max_wait_ms).
+        # Two still let two executors or projectors share the work.
+        env.setdefault("AGENTLOOM_TOPIC_PARTITIONS", str(LOCAL_TOPIC_PARTITIONS))
     # The supervisor's own settings: the children's environment, handed over as arguments (this
     # process's environment is never written).
     settings = Settings(database_url=env["DATABASE_URL"], kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-                        jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"])
+                        jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"],
+                        **({"topic_partitions": int(env["AGENTLOOM_TOPIC_PARTITIONS"])}
+                           if env.get("AGENTLOOM_TOPIC_PARTITIONS") else {}))
     stop = {"flag": False}
 
     def on_signal(*_):

@@ -78,14 +78,18 @@ async def broker_message_limit(settings: Settings, topic: str, timeout_s: float 
     return min(limits) if limits else None
 
 
-def make_consumer(settings: Settings, *topics: str, group_id: str | None, **kwargs) -> AIOKafkaConsumer:
+def make_consumer(settings: Settings, *topics: str, group_id: str | None, background: bool = False,
+                  **kwargs) -> AIOKafkaConsumer:
+    """A consumer with manual commits. ``background``: not on a run's critical path (the notifier),
+    so it fetches with the longer wait (``kafka_background_fetch_max_wait_ms``) and polls less."""
+    wait = settings.kafka_background_fetch_max_wait_ms if background else settings.kafka_fetch_max_wait_ms
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=wait,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         session_timeout_ms=settings.kafka_session_timeout_ms,

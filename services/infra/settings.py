@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     topic_prefix: str = "agentloom"
     topic_partitions: int = 8
     kafka_idempotent_producer: bool = False  # turn on for Apache Kafka; the local broker lacks it
-    kafka_fetch_max_wait_ms: int = 20
+    # How long a fetch waits for records. Apache Kafka answers a waiting fetch as soon as a record
+    # arrives, so any value costs no latency there; the local Tansu broker (0.6) answers a fetch of
+    # more than one partition only when the wait runs out, so the consumers on a run's critical
+    # path (executor, projector) ask for a short one and pay with idle polling. The notifier's
+    # consumers are not on that path and wait longer (Kafka's default).
+    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=30_000)
+    kafka_background_fetch_max_wait_ms: int = Field(default=500, ge=1, le=30_000)
     # How long a consumer that died without leaving keeps its partitions: the takeover delay after
     # a kill -9. Within the broker's group.min/max.session.timeout.ms (Kafka: 6 s to 30 min).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=1_800_000)

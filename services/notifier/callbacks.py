@@ -103,7 +103,8 @@ class CallbackDeliverer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("executions",))
-        consumer = make_consumer(self.settings, self.settings.topic("executions"), group_id=group_id(self.settings))
+        consumer = make_consumer(
+            self.settings, self.settings.topic("executions"), group_id=group_id(self.settings), background=True)
         await consumer.start()
         try:
             while not stop.is_set():

@@ -88,7 +88,8 @@ class Mailer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("notifications",))
-        consumer = make_consumer(self.settings, self.settings.topic("notifications"), group_id=group_id(self.settings))
+        consumer = make_consumer(
+            self.settings, self.settings.topic("notifications"), group_id=group_id(self.settings), background=True)
         partitions: dict[TopicPartition, _Partition] = {}
         committed: dict[TopicPartition, int] = {}
         await consumer.start()

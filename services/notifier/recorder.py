@@ -89,7 +89,7 @@ class NotificationRecorder:
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, SOURCES)
         consumer = make_consumer(self.settings, *(self.settings.topic(c) for c in SOURCES),
-                                 group_id=group_id(self.settings))
+                                 group_id=group_id(self.settings), background=True)
         await consumer.start()
         try:
             while not stop.is_set():

@@ -26,6 +26,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLOOM_SMTP_SECURITY": settings.smtp_security, "AGENTLOOM_MAIL_DIR": settings.mail_dir,
         "AGENTLOOM_PUBLIC_URL": settings.public_url,
         "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "AGENTLOOM_KAFKA_BACKGROUND_FETCH_MAX_WAIT_MS": str(settings.kafka_background_fetch_max_wait_ms),
         "AGENTLOOM_EXECUTOR_DRAIN_S": str(settings.executor_drain_s),
         "AGENTLOOM_HTTP_ALLOW_HOSTS": json.dumps(settings.http_allow_hosts),
         "AGENTLOOM_CALLBACK_RETRY_DELAYS_S": json.dumps(settings.callback_retry_delays_s),
