@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from schemas.events.credits import UsageMetadata
@@ -103,20 +104,26 @@ class NodeCharger:
                 pass
         return await self.counter.number(state.user_id, ne.id)
 
-    async def __call__(self, state: ExecutionState, ne: NodeExec, input_data: dict[str, Any]) -> int:
+    async def __call__(self, state: ExecutionState, ne: NodeExec, input_data: dict[str, Any],
+                       before_spend: Callable[[], Awaitable[None]] | None = None) -> int:
+        """Credits spent for this node; ``before_spend`` is awaited before any spend (the runner's
+        "durable before money moves")."""
         usage = {"graph_id": state.graph_id, "graph_version": state.graph_version, "graph_exec_id": state.id,
                  "node_id": ne.node_id}
         cost = await charge_block_run(self.ledger, self.cost_table, state.user_id, ne.block_id, input_data, ne.id,
-                                      **usage)
-        return cost + await self._surcharge(state, ne, usage)
+                                      before_spend=before_spend, **usage)
+        return cost + await self._surcharge(state, ne, usage, before_spend)
 
-    async def _surcharge(self, state: ExecutionState, ne: NodeExec, usage: dict[str, Any]) -> int:
+    async def _surcharge(self, state: ExecutionState, ne: NodeExec, usage: dict[str, Any],
+                         before_spend: Callable[[], Awaitable[None]] | None = None) -> int:
         if not self._counting:
             return 0
         due = surcharge(await self._number(state, ne), self.count_threshold, self.cost_per_threshold)
         if due is None:
             return 0
         key, amount = due
+        if before_spend is not None:
+            await before_spend()
         metadata = UsageMetadata(node_exec_id=ne.id, block_id=ne.block_id, **usage)
         await asyncio.to_thread(self.ledger.spend, state.user_id, amount, key, metadata,
                                 f"Execution Cost for {self.count_threshold} blocks")

@@ -1,15 +1,24 @@
 """Drives one graph execution: the I/O shell around the pure planner.
 
 The runner asks the planner what is ready, records the planner's events through the writer and
-runs blocks concurrently. A node's ``NodeStarted`` is durable before its block runs; each yielded
-output is recorded together with the routing it caused (inputs added, successors queued and
-started) in one write, and only then do successors run. So at every commit the store holds a
-consistent execution, and a new owner can resume from it:
+runs blocks concurrently. Each yielded output is recorded together with the routing it caused
+(inputs added, successors queued and started) in one write, and writes reach the store in the
+order they were made. So every commit leaves a consistent prefix of the execution, and a new
+owner can resume from it:
 
 - QUEUED node executions run; RUNNING ones (interrupted) run once more, and the outputs they had
   already recorded are recognised by position and not recorded or routed again;
 - completed node executions never run again;
 - a stop request recorded in the stream ends the execution TERMINATED.
+
+What waits for a commit (the durability rule, docs/architecture.md "Durable before it matters"):
+pure work does not. Successors start as soon as an output is routed, and the write carrying it
+rides in the next group commit, so a chain of pure, free blocks costs a handful of commits instead
+of one per node; a crash before that commit loses only work nobody has seen, which the next owner
+runs again. Everything this run wrote so far is durable (``_durable``) before anything that must
+not happen twice: a block with external effects or a sub-agent starts, money moves (a block's price
+or the surcharge), a review is asked for, the run ends. Readers never see an uncommitted event, and
+the executor commits a run's Kafka offset only after its terminal write.
 
 Any failure to record (lost ownership, database down) aborts the runner without a terminal event:
 the service resumes the execution from the store.
@@ -54,6 +63,9 @@ from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 16 * 1024  # a node's error is recorded twice (output and NodeFailed): keep it short
+# Writes of one run queued and not yet durable before a yielding block waits for them (memory and
+# the size of the work a crash can make the next owner repeat, for a block yielding fast).
+MAX_WRITES_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -103,19 +115,41 @@ class ExecutionRunner:
                                          max_event_bytes=self.limits.max_event_bytes)
         self.run_bytes = 0  # output bytes recorded by this run so far (max_run_bytes budget)
         self._handover: asyncio.Future | None = None  # the last write still waiting for its blobs
+        self._tail: asyncio.Future | None = None  # the newest write: durable means all before it are
+        self._in_flight = 0  # writes queued and not yet durable
 
     # -- recording -----------------------------------------------------------------------------
 
     def _record(self) -> asyncio.Future:
         events = self.planner.take()
+        if not events and self._tail is not None:
+            return self._tail  # nothing new: durable once the newest write is
         first = self.next_version
         self.next_version += len(events)
         pending: dict[str, bytes] = {}
         if self.blobs is not None and events:
             events, pending = self.externaliser.events(events)
         if not pending and self._handover is None:
-            return self.writer.write(self.stream_id, first, events, self.state.user_id)
-        return self._record_after_blobs(first, events, pending)
+            future = self.writer.write(self.stream_id, first, events, self.state.user_id)
+        else:
+            future = self._record_after_blobs(first, events, pending)
+        self._tail = future
+        if not future.done():
+            self._in_flight += 1
+            future.add_done_callback(self._write_done)
+        return future
+
+    def _write_done(self, future: asyncio.Future) -> None:
+        self._in_flight -= 1
+
+    async def _durable(self) -> None:
+        """Return once everything this run has written is in the store (the writer keeps a
+        stream's writes in order, so the newest one's commit covers the rest)."""
+        tail = self._tail
+        if tail is not None and not tail.done():
+            await asyncio.shield(tail)
+        elif tail is not None and not tail.cancelled() and tail.exception() is not None:
+            raise tail.exception()
 
     def _record_after_blobs(self, first: int, events: list, pending: dict[str, bytes]) -> asyncio.Future:
         """Blobs commit before the events that reference them. While a write waits for its blobs,
@@ -176,7 +210,7 @@ class ExecutionRunner:
             ready = [ne.id for ne in self.state.node_execs.values()
                      if ne.status in PENDING_STATUSES and not self._outcome_unknown(ne)]
         ready = self._start(ready)
-        await self._flush()
+        self._record_in_background()  # pure so far: the nodes start while it commits
         self._launch(ready)
         try:
             while self.tasks:
@@ -336,6 +370,8 @@ class ExecutionRunner:
                 if not block_cls.safe_to_repeat(data):
                     self.planner.effect_begun(ne)  # durable before the effect: see _outcome_unknown
                     await self._flush()
+                elif block_cls.external_effects or self.planner.index.block_type(ne.node_id) == BlockType.AGENT:
+                    await self._durable()  # its start and inputs, before anything leaves the run
                 in_block = True
                 outputs = block.execute(data, ctx)
             async with asyncio.timeout(self.node_timeout_s):
@@ -417,7 +453,7 @@ class ExecutionRunner:
         if self.charge is None or self.state.is_dry_run:
             return True
         try:
-            ctx.stats["cost"] = await self.charge(self.state, ne, ne.input_data or {})
+            ctx.stats["cost"] = await self.charge(self.state, ne, ne.input_data or {}, before_spend=self._durable)
             return True
         except InsufficientBalance as exc:
             await self._emit_output(ne, "error", exc.message)
@@ -483,8 +519,10 @@ class ExecutionRunner:
         if finish is not None:
             self.planner.finished(ne, None, self._stats(*finish))
         queued = self._start(queued)
-        await self._flush()
+        self._record_in_background()
         self._launch(queued)
+        if self._in_flight > MAX_WRITES_IN_FLIGHT:
+            await self._durable()
 
 
 def _has_error_output(ne: NodeExec) -> bool:

@@ -85,7 +85,8 @@ class Outside:
         self.llm = Llm()
 
         class Charge:
-            async def __call__(self, state, ne, input_data):
+            async def __call__(self, state, ne, input_data, before_spend=None):
+                await before_spend()  # a price: the runner's start is durable first
                 outside.charged.append(ne.block_id)
                 return 5
 

@@ -40,7 +40,7 @@ async def test_a_lost_database_while_charging_stops_the_run_without_failing_the_
                            {"id": "out", "block_id": OUTPUT, "input_default": {"name": "y"}}],
                           [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}])
 
-    async def charge(state, ne, input_data):
+    async def charge(state, ne, input_data, before_spend=None):
         raise psycopg.OperationalError("terminating connection due to unexpected postmaster exit")
 
     runner, writer, _ = _runner(body, charge)
@@ -53,7 +53,7 @@ async def test_a_lost_database_while_charging_stops_the_run_without_failing_the_
 async def test_a_blocks_own_connection_error_still_fails_its_node():
     body, _ = build_graph([{"id": "keep", "block_id": PERSIST, "input_default": {"key": "k", "value": 1}}], [])
 
-    async def charge(state, ne, input_data):
+    async def charge(state, ne, input_data, before_spend=None):
         return 0
 
     runner, writer, state = _runner(body, charge)
