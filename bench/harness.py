@@ -15,7 +15,11 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+FIGURES: dict[str, dict] = {}  # every reported line, for the side-by-side table (bench/peers.py)
+
+
 def report(name: str, **figures) -> None:
+    FIGURES[name] = figures
     parts = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
     print(f"{name:<22} {parts}", flush=True)
 

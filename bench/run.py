@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import TERMINAL, Watcher, bench_settings, check, pct, report, settle, stack_cpu_percent
+from bench.harness import FIGURES, TERMINAL, Watcher, bench_settings, check, pct, report, settle, stack_cpu_percent
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT.parent / "shared" / "bench"
@@ -531,6 +531,7 @@ async def main(only: set[str]) -> None:
             await bench_relay(stack)
         if wanted("ledger"):
             await bench_ledger(stack)
+        (stack.data_dir / "figures.json").write_text(json.dumps(FIGURES, indent=1))  # for bench.peers
     if llm_server is not None:
         llm_server.stop()
 
