@@ -98,6 +98,7 @@ class ExecutorService:
         self.consumer = None
         self.ready = False
         self.started_runs = 0
+        self._committed: dict[TopicPartition, int] = {}  # the offsets last committed per partition
         self.res: ExecutorResources | None = None  # opened by ``run``, closed when it ends
 
     def status(self) -> tuple[bool, dict]:
@@ -185,10 +186,13 @@ class ExecutorService:
                 continue
             pending = [h.first_offset for h in self.running.values()
                        if h.partition == tp and h.first_offset is not None]
-            offsets[tp] = min(pending) if pending else last + 1
+            offset = min(pending) if pending else last + 1
+            if self._committed.get(tp) != offset:  # unchanged offsets are not sent again (idle polls)
+                offsets[tp] = offset
         if offsets:
             try:
                 await consumer.commit(offsets)
+                self._committed.update(offsets)
             except KafkaError as exc:
                 log.info("offset commit skipped: %s", exc)
 
@@ -234,6 +238,9 @@ class ExecutorService:
         for tp in list(self.consumed):
             if partitions is None or tp in partitions:
                 self.consumed.pop(tp, None)
+        for tp in list(self._committed):
+            if partitions is None or tp in partitions:
+                self._committed.pop(tp, None)  # another owner may commit it meanwhile
 
     def _remember_finished(self, execution_id: str) -> None:
         self.finished[execution_id] = None

@@ -234,7 +234,7 @@ class Relay:
         checked, polled = loop.time(), float("-inf")
         try:
             while not stop.is_set():
-                await conn.execute("SELECT 1")  # the lock's session must still be alive
+                # (the lock's session is checked by the read below, made on it: a dead one raises)
                 now = loop.time()
                 if now - checked > INTEGRITY_CHECK_S:
                     await self._check_broker_kept_data(conn)
