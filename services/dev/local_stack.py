@@ -103,8 +103,8 @@ def up(port: int) -> int:
     # process's environment is never written).
     settings = Settings(database_url=env["DATABASE_URL"], kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
                         jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"],
-                        **({"topic_partitions": int(env["AGENTLOOM_TOPIC_PARTITIONS"])}
-                           if env.get("AGENTLOOM_TOPIC_PARTITIONS") else {}))
+                        topic_partitions=env.get("AGENTLOOM_TOPIC_PARTITIONS",
+                                                 Settings.model_fields["topic_partitions"].default))
     stop = {"flag": False}
 
     def on_signal(*_):

@@ -122,8 +122,6 @@ class ExecutionRunner:
 
     def _record(self) -> asyncio.Future:
         events = self.planner.take()
-        if not events and self._tail is not None:
-            return self._tail  # nothing new: durable once the newest write is
         first = self.next_version
         self.next_version += len(events)
         pending: dict[str, bytes] = {}
@@ -133,7 +131,8 @@ class ExecutionRunner:
             future = self.writer.write(self.stream_id, first, events, self.state.user_id)
         else:
             future = self._record_after_blobs(first, events, pending)
-        self._tail = future
+        if events:
+            self._tail = future
         if not future.done():
             self._in_flight += 1
             future.add_done_callback(self._write_done)
@@ -178,7 +177,9 @@ class ExecutionRunner:
             self._handover = None  # a failed hand-over stays: every later write fails behind it
 
     async def _flush(self) -> None:
-        await self._record()
+        """Record what the planner decided, then wait until everything this run wrote is durable."""
+        self._record_in_background()
+        await self._durable()
 
     def _record_in_background(self) -> None:
         """Record without waiting: later writes of this run queue behind it (order is kept), and
