@@ -77,7 +77,7 @@ class ExecutorResources:
             publications=Publications(EventStore(datastore, "store")), writer=writer,
             kv_pool=kv_pool, counter_pool=counter_pool, counter=counter, charger=charger,
             child_limits=ChildLimits(kv_pool, max_descendants=settings.max_descendants_per_execution,
-                                     rate_limiter=RateLimiter(kv_pool, settings.rate_limit_execute_per_minute)),
+                                     rate_limiter=RateLimiter(counter_pool, settings.rate_limit_execute_per_minute)),
             node_credentials=NodeCredentials(
                 CredentialsReader.from_settings(EventStore(datastore, "integrations"), settings)),
             llm=LlmGateway.from_settings(settings),

@@ -95,6 +95,7 @@ class CommandServices:
                               if settings.credits_enabled else None)
         self.llm: LlmGateway | None = None
         self.kv_pool = None
+        self.counter_pool = None
         self.kv_store = None
         self.rate_limiter: RateLimiter | None = None
         self.idempotency_keys: IdempotencyKeys | None = None
@@ -108,7 +109,10 @@ class CommandServices:
         self.kv_pool = db.make_async_pool(self.settings, min_size=1, max_size=8)
         await self.kv_pool.open()
         self.kv_store = PostgresKeyValueStore(self.kv_pool)
-        self.rate_limiter = RateLimiter(self.kv_pool, self.settings.rate_limit_execute_per_minute)
+        # Rate-limit counters: commits that skip the WAL flush, on connections of their own
+        self.counter_pool = db.make_async_pool(self.settings, min_size=1, max_size=4, durable_commits=False)
+        await self.counter_pool.open()
+        self.rate_limiter = RateLimiter(self.counter_pool, self.settings.rate_limit_execute_per_minute)
         self.key_usage = KeyUsage(self.kv_pool)
         # Idempotency-Key claims and answers, the answers sealed with the credentials keyring
         self.idempotency_keys = IdempotencyKeys(self.kv_pool, Keyring.parse(self.settings.credentials_keys))
@@ -125,6 +129,7 @@ class CommandServices:
         await asyncio.to_thread(self.read_models.close)
         if self.llm is not None:
             await self.llm.aclose()
-        if self.kv_pool is not None:
-            await self.kv_pool.close()
+        for pool in (self.kv_pool, self.counter_pool):
+            if pool is not None:
+                await pool.close()
         self.datastore.close()
