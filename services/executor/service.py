@@ -47,6 +47,7 @@ from services.executor.resources import ExecutorResources
 from services.executor.runner import ExecutionRunner
 from services.executor.scheduling.fair import NodeQuota, RunLease, Slots
 from services.infra import deadletters
+from services.infra.checkpoints import Checkpoints
 from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state
 from services.infra.kafka import ensure_topics, make_consumer
@@ -99,6 +100,7 @@ class ExecutorService:
         self.ready = False
         self.started_runs = 0
         self._committed: dict[TopicPartition, int] = {}  # the offsets last committed per partition
+        self.checkpoints = Checkpoints(settings, group_id(settings), {self.topic: "executions"})
         self.res: ExecutorResources | None = None  # opened by ``run``, closed when it ends
 
     def status(self) -> tuple[bool, dict]:
@@ -139,6 +141,7 @@ class ExecutorService:
             await self._poll_dead_letters()  # parked executions are known before their messages come
         except (psycopg.Error, OSError) as exc:
             log.warning("executor: could not read dead letters (%s); the next pass will", exc)
+        await self.checkpoints.subscribe()
         consumer = make_consumer(self.settings, group_id=group_id(self.settings), max_poll_interval_ms=300_000)
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         await consumer.start()
@@ -149,9 +152,11 @@ class ExecutorService:
                 for tp, messages in batch.items():
                     for message in messages:
                         self.consumed[tp] = message.offset
+                        self.checkpoints.seen(tp, message)
                         self._on_message(tp, message)
                 self.ready = bool(consumer.assignment())
                 await self._commit(consumer)
+                await self.checkpoints.save()
             await self._drain()
             await self._commit(consumer)  # the runs that finished while draining
         finally:
@@ -159,6 +164,7 @@ class ExecutorService:
             self.consumer = None
             await self.release(None)
             await consumer.stop()
+            await self.checkpoints.close()
 
     async def _drain(self) -> None:
         """Graceful shutdown (SIGTERM): take no more work and let the nodes already running finish
@@ -193,6 +199,7 @@ class ExecutorService:
             try:
                 await consumer.commit(offsets)
                 self._committed.update(offsets)
+                self.checkpoints.committed(offsets)
             except KafkaError as exc:
                 log.info("offset commit skipped: %s", exc)
 
@@ -241,6 +248,8 @@ class ExecutorService:
         for tp in list(self._committed):
             if partitions is None or tp in partitions:
                 self._committed.pop(tp, None)  # another owner may commit it meanwhile
+        if partitions is not None:
+            self.checkpoints.forget(partitions)
 
     def _remember_finished(self, execution_id: str) -> None:
         self.finished[execution_id] = None

@@ -8,7 +8,8 @@ new position: delivery is at-least-once, and a crash re-publishes at most one ba
 Exactly one relay is active per log: it holds a PostgreSQL advisory lock on a dedicated session;
 a second instance waits for the lock. If the broker lost its data (the local broker keeps nothing
 across restarts), the relay notices an empty topic behind a non-zero position and refills the
-topic from position 0.
+topic from the store: from the lowest point every consumer group subscribed to the log has
+finished (``checkpoints.py``), so a restart does not replay what is done.
 
 A record the producer or the broker refuses for what it is (too large, malformed) is poison, not
 broker trouble: retrying it would wedge the log for everyone (audit F2). It is parked as a dead
@@ -28,6 +29,7 @@ import psycopg
 from aiokafka.errors import KafkaError
 
 from services.infra import db, event_log
+from services.infra.checkpoints import POSITION_HEADER, refill_point
 from services.infra.event_codec import StoredRow, envelope_bytes
 from services.infra.kafka import (
     broker_message_limit,
@@ -42,6 +44,12 @@ from services.infra.settings import Settings
 from services.infra.store_contract import table_name
 
 log = logging.getLogger(__name__)
+# Every subscribed group of the log with its checkpoints (a NULL partition: none yet)
+_CHECKPOINTS = """
+SELECT s.consumer, c.partition, c.position FROM consumer_subscriptions s
+LEFT JOIN consumer_checkpoints c ON c.consumer = s.consumer AND c.log = s.log
+WHERE s.log = %s
+"""
 PUBLISH_TIMEOUT_S = 5.0
 INTEGRITY_CHECK_S = 3.0
 LINGER_S = 0.002
@@ -138,7 +146,8 @@ class Relay:
 
     async def _send(self, producer, record: StoredRow):
         return await producer.send(self.topic, key=str(record.stream_id).encode(), value=envelope_bytes(record),
-                                   headers=[("type", record.type.encode())])
+                                   headers=[("type", record.type.encode()),
+                                            (POSITION_HEADER, str(record.position).encode())])
 
     async def _send_and_wait(self, producer, record: StoredRow):
         """Publish one record alone and wait for the broker's acknowledgement (its metadata)."""
@@ -172,9 +181,31 @@ class Relay:
                                          (self.context,))).fetchall()
         return {int(p): int(o) for p, o in rows}
 
-    async def _reset_position(self, conn: psycopg.AsyncConnection) -> None:
+    async def _refill_position(self, conn: psycopg.AsyncConnection) -> int:
+        """The broker lost this log's topic: publish again what some consumer group has not
+        finished (``checkpoints.refill_point``), not the whole log. Returns the new position."""
         async with conn.transaction():
+            head, partitions = await (await conn.execute(
+                "SELECT position, partitions FROM relay_positions WHERE log = %s", (self.context,))).fetchone()
+            published = {int(p): int(pos) for p, pos in await (await conn.execute(
+                "SELECT partition, position FROM relay_partitions WHERE log = %s", (self.context,))).fetchall()}
+            groups: dict[str, dict[int, int]] = {}
+            for consumer, partition, position in await (await conn.execute(_CHECKPOINTS, (self.context,))).fetchall():
+                marks = groups.setdefault(consumer, {})
+                if partition is not None:
+                    marks[int(partition)] = int(position)
+            if partitions != self.settings.topic_partitions:
+                # Another partition count sends streams to other partitions: the checkpoints,
+                # kept per partition, say nothing about the new ones.
+                await conn.execute("DELETE FROM consumer_checkpoints WHERE log = %s", (self.context,))
+                groups = {consumer: {} for consumer in groups}
+            head = int(head)
+            point = refill_point(head, published, groups)
             await _forget_positions(conn, self.context)
+            await conn.execute("UPDATE relay_positions SET position = %s WHERE log = %s", (point, self.context))
+        log.warning("relay %s: refilling %s with the %d of %d events some subscribed consumer group had not "
+                    "finished (those after position %d)", self.context, self.topic, head - point, head, point)
+        return point
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -191,7 +222,7 @@ class Relay:
                 except BrokerLostData:
                     log.warning("relay %s: the broker lost its data; refilling %s from the store",
                                 self.context, self.topic)
-                    await self._reset_position(lock_conn)
+                    await self._refill_position(lock_conn)
                     self.stats.refills += 1
                     self._lost_data = True
                 except (TimeoutError, KafkaError, OSError) as exc:
@@ -213,15 +244,18 @@ class Relay:
         if position > 0 and behind:
             log.warning("relay %s: topic %s ends before offsets the broker acknowledged (partitions %s); "
                         "the broker lost its data, refilling from the store", self.context, self.topic, behind)
-            await self._reset_position(conn)
+            position = await self._refill_position(conn)
             self.stats.refills += 1
             self._lost_data = True
-            position = 0
-        if self._lost_data and len(offsets) != self.settings.topic_partitions:
+        partitions = len(offsets)
+        if self._lost_data and partitions != self.settings.topic_partitions:
             log.warning("relay %s: %s came back with %d partitions; recreating it with %d",
-                        self.context, self.topic, len(offsets), self.settings.topic_partitions)
+                        self.context, self.topic, partitions, self.settings.topic_partitions)
             await recreate_topic(self.settings, self.topic)
+            partitions = self.settings.topic_partitions
         self._lost_data = False
+        # what the checkpoints of this incarnation are per (``_refill_position``)
+        await conn.execute("UPDATE relay_positions SET partitions = %s WHERE log = %s", (partitions, self.context))
         return position
 
     async def _publish_until_stopped(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:

@@ -40,6 +40,7 @@ from services.domain.executions.state import ExecutionState
 from services.domain.integrations.crypto import Keyring, SecretDecryptionError
 from services.infra import db
 from services.infra.appending import decide_and_append
+from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
@@ -103,24 +104,30 @@ class CallbackDeliverer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("executions",))
-        consumer = make_consumer(
-            self.settings, self.settings.topic("executions"), group_id=group_id(self.settings), background=True)
+        topic = self.settings.topic("executions")
+        checkpoints = Checkpoints(self.settings, group_id(self.settings), {topic: "executions"})
+        await checkpoints.subscribe()
+        consumer = make_consumer(self.settings, topic, group_id=group_id(self.settings), background=True)
         await consumer.start()
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 self.stats.ready = bool(consumer.assignment())
+                checkpoints.seen_batch(batch)
                 ends = [env for messages in batch.values() for env in _run_ends(messages)]
                 scheduled: list[str] = []
                 for env in ends:
                     scheduled.extend(await asyncio.to_thread(self.schedule, env))
                 if batch:
                     await consumer.commit()
+                    checkpoints.committed()
+                await checkpoints.save()
                 for found in scheduled:
                     self._start(found)
         finally:
             self.stats.ready = False
             await consumer.stop()
+            await checkpoints.close()
 
     def schedule(self, env: Envelope) -> list[str]:
         """Record a delivery per callback that wants this run end (idempotent); their ids."""

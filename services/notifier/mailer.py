@@ -32,6 +32,7 @@ from services.domain.notifications.notification import Notification
 from services.domain.users.user import UserAccount, user_stream_id
 from services.infra import notification_records
 from services.infra.appending import decide_and_append
+from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
@@ -88,8 +89,10 @@ class Mailer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, ("notifications",))
-        consumer = make_consumer(
-            self.settings, self.settings.topic("notifications"), group_id=group_id(self.settings), background=True)
+        topic = self.settings.topic("notifications")
+        checkpoints = Checkpoints(self.settings, group_id(self.settings), {topic: "notifications"})
+        await checkpoints.subscribe()
+        consumer = make_consumer(self.settings, topic, group_id=group_id(self.settings), background=True)
         partitions: dict[TopicPartition, _Partition] = {}
         committed: dict[TopicPartition, int] = {}
         await consumer.start()
@@ -102,6 +105,7 @@ class Mailer:
                 else:
                     consumer.resume(*assigned)
                 batch = await consumer.getmany(timeout_ms=200, max_records=200)
+                checkpoints.seen_batch(batch)
                 for tp, messages in batch.items():
                     part = partitions.setdefault(tp, _Partition())
                     for message in messages:
@@ -110,23 +114,27 @@ class Mailer:
                         if notification_id is not None:
                             part.open.add(message.offset)
                             self._start(notification_id, part, message.offset)
-                await self._commit(consumer, partitions, committed)
+                await self._commit(consumer, partitions, committed, checkpoints)
+                await checkpoints.save()
         finally:
             self.stats.ready = False
             await consumer.stop()
+            await checkpoints.close()
 
     async def _commit(self, consumer, partitions: dict[TopicPartition, _Partition],
-                      committed: dict[TopicPartition, int]) -> None:
+                      committed: dict[TopicPartition, int], checkpoints: Checkpoints) -> None:
         assigned = consumer.assignment()
         offsets = {tp: offset for tp, part in partitions.items()
                    if tp in assigned and (offset := part.committable()) is not None and committed.get(tp) != offset}
         for tp in [tp for tp in partitions if tp not in assigned]:
             partitions.pop(tp)  # another member owns it now and redelivers what was open
+            checkpoints.forget([tp])
         if not offsets:
             return
         try:
             await consumer.commit(offsets)
             committed.update(offsets)
+            checkpoints.committed(offsets)
         except CommitFailedError as exc:  # a rebalance: the new owner starts from the last commit
             log.info("mailer: commit refused (%s)", exc)
 

@@ -36,6 +36,7 @@ from services.domain.store.ids import profile_id
 from services.domain.store.listing import Listing
 from services.domain.users.user import UserAccount, user_stream_id
 from services.infra import blobs, notification_records
+from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
@@ -88,21 +89,27 @@ class NotificationRecorder:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, SOURCES)
-        consumer = make_consumer(self.settings, *(self.settings.topic(c) for c in SOURCES),
-                                 group_id=group_id(self.settings), background=True)
+        topics = {self.settings.topic(c): c for c in SOURCES}
+        checkpoints = Checkpoints(self.settings, group_id(self.settings), topics)
+        await checkpoints.subscribe()
+        consumer = make_consumer(self.settings, *topics, group_id=group_id(self.settings), background=True)
         await consumer.start()
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 self.stats.ready = bool(consumer.assignment())
+                checkpoints.seen_batch(batch)
                 envelopes = [env for messages in batch.values() for env in _watched(messages)]
                 if envelopes:  # independent of each other: handled side by side, all before the commit
                     await asyncio.gather(*(self._handle_soon(env) for env in envelopes))
                 if batch:
                     await consumer.commit()
+                    checkpoints.committed()
+                await checkpoints.save()
         finally:
             self.stats.ready = False
             await consumer.stop()
+            await checkpoints.close()
 
     async def _handle_soon(self, env: Envelope) -> None:
         async with self._slots:

@@ -25,6 +25,7 @@ import psycopg
 from schemas.envelope import Envelope
 from schemas.topics import CONTEXTS
 from services.infra import db
+from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.settings import Settings
@@ -82,6 +83,8 @@ class Projector:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, self.contexts)
+        checkpoints = Checkpoints(self.settings, group_id(self.settings), self.topics)
+        await checkpoints.subscribe()
         consumer = make_consumer(self.settings, *self.topics, group_id=group_id(self.settings))
         conn = await db.aconnect(self.settings)
         await consumer.start()
@@ -91,14 +94,18 @@ class Projector:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 self.stats.ready = bool(consumer.assignment())
                 if batch:
+                    checkpoints.seen_batch(batch)
                     await self._apply_batch(conn, batch)
                     await consumer.commit()
+                    checkpoints.committed()
+                await checkpoints.save()
                 if asyncio.get_running_loop().time() - polled >= DECISIONS_POLL_S:
                     polled = await self._act_on_decisions(conn)
         finally:
             self.stats.ready = False
             await consumer.stop()
             await conn.close()
+            await checkpoints.close()
 
     async def _act_on_decisions(self, conn: psycopg.AsyncConnection) -> float:
         """Reload the dead letters (an operator or a rebuild may have changed them) and carry out
