@@ -118,14 +118,35 @@ class LedgerService:
     # -- reads with policy ---------------------------------------------------------------------
 
     def balance(self, user_id: str) -> int:
-        """The balance after applying the sign-up grant and the monthly refill, if configured."""
+        """The balance after applying the sign-up grant and the monthly refill, if configured.
+
+        The stream's head is read before the user's lock is taken: every execute reads the
+        balance, and a burst of one user's requests would otherwise queue on that lock one
+        database round trip at a time. A cached ledger at that head, with no grant or refill
+        due, is the answer as of the read."""
+        head = self.store.stream_version(ledger_stream_id(user_id))
         with self._locks[user_id]:
+            cached = self._cache.get(user_id)
+            if cached is not None and cached.stream_version == head and not self._policy_due(cached):
+                return cached.balance
             ledger = self._current(user_id)
-            if self.signup_credits > 0 and ledger.entry_count == 0:
+            if not self._policy_due(ledger):
+                return ledger.balance
+            if self._signup_due(ledger):
                 self.grant(user_id, self.signup_credits, f"SIGNUP-{user_id}", "Sign-up credits")
-            if self.monthly_refill > 0 and (ledger.last_refill_month or "") < f"{self.today():%Y-%m}":
+            if self._refill_due(ledger):
                 self._change(user_id, lambda lg: lg.monthly_refill(self.monthly_refill, self.today()))
             return self._current(user_id).balance
+
+    def _signup_due(self, ledger: Ledger) -> bool:
+        return self.signup_credits > 0 and ledger.entry_count == 0
+
+    def _refill_due(self, ledger: Ledger) -> bool:
+        return self.monthly_refill > 0 and (ledger.last_refill_month or "") < f"{self.today():%Y-%m}"
+
+    def _policy_due(self, ledger: Ledger) -> bool:
+        """A sign-up grant or a monthly refill to record before the balance is read."""
+        return self._signup_due(ledger) or self._refill_due(ledger)
 
 
 def _folded(ledger: Ledger, events: list) -> Ledger:
