@@ -107,7 +107,7 @@ STREAM_KEYS = {"graphs": "graph id", "executions": "graph execution id",
 
 
 def _fix_messages(spec: dict[str, Any], prefix: str) -> None:
-    """Add what FastStream cannot say: Kafka key, the ``type`` header, content type."""
+    """Add what FastStream cannot say: Kafka key, the ``type`` and ``position`` headers, content type."""
     by_channel = {f"{ctx}Events": ctx for ctx in CONTEXTS}
     for name, message in spec["components"]["messages"].items():
         context = by_channel[name.split(":", 1)[0]]
@@ -121,7 +121,10 @@ def _fix_messages(spec: dict[str, Any], prefix: str) -> None:
             "required": ["type"],
             "properties": {"type": {
                 "type": "string", "description": "event type, same as the envelope's `type`",
-                "enum": [t for t, cls in published_types().items() if cls.CONTEXT == context]}},
+                "enum": [t for t, cls in published_types().items() if cls.CONTEXT == context]},
+                "position": {"type": "string", "pattern": "^[0-9]+$",
+                             "description": "the envelope's `position` in decimal (absent on records "
+                                            "published before it was added)"}},
         }
         message["bindings"] = {"kafka": {
             "key": {"type": "string", "format": "uuid", "description": "stream id: " + STREAM_KEYS[context]},

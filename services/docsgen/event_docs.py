@@ -387,7 +387,7 @@ FIELD_NOTES: dict[str, str] = {
     "class_version": "payload schema version it was recorded with; upcast if below the current one",
     "stream_id": "aggregate id: graph, graph execution, ledger or API key id (also the Kafka key)",
     "stream_version": "1, 2, 3 … within the stream, no gaps: the order and dedup key",
-    "position": "position in the context's log (commit order across all its streams)",
+    "position": "position in the context's log (commit order across all its streams; also the `position` header)",
     "occurred_at": "when it was recorded (ISO 8601, UTC)",
     "user_id": "user the event was recorded for (owner / acting user)",
     "GraphCreated.user_id": "owner of the graph",
