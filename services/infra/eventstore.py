@@ -160,6 +160,9 @@ class EventStore:
         return self.recorder.max_notification_id() or 0
 
 
+CLIENT_CHECK_MS = 100
+
+
 def make_datastore(settings: Settings, *, pool_size: int | None = None):
     """eventsourcing's datastore on the configured schema, for the event store and the ledger."""
     info = conninfo(settings)
@@ -170,4 +173,8 @@ def make_datastore(settings: Settings, *, pool_size: int | None = None):
         lock_timeout=10, connect_timeout=10,
     )
     idle_ping.install(datastore.pool)  # pre_ping, but only for connections that sat idle
+    # An append is one statement that may wait for its log's table lock (``LogRecorder``): when
+    # its client dies meanwhile, the server notices within this interval and aborts it, instead of
+    # committing it for nobody once the lock comes free.
+    datastore.pool.kwargs["options"] = f"-c client_connection_check_interval={CLIENT_CHECK_MS}ms"
     return datastore

@@ -107,3 +107,48 @@ def test_a_connection_the_server_dropped_is_replaced_on_the_next_checkout(datast
 def test_install_refuses_a_pool_without_the_callbacks_it_sets():
     with pytest.raises(RuntimeError, match="psycopg_pool changed"):
         idle_ping.install(object())
+
+
+def _append_and_wait(settings, stream: str) -> None:
+    """A child process's append (it waits on the table lock its parent holds)."""
+    from services.infra.eventstore import make_datastore
+
+    user = "u-child"
+    EventStore(make_datastore(settings, pool_size=1), "store").append(
+        [NewEvent(uuid.UUID(stream), 1, ProfileSaved(user_id=user, username=user, name="n"), user_id=user)])
+
+
+def test_an_append_whose_client_was_killed_while_waiting_for_the_lock_records_nothing(database_url):
+    """A writer killed -9 while its append waits for the log's lock leaves nothing behind: the
+    server notices the dead client (client_connection_check_interval) and aborts the statement,
+    instead of committing it for nobody once the lock comes free."""
+    import multiprocessing
+
+    from services.infra.migrations import migrate
+    from tests.conftest import drop_schema, isolated_settings
+    from tests.stories.postgres import NO_BROKER
+
+    settings = isolated_settings(database_url, NO_BROKER)
+    migrate(settings)
+    stream = uuid.uuid4()
+    try:
+        with psycopg.connect(database_url, autocommit=False) as holder:
+            holder.execute(f'LOCK TABLE "{settings.db_schema}"."store_events" IN EXCLUSIVE MODE')
+            child = multiprocessing.get_context("spawn").Process(target=_append_and_wait, args=(settings, str(stream)))
+            child.start()
+            with psycopg.connect(database_url, autocommit=True) as watcher:
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+                deadline = time.monotonic() + 30
+                while watcher.execute(waiting, ("%append_store_events%",)).fetchone()[0] == 0:
+                    assert time.monotonic() < deadline, "the child's append never waited on the lock"
+                    time.sleep(0.05)
+            child.kill()
+            child.join(timeout=10)
+            time.sleep(0.5)  # past the server's check of the dead client
+            holder.rollback()
+        with psycopg.connect(database_url, autocommit=True) as reader:
+            count = reader.execute(f'SELECT count(*) FROM "{settings.db_schema}"."store_events" '
+                                   "WHERE originator_id = %s", (stream,)).fetchone()[0]
+        assert count == 0
+    finally:
+        drop_schema(database_url, settings.db_schema)

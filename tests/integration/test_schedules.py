@@ -436,6 +436,9 @@ async def test_a_scheduler_killed_between_the_tick_and_its_run_leaves_exactly_on
                 await asyncio.sleep(1.0)  # the scheduler now waits on the lock to queue the run
             finally:
                 first.kill9()
+            # The dead scheduler's append is one statement waiting on the lock: the server aborts
+            # it once it notices the client is gone (client_connection_check_interval, 100 ms).
+            await asyncio.sleep(0.5)
             lock.rollback()
         (fired,) = events_of(stack, schedule_id, ScheduleFired)
         runs = EventStore(stack.datastore, "executions")
