@@ -52,18 +52,13 @@ def _unfinished(settings) -> bool:
     """Whether the graphs log holds an event not yet published or not finished by some subscribed
     group: the relay's own refill rule (``checkpoints.refill_point``) short of the head."""
     from services.infra import db
-    from services.infra.checkpoints import refill_point
-    from services.infra.relay import _CHECKPOINTS
+    from services.infra.checkpoints import SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
 
     with db.connect(settings, autocommit=True) as conn:
         head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM graphs_events").fetchone()[0]
         position = conn.execute("SELECT position FROM relay_positions WHERE log = 'graphs'").fetchone()[0]
         published = dict(conn.execute("SELECT partition, position FROM relay_partitions WHERE log = 'graphs'"))
-        groups: dict[str, dict[int, int]] = {}
-        for consumer, partition, at in conn.execute(_CHECKPOINTS, ("graphs",)):
-            groups.setdefault(consumer, {})
-            if partition is not None:
-                groups[consumer][partition] = at
+        groups = groups_of(conn.execute(SUBSCRIBED_CHECKPOINTS, ("graphs",)).fetchall())
     return position < head or refill_point(position, published, groups) < position
 
 

@@ -38,6 +38,12 @@ _SUBSCRIBE = """
 INSERT INTO consumer_subscriptions (consumer, log) SELECT %s, l FROM unnest(%s::text[]) AS l
 ON CONFLICT DO NOTHING
 """
+# Every subscribed group of a log with its checkpoints (a NULL partition: none yet)
+SUBSCRIBED_CHECKPOINTS = """
+SELECT s.consumer, c.partition, c.position FROM consumer_subscriptions s
+LEFT JOIN consumer_checkpoints c ON c.consumer = s.consumer AND c.log = s.log
+WHERE s.log = %s
+"""
 _SAVE = """
 INSERT INTO consumer_checkpoints (consumer, log, partition, position, updated_at)
 SELECT %s, l, p, pos, now() FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS t(l, p, pos)
@@ -134,6 +140,16 @@ class Checkpoints:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+def groups_of(rows) -> dict[str, dict[int, int]]:
+    """``SUBSCRIBED_CHECKPOINTS`` rows as ``refill_point``'s groups: consumer -> partition -> position."""
+    groups: dict[str, dict[int, int]] = {}
+    for consumer, partition, position in rows:
+        marks = groups.setdefault(consumer, {})
+        if partition is not None:
+            marks[int(partition)] = int(position)
+    return groups
 
 
 def refill_point(head: int, published: Mapping[int, int], groups: Mapping[str, Mapping[int, int]]) -> int:

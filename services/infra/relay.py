@@ -29,7 +29,7 @@ import psycopg
 from aiokafka.errors import KafkaError
 
 from services.infra import db, event_log
-from services.infra.checkpoints import POSITION_HEADER, refill_point
+from services.infra.checkpoints import POSITION_HEADER, SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
 from services.infra.event_codec import StoredRow, envelope_bytes
 from services.infra.kafka import (
     broker_message_limit,
@@ -44,12 +44,6 @@ from services.infra.settings import Settings
 from services.infra.store_contract import table_name
 
 log = logging.getLogger(__name__)
-# Every subscribed group of the log with its checkpoints (a NULL partition: none yet)
-_CHECKPOINTS = """
-SELECT s.consumer, c.partition, c.position FROM consumer_subscriptions s
-LEFT JOIN consumer_checkpoints c ON c.consumer = s.consumer AND c.log = s.log
-WHERE s.log = %s
-"""
 PUBLISH_TIMEOUT_S = 5.0
 INTEGRITY_CHECK_S = 3.0
 LINGER_S = 0.002
@@ -189,11 +183,7 @@ class Relay:
                 "SELECT position, partitions FROM relay_positions WHERE log = %s", (self.context,))).fetchone()
             published = {int(p): int(pos) for p, pos in await (await conn.execute(
                 "SELECT partition, position FROM relay_partitions WHERE log = %s", (self.context,))).fetchall()}
-            groups: dict[str, dict[int, int]] = {}
-            for consumer, partition, position in await (await conn.execute(_CHECKPOINTS, (self.context,))).fetchall():
-                marks = groups.setdefault(consumer, {})
-                if partition is not None:
-                    marks[int(partition)] = int(position)
+            groups = groups_of(await (await conn.execute(SUBSCRIBED_CHECKPOINTS, (self.context,))).fetchall())
             if partitions != self.settings.topic_partitions:
                 # Another partition count sends streams to other partitions: the checkpoints,
                 # kept per partition, say nothing about the new ones.

@@ -105,3 +105,11 @@ def test_the_position_comes_from_the_header_or_else_the_envelope():
     assert record_position(_message(0, 42)) == 42
     assert record_position(_message(0, 42, header=False)) == 42
     assert record_position(Message(0, b"not json")) is None
+
+
+def test_rows_become_groups_with_a_subscribed_group_without_checkpoints_kept_empty():
+    from services.infra.checkpoints import groups_of
+
+    rows = [("a", 0, 10), ("a", 1, 12), ("b", None, None)]
+    assert groups_of(rows) == {"a": {0: 10, 1: 12}, "b": {}}
+    assert refill_point(12, {0: 10, 1: 12}, groups_of(rows)) == 0
