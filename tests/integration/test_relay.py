@@ -1,6 +1,7 @@
 """The outbox relay against the real PostgreSQL store and the real broker."""
 
 import asyncio
+import contextlib
 from collections import defaultdict
 
 import pytest
@@ -134,51 +135,49 @@ async def _consume_and_checkpoint(settings, topic: str, context: str, *, expect:
         await checkpoints.close()
 
 
-async def test_a_refill_after_broker_loss_skips_what_every_group_finished(settings, store, broker):
-    """Start-up independent of history: with a subscribed group that finished the first 12
-    events, the emptied topic gets only what came after, not the whole log again."""
-    if broker.proc is None:
-        pytest.skip("needs the local broker to restart it")
+@contextlib.asynccontextmanager
+async def _relay_past_a_finished_group(settings, store):
+    """12 events published by a running relay and finished by one subscribed consumer group;
+    yields the relay and the 4 streams' ids."""
     ids = await asyncio.to_thread(append_versions, store, 4, 3)
     stop = asyncio.Event()
     relay = Relay(settings, store.context)
     task = asyncio.create_task(relay.run(stop))
     try:
         await eventually(lambda: _published(relay, 12))
-        topic = settings.topic("graphs")
-        await _consume_and_checkpoint(settings, topic, "graphs", expect=12, group=f"{settings.topic_prefix}.t.g")
+        await _consume_and_checkpoint(settings, settings.topic("graphs"), "graphs", expect=12,
+                                      group=f"{settings.topic_prefix}.t.done")
+        yield relay, ids
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_refill_after_broker_loss_skips_what_every_group_finished(settings, store, broker):
+    """Start-up independent of history: with a subscribed group that finished the first 12
+    events, the emptied topic gets only what came after, not the whole log again."""
+    if broker.proc is None:
+        pytest.skip("needs the local broker to restart it")
+    async with _relay_past_a_finished_group(settings, store) as (relay, ids):
         broker.restart()
         # a stream the group has a checkpoint for (a partition it never read holds a refill back to 0)
         await asyncio.to_thread(store.append, [NewEvent(ids[0], 4, ActiveVersionSet(version=4), user_id="u1")])
         await eventually(lambda: _flag_ge(relay.stats, "refills", 1), timeout=30, message="relay refills")
-        envs = await read_topic(settings, topic, expect=3, timeout=8)  # waits the 8 s out: fewer may come
+        envs = await read_topic(settings, settings.topic("graphs"), expect=3, timeout=8)  # waits the 8 s out
         # the new event (twice, if the relay published it before it saw the loss), nothing older
         assert {(e.stream_id, e.stream_version) for e in envs} == {(ids[0], 4)}
-    finally:
-        stop.set()
-        await task
 
 
 async def test_a_group_behind_holds_the_refill_back_to_its_checkpoint(settings, store, broker):
     if broker.proc is None:
         pytest.skip("needs the local broker to restart it")
-    await asyncio.to_thread(append_versions, store, 4, 3)
-    stop = asyncio.Event()
-    relay = Relay(settings, store.context)
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        await eventually(lambda: _published(relay, 12))
-        topic = settings.topic("graphs")
-        await _consume_and_checkpoint(settings, topic, "graphs", expect=12, group=f"{settings.topic_prefix}.t.fast")
-        # a second group subscribed to the log that never finished anything
-        from services.infra.checkpoints import Checkpoints
+    from services.infra.checkpoints import Checkpoints
 
-        await Checkpoints(settings, f"{settings.topic_prefix}.t.slow", {topic: "graphs"}).subscribe()
+    async with _relay_past_a_finished_group(settings, store) as (relay, _ids):
+        # a second group subscribed to the log that never finished anything
+        await Checkpoints(settings, f"{settings.topic_prefix}.t.slow", {settings.topic("graphs"): "graphs"}).subscribe()
         broker.restart()
         await asyncio.to_thread(append_versions, store, 1, 1)
         await eventually(lambda: _flag_ge(relay.stats, "refills", 1), timeout=30, message="relay refills")
-        envs = await read_topic(settings, topic, expect=13, timeout=40)
+        envs = await read_topic(settings, settings.topic("graphs"), expect=13, timeout=40)
         assert len({(e.stream_id, e.stream_version) for e in envs}) == 13  # the whole log again
-    finally:
-        stop.set()
-        await task
