@@ -197,9 +197,8 @@ class ExecutorService:
                 offsets[tp] = offset
         if offsets:
             try:
-                await consumer.commit(offsets)
+                await self.checkpoints.commit(consumer, offsets)
                 self._committed.update(offsets)
-                self.checkpoints.committed(offsets)
             except KafkaError as exc:
                 log.info("offset commit skipped: %s", exc)
 

@@ -64,8 +64,8 @@ def record_position(message) -> int | None:
 
 class Checkpoints:
     """One consumer group's checkpoints. The consumer calls ``seen`` for every record it takes,
-    ``committed`` after each successful offset commit, and ``save`` (cheap when not due) from its
-    loop; ``close`` saves what is left."""
+    commits its offsets through ``commit`` (so a checkpoint can only follow a commit the broker
+    took), and calls ``save`` (cheap when not due) from its loop; ``close`` saves what is left."""
 
     def __init__(self, settings: Settings, consumer: str, topics: Mapping[str, str]) -> None:
         self.settings = settings
@@ -100,6 +100,15 @@ class Checkpoints:
         for tp, messages in batch.items():
             for message in messages:
                 self.seen(tp, message)
+
+    async def commit(self, consumer, offsets: Mapping | None = None) -> None:
+        """Commit ``offsets`` (topic-partition -> next offset; None: everything consumed) and,
+        once the broker took them, mark what they finish. A refused commit raises as before."""
+        if offsets is None:
+            await consumer.commit()
+        else:
+            await consumer.commit(offsets)
+        self.committed(offsets)
 
     def committed(self, offsets: Mapping | None = None) -> None:
         """After a commit of ``offsets`` (topic-partition -> next offset), or of everything seen."""

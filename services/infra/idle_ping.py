@@ -10,7 +10,8 @@ connection (the pool discards the broken one on return).
 
 The library's pool takes ``check`` and ``reset`` callbacks only at construction, and the
 datastore builds its pool itself, so ``install`` sets them on the built pool (psycopg_pool's
-``_check`` and ``_reset``; ``tests/unit/test_idle_ping.py`` fails if that changes).
+``_check`` and ``_reset``; ``install`` raises if they are gone, and
+``tests/integration/test_log_append.py`` checks the ping is skipped and a dead connection replaced).
 """
 
 from __future__ import annotations

@@ -119,8 +119,7 @@ class CallbackDeliverer:
                 for env in ends:
                     scheduled.extend(await asyncio.to_thread(self.schedule, env))
                 if batch:
-                    await consumer.commit()
-                    checkpoints.committed()
+                    await checkpoints.commit(consumer)
                 await checkpoints.save()
                 for found in scheduled:
                     self._start(found)

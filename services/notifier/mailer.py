@@ -132,9 +132,8 @@ class Mailer:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
+            await checkpoints.commit(consumer, offsets)
             committed.update(offsets)
-            checkpoints.committed(offsets)
         except CommitFailedError as exc:  # a rebalance: the new owner starts from the last commit
             log.info("mailer: commit refused (%s)", exc)
 

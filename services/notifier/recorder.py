@@ -103,8 +103,7 @@ class NotificationRecorder:
                 if envelopes:  # independent of each other: handled side by side, all before the commit
                     await asyncio.gather(*(self._handle_soon(env) for env in envelopes))
                 if batch:
-                    await consumer.commit()
-                    checkpoints.committed()
+                    await checkpoints.commit(consumer)
                 await checkpoints.save()
         finally:
             self.stats.ready = False

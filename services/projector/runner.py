@@ -96,8 +96,7 @@ class Projector:
                 if batch:
                     checkpoints.seen_batch(batch)
                     await self._apply_batch(conn, batch)
-                    await consumer.commit()
-                    checkpoints.committed()
+                    await checkpoints.commit(consumer)
                 await checkpoints.save()
                 if asyncio.get_running_loop().time() - polled >= DECISIONS_POLL_S:
                     polled = await self._act_on_decisions(conn)

@@ -125,8 +125,7 @@ async def _consume_and_checkpoint(settings, topic: str, context: str, *, expect:
             checkpoints.seen_batch(batch)
             seen += sum(len(m) for m in batch.values())
             if batch:
-                await consumer.commit()
-                checkpoints.committed()
+                await checkpoints.commit(consumer)
             if seen >= expect:
                 break
         assert seen >= expect
