@@ -81,29 +81,48 @@ def bench_settings(stack):
 
 
 
-def stack_cpu_percent(stack, seconds: float = 1.0) -> float:
-    """Percent of one core used by ``agentloom up`` and its children over ``seconds`` (the
-    embedded PostgreSQL is not among them: pg_ctl detaches it, but its clients are)."""
-    import time
-
+def stack_processes(stack) -> list:
+    """``agentloom up`` and its children, and the embedded PostgreSQL with its backends (pg_ctl
+    detaches the server from ``up``, so it is found by its data directory)."""
     import psutil
 
-    root = psutil.Process(stack.proc.pid)
-    procs = [root, *root.children(recursive=True)]
-
-    def total() -> dict[int, float]:
-        times = {}
-        for p in procs:
+    procs = []
+    try:
+        root = psutil.Process(stack.proc.pid)
+        procs += [root, *root.children(recursive=True)]
+    except psutil.Error:
+        pass
+    pgdata = str(stack.data_dir / "pgdata")
+    for proc in psutil.process_iter(["cmdline"]):
+        if pgdata in (proc.info["cmdline"] or []):
             try:
-                times[p.pid] = sum(p.cpu_times()[:2])
+                procs += [proc, *proc.children()]
             except psutil.Error:
                 pass
-        return times
+    return procs
 
-    before = total()
+
+def cpu_seconds(procs) -> float:
+    """User plus system CPU seconds the given processes have used so far (those gone are skipped)."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            total += sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def stack_cpu_percent(stack, seconds: float = 1.0) -> float:
+    """Percent of one core the stack (``stack_processes``) used over the next ``seconds``."""
+    import time
+
+    procs = stack_processes(stack)
+    before = cpu_seconds(procs)
     time.sleep(seconds)
-    after = total()
-    return 100 * sum(after[pid] - before.get(pid, after[pid]) for pid in after) / seconds
+    return 100 * (cpu_seconds(procs) - before) / seconds
 
 
 async def settle(stack, *, margin_percent: float = 15.0, timeout_s: float = 180.0) -> float:

@@ -28,12 +28,15 @@ WORKLOADS = ROOT.parent / "shared" / "bench"
 
 
 class Stack:
-    def __init__(self, *, data_dir: Path | None = None, port: int | None = None, fresh: bool = True) -> None:
+    def __init__(self, *, data_dir: Path | None = None, port: int | None = None, fresh: bool = True,
+                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         self.data_dir = (data_dir or Path(os.environ.get("AGENTLOOM_BENCH_DIR", ROOT / ".agentloom-bench"))).resolve()
         self.port = port or int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016"))
         self.fresh = fresh  # False: start over the installation the last run left (bench/startup.py)
         self.healthy_s = 0.0  # from `agentloom up` to a green /health
-        self.env = {**os.environ, "AGENTLOOM_DATA_DIR": str(self.data_dir), "AGENTLOOM_LOG_LEVEL": "WARNING"}
+        self.args = args  # more options of `agentloom up` (bench/scaleout.py: --executors 2)
+        self.env = {**os.environ, "AGENTLOOM_DATA_DIR": str(self.data_dir), "AGENTLOOM_LOG_LEVEL": "WARNING",
+                    **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Stack:
@@ -45,8 +48,8 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "up.log", "wb")
         started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--port", str(self.port)],
-                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "services.cli.main", "up", "--port", str(self.port), *self.args]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         base = self.base
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -501,12 +504,16 @@ async def main(only: set[str]) -> None:
     def wanted(name: str) -> bool:
         return not only or name in only
 
-    if only != {"startup"}:
+    if only - {"startup", "scaleout"} or not only:
         await _on_one_stack(wanted)
     if wanted("startup"):  # installations of its own, after the one above has stopped
         from bench.startup import bench_startup
 
         await bench_startup(Stack)
+    if wanted("scaleout"):
+        from bench.scaleout import bench_scaleout
+
+        await bench_scaleout(Stack)
     figures = Stack().data_dir
     figures.mkdir(parents=True, exist_ok=True)
     (figures / "figures.json").write_text(json.dumps(FIGURES, indent=1))  # for bench.peers

@@ -118,10 +118,14 @@ def cli() -> None:
 
 @cli.command(help="Start the whole stack (embedded defaults).")
 @click.option("--port", type=int, default=8006, show_default=True)
-def up(port: int) -> int:
+@click.option("--executors", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Executor processes (they share the topics' partitions).")
+@click.option("--projectors", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Projector processes (they share the topics' partitions).")
+def up(port: int, executors: int, projectors: int) -> int:
     from services.dev import local_stack
 
-    return local_stack.up(port)
+    return local_stack.up(port, {"executor": executors, "projector": projectors})
 
 
 @cli.command("serve", short_help="Run one service.", help="Run one service: " + ", ".join(SERVICES) + ".")

@@ -35,6 +35,21 @@ from services.dev.supervisor_beat import SupervisorBeat
 from services.infra.settings import Settings, data_dir, local_secret
 
 CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
+SCALABLE = ("executor", "projector")  # consumer-group members: more copies share the partitions
+MAX_COPIES = 8
+
+
+def child_plan(copies: dict[str, int]) -> list[tuple[str, int]]:
+    """``(service, instance)`` for every child ``up`` starts: one of each service, and for an
+    executor or projector as many copies as asked (at least one; more than the topics'
+    partitions would leave the extra copies idle)."""
+    plan = []
+    for service in CHILDREN:
+        count = copies.get(service, 1) if service in SCALABLE else 1
+        if not 1 <= count <= MAX_COPIES:
+            raise ValueError(f"{service}s: {count} is out of range 1..{MAX_COPIES}")
+        plan += [(service, instance) for instance in range(1, count + 1)]
+    return plan
 LOCAL_TOPIC_PARTITIONS = 2  # on the Tansu broker `up` starts; AGENTLOOM_TOPIC_PARTITIONS overrides it
 
 
@@ -74,7 +89,8 @@ def child_env(environ) -> dict[str, str]:
     return env
 
 
-def up(port: int) -> int:
+def up(port: int, copies: dict[str, int] | None = None) -> int:
+    plan = child_plan(copies or {})
     quiet_libraries()
     report = StartupReport()
     base = data_dir()
@@ -105,6 +121,11 @@ def up(port: int) -> int:
                         jwt_secret=env["AGENTLOOM_JWT_SECRET"], local_mode=env["AGENTLOOM_LOCAL_MODE"],
                         topic_partitions=env.get("AGENTLOOM_TOPIC_PARTITIONS",
                                                  Settings.model_fields["topic_partitions"].default))
+    idle = [f"{service}s" for service in SCALABLE
+            if sum(1 for name, _ in plan if name == service) > settings.topic_partitions]
+    if idle:
+        report.say(f"note: more {' and '.join(idle)} than the {settings.topic_partitions} partitions of each topic; "
+                   "the extra copies stand by until one of the others stops")
     stop = {"flag": False}
 
     def on_signal(*_):
@@ -116,9 +137,10 @@ def up(port: int) -> int:
     beat = None
     try:
         _prepare(settings, report)
-        for name in CHILDREN:
-            supervisor.start(ServiceChild(name, env, logs, port))
-        report.say(f"started {', '.join(CHILDREN)} (logs in {logs})")
+        children = [ServiceChild(service, env, logs, port, instance) for service, instance in plan]
+        for child in children:
+            supervisor.start(child)
+        report.say(f"started {', '.join(c.name for c in children)} (logs in {logs})")
         beat = SupervisorBeat(settings, supervisor)
         waiting = _Waiting(settings, report, url)
         announced = False

@@ -64,16 +64,20 @@ class Child:
 
 
 class ServiceChild(Child):
-    """``agentloom serve NAME`` in a process of its own, its output appended to ``NAME.log``."""
+    """``agentloom serve SERVICE`` in a process of its own, its output appended to ``NAME.log``.
 
-    def __init__(self, name: str, env: dict[str, str], logs: Path, port: int) -> None:
-        self.name, self.env, self.logs, self.port = name, env, logs, port
+    ``instance`` numbers a second or later copy of a service (``up --executors 2``): it is named
+    ``executor-2``, so its log, restart backoff and ``/health``'s "restarting" line are its own."""
+
+    def __init__(self, service: str, env: dict[str, str], logs: Path, port: int, instance: int = 1) -> None:
+        self.service, self.env, self.logs, self.port = service, env, logs, port
+        self.name = service if instance == 1 else f"{service}-{instance}"
         self.proc: subprocess.Popen | None = None
-        self.beats = name != "api"  # background services report ready in a heartbeat; the API does not
+        self.beats = service != "api"  # background services report ready in a heartbeat; the API does not
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "services.cli.main", "serve", self.name]
-        if self.name == "api":
+        cmd = [sys.executable, "-m", "services.cli.main", "serve", self.service]
+        if self.service == "api":
             cmd += ["--port", str(self.port)]
         # 0600: a log may hold what a service printed about a user's run
         fd = os.open(self.logs / f"{self.name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -134,3 +134,42 @@ def _running(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
     except OSError:
         return False
+
+
+def test_up_starts_one_of_each_service_and_the_copies_asked_for():
+    from services.dev.local_stack import CHILDREN, child_plan
+
+    assert child_plan({}) == [(service, 1) for service in CHILDREN]
+    plan = child_plan({"executor": 2, "projector": 3, "relay": 5})  # the relay is not scaled
+    assert plan.count(("relay", 1)) == 1 and ("relay", 2) not in plan
+    assert [i for s, i in plan if s == "executor"] == [1, 2]
+    assert [i for s, i in plan if s == "projector"] == [1, 2, 3]
+    with pytest.raises(ValueError, match="out of range"):
+        child_plan({"executor": 0})
+
+
+def test_copies_of_a_service_have_their_own_name_log_and_backoff(tmp_path, clock, monkeypatch):
+    """Two executors: the second is ``executor-2``, so one dying is restarted on its own backoff and
+    /health names the copy that is down; both run ``serve executor``."""
+    first = supervision.ServiceChild("executor", {}, tmp_path, 0)
+    second = supervision.ServiceChild("executor", {}, tmp_path, 0, instance=2)
+    assert (first.name, second.name) == ("executor", "executor-2")
+    commands = []
+
+    class Popen:
+        def __init__(self, cmd, **_kwargs):
+            commands.append(cmd[-2:])
+            self.pid = 4000 + len(commands)
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(supervision.subprocess, "Popen", Popen)
+    supervisor = Supervisor()
+    supervisor.start(first)
+    supervisor.start(second)
+    assert commands == [["serve", "executor"], ["serve", "executor"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["executor-2.log", "executor.log"]
+    assert set(supervisor.backoff) == {"executor", "executor-2"}
+    second.proc = None  # the copy died
+    assert supervisor.down(set()) == ["executor-2"]
