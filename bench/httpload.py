@@ -1,4 +1,4 @@
-"""A deliberately thin HTTP/1.1 keep-alive load generator for the read benchmark.
+"""A deliberately thin HTTP/1.1 keep-alive load generator for the read and execute benchmarks.
 
 httpx spends about as much CPU per request as the server does; on a 2-core machine that makes the
 client the bottleneck. This client only writes a request and reads ``Content-Length`` bytes.
@@ -20,8 +20,12 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        request = (f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.token}\r\n"
-                   "Connection: keep-alive\r\n\r\n").encode()
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        content = (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body is not None else "")
+        request = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.token}\r\n"
+                   f"{content}Connection: keep-alive\r\n\r\n").encode() + (body or b"")
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -40,22 +44,30 @@ class Connection:
 
 async def load(host: str, port: int, token: str, path: str, *, clients: int, seconds: float) -> tuple[list[float], int]:
     """Run ``clients`` connections for ``seconds``; returns latencies and the count of non-200s."""
+    latencies, answers = await load_requests(host, port, [(token, "GET", path, None)], clients=clients,
+                                             seconds=seconds)
+    return latencies, sum(1 for status, _ in answers if status != 200)
+
+
+async def load_requests(host: str, port: int, requests: list[tuple[str, str, str, bytes | None]], *, clients: int,
+                        seconds: float) -> tuple[list[float], list[tuple[int, bytes]]]:
+    """Run ``clients`` connections for ``seconds``, client ``i`` sending ``requests[i % len]``
+    (token, method, path, body) again and again; returns the latencies and every answer."""
     latencies: list[float] = []
-    errors = 0
+    answers: list[tuple[int, bytes]] = []
     deadline = time.perf_counter() + seconds
 
-    async def worker() -> None:
-        nonlocal errors
+    async def worker(i: int) -> None:
+        token, method, path, body = requests[i % len(requests)]
         conn = Connection(host, port, token)
         await conn.open()
         try:
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
-                status, _ = await conn.get(path)
+                answers.append(await conn.request(method, path, body))
                 latencies.append(time.perf_counter() - start)
-                errors += status != 200
         finally:
             await conn.close()
 
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return latencies, errors
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return latencies, answers

@@ -563,6 +563,10 @@ async def _on_one_stack(wanted) -> None:
             await bench_relay(stack)
         if wanted("ledger"):
             await bench_ledger(stack)
+        if wanted("execute"):  # last: the runs it queues keep the executors busy for a while
+            from bench.execute_load import bench_execute
+
+            await bench_execute(stack, WORKLOADS)
     if llm_server is not None:
         llm_server.stop()
 
