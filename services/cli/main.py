@@ -3,7 +3,7 @@ talk to any agentloom over its REST API and WebSocket (``docs/cli.md``).
 
 Operating this installation (reads its settings, talks to its database):
 
-    agentloom up [--port 8006]              everything, on embedded defaults
+    agentloom up [--port 8006] [--executors N] [--projectors N]   everything, on embedded defaults
     agentloom serve api|command-api|query-api|executor|projector|relay|notifier|scheduler [--port N]
     agentloom token --user ID [--email E] [--admin]
     agentloom migrate
@@ -118,14 +118,18 @@ def cli() -> None:
 
 @cli.command(help="Start the whole stack (embedded defaults).")
 @click.option("--port", type=int, default=8006, show_default=True)
-@click.option("--executors", type=click.IntRange(1, 8), default=1, show_default=True,
-              help="Executor processes (they share the topics' partitions).")
-@click.option("--projectors", type=click.IntRange(1, 8), default=1, show_default=True,
-              help="Projector processes (they share the topics' partitions).")
+@click.option("--executors", type=int, default=1, show_default=True,
+              help="Executor processes, 1 to 8 (they share the topics' partitions).")
+@click.option("--projectors", type=int, default=1, show_default=True,
+              help="Projector processes, 1 to 8 (they share the topics' partitions).")
 def up(port: int, executors: int, projectors: int) -> int:
     from services.dev import local_stack
 
-    return local_stack.up(port, {"executor": executors, "projector": projectors})
+    try:
+        plan = local_stack.child_plan({"executor": executors, "projector": projectors})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return local_stack.up(port, plan)
 
 
 @cli.command("serve", short_help="Run one service.", help="Run one service: " + ", ".join(SERVICES) + ".")

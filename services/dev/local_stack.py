@@ -35,6 +35,7 @@ from services.dev.supervisor_beat import SupervisorBeat
 from services.infra.settings import Settings, data_dir, local_secret
 
 CHILDREN = ("api", "relay", "projector", "executor", "notifier", "scheduler")
+LOCAL_TOPIC_PARTITIONS = 2  # on the Tansu broker `up` starts; AGENTLOOM_TOPIC_PARTITIONS overrides it
 SCALABLE = ("executor", "projector")  # consumer-group members: more copies share the partitions
 MAX_COPIES = 8
 
@@ -47,10 +48,9 @@ def child_plan(copies: dict[str, int]) -> list[tuple[str, int]]:
     for service in CHILDREN:
         count = copies.get(service, 1) if service in SCALABLE else 1
         if not 1 <= count <= MAX_COPIES:
-            raise ValueError(f"{service}s: {count} is out of range 1..{MAX_COPIES}")
+            raise ValueError(f"--{service}s {count}: give 1 to {MAX_COPIES}")
         plan += [(service, instance) for instance in range(1, count + 1)]
     return plan
-LOCAL_TOPIC_PARTITIONS = 2  # on the Tansu broker `up` starts; AGENTLOOM_TOPIC_PARTITIONS overrides it
 
 
 def _port_free(port: int) -> bool:
@@ -89,8 +89,8 @@ def child_env(environ) -> dict[str, str]:
     return env
 
 
-def up(port: int, copies: dict[str, int] | None = None) -> int:
-    plan = child_plan(copies or {})
+def up(port: int, plan: list[tuple[str, int]] | None = None) -> int:
+    plan = plan or child_plan({})
     quiet_libraries()
     report = StartupReport()
     base = data_dir()

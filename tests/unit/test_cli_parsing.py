@@ -88,8 +88,9 @@ def test_schedule_create_sends_name_cron_inputs(calls, capsys):
     (["token"], "Missing option '--user'"),
     (["graphs", "import", "/no/such/file.json"], "No such file or directory"),
     (["login"], "Missing option '--token'"),
-    (["up", "--executors", "0"], "0 is not in the range 1<=x<=8"),
-    (["up", "--projectors", "9"], "9 is not in the range 1<=x<=8"),
+    (["up", "--executors", "0"], "--executors 0: give 1 to 8"),
+    (["up", "--projectors", "9"], "--projectors 9: give 1 to 8"),
+    (["up", "--executors", "two"], "'two' is not a valid integer"),
 ])
 def test_usage_errors_exit_2_with_a_message(argv, message, capsys):
     assert main(argv) == 2

@@ -144,7 +144,7 @@ def test_up_starts_one_of_each_service_and_the_copies_asked_for():
     assert plan.count(("relay", 1)) == 1 and ("relay", 2) not in plan
     assert [i for s, i in plan if s == "executor"] == [1, 2]
     assert [i for s, i in plan if s == "projector"] == [1, 2, 3]
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="give 1 to 8"):
         child_plan({"executor": 0})
 
 
