@@ -6,8 +6,31 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 TERMINAL = {"COMPLETED", "FAILED", "TERMINATED"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_dir() -> Path:
+    """Where ``make bench`` keeps its installation and its figures (``AGENTLOOM_BENCH_DIR``)."""
+    return Path(os.environ.get("AGENTLOOM_BENCH_DIR", ROOT / ".agentloom-bench"))
+
+
+def bench_port() -> int:
+    """The API port of the bench's installation (``AGENTLOOM_BENCH_PORT``)."""
+    return int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016"))
+
+
+def own_installation(section: str) -> bool:
+    """Whether ``section`` may start installations of its own: not when ``DATABASE_URL`` names the
+    user's database (it says so). Forgets the main stack's database, which ``bench_settings`` put
+    in the environment, so the section's stacks start their own."""
+    if os.environ.get("AGENTLOOM_BENCH_DATABASE_URL_SET"):
+        print(f"{section:<22} skipped: DATABASE_URL is set (the section needs installations of its own)")
+        return False
+    os.environ.pop("DATABASE_URL", None)
+    return True
 
 
 def pct(values: list[float], p: float) -> float:

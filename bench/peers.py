@@ -19,10 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench.harness import bench_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 KIT = ROOT.parent / "shared" / "bench" / "peers"
 PB = Path(os.environ.get("PB", Path(os.environ.get("TMPDIR", "/var/tmp")) / "peerbench"))
-FIGURES = Path(os.environ.get("AGENTLOOM_BENCH_DIR", ROOT / ".agentloom-bench")) / "figures.json"
+FIGURES = bench_dir() / "figures.json"
 VENVS = {"celery": ("celery-venv", "'celery[redis]==5.7.0'"), "dbos": ("dbos-venv", "'dbos==3.4.0'")}
 CONFIGS = (("celery/rabbitmq-redis", "Celery + RabbitMQ"), ("celery/redis-redis", "Celery + Redis"),
            ("dbos/pg-start", "DBOS pg-start"))

@@ -21,7 +21,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import FIGURES, TERMINAL, Watcher, bench_settings, check, pct, report, settle, stack_cpu_percent
+from bench.harness import (
+    FIGURES,
+    TERMINAL,
+    Watcher,
+    bench_dir,
+    bench_port,
+    bench_settings,
+    check,
+    pct,
+    report,
+    settle,
+    stack_cpu_percent,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT.parent / "shared" / "bench"
@@ -30,14 +42,21 @@ WORKLOADS = ROOT.parent / "shared" / "bench"
 class Stack:
     def __init__(self, *, data_dir: Path | None = None, port: int | None = None, fresh: bool = True,
                  args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        self.data_dir = (data_dir or Path(os.environ.get("AGENTLOOM_BENCH_DIR", ROOT / ".agentloom-bench"))).resolve()
-        self.port = port or int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016"))
+        self.data_dir = (data_dir or bench_dir()).resolve()
+        self.port = port or bench_port()
         self.fresh = fresh  # False: start over the installation the last run left (bench/startup.py)
         self.healthy_s = 0.0  # from `agentloom up` to a green /health
         self.args = args  # more options of `agentloom up` (bench/scaleout.py: --executors 2)
         self.env = {**os.environ, "AGENTLOOM_DATA_DIR": str(self.data_dir), "AGENTLOOM_LOG_LEVEL": "WARNING",
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
+
+    @classmethod
+    def beside(cls, suffix: str, port_offset: int, **kwargs) -> Stack:
+        """An installation of its own next to the main one (data in ``<bench dir>-<suffix>``, the
+        main port plus ``port_offset``), for a section that restarts or reshapes its stack."""
+        main = bench_dir()
+        return cls(data_dir=main.with_name(f"{main.name}-{suffix}"), port=bench_port() + port_offset, **kwargs)
 
     def __enter__(self) -> Stack:
         # A fresh installation each run: an old store would be refilled into the (memory) broker at

@@ -22,11 +22,10 @@ import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import psutil
 
-from bench.harness import TERMINAL, Watcher, check, cpu_seconds, report, stack_processes
+from bench.harness import TERMINAL, Watcher, check, cpu_seconds, own_installation, report, stack_processes
 
 RUNS = 200
 WAIT_S = 0.05
@@ -84,10 +83,10 @@ def _service_groups(stack, service: str) -> list[int]:
     return groups
 
 
-async def _drain(stack_class, copies: int, data_dir: Path, port: int, url: str) -> float:
+async def _drain(stack_class, copies: int, url: str) -> float:
     args = ("--executors", str(copies), "--projectors", str(copies))
     env = {"AGENTLOOM_HTTP_ALLOW_HOSTS": json.dumps(["127.0.0.1"]), "AGENTLOOM_KAFKA_SESSION_TIMEOUT_MS": "60000"}
-    with stack_class(data_dir=data_dir, port=port, args=args, env=env) as stack:
+    with stack_class.beside(f"scaleout{copies}", 2, args=args, env=env) as stack:
         groups = _service_groups(stack, "executor")
         check(len(groups) == copies, f"{copies} executors running, found {len(groups)}")
         async with stack.client() as client:
@@ -142,20 +141,15 @@ async def _all_terminal(client, graph_id: str, ids: list[str]) -> list[dict]:
 
 
 async def bench_scaleout(stack_class) -> None:
-    if os.environ.get("AGENTLOOM_BENCH_DATABASE_URL_SET"):
-        print("scaleout               skipped: DATABASE_URL is set (the section needs installations of its own)")
+    if not own_installation("scaleout"):
         return
-    os.environ.pop("DATABASE_URL", None)  # what bench_settings set for the main stack's database
     server = SlowServer(("127.0.0.1", 0), SlowEcho)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/echo"
-    base = Path(os.environ.get("AGENTLOOM_BENCH_DIR", Path(__file__).resolve().parents[1] / ".agentloom-bench"))
-    port = int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016")) + 2
     try:
         seconds = {}
         for copies in (1, 2):
-            seconds[copies] = await _drain(stack_class, copies, base.with_name(f"{base.name}-scaleout{copies}"),
-                                           port, url)
+            seconds[copies] = await _drain(stack_class, copies, url)
         report("scaleout", speedup=seconds[1] / seconds[2], block_wait_ms=WAIT_S * 1e3)
     finally:
         server.shutdown()

@@ -17,11 +17,10 @@ import asyncio
 import os
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
-from bench.harness import bench_settings, check, report
+from bench.harness import bench_settings, check, own_installation, report
 
 BATCH = 5000
 STREAMS = 100
@@ -68,17 +67,12 @@ def _republished(stack) -> int:
 
 
 async def bench_startup(stack_class) -> None:
-    if os.environ.get("AGENTLOOM_BENCH_DATABASE_URL_SET"):
-        print("startup                skipped: DATABASE_URL is set (the section needs an installation of its own)")
+    if not own_installation("startup"):
         return
-    os.environ.pop("DATABASE_URL", None)  # what bench_settings set for the main stack's database
     events = int(os.environ.get("AGENTLOOM_BENCH_STARTUP_EVENTS", "200000"))
-    data_dir = Path(os.environ.get("AGENTLOOM_BENCH_DIR", Path(__file__).resolve().parents[1] / ".agentloom-bench"))
-    data_dir = data_dir.with_name(data_dir.name + "-startup")
-    port = int(os.environ.get("AGENTLOOM_BENCH_PORT", "8016")) + 1
-    with stack_class(data_dir=data_dir, port=port):
+    with stack_class.beside("startup", 1):
         pass  # a new installation (its first start creates the database)
-    with stack_class(data_dir=data_dir, port=port, fresh=False) as stack:
+    with stack_class.beside("startup", 1, fresh=False) as stack:
         empty_s = stack.healthy_s
         settings = bench_settings(stack)
         start = time.perf_counter()
@@ -90,7 +84,7 @@ async def bench_startup(stack_class) -> None:
             await asyncio.sleep(1.0)
         caught_up_s = time.perf_counter() - start
         await asyncio.sleep(2.0)  # past the consumers' next checkpoint save (about once a second)
-    with stack_class(data_dir=data_dir, port=port, fresh=False) as stack:
+    with stack_class.beside("startup", 1, fresh=False) as stack:
         history_s = stack.healthy_s
         republished = await asyncio.to_thread(_republished, stack)
     report("startup", events=written, empty_healthy_s=empty_s, history_healthy_s=history_s,
