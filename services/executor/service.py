@@ -51,6 +51,7 @@ from services.infra.checkpoints import Checkpoints
 from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state
 from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.kafka_records import record_type
 from services.infra.kv import PostgresKeyValueStore
 from services.infra.settings import Settings
 
@@ -206,7 +207,7 @@ class ExecutorService:
 
     def _on_message(self, tp: TopicPartition, message) -> None:
         execution_id = message.key.decode() if message.key else ""
-        event_type = dict(message.headers or ()).get("type", b"").decode()
+        event_type = record_type(message) or ""
         handle = self.running.get(execution_id)
         if handle is not None:
             # a stop, or decided reviews of a run whose drive is just letting go as it pauses

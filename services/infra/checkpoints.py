@@ -24,15 +24,14 @@ import time
 from collections import deque
 from collections.abc import Mapping
 
-import orjson
 import psycopg
 
 from services.infra import db
+from services.infra.kafka_records import record_position
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 1.0
-POSITION_HEADER = "position"  # set by the relay on every record
 
 _SUBSCRIBE = """
 INSERT INTO consumer_subscriptions (consumer, log) SELECT %s, l FROM unnest(%s::text[]) AS l
@@ -49,17 +48,6 @@ INSERT INTO consumer_checkpoints (consumer, log, partition, position, updated_at
 SELECT %s, l, p, pos, now() FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS t(l, p, pos)
 ON CONFLICT (consumer, log, partition) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
 """
-
-
-def record_position(message) -> int | None:
-    """The store position a Kafka record carries (its header, else its envelope)."""
-    for key, value in message.headers or ():
-        if key == POSITION_HEADER:
-            return int(value)
-    try:
-        return int(orjson.loads(message.value)["position"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
 
 
 class Checkpoints:

@@ -29,7 +29,7 @@ import psycopg
 from aiokafka.errors import KafkaError
 
 from services.infra import db, event_log
-from services.infra.checkpoints import POSITION_HEADER, SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
+from services.infra.checkpoints import SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
 from services.infra.event_codec import StoredRow, envelope_bytes
 from services.infra.kafka import (
     broker_message_limit,
@@ -39,6 +39,7 @@ from services.infra.kafka import (
     recreate_topic,
     topic_end_offsets,
 )
+from services.infra.kafka_records import POSITION_HEADER, TYPE_HEADER
 from services.infra.relay_quarantine import RelayQuarantine, describe, is_poison
 from services.infra.settings import Settings
 from services.infra.store_contract import table_name
@@ -140,7 +141,7 @@ class Relay:
 
     async def _send(self, producer, record: StoredRow):
         return await producer.send(self.topic, key=str(record.stream_id).encode(), value=envelope_bytes(record),
-                                   headers=[("type", record.type.encode()),
+                                   headers=[(TYPE_HEADER, record.type.encode()),
                                             (POSITION_HEADER, str(record.position).encode())])
 
     async def _send_and_wait(self, producer, record: StoredRow):

@@ -44,6 +44,7 @@ from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.kafka_records import envelopes_of
 from services.infra.settings import Settings
 from services.infra.store_contract import ConcurrencyConflict, NewEvent, utcnow
 
@@ -114,7 +115,7 @@ class CallbackDeliverer:
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 self.stats.ready = bool(consumer.assignment())
                 checkpoints.seen_batch(batch)
-                ends = [env for messages in batch.values() for env in _run_ends(messages)]
+                ends = [env for messages in batch.values() for env in envelopes_of(messages, RUN_ENDS)]
                 scheduled: list[str] = []
                 for env in ends:
                     scheduled.extend(await asyncio.to_thread(self.schedule, env))
@@ -289,15 +290,3 @@ class CallbackDeliverer:
         except FetchError as exc:
             return None, str(exc)
         return result.status, None if 200 <= result.status < 300 else f"the receiver answered {result.status}"
-
-
-def _run_ends(messages) -> list[Envelope]:
-    out = []
-    for message in messages:
-        try:
-            env = Envelope.from_bytes(message.value)
-        except (ValueError, TypeError):
-            continue
-        if env.type in RUN_ENDS:
-            out.append(env)
-    return out

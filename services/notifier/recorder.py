@@ -40,6 +40,7 @@ from services.infra.checkpoints import Checkpoints
 from services.infra.consumer_loop import consume_until_stopped
 from services.infra.eventstore import EventStore
 from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.kafka_records import envelopes_of
 from services.infra.ledger_service import LedgerService
 from services.infra.settings import Settings
 
@@ -99,7 +100,7 @@ class NotificationRecorder:
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 self.stats.ready = bool(consumer.assignment())
                 checkpoints.seen_batch(batch)
-                envelopes = [env for messages in batch.values() for env in _watched(messages)]
+                envelopes = [env for messages in batch.values() for env in envelopes_of(messages, WATCHED)]
                 if envelopes:  # independent of each other: handled side by side, all before the commit
                     await asyncio.gather(*(self._handle_soon(env) for env in envelopes))
                 if batch:
@@ -181,15 +182,3 @@ class NotificationRecorder:
         """The reviewer's account as of the review's time (another log: positions do not compare)."""
         events = self.stores["users"].read_stream(user_stream_id(user_id))
         return UserAccount.from_events(user_id, [(e.decode(), e.occurred_at) for e in events if e.occurred_at <= at])
-
-
-def _watched(messages) -> list[Envelope]:
-    out = []
-    for message in messages:
-        try:
-            env = Envelope.from_bytes(message.value)
-        except (ValueError, TypeError):
-            continue  # not ours (the projector logs malformed messages)
-        if env.type in WATCHED:
-            out.append(env)
-    return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from services.infra.checkpoints import Checkpoints, record_position, refill_point
+from services.infra.checkpoints import Checkpoints, refill_point
 from services.infra.settings import Settings
 
 
@@ -99,45 +99,3 @@ def test_a_revoked_partition_is_forgotten():
     cp.forget([tp])
     cp.committed()
     assert cp._done == {}
-
-
-def test_the_position_comes_from_the_header_or_else_the_envelope():
-    assert record_position(_message(0, 42)) == 42
-    assert record_position(_message(0, 42, header=False)) == 42
-    assert record_position(Message(0, b"not json")) is None
-
-
-def test_rows_become_groups_with_a_subscribed_group_without_checkpoints_kept_empty():
-    from services.infra.checkpoints import groups_of
-
-    rows = [("a", 0, 10), ("a", 1, 12), ("b", None, None)]
-    assert groups_of(rows) == {"a": {0: 10, 1: 12}, "b": {}}
-    assert refill_point(12, {0: 10, 1: 12}, groups_of(rows)) == 0
-
-
-class FakeConsumer:
-    def __init__(self, refuse: bool = False) -> None:
-        self.refuse = refuse
-        self.commits: list = []
-
-    async def commit(self, offsets=None):
-        if self.refuse:
-            raise RuntimeError("commit refused (a rebalance)")
-        self.commits.append(offsets)
-
-
-async def test_a_checkpoint_follows_only_a_commit_the_broker_took():
-    import pytest
-
-    cp = _checkpoints()
-    tp = TP("t", 0)
-    cp.seen(tp, _message(0, 10))
-    cp.seen(tp, _message(1, 20))
-    with pytest.raises(RuntimeError):
-        await cp.commit(FakeConsumer(refuse=True), {tp: 2})
-    assert cp._done == {}
-    consumer = FakeConsumer()
-    await cp.commit(consumer, {tp: 1})
-    assert consumer.commits == [{tp: 1}] and cp._done == {("executions", 0): 10}
-    await cp.commit(consumer)  # everything consumed
-    assert consumer.commits[-1] is None and cp._done == {("executions", 0): 20}
