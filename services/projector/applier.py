@@ -23,7 +23,7 @@ from services.infra import event_log
 from services.infra.event_codec import decode_row
 from services.projector.names import PROJECTION_NAME
 from services.projector.projections.sql import fetch_all
-from services.projector.registry import HANDLERS
+from services.projector.registry import FINISHERS, HANDLERS
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,14 @@ async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelo
         applied_versions[env.stream_id] = env.stream_version
         applied.append(env)
     if applied:
-        latest = {env.stream_id: env.stream_version for env in applied}
+        latest = {env.stream_id: env for env in applied}
+        if (finish := FINISHERS.get(context)) is not None:
+            try:
+                await finish(cur, list(latest.values()))
+            except Exception as exc:  # named by the batch's last event: isolated, it is that one's
+                raise ProjectionFailed(applied[-1], exc) from exc
         await cur.executemany(
             "INSERT INTO projection_streams (projection, stream_id, version) VALUES (%s, %s, %s) "
             "ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version",
-            [(PROJECTION_NAME, sid, version) for sid, version in latest.items()])
+            [(PROJECTION_NAME, sid, env.stream_version) for sid, env in latest.items()])
     return applied, duplicates

@@ -26,6 +26,9 @@ from services.projector.projections import (
 )
 
 Handler = Callable[..., Awaitable[None]]
+# Called once per applied batch of a context with each stream's last applied envelope, after its
+# handlers and in the same transaction: for what every event moves but only the last one decides.
+Finisher = Callable[..., Awaitable[None]]
 
 PROJECTIONS: dict[str, tuple[Handler, ...]] = {
     "graphs": (graphs.apply, library.apply_graph_event),
@@ -53,6 +56,7 @@ def _chain(handlers: tuple[Handler, ...]) -> Handler:
 
 
 HANDLERS = {context: _chain(handlers) for context, handlers in PROJECTIONS.items()}
+FINISHERS: dict[str, Finisher] = {"executions": executions.finish}
 
 TABLES = {
     "graphs": graphs.TABLES,

@@ -1,7 +1,8 @@
 """Folds execution events into ``rm_executions`` and ``rm_node_executions``.
 
 One small statement per event, all derived from the event itself (times are the events'
-``occurred_at``), so replaying the store rebuilds identical rows.
+``occurred_at``), so replaying the store rebuilds identical rows; a run's ``last_seq`` is written
+once per batch (``finish``).
 """
 
 from __future__ import annotations
@@ -107,5 +108,13 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
             "UPDATE rm_executions SET status = %s, ended_at = %s, stats = %s, error = %s WHERE execution_id = %s",
             (_EXEC_END[type(event)], env.occurred_at, Jsonb(event.stats.model_dump()),
              getattr(event, "error", None), env.stream_id))
-    await cur.execute("UPDATE rm_executions SET last_seq = %s, updated_at = %s WHERE execution_id = %s",
-                      (env.stream_version, env.occurred_at, env.stream_id))
+
+
+async def finish(cur: AsyncCursor, latest: list[Envelope]) -> None:
+    """Each run's ``last_seq`` and ``updated_at`` from the last of its events in the batch.
+
+    Why once per batch: every event moves them, and writing them per event was the projector's
+    costliest statement (a chain of 40 nodes writes ~210 events, mostly in a few batches). The batch
+    commits as one transaction, so no reader sees the rows ahead of ``last_seq`` either way."""
+    await cur.executemany("UPDATE rm_executions SET last_seq = %s, updated_at = %s WHERE execution_id = %s",
+                          [(env.stream_version, env.occurred_at, env.stream_id) for env in latest])
