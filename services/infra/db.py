@@ -8,20 +8,34 @@ never load that library.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.infra.settings import Settings
 
-# jsonb columns (read models) decode with orjson: several times faster than the stdlib on the
-# read path, same values. Process-wide, for every connection this process opens.
+
+def _json_dumps(value: Any) -> str:
+    """orjson where it gives the stdlib's value (almost always), else the stdlib: an integer past
+    64 bits or a non-string key, which orjson refuses and a user's JSON may hold."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+# jsonb columns (read models) encode and decode with orjson: several times faster than the stdlib
+# (the projector writes every node's inputs and outputs), same values. Process-wide, for every
+# connection this process opens.
 set_json_loads(orjson.loads)
+set_json_dumps(_json_dumps)
+
 
 def conninfo(settings: Settings) -> dict[str, Any]:
     if not settings.database_url:
