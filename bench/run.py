@@ -554,6 +554,10 @@ async def _on_one_stack(wanted) -> None:
                 await bench_graph_api(client)
             if wanted("chain40"):
                 await bench_chain40(stack, client)
+            if wanted("hops"):
+                from bench.hops import bench_hops
+
+                await bench_hops(stack, client, WORKLOADS)
             if wanted("fan20"):
                 await bench_fan20(stack, client)
             if wanted("burst100") or wanted("api-read"):
