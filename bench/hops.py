@@ -119,10 +119,11 @@ async def bench_hops(stack, client: httpx.AsyncClient, workloads, runs: int = 10
             run = (await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}",
                                      json={"inputs": {"x": 1}})).json()
             deadline = time.monotonic() + 60
-            while (await client.get(f"/api/graphs/{graph['id']}/executions/{run['id']}")).json().get(
+            while (got := (await client.get(f"/api/graphs/{graph['id']}/executions/{run['id']}")).json()).get(
                     "status") not in TERMINAL:
                 check(time.monotonic() < deadline, f"hops: run {run['id']} did not end in 60 s")
                 await asyncio.sleep(0.005)
+            check(got["status"] == "COMPLETED" and got["outputs"].get("result") == [41], f"hops: chain40 -> {got}")
             rows = await event_log.stream_rows(reader, "executions", run["id"])
             events = [Event(r.position, r.occurred_at, r.type) for r in map(decode_row, rows)]
             last = events[-1].position
