@@ -8,26 +8,15 @@ The fork's output must equal the original's, and its history must say what was t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 import time
 
 import httpx
 
-from bench.harness import TERMINAL, check, report
+from bench.harness import check, finished, report
 
 FORK_AFTER_NODE = 35
-
-
-async def _finished(client: httpx.AsyncClient, graph_id: str, exec_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        got = (await client.get(f"/api/graphs/{graph_id}/executions/{exec_id}")).json()
-        if got.get("status") in TERMINAL:
-            return got
-        await asyncio.sleep(0.002)
-    raise SystemExit(f"execution {exec_id} did not end in 120 s")
 
 
 async def bench_fork_chain40(stack, client: httpx.AsyncClient, workloads, runs: int = 5) -> None:
@@ -38,7 +27,7 @@ async def bench_fork_chain40(stack, client: httpx.AsyncClient, workloads, runs: 
         start = time.perf_counter()
         run = (await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}",
                                  json={"inputs": {"x": 1}})).json()
-        original = await _finished(client, graph["id"], run["id"])
+        original = await finished(client, graph["id"], run["id"])
         whole.append(time.perf_counter() - start)
         events = (await client.get(f"/api/executions/{run['id']}/events")).json()["events"]
         completed = [e["seq"] for e in events if e["type"] == "NodeCompleted"]
@@ -46,7 +35,7 @@ async def bench_fork_chain40(stack, client: httpx.AsyncClient, workloads, runs: 
         start = time.perf_counter()
         r = await client.post(f"/api/executions/{run['id']}/fork", json={"at_seq": at_seq})
         check(r.status_code == 200, f"fork: {r.status_code} {r.text[:200]}")
-        fork = await _finished(client, graph["id"], r.json()["id"])
+        fork = await finished(client, graph["id"], r.json()["id"])
         forks.append(time.perf_counter() - start)
         check(fork["outputs"] == original["outputs"], f"fork output {fork['outputs']} != {original['outputs']}")
         history = (await client.get(f"/api/executions/{fork['id']}/events")).json()["events"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +51,18 @@ def report(name: str, **figures) -> None:
 def check(condition: bool, what: str) -> None:
     if not condition:
         raise SystemExit(f"WRONG ANSWER: {what}")
+
+
+async def finished(client, graph_id: str, exec_id: str, timeout_s: float = 120) -> dict:
+    """The execution as REST reports it once it has ended (polled every 2 ms; a run that has not
+    ended within ``timeout_s`` aborts the benchmark)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = (await client.get(f"/api/graphs/{graph_id}/executions/{exec_id}")).json()
+        if got.get("status") in TERMINAL:
+            return got
+        await asyncio.sleep(0.002)
+    raise SystemExit(f"execution {exec_id} did not end in {timeout_s:g} s")
 
 
 class Watcher:
@@ -140,8 +153,6 @@ def cpu_seconds(procs) -> float:
 
 def stack_cpu_percent(stack, seconds: float = 1.0) -> float:
     """Percent of one core the stack (``stack_processes``) used over the next ``seconds``."""
-    import time
-
     procs = stack_processes(stack)
     before = cpu_seconds(procs)
     time.sleep(seconds)
@@ -154,8 +165,6 @@ async def settle(stack, *, margin_percent: float = 15.0, timeout_s: float = 180.
     ``margin_percent`` of a core, twice in a row; returns the seconds waited. A section that
     measures steady-state latency calls this first, so the catch-up work an earlier section left
     (the notifier and projector reading 20,000 store events, say) is not counted against it."""
-    import time
-
     start = time.monotonic()
     quiet = 0
     while quiet < 2 and time.monotonic() - start < timeout_s:

@@ -21,13 +21,12 @@ import asyncio
 import bisect
 import json
 import statistics
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 
-from bench.harness import TERMINAL, bench_settings, check, pct, report
+from bench.harness import bench_settings, check, finished, pct, report
 
 SAMPLE_S = 0.002
 HOPS = ("commit", "relay", "project")
@@ -93,8 +92,7 @@ async def _sampler(conn, projection: str, samples: list[Sample], stop: asyncio.E
            "(SELECT coalesce(json_object_agg(partition, position), '{}') FROM projection_partitions "
            " WHERE projection = %s AND log = 'executions')")
     while not stop.is_set():
-        head, published, applied = await (await conn.execute(sql, (projection,))).fetchone()
-        applied = applied if isinstance(applied, dict) else json.loads(applied)
+        head, published, applied = await (await conn.execute(sql, (projection,))).fetchone()  # json: a dict
         samples.append(Sample(datetime.now(UTC), int(head), int(published or 0),
                               {int(p): int(v) for p, v in applied.items()}))
         await asyncio.sleep(SAMPLE_S)
@@ -118,11 +116,7 @@ async def bench_hops(stack, client: httpx.AsyncClient, workloads, runs: int = 10
         for n in range(runs + 1):  # the first is a warm-up
             run = (await client.post(f"/api/graphs/{graph['id']}/execute/{graph['version']}",
                                      json={"inputs": {"x": 1}})).json()
-            deadline = time.monotonic() + 60
-            while (got := (await client.get(f"/api/graphs/{graph['id']}/executions/{run['id']}")).json()).get(
-                    "status") not in TERMINAL:
-                check(time.monotonic() < deadline, f"hops: run {run['id']} did not end in 60 s")
-                await asyncio.sleep(0.005)
+            got = await finished(client, graph["id"], run["id"], timeout_s=60)
             check(got["status"] == "COMPLETED" and got["outputs"].get("result") == [41], f"hops: chain40 -> {got}")
             rows = await event_log.stream_rows(reader, "executions", run["id"])
             events = [Event(r.position, r.occurred_at, r.type) for r in map(decode_row, rows)]
