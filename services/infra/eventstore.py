@@ -57,35 +57,42 @@ class LogRecorder(PostgresApplicationRecorder):
     lock held. Here the lock is held only for the insert and the commit's WAL flush. (The
     library's own pipelined append was seen to hang inside its transaction under concurrent
     writers, holding the lock; one statement has no pipeline to hang.) The statements are the
-    library's; the ``IntegrityError`` of a version conflict is the same."""
+    library's; the ``IntegrityError`` of a version conflict is the same.
+
+    The events go as four arrays (ids, versions, types, states), not as an array of the library's
+    composite type: psycopg quotes a composite's fields in Python, which was 14 % of the
+    executor's CPU under chain40, and dumps plain arrays in C (a 5-event append: ~0.22 ms of
+    client CPU before, ~0.15 ms after). An installation keeps the composite-array function of
+    earlier versions for processes still running them."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         schema, table = Identifier(datastore.schema), Identifier(self.events_table_name)
         function = Identifier(f"append_{self.events_table_name}")
+        id_type = Identifier(datastore.originator_id_type)
         self.sql_create_statements.append(SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(ids {id_type}[], versions bigint[], topics text[], "
+            "states bytea[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
             "PERFORM set_config('lock_timeout', {timeout}, true); "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "SELECT * FROM unnest(ids, versions, topics, states) "
             "RETURNING notification_id; "
             "END $body$").format(
-                schema=schema, function=function, table=table, event=Identifier(self.stored_event_type_name),
+                schema=schema, function=function, table=table, id_type=id_type,
                 timeout=Literal(f"{datastore.lock_timeout}s"), channel=Identifier(self.channel_name)))
-        self._append = SQL("SELECT {schema}.{function}(%s) AS notification_id").format(schema=schema,
-                                                                                       function=function)
+        self._append = SQL("SELECT {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+                           "AS notification_id").format(schema=schema, function=function, id_type=id_type)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the base class does
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
-        rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                for e in stored_events]
+        columns = ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+                   [e.topic for e in stored_events], [e.state for e in stored_events])
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._append, (rows,), prepare=True)  # autocommit: this statement commits
+            curs.execute(self._append, columns, prepare=True)  # autocommit: this statement commits
             return [row["notification_id"] for row in curs.fetchall()]
 
 
