@@ -35,7 +35,6 @@ import orjson
 import psycopg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from services.domain.blocks.base import RunContext
 from services.domain.executions.reuse import ReuseTable
@@ -50,7 +49,7 @@ from services.infra import deadletters
 from services.infra.checkpoints import Checkpoints
 from services.infra.execution_refs import state_refs
 from services.infra.execution_stream import load_state
-from services.infra.kafka import ensure_topics, make_consumer
+from services.infra.kafka import ensure_topics, make_consumer, partition_for_key
 from services.infra.kafka_records import record_type
 from services.infra.kv import PostgresKeyValueStore
 from services.infra.settings import Settings
@@ -372,11 +371,8 @@ class ExecutorService:
         partitions = sorted(consumer.partitions_for_topic(self.topic) or ()) if consumer else []
         if not partitions:
             return None
-        tp = TopicPartition(self.topic, _PARTITIONER(execution_id.encode(), partitions, partitions))
+        tp = TopicPartition(self.topic, partition_for_key(execution_id.encode(), partitions, partitions))
         return tp if tp in consumer.assignment() else None
-
-
-_PARTITIONER = DefaultPartitioner()
 
 
 def _envelope_fields(value: bytes | None) -> tuple[str, int | None]:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from schemas.envelope import Envelope, event_id_for
+from schemas.envelope import Envelope, event_id_for, event_id_text
 from schemas.events import Event, decode_payload
 
 
@@ -84,9 +84,9 @@ def envelope_bytes(row: StoredRow) -> bytes:
 
     The envelope is the state object with the identity fields in front. The relay publishes
     thousands of events per second, so this avoids decoding and re-encoding every payload."""
-    stream_id, version = row.stream_id, row.stream_version
-    head = (b'{"event_id":"' + str(event_id_for(stream_id, version)).encode() + b'","type":'
-            + orjson.dumps(row.type) + b',"stream_id":"' + str(stream_id).encode() + b'","stream_version":'
+    stream_id, version = str(row.stream_id), row.stream_version
+    head = (b'{"event_id":"' + event_id_text(stream_id, version).encode() + b'","type":'
+            + orjson.dumps(row.type) + b',"stream_id":"' + stream_id.encode() + b'","stream_version":'
             + str(version).encode() + b',"position":' + str(row.position).encode() + b",")
     body = bytes(row.state).lstrip()
     if not body.startswith(b"{") or body.startswith(b"{}"):

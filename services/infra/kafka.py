@@ -8,11 +8,13 @@ broker does not, so ordering there relies on aiokafka's one in-flight batch per 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.topics import CONTEXTS
 from services.infra.settings import Settings
@@ -32,9 +34,24 @@ def record_limit(settings: Settings) -> int:
     return settings.max_event_bytes + RECORD_HEADROOM_BYTES
 
 
+@functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def partition_for_key(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioner (murmur2 of the key, so Java and librdkafka producers agree),
+    with each key's hash remembered: aiokafka computes murmur2 in Python, ~6 us a record, and the
+    relay sends many records per stream. A record without a key goes where the default sends it."""
+    if key is None:
+        return DefaultPartitioner()(key, all_partitions, available)
+    return all_partitions[_key_hash(bytes(key)) % len(all_partitions)]
+
+
 def make_producer(settings: Settings, *, max_request_size: int | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        partitioner=partition_for_key,
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=1,

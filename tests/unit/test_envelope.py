@@ -1,4 +1,5 @@
-"""Envelope parsing: the consumers' fast path gives the model's value, and a malformed message is refused."""
+"""Envelope parsing: the consumers' fast path gives the model's value, and a malformed message is refused;
+the relay's text event id is the contract's uuid5."""
 
 import uuid
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, event_id_for
+from schemas.envelope import Envelope, event_id_for, event_id_text
 
 
 def test_parsed_envelope_equals_the_validated_model():
@@ -21,3 +22,11 @@ def test_parsed_envelope_equals_the_validated_model():
 def test_malformed_envelope_is_refused():
     with pytest.raises(ValidationError):
         Envelope.from_bytes(b'{"type": "x"}')
+
+
+def test_the_text_event_id_is_the_contracts_uuid5():
+    for _ in range(500):
+        sid = uuid.uuid4()
+        for version in (1, 2, 99, 123_456_789):
+            assert event_id_text(str(sid), version) == str(event_id_for(sid, version))
+    assert uuid.UUID(event_id_text(str(uuid.uuid4()), 1)).version == 5
