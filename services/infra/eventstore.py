@@ -60,9 +60,9 @@ class LogRecorder(PostgresApplicationRecorder):
     library's; the ``IntegrityError`` of a version conflict is the same.
 
     The events go as four arrays (ids, versions, types, states), not as an array of the library's
-    composite type: psycopg quotes a composite's fields in Python, which was 14 % of the
-    executor's CPU under chain40, and dumps plain arrays in C (a 5-event append: ~0.22 ms of
-    client CPU before, ~0.15 ms after). An installation keeps the composite-array function of
+    composite type: psycopg quotes a composite's fields in Python (14 % of the executor's samples
+    holding the GIL under chain40, py-spy) and dumps plain arrays in C (a 5-event append: ~0.22 ms
+    of client CPU before, ~0.15 ms after). An installation keeps the composite-array function of
     earlier versions for processes still running them."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:

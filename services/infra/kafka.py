@@ -48,9 +48,10 @@ def _key_hash(key: bytes) -> int:
 
 
 def partition_for_key(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """Kafka's default partitioner (murmur2 of the key, so Java and librdkafka producers agree),
-    with each key's hash remembered: aiokafka computes murmur2 in Python, ~6 us a record, and the
-    relay sends many records per stream. A record without a key goes where the default sends it."""
+    """Kafka's default placement (murmur2 of the key, as the Java client's default partitioner
+    places it) with each key's hash remembered: aiokafka computes murmur2 in Python, ~6 us a
+    record, and the relay sends many records per stream. A record without a key goes where
+    aiokafka's default sends it."""
     if key is None:
         return DefaultPartitioner()(key, all_partitions, available)
     return all_partitions[_key_hash(bytes(key)) % len(all_partitions)]
