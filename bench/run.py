@@ -103,7 +103,9 @@ class Stack:
                 self.proc.kill()
 
     def client(self, **kwargs) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        # Idle connections are dropped before the server's 5 s keep-alive closes them (uvicorn's
+        # default): reusing one the server is closing at that moment fails the request (ReadError).
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2.0)
         return httpx.AsyncClient(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"},
                                  timeout=60, limits=limits, **kwargs)
 
