@@ -4,7 +4,8 @@ models current.
 Each fetched batch is applied in one PostgreSQL transaction together with the per-stream versions
 and per-partition positions; Kafka offsets are committed only after that transaction commits.
 A crash in between replays the batch, and the per-stream versions make the replay a no-op.
-After the commit a NOTIFY tells query APIs which streams changed (WebSocket fan-out).
+It sends no NOTIFY: read fences look at ``projection_streams`` and ``projection_partitions``, and
+the WebSocket hub tails the store itself (one it sent per batch had had no listener since).
 
 A batch that fails for any reason but connection trouble is applied again event by event and
 the event that fails is parked as a dead letter; its stream waits for an operator while every
@@ -19,7 +20,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
 import psycopg
 
 from schemas.envelope import Envelope
@@ -41,10 +41,6 @@ DECISIONS_POLL_S = 1.0
 def group_id(settings: Settings) -> str:
     """``<prefix>.projector.read-models``: one group per installation sharing a broker."""
     return f"{settings.topic_prefix}.projector.read-models"
-
-
-def notify_channel(settings: Settings) -> str:
-    return f"agentloom_rm_{settings.db_schema}"
 
 
 @dataclass
@@ -114,9 +110,7 @@ class Projector:
             self.quarantine, decisions = await quarantine.load(conn)
             self.quarantine.parked = parked
             if decisions:
-                changed = await quarantine.act_on(conn, self.quarantine, decisions)
-                async with conn.cursor() as cur:
-                    await self._notify(cur, changed)
+                await quarantine.act_on(conn, self.quarantine, decisions)
         self.stats.blocked_streams = self.quarantine.blocked_count
         self.stats.parked = self.quarantine.parked
         return asyncio.get_running_loop().time()
@@ -138,9 +132,8 @@ class Projector:
         self.stats.batches += 1
         self.stats.blocked_streams = self.quarantine.blocked_count
 
-    async def _apply_fast(self, conn: psycopg.AsyncConnection, parts) -> dict[str, int]:
+    async def _apply_fast(self, conn: psycopg.AsyncConnection, parts) -> None:
         """The whole batch in one pipelined transaction (the normal case)."""
-        changed: dict[str, int] = {}
         counts = [0, 0, 0]
         async with conn.transaction(), conn.pipeline():
             async with conn.cursor() as cur:
@@ -149,36 +142,28 @@ class Projector:
                     counts[2] += len(envelopes) - len(pending)
                     applied, duplicates = await apply_envelopes(cur, context, pending,
                                                                 skip=self.quarantine.skips(context))
-                    self._count(changed, counts, applied, duplicates)
+                    self._count(counts, applied, duplicates)
                     await self._move_partition(cur, context, tp, envelopes)
-                await self._notify(cur, changed)
         self._add(counts)
-        return changed
 
-    async def _apply_isolated(self, conn: psycopg.AsyncConnection, parts) -> dict[str, int]:
+    async def _apply_isolated(self, conn: psycopg.AsyncConnection, parts) -> None:
         """The batch again without pipelining, one savepoint per event; what fails is parked."""
-        changed: dict[str, int] = {}
         counts = [0, 0, 0]
         async with conn.transaction():
             for tp, context, envelopes in parts:
                 applied, duplicates, held = await quarantine.apply_guarded(
                     conn, self.quarantine, context, envelopes, whole_first=False)
                 counts[2] += held
-                self._count(changed, counts, applied, duplicates)
+                self._count(counts, applied, duplicates)
                 async with conn.cursor() as cur:
                     await self._move_partition(cur, context, tp, envelopes)
-            async with conn.cursor() as cur:
-                await self._notify(cur, changed)
         self._add(counts)
         self.stats.parked = self.quarantine.parked
-        return changed
 
     @staticmethod
-    def _count(changed: dict[str, int], counts: list[int], applied: list[Envelope], duplicates: int) -> None:
+    def _count(counts: list[int], applied: list[Envelope], duplicates: int) -> None:
         counts[0] += len(applied)
         counts[1] += duplicates
-        for env in applied:
-            changed[str(env.stream_id)] = env.stream_version
 
     def _add(self, counts: list[int]) -> None:
         self.stats.applied += counts[0]
@@ -192,11 +177,6 @@ class Projector:
             "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
             "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
             (PROJECTION_NAME, context, tp.partition, max(env.position for env in envelopes)))
-
-    async def _notify(self, cur, changed: dict[str, int]) -> None:
-        if changed:
-            await cur.execute("SELECT pg_notify(%s, %s)",
-                              (notify_channel(self.settings), orjson.dumps(changed).decode()[:7900]))
 
 
 def _parse(messages) -> list[Envelope]:
