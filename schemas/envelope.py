@@ -23,13 +23,13 @@ _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 def event_id_for(stream_id: uuid.UUID | str, stream_version: int) -> uuid.UUID:
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_id}:{stream_version}")
+    return uuid.UUID(event_id_text(str(stream_id), stream_version))
 
 
 def event_id_text(stream_id: str, stream_version: int) -> str:
-    """``str(event_id_for(stream_id, stream_version))`` for a stream id already in text form,
-    without the ``UUID`` objects: the same name-based (version 5) UUID, built from the SHA-1 digest
-    directly. The relay makes one per published event, and the objects were most of its cost."""
+    """The event id, ``uuid5(EVENT_ID_NAMESPACE, f"{stream_id}:{stream_version}")``, as text, built
+    from the SHA-1 digest without ``UUID`` objects: the relay makes one per published event, and the
+    objects were most of its cost. ``event_id_for`` is this, parsed."""
     digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{stream_id}:{stream_version}".encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant

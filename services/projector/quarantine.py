@@ -168,10 +168,9 @@ async def apply_guarded(conn: psycopg.AsyncConnection, quarantine: Quarantine, c
     return applied, duplicates, held
 
 
-async def act_on(conn: psycopg.AsyncConnection, quarantine: Quarantine, decisions: list[Decision]) -> dict[str, int]:
+async def act_on(conn: psycopg.AsyncConnection, quarantine: Quarantine, decisions: list[Decision]) -> None:
     """Carry out operator decisions: catch each stream up from the store (a skipped event is
-    stepped over, a retried one applied again). Returns ``{stream_id: version}`` of changed streams."""
-    changed: dict[str, int] = {}
+    stepped over, a retried one applied again)."""
     done: set[tuple[str, str]] = set()
     for decision in decisions:  # oldest first; one catch-up per stream covers later letters too
         key = (decision.context, decision.stream_id)
@@ -184,13 +183,10 @@ async def act_on(conn: psycopg.AsyncConnection, quarantine: Quarantine, decision
             version = await _catch_up(conn, quarantine, decision.context, decision.stream_id)
             if decision.status == "retry" and decision.version is not None and version >= decision.version:
                 await deadletters.resolve(conn, decision.dead_letter_id)
-        if version:
-            changed[decision.stream_id] = version
         log.info("projector: %s dead letter #%d of %s stream %s; stream now at version %d%s",
                  "retried" if decision.status == "retry" else "skipped", decision.dead_letter_id,
                  decision.context, decision.stream_id, version,
                  " (blocked again)" if decision.stream_id in streams else "")
-    return changed
 
 
 async def _catch_up(conn: psycopg.AsyncConnection, quarantine: Quarantine, context: str, stream_id: str) -> int:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, event_id_for, event_id_text
+from schemas.envelope import EVENT_ID_NAMESPACE, Envelope, event_id_for, event_id_text
 
 
 def test_parsed_envelope_equals_the_validated_model():
@@ -24,9 +24,11 @@ def test_malformed_envelope_is_refused():
         Envelope.from_bytes(b'{"type": "x"}')
 
 
-def test_the_text_event_id_is_the_contracts_uuid5():
+def test_the_event_id_is_the_contracts_uuid5():
     for _ in range(500):
         sid = uuid.uuid4()
         for version in (1, 2, 99, 123_456_789):
-            assert event_id_text(str(sid), version) == str(event_id_for(sid, version))
+            expected = uuid.uuid5(EVENT_ID_NAMESPACE, f"{sid}:{version}")
+            assert event_id_text(str(sid), version) == str(expected)
+            assert event_id_for(sid, version) == expected == event_id_for(str(sid), version)
     assert uuid.UUID(event_id_text(str(uuid.uuid4()), 1)).version == 5
