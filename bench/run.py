@@ -29,6 +29,7 @@ from bench.harness import (
     bench_port,
     bench_settings,
     check,
+    finished,
     pct,
     report,
     settle,
@@ -123,11 +124,8 @@ async def run_once(client: httpx.AsyncClient, graph: dict, inputs: dict, watcher
     r.raise_for_status()
     exec_id = r.json()["id"]
     await asyncio.wait_for(watcher.event_for(exec_id).wait(), timeout=120)
-    while True:
-        got = (await client.get(f"/api/graphs/{graph['id']}/executions/{exec_id}")).json()
-        if got.get("status") in TERMINAL:
-            return time.perf_counter() - start, got
-        await asyncio.sleep(0.002)
+    got = await finished(client, graph["id"], exec_id)
+    return time.perf_counter() - start, got
 
 
 async def bench_graph_api(client: httpx.AsyncClient) -> None:
