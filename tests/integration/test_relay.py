@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pytest
 
+from schemas.envelope import Envelope
 from schemas.events.graphs import ActiveVersionSet
 from services.infra.eventstore import EventStore, make_datastore
 from services.infra.migrations import migrate
@@ -60,6 +61,59 @@ async def test_relay_publishes_everything_in_order(settings, store):
 
 async def _published(relay, n):
     return relay.stats.published >= n
+
+
+async def test_records_land_where_the_partitioner_puts_them_with_their_offsets_recorded(settings, store):
+    """The relay hands the producer whole record batches per partition: each record is on the
+    partition Kafka's default partitioner picks for its stream, a partition's offsets are
+    consecutive in store order, a record larger than one producer batch goes out too, and the
+    saved offset per partition is the last one the broker holds."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from services.infra import db
+    from services.infra.kafka import BATCH_BYTES, partition_for_key
+
+    ids = await asyncio.to_thread(append_versions, store, 30, 4)
+    big = NewEvent(ids[0], 5, ActiveVersionSet(version=5), user_id="x" * (BATCH_BYTES + 50_000))
+    await asyncio.to_thread(store.append, [big])
+    stop = asyncio.Event()
+    relay = Relay(settings, store.context, batch_size=1000)
+    task = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: _published(relay, 121), message="relay publishes all 121 events")
+    stop.set()
+    await task
+
+    topic = settings.topic("graphs")
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        messages = []
+        for _ in range(100):
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                messages.extend(batch)
+            if len(messages) >= 121:
+                break
+    finally:
+        await consumer.stop()
+    assert len(messages) == 121
+    by_partition = defaultdict(list)
+    for m in messages:
+        env = Envelope.from_bytes(m.value)
+        assert m.partition == partition_for_key(str(env.stream_id).encode(), partitions, partitions)
+        by_partition[m.partition].append((m.offset, env.position))
+    for rows in by_partition.values():
+        offsets, positions = [o for o, _ in rows], [p for _, p in rows]
+        assert offsets == list(range(offsets[0], offsets[0] + len(offsets))) and positions == sorted(positions)
+    assert any(len(m.value) > BATCH_BYTES for m in messages)
+    with db.connect(settings) as conn:
+        saved = dict(conn.execute("SELECT partition, kafka_offset FROM relay_partitions "
+                                  "WHERE log = 'graphs'").fetchall())
+    assert saved == {p: rows[-1][0] for p, rows in by_partition.items()}
 
 
 async def test_second_relay_waits_for_the_first(settings, store):
