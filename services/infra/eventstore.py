@@ -127,9 +127,16 @@ class EventStore:
         return [_recorded(s) for s in stored]
 
     def stream_version(self, stream_id: uuid.UUID) -> int:
-        """The stream's latest version (0 if empty): a cheap freshness check for cached state."""
-        last = self.recorder.select_events(stream_id, desc=True, limit=1)
-        return last[0].originator_version if last else 0
+        """The stream's latest version (0 if empty): a cheap freshness check for cached state.
+
+        Only the version is read (from the primary key's range), never the event: a cached
+        graph's check used to fetch its newest event's whole state, the graph itself."""
+        sql = (f'SELECT originator_version AS v FROM "{self.recorder.datastore.schema}".'  # noqa: S608
+               f'"{self.table}" WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1')
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, (stream_id,))
+            row = curs.fetchone()
+        return int(row["v"]) if row else 0
 
     def stream_version_at(self, stream_id: uuid.UUID, position: int) -> int:
         """The stream's version as of the log's ``position`` (0: nothing recorded by then), so a
