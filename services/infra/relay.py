@@ -24,11 +24,9 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 import psycopg
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.errors import KafkaError
 
 from services.infra import db, event_log
 from services.infra.checkpoints import SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
@@ -37,7 +35,6 @@ from services.infra.kafka import (
     broker_message_limit,
     ensure_topics,
     make_producer,
-    partition_for_key,
     record_limit,
     recreate_topic,
     topic_end_offsets,
@@ -143,18 +140,9 @@ class Relay:
                 (self.context, partition, pos, offset))
 
     async def _send(self, producer, record: StoredRow):
-        key, value, headers = self._message(record, str(record.stream_id))
-        return await producer.send(self.topic, key=key, value=value, headers=headers)
-
-    def _message(self, record: StoredRow, stream_id: str) -> tuple[bytes, bytes, list]:
-        """A record's key, value and headers; refused with ``MessageSizeTooLargeError`` above the
-        producer's limit, measured as the producer measures it (so the batch path below refuses
-        exactly what ``producer.send`` refuses)."""
-        key, value = stream_id.encode(), envelope_bytes(record)
-        headers = [(TYPE_HEADER, record.type.encode()), (POSITION_HEADER, str(record.position).encode())]
-        if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > self._limit:
-            raise MessageSizeTooLargeError(f"the record is larger than the producer's limit of {self._limit} bytes")
-        return key, value, headers
+        return await producer.send(self.topic, key=str(record.stream_id).encode(), value=envelope_bytes(record),
+                                   headers=[(TYPE_HEADER, record.type.encode()),
+                                            (POSITION_HEADER, str(record.position).encode())])
 
     async def _send_and_wait(self, producer, record: StoredRow):
         """Publish one record alone and wait for the broker's acknowledgement (its metadata)."""
@@ -309,9 +297,8 @@ class Relay:
     async def _publish(self, producer, batch: list[tuple]) -> tuple[dict[int, tuple[int, int]], list]:
         """Publish a batch; returns the partitions written and the records to park (poison ones
         with their error, and later records of their streams, held behind them, with None)."""
-        parked, holding = [], set()
+        sent, parked, holding = [], [], set()
         held = self.quarantine.held
-        batches = _PartitionBatches(producer, self.topic, sorted(await producer.partitions_for(self.topic)))
         for record in batch:
             position, stream_id = record[0], str(record[1])
             if position in held.skipped or position in held.open_positions:
@@ -320,26 +307,20 @@ class Relay:
                 parked.append((record, None))
                 continue
             try:
-                message = self._message(record, stream_id)
+                sent.append((record, await self._send(producer, record)))
             except Exception as exc:
                 if not is_poison(exc):
                     raise
                 parked.append((record, describe(exc)))
                 holding.add(stream_id)
-                continue
-            await batches.add(record, *message)
-        sent = await batches.send_all()
         # A broker that restarted empty keeps the producer retrying; give up and re-check instead.
         results = await asyncio.wait_for(asyncio.gather(*(f for _, f in sent), return_exceptions=True),
                                          timeout=PUBLISH_TIMEOUT_S)
-        refused, published = [], []
-        for (records, _), result in zip(sent, results):
-            if isinstance(result, BaseException):
-                if not is_poison(result):
-                    raise result
-                refused += [(record, result) for record in records]  # the broker refuses whole batches
-            else:  # a batch's records have consecutive offsets from its base offset
-                published += [(record, Placed(result.partition, result.offset + i)) for i, record in enumerate(records)]
+        refused = [(record, exc) for (record, _), exc in zip(sent, results) if isinstance(exc, BaseException)]
+        for _, exc in refused:
+            if not is_poison(exc):
+                raise exc
+        published = [(record, meta) for (record, _), meta in zip(sent, results) if not isinstance(meta, BaseException)]
         if refused:
             # The broker refuses a whole record batch: send each refused record alone to tell the
             # poison from its innocent neighbours.
@@ -392,53 +373,6 @@ class Relay:
             except (psycopg.Error, OSError) as exc:
                 log.debug("relay listener reconnecting: %s", exc)
                 await _wait_or_stop(stop, 1.0)
-
-
-class Placed(NamedTuple):
-    """Where the broker put a published record."""
-
-    partition: int
-    offset: int
-
-
-class _PartitionBatches:
-    """One relay batch's records as record batches per partition, handed to the producer whole.
-
-    Why not ``producer.send`` per record: its per-record coroutine, partition lookup, future and
-    accumulator bookkeeping were a third of the relay's CPU, and the broker receives the same
-    batches either way. Records go where ``producer.send`` would put them (the producer's own
-    partitioner over the topic's partitions); a full batch is handed over and a new one started,
-    so each partition's records stay in order, and the producer keeps one batch per partition in
-    flight as it does for its own."""
-
-    def __init__(self, producer, topic: str, partitions: list[int]) -> None:
-        self.producer, self.topic, self.partitions = producer, topic, partitions
-        self.open: dict[int, tuple[Any, list]] = {}
-        self.sent: list[tuple[list, asyncio.Future]] = []
-
-    async def add(self, record, key: bytes, value: bytes, headers: list) -> None:
-        partition = partition_for_key(key, self.partitions, self.partitions)
-        builder, records = self.open.get(partition) or self._new(partition)
-        if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:  # full
-            await self._send(partition)
-            builder, records = self._new(partition)
-            builder.append(timestamp=None, key=key, value=value, headers=headers)  # a first record always fits
-        records.append(record)
-
-    def _new(self, partition: int) -> tuple[Any, list]:
-        self.open[partition] = (self.producer.create_batch(), [])
-        return self.open[partition]
-
-    async def _send(self, partition: int) -> None:
-        builder, records = self.open.pop(partition)
-        builder.close()  # closed: sent at once, without the producer's linger
-        self.sent.append((records, await self.producer.send_batch(builder, self.topic, partition=partition)))
-
-    async def send_all(self) -> list[tuple[list, asyncio.Future]]:
-        """Every batch handed over: (its records in offset order, the future of its metadata)."""
-        for partition in list(self.open):
-            await self._send(partition)
-        return self.sent
 
 
 def _emptied(end_offsets: dict[int, int], acknowledged: dict[int, int]) -> list[int]:

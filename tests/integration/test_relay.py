@@ -64,10 +64,9 @@ async def _published(relay, n):
 
 
 async def test_records_land_where_the_partitioner_puts_them_with_their_offsets_recorded(settings, store):
-    """The relay hands the producer whole record batches per partition: each record is on the
-    partition Kafka's default partitioner picks for its stream, a partition's offsets are
-    consecutive in store order, a record larger than one producer batch goes out too, and the
-    saved offset per partition is the last one the broker holds."""
+    """Each record is on the partition Kafka's default partitioner picks for its stream, a
+    partition's offsets are consecutive in store order, a record larger than one producer batch
+    goes out too, and the saved offset per partition is the last one the broker holds."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from services.infra import db
