@@ -81,8 +81,8 @@ async def claim(request: Request, principal: str, key: str | None) -> None:
 
 
 async def _header(key: str | None = Header(None, alias=keys.HEADER, description=_DESCRIPTION,
-                                     json_schema_extra={"maxLength": keys.MAX_KEY_CHARS,
-                                                        "pattern": "^[ -~]{1,255}$"})) -> str | None:
+                                           json_schema_extra={"maxLength": keys.MAX_KEY_CHARS,
+                                                              "pattern": "^[ -~]{1,255}$"})) -> str | None:
     # async although it awaits nothing: FastAPI runs a plain ``def`` dependency in its thread pool,
     # a thread hop on every creating POST for a function that returns its argument
     return key
