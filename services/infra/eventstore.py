@@ -126,36 +126,35 @@ class EventStore:
         stored = self.recorder.select_events(stream_id, gt=after or None, lte=upto)
         return [_recorded(s) for s in stored]
 
+    def _one_row(self, select: str, rest: str, params: tuple):
+        """``SELECT <select> FROM <this log's table> <rest>``: its first row, or None."""
+        sql = f'SELECT {select} FROM "{self.recorder.datastore.schema}"."{self.table}" {rest}'  # noqa: S608
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, params)
+            return curs.fetchone()
+
     def stream_version(self, stream_id: uuid.UUID) -> int:
         """The stream's latest version (0 if empty): a cheap freshness check for cached state.
 
         Only the version is read (from the primary key's range), never the event: a cached
         graph's check used to fetch its newest event's whole state, the graph itself."""
-        sql = (f'SELECT originator_version AS v FROM "{self.recorder.datastore.schema}".'  # noqa: S608
-               f'"{self.table}" WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1')
-        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, (stream_id,))
-            row = curs.fetchone()
+        row = self._one_row("originator_version AS v",
+                            "WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1", (stream_id,))
         return int(row["v"]) if row else 0
 
     def stream_version_at(self, stream_id: uuid.UUID, position: int) -> int:
         """The stream's version as of the log's ``position`` (0: nothing recorded by then), so a
         consumer can fold another stream of the same log as it stood at an event it handles."""
-        sql = (f'SELECT max(originator_version) AS v FROM "{self.recorder.datastore.schema}".'  # noqa: S608
-               f'"{self.table}" WHERE originator_id = %s AND notification_id <= %s')
-        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, (stream_id, position))
-            row = curs.fetchone()
+        row = self._one_row("max(originator_version) AS v", "WHERE originator_id = %s AND notification_id <= %s",
+                            (stream_id, position))
         return int(row["v"] or 0) if row else 0
 
     def latest_of_type(self, stream_id: uuid.UUID, type_name: str) -> RecordedEvent | None:
         """The stream's newest event of one type (snapshots): a backwards scan of the stream's
         primary-key range that stops at the first match."""
-        sql = (f'SELECT originator_id, originator_version, topic, state FROM "{self.recorder.datastore.schema}".'  # noqa: S608
-               f'"{self.table}" WHERE originator_id = %s AND topic = %s ORDER BY originator_version DESC LIMIT 1')
-        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, (stream_id, type_name))
-            row = curs.fetchone()
+        row = self._one_row("originator_id, originator_version, topic, state",
+                            "WHERE originator_id = %s AND topic = %s ORDER BY originator_version DESC LIMIT 1",
+                            (stream_id, type_name))
         if row is None:
             return None
         return decode_row(StoredRow(None, row["originator_id"], row["originator_version"], row["topic"],
