@@ -42,6 +42,21 @@ class Connection:
             self.writer.close()
 
 
+async def post_each(host: str, port: int, token: str, path: str, bodies: list[bytes]) -> list[tuple[int, bytes]]:
+    """Every body POSTed to ``path`` at once, each on a connection of its own (opened for it, as a
+    burst of separate clients would); the answers in the bodies' order."""
+
+    async def post(body: bytes) -> tuple[int, bytes]:
+        conn = Connection(host, port, token)
+        await conn.open()
+        try:
+            return await conn.request("POST", path, body)
+        finally:
+            await conn.close()
+
+    return await asyncio.gather(*(post(body) for body in bodies))
+
+
 async def load(host: str, port: int, token: str, path: str, *, clients: int, seconds: float) -> tuple[list[float], int]:
     """Run ``clients`` connections for ``seconds``; returns latencies and the count of non-200s."""
     latencies, answers = await load_requests(host, port, [(token, "GET", path, None)], clients=clients,

@@ -173,23 +173,6 @@ async def bench_fan20(stack: Stack, client: httpx.AsyncClient) -> None:
     report("fan20", median_s=statistics.median(times), min_s=min(times))
 
 
-async def _post_all(stack: Stack, path: str, bodies: list[dict]) -> list[tuple[int, bytes]]:
-    """Every body POSTed at once, each on a connection of its own opened for it, through the thin
-    client (``bench/httpload.py``): httpx spent ~3.4 ms of CPU per POST here, more than the server
-    accepting it, and on a 2-core machine the client's CPU is taken from the stack it measures."""
-    from bench.httpload import Connection
-
-    async def post(body: dict) -> tuple[int, bytes]:
-        conn = Connection("127.0.0.1", stack.port, stack.token)
-        await conn.open()
-        try:
-            return await conn.request("POST", path, json.dumps(body).encode())
-        finally:
-            await conn.close()
-
-    return await asyncio.gather(*(post(body) for body in bodies))
-
-
 BURST_REPS = 3  # as the peer kit measures: a warm-up burst first, then the median of three
 
 
@@ -198,8 +181,13 @@ async def _burst(stack: Stack, client: httpx.AsyncClient, graph: dict, watcher: 
     """100 runs of small3 POSTed at once; (seconds until the query API reports every one ended,
     seconds until every POST was answered, each run's final body), outputs checked."""
     start = time.perf_counter()
-    queued = await _post_all(stack, f"/api/graphs/{graph['id']}/execute/{graph['version']}",
-                             [{"inputs": {"x": offset + i}} for i in range(100)])
+    from bench.httpload import post_each
+
+    # the thin client: httpx spent ~3.4 ms of CPU per POST, more than the server accepting it,
+    # and on a 2-core machine the client's CPU is taken from the stack it measures
+    queued = await post_each("127.0.0.1", stack.port, stack.token,
+                             f"/api/graphs/{graph['id']}/execute/{graph['version']}",
+                             [json.dumps({"inputs": {"x": offset + i}}).encode() for i in range(100)])
     check(all(status == 200 for status, _ in queued), f"burst100: answers {[status for status, _ in queued]}")
     exec_ids = [(offset + i, json.loads(body)["id"]) for i, (_, body) in enumerate(queued)]
     accepted = time.perf_counter() - start
@@ -211,10 +199,11 @@ async def _burst(stack: Stack, client: httpx.AsyncClient, graph: dict, watcher: 
         await asyncio.sleep(0.005)
     seconds = time.perf_counter() - start
     results = await asyncio.gather(*(client.get(f"/api/graphs/{graph['id']}/executions/{e}") for _, e in exec_ids))
-    for (x, _), r in zip(exec_ids, results):
-        body = r.json()
+    ended = {}
+    for (x, e), r in zip(exec_ids, results):
+        body = ended[e] = r.json()
         check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [x + 1], f"burst100[{x}] -> {body}")
-    return seconds, accepted, {e: r.json() for (_, e), r in zip(exec_ids, results)}
+    return seconds, accepted, ended
 
 
 async def bench_burst100(stack: Stack, client: httpx.AsyncClient) -> str:
@@ -328,9 +317,9 @@ async def bench_relay(stack: Stack, streams: int = 2000, versions: int = 10) -> 
     events = [NewEvent(sid, v, ActiveVersionSet(version=v), user_id="bench-relay")
               for v in range(1, versions + 1) for sid in ids]
     start = time.perf_counter()
-    await asyncio.to_thread(store.append, events)  # one transaction: the relay sees all of it at once
+    # one transaction: the relay sees all of it at once; its last position is the head to wait for
+    head = (await asyncio.to_thread(store.append, events))[-1]
     committed = time.perf_counter()
-    head = await asyncio.to_thread(store.head)
     datastore.close()
     with db.connect(settings) as conn:
         while True:
