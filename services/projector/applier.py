@@ -23,7 +23,7 @@ from services.infra import event_log
 from services.infra.event_codec import decode_row
 from services.projector.names import PROJECTION_NAME
 from services.projector.projections.sql import fetch_all
-from services.projector.registry import FINISHERS, HANDLERS
+from services.projector.registry import open_batch
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelo
     filled from the store first); an event at a position in ``skip`` counts as applied without
     being applied. Returns the applied envelopes and the number of duplicates."""
     applied_versions = await _applied_versions(cur, list({env.stream_id for env in envelopes}))
-    handler = HANDLERS[context]
+    batch = open_batch(context)
     applied: list[Envelope] = []
     duplicates = 0
     for env in envelopes:
@@ -78,18 +78,17 @@ async def apply_envelopes(cur: AsyncCursor, context: str, envelopes: list[Envelo
             if item.position in skip:
                 continue
             try:
-                await handler(cur, item, decode_payload(item.type, item.class_version, item.payload))
+                await batch.apply(cur, item, decode_payload(item.type, item.class_version, item.payload))
             except Exception as exc:  # the caller decides: retry the batch or park the event
                 raise ProjectionFailed(item, exc) from exc
         applied_versions[env.stream_id] = env.stream_version
         applied.append(env)
     if applied:
         latest = {env.stream_id: env for env in applied}
-        if (finish := FINISHERS.get(context)) is not None:
-            try:
-                await finish(cur, list(latest.values()))
-            except Exception as exc:  # named by the batch's last event: isolated, it is that one's
-                raise ProjectionFailed(applied[-1], exc) from exc
+        try:
+            await batch.finish(cur, list(latest.values()))
+        except Exception as exc:  # named by the batch's last event: isolated, it is that one's
+            raise ProjectionFailed(applied[-1], exc) from exc
         await cur.executemany(
             "INSERT INTO projection_streams (projection, stream_id, version) VALUES (%s, %s, %s) "
             "ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version",

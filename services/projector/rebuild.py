@@ -16,7 +16,7 @@ from services.infra.event_codec import decode_row
 from services.infra.settings import Settings
 from services.projector import quarantine as quarantine_rules
 from services.projector.names import PROJECTION_NAME
-from services.projector.registry import HANDLERS, TABLES
+from services.projector.registry import PROJECTIONS, TABLES
 
 BATCH = 2000
 
@@ -29,12 +29,12 @@ async def rebuild(settings: Settings) -> dict[str, int]:
     try:
         async with conn.transaction():
             async with conn.cursor() as cur:
-                tables = [t for ctx in HANDLERS for t in TABLES[ctx]]
+                tables = [t for ctx in PROJECTIONS for t in TABLES[ctx]]
                 await cur.execute(f"TRUNCATE {', '.join(tables)}")
                 await cur.execute("DELETE FROM projection_streams WHERE projection = %s", (PROJECTION_NAME,))
             quarantine, _ = await quarantine_rules.load(conn, rebuilding=True)
             held = 0
-            for context in HANDLERS:
+            for context in PROJECTIONS:
                 counts[context], context_held = await _replay_context(conn, quarantine, context)
                 held += context_held
             await _resolve_retried(conn)

@@ -26,13 +26,15 @@ from services.projector.projections import (
 )
 
 Handler = Callable[..., Awaitable[None]]
-# Called once per applied batch of a context with each stream's last applied envelope, after its
-# handlers and in the same transaction: for what every event moves but only the last one decides.
-Finisher = Callable[..., Awaitable[None]]
+# A stage is a handler ``(cur, env, event)``, or a class of which each applied batch gets its own
+# instance: ``apply(cur, env, event)`` for each event, then ``finish(cur, latest)`` once, after the
+# batch's last event and in the same transaction, with each stream's last applied envelope. A class
+# is for what several events of a batch move but one write can decide.
+Stage = Handler | type
 
-PROJECTIONS: dict[str, tuple[Handler, ...]] = {
+PROJECTIONS: dict[str, tuple[Stage, ...]] = {
     "graphs": (graphs.apply, library.apply_graph_event),
-    "executions": (library_runs.apply, store_runs.apply, executions.apply, reviews.apply),
+    "executions": (library_runs.apply, store_runs.apply, executions.Executions, reviews.apply),
     "credits": (credits.apply,),
     "apikeys": (apikeys.apply,),
     "integrations": (integrations.apply,),
@@ -44,19 +46,26 @@ PROJECTIONS: dict[str, tuple[Handler, ...]] = {
 }
 
 
-def _chain(handlers: tuple[Handler, ...]) -> Handler:
-    if len(handlers) == 1:
-        return handlers[0]
+class Batch:
+    """A context's stages for one applied batch, in their listed order."""
 
-    async def apply(cur, env, event) -> None:
-        for handler in handlers:
-            await handler(cur, env, event)
+    def __init__(self, stages: tuple[Stage, ...]) -> None:
+        self._stateful = [stage() for stage in stages if isinstance(stage, type)]
+        made = iter(self._stateful)
+        self._apply = [next(made).apply if isinstance(stage, type) else stage for stage in stages]
 
-    return apply
+    async def apply(self, cur, env, event) -> None:
+        for apply in self._apply:
+            await apply(cur, env, event)
+
+    async def finish(self, cur, latest: list) -> None:
+        for stage in self._stateful:
+            await stage.finish(cur, latest)
 
 
-HANDLERS = {context: _chain(handlers) for context, handlers in PROJECTIONS.items()}
-FINISHERS: dict[str, Finisher] = {"executions": executions.finish}
+def open_batch(context: str) -> Batch:
+    return Batch(PROJECTIONS[context])
+
 
 TABLES = {
     "graphs": graphs.TABLES,

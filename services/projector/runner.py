@@ -32,7 +32,7 @@ from services.infra.settings import Settings
 from services.projector import quarantine
 from services.projector.applier import apply_envelopes
 from services.projector.names import PROJECTION_NAME
-from services.projector.registry import HANDLERS
+from services.projector.registry import PROJECTIONS
 
 log = logging.getLogger(__name__)
 DECISIONS_POLL_S = 1.0
@@ -66,7 +66,7 @@ class ProjectorStats:
 class Projector:
     def __init__(self, settings: Settings, *, contexts: tuple[str, ...] = CONTEXTS) -> None:
         self.settings = settings
-        self.contexts = tuple(c for c in contexts if c in HANDLERS)
+        self.contexts = tuple(c for c in contexts if c in PROJECTIONS)
         self.topics = {settings.topic(c): c for c in self.contexts}
         self.stats = ProjectorStats()
         self.quarantine = quarantine.Quarantine()

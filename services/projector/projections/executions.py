@@ -1,8 +1,9 @@
 """Folds execution events into ``rm_executions`` and ``rm_node_executions``.
 
-One small statement per event, all derived from the event itself (times are the events'
-``occurred_at``), so replaying the store rebuilds identical rows; a run's ``last_seq`` is written
-once per batch (``finish``).
+Every value is derived from the events themselves (times are the events' ``occurred_at``), so
+replaying the store rebuilds identical rows. A run's own events are one small statement each; a
+node's events in a batch are folded into one statement (``node_rows``); a run's ``last_seq`` is
+written once per batch.
 """
 
 from __future__ import annotations
@@ -19,17 +20,12 @@ from schemas.events.executions import (
     ExecutionShared,
     ExecutionStarted,
     ExecutionUnshared,
-    NodeInputAdded,
-    NodeOutput,
-    NodeQueued,
-    NodeReviewed,
     NodeReviewRequested,
-    NodeStarted,
 )
-from services.domain.executions.status import STATUS_AFTER_NODE_END, STATUS_AFTER_RUN_END
+from services.domain.executions.status import STATUS_AFTER_RUN_END
+from services.projector.projections.node_rows import NODE_EVENTS, NodeRows
 
 TABLES = ("rm_executions", "rm_node_executions")
-_NODE_END = STATUS_AFTER_NODE_END
 _EXEC_END = STATUS_AFTER_RUN_END
 
 
@@ -44,50 +40,29 @@ async def _queued(cur: AsyncCursor, env: Envelope, e: ExecutionQueued) -> None:
          e.is_dry_run, env.occurred_at, env.occurred_at, env.stream_version))
 
 
-async def _node(cur: AsyncCursor, env: Envelope, e) -> None:
-    if isinstance(e, NodeInputAdded):
-        await cur.execute(
-            "INSERT INTO rm_node_executions (node_exec_id, execution_id, node_id, block_id, status, input_data, "
-            "added_seq, add_time) VALUES (%s, %s, %s, %s, 'INCOMPLETE', jsonb_build_object(%s::text, %s::jsonb), "
-            "%s, %s) "
-            "ON CONFLICT (node_exec_id) DO UPDATE SET input_data = rm_node_executions.input_data "
-            "|| jsonb_build_object(%s::text, %s::jsonb)",
-            (e.node_exec_id, env.stream_id, e.node_id, e.block_id, e.pin, Jsonb(e.value), env.stream_version,
-             env.occurred_at, e.pin, Jsonb(e.value)))
-    elif isinstance(e, NodeQueued):
-        await cur.execute(
-            "INSERT INTO rm_node_executions (node_exec_id, execution_id, node_id, block_id, status, input_data, "
-            "added_seq, add_time, queue_time) VALUES (%s, %s, %s, %s, 'QUEUED', %s, %s, %s, %s) "
-            "ON CONFLICT (node_exec_id) DO UPDATE SET status = 'QUEUED', input_data = EXCLUDED.input_data, "
-            "queue_time = EXCLUDED.queue_time",
-            (e.node_exec_id, env.stream_id, e.node_id, e.block_id, Jsonb(e.input_data), env.stream_version,
-             env.occurred_at, env.occurred_at))
-    elif isinstance(e, NodeStarted):
-        await cur.execute("UPDATE rm_node_executions SET status = 'RUNNING', start_time = coalesce(start_time, %s) "
-                          "WHERE node_exec_id = %s", (env.occurred_at, e.node_exec_id))
-    elif isinstance(e, NodeReviewRequested):
-        await cur.execute("UPDATE rm_node_executions SET status = 'REVIEW' WHERE node_exec_id = %s", (e.node_exec_id,))
-    elif isinstance(e, NodeReviewed):
-        await cur.execute("UPDATE rm_node_executions SET status = 'QUEUED' WHERE node_exec_id = %s", (e.node_exec_id,))
-    elif isinstance(e, NodeOutput):
-        await cur.execute(
-            "UPDATE rm_node_executions SET output_data = jsonb_set(output_data, ARRAY[%s::text], "
-            "coalesce(output_data -> %s::text, '[]'::jsonb) || jsonb_build_array(%s::jsonb)) WHERE node_exec_id = %s",
-            (e.pin, e.pin, Jsonb(e.value), e.node_exec_id))
-    else:
-        await cur.execute(
-            "UPDATE rm_node_executions SET status = %s, end_time = %s, stats = %s, error = %s WHERE node_exec_id = %s",
-            (_NODE_END[type(e)], env.occurred_at, Jsonb(getattr(e, "stats", None) or {}),
-             getattr(e, "error", None) or getattr(e, "reason", None), e.node_exec_id))
+class Executions:
+    """The executions projection for one applied batch: run rows one statement per event, node
+    rows one statement per node (``node_rows``), each run's ``last_seq`` once."""
+
+    def __init__(self) -> None:
+        self.nodes = NodeRows()
+
+    async def apply(self, cur: AsyncCursor, env: Envelope, event) -> None:
+        if isinstance(event, NODE_EVENTS):
+            self.nodes.add(env, event)
+            if isinstance(event, NodeReviewRequested):  # the reviews projection reads the row next
+                await self.nodes.write(cur)
+        else:
+            await _run(cur, env, event)
+
+    async def finish(self, cur: AsyncCursor, latest: list[Envelope]) -> None:
+        await self.nodes.write(cur)
+        await _last_seq(cur, latest)
 
 
-async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
+async def _run(cur: AsyncCursor, env: Envelope, event) -> None:
     if isinstance(event, ExecutionQueued):
         await _queued(cur, env, event)
-        return
-    if isinstance(event, (NodeInputAdded, NodeQueued, NodeStarted, NodeOutput, NodeReviewRequested, NodeReviewed,
-                          *_NODE_END)):
-        await _node(cur, env, event)
     elif isinstance(event, (ExecutionPausedForReview, ExecutionResumed)):
         status = "REVIEW" if isinstance(event, ExecutionPausedForReview) else "RUNNING"
         await cur.execute("UPDATE rm_executions SET status = %s WHERE execution_id = %s", (status, env.stream_id))
@@ -110,7 +85,7 @@ async def apply(cur: AsyncCursor, env: Envelope, event) -> None:
              getattr(event, "error", None), env.stream_id))
 
 
-async def finish(cur: AsyncCursor, latest: list[Envelope]) -> None:
+async def _last_seq(cur: AsyncCursor, latest: list[Envelope]) -> None:
     """Each run's ``last_seq`` and ``updated_at`` from the last of its events in the batch.
 
     Why once per batch: every event moves them, and writing them per event was the projector's
