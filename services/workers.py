@@ -34,8 +34,8 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
 
     def status() -> tuple[bool, dict]:
         stats = projector.stats
-        return stats.ready, {"applied": stats.applied, "parked": stats.parked, "held": stats.held,
-                             "blocked_streams": stats.blocked_streams, **stats.lag_quantiles()}
+        return stats.ready, {"applied": stats.applied, "reapplied_batches": stats.not_next, "parked": stats.parked,
+                             "held": stats.held, "blocked_streams": stats.blocked_streams, **stats.lag_quantiles()}
 
     await asyncio.gather(beat(settings, "projector", status, stop), projector.run(stop))
 

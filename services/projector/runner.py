@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from aiokafka.errors import KafkaError
 
 from schemas.envelope import Envelope
 from schemas.topics import CONTEXTS
@@ -30,7 +31,7 @@ from services.infra.consumer_loop import consume_until_stopped
 from services.infra.kafka import ensure_topics, make_consumer
 from services.infra.settings import Settings
 from services.projector import quarantine
-from services.projector.applier import apply_envelopes
+from services.projector.applier import apply_envelopes, is_not_next
 from services.projector.names import PROJECTION_NAME
 from services.projector.registry import PROJECTIONS
 
@@ -52,6 +53,7 @@ class ProjectorStats:
     parked: int = 0           # dead letters this process recorded
     held: int = 0             # events not applied because their stream waits behind a dead letter
     blocked_streams: int = 0
+    not_next: int = 0         # batches applied again the careful way (a stream did not continue)
     # Seconds from an event's recording to its projection commit, for the last events applied.
     lags: deque = field(default_factory=lambda: deque(maxlen=2000))
 
@@ -84,6 +86,11 @@ class Projector:
         consumer = make_consumer(self.settings, *self.topics, group_id=group_id(self.settings))
         conn = await db.aconnect(self.settings)
         await consumer.start()
+        # The last applied batch's offsets on their way to the broker while the next batch is
+        # fetched and applied: the broker's round trip is off the read models' path. Offsets are
+        # named per batch (never "everything consumed", which would take in a batch fetched but
+        # not applied yet), and each commit waits for the one before, so they land in order.
+        commit: asyncio.Task | None = None
         try:
             polled = await self._act_on_decisions(conn)
             while not stop.is_set():
@@ -92,12 +99,18 @@ class Projector:
                 if batch:
                     checkpoints.seen_batch(batch)
                     await self._apply_batch(conn, batch)
-                    await checkpoints.commit(consumer)
+                    if commit is not None:
+                        await commit
+                    commit = asyncio.create_task(_commit(consumer, checkpoints, batch))
+                elif commit is not None:
+                    await commit
+                    commit = None
                 await checkpoints.save()
                 if asyncio.get_running_loop().time() - polled >= DECISIONS_POLL_S:
                     polled = await self._act_on_decisions(conn)
         finally:
             self.stats.ready = False
+            await _settle(commit)
             await consumer.stop()
             await conn.close()
             await checkpoints.close()
@@ -133,14 +146,25 @@ class Projector:
         self.stats.blocked_streams = self.quarantine.blocked_count
 
     async def _apply_fast(self, conn: psycopg.AsyncConnection, parts) -> None:
-        """The whole batch in one pipelined transaction (the normal case)."""
+        """The whole batch in one pipelined transaction (the normal case), first assuming it
+        continues every stream (``applier.apply_envelopes``, ``expect_next``: no read before the
+        writes), then, when a stream did not stand there (a redelivery, a gap), the careful way."""
+        try:
+            await self._apply_pipelined(conn, parts, expect_next=True)
+        except Exception as exc:
+            if not is_not_next(exc):
+                raise
+            self.stats.not_next += 1
+            await self._apply_pipelined(conn, parts, expect_next=False)
+
+    async def _apply_pipelined(self, conn: psycopg.AsyncConnection, parts, *, expect_next: bool) -> None:
         counts = [0, 0, 0]
         async with conn.transaction(), conn.pipeline():
             async with conn.cursor() as cur:
                 for tp, context, envelopes in parts:
                     pending = [env for env in envelopes if not self.quarantine.holds(context, env)]
                     counts[2] += len(envelopes) - len(pending)
-                    applied, duplicates = await apply_envelopes(cur, context, pending,
+                    applied, duplicates = await apply_envelopes(cur, context, pending, expect_next=expect_next,
                                                                 skip=self.quarantine.skips(context))
                     self._count(counts, applied, duplicates)
                     await self._move_partition(cur, context, tp, envelopes)
@@ -177,6 +201,26 @@ class Projector:
             "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, log, partition) "
             "DO UPDATE SET position = GREATEST(projection_partitions.position, EXCLUDED.position)",
             (PROJECTION_NAME, context, tp.partition, max(env.position for env in envelopes)))
+
+
+async def _commit(consumer, checkpoints: Checkpoints, batch) -> None:
+    """Commit a ``getmany`` answer: each partition's last record, plus one, for the partitions
+    still assigned (a revoked one's records go to its next owner, who applies what is new)."""
+    owned = consumer.assignment()
+    offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages and tp in owned}
+    if offsets:
+        await checkpoints.commit(consumer, offsets)
+
+
+async def _settle(commit: asyncio.Task | None) -> None:
+    """Wait for an offset commit in flight at shutdown; one that fails only replays its batch
+    (harmlessly: ``projection_streams``) at the next start."""
+    if commit is None:
+        return
+    try:
+        await commit
+    except KafkaError as exc:  # the loop is ending; what it raised first is what matters
+        log.info("projector: the last offset commit did not land (%s); its batch is applied again later", exc)
 
 
 def _parse(messages) -> list[Envelope]:
