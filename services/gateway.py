@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from services.command_api import app as command_app
 from services.health import BrokerProbe, check, health_gauges
 from services.infra.auth import TokenVerifier
-from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import refusals
+from services.infra.process_start import finish_start
 from services.infra.settings import Settings, load_settings
 from services.metrics import render as render_metrics
 from services.monitor.serve import mount_monitor
@@ -104,5 +104,5 @@ def create_app(settings: Settings, *, background: list[str] | None = None) -> Fa
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     app = create_app(load_settings())
-    tune_gc()
+    finish_start()
     return app

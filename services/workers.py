@@ -68,5 +68,9 @@ RUNNERS = {"relay": run_relay, "projector": run_projector, "executor": run_execu
            "scheduler": run_scheduler}
 
 
+# The services that meet blocks, and so load the catalogue at start (``infra/process_start.py``).
+LOADS_BLOCKS = ("projector", "executor", "notifier", "scheduler")
+
+
 async def run(name: str, settings: Settings, stop: asyncio.Event) -> None:
     await RUNNERS[name](settings, stop)

@@ -83,9 +83,9 @@ def serve(name: str, port: int) -> None:
                     port=port, log_level="warning", ws=ws_protocol(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
         return
     from services import workers
-    from services.infra.gc_tuning import tune_gc
+    from services.infra.process_start import finish_start
 
-    tune_gc()
+    finish_start(loads_blocks=name in workers.LOADS_BLOCKS)
     _run_until_signal(lambda stop: workers.run(name, settings, stop))
 
 

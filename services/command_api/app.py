@@ -31,9 +31,9 @@ from services.command_api.api import (
 from services.command_api.application.bootstrap import CommandServices
 from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
-from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import database_unavailable, install_error_handlers, refusals
+from services.infra.process_start import finish_start
 from services.infra.route_index import index_routes
 from services.infra.settings import Settings, load_settings
 
@@ -85,5 +85,5 @@ def create_app(settings: Settings) -> FastAPI:
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     app = create_app(load_settings())
-    tune_gc()
+    finish_start()
     return app

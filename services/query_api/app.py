@@ -13,9 +13,9 @@ from fastapi import APIRouter, FastAPI
 from services.infra import db
 from services.infra.auth import TokenVerifier
 from services.infra.body_limits import BodyLimitMiddleware
-from services.infra.gc_tuning import tune_gc
 from services.infra.http import use_token_verifier
 from services.infra.http_errors import install_error_handlers, refusals
+from services.infra.process_start import finish_start
 from services.infra.route_index import index_routes
 from services.infra.settings import Settings, load_settings
 from services.query_api.api import (
@@ -88,5 +88,5 @@ def create_app(settings: Settings) -> FastAPI:
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each API worker process builds its own app)."""
     app = create_app(load_settings())
-    tune_gc()
+    finish_start()
     return app
