@@ -8,6 +8,7 @@ broker does not, so ordering there relies on aiokafka's one in-flight batch per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 
@@ -144,27 +145,67 @@ async def ensure_topics(settings: Settings, contexts: tuple[str, ...] = CONTEXTS
         await admin.close()
 
 
+def _offsets_consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                            request_timeout_ms=5000)
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer, topic: str, *, refresh: bool) -> dict[int, int]:
+    """``topic``'s high-water marks through a started consumer; ``refresh`` reads the broker's
+    metadata first rather than trusting what the consumer knew (a broker may have restarted empty)."""
+    if refresh:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
+    partitions = consumer.partitions_for_topic(topic)
+    for _ in range(50):
+        if partitions:
+            break
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await asyncio.sleep(0.1)
+    tps = [TopicPartition(topic, p) for p in partitions or ()]
+    if not tps:
+        return {}
+    offsets = await asyncio.wait_for(consumer.end_offsets(tps), timeout=10)
+    return {tp.partition: off for tp, off in offsets.items()}
+
+
 async def topic_end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """High-water mark of every partition of ``topic`` (empty dict if the topic is unknown)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-                                request_timeout_ms=5000)
+    consumer = _offsets_consumer(settings)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        for _ in range(50):
-            if partitions:
-                break
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.1)
-        tps = [TopicPartition(topic, p) for p in partitions or ()]
-        if not tps:
-            return {}
-        offsets = await asyncio.wait_for(consumer.end_offsets(tps), timeout=10)
-        return {tp.partition: off for tp, off in offsets.items()}
+        return await _end_offsets(consumer, topic, refresh=False)
     finally:
         await consumer.stop()
+
+
+class EndOffsetReader:
+    """``topic_end_offsets`` for a caller that looks again and again (the relay, every few
+    seconds per log): one consumer kept open instead of one started per look, which cost a new
+    connection, a bootstrap and a metadata round trip each time, on the relay and on the broker.
+    Each look still reads fresh metadata. After a failure the next look starts a new consumer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        if self._consumer is None:
+            consumer = _offsets_consumer(self.settings)
+            await consumer.start()
+            self._consumer = consumer
+        try:
+            return await _end_offsets(self._consumer, topic, refresh=True)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(TimeoutError, KafkaError, OSError):  # a broker gone: nothing to close
+                await asyncio.wait_for(consumer.stop(), timeout=2.0)
 
 
 async def wait_for_broker(settings: Settings, timeout_s: float = 60.0) -> None:

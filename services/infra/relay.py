@@ -32,6 +32,7 @@ from services.infra import db, event_log
 from services.infra.checkpoints import SUBSCRIBED_CHECKPOINTS, groups_of, refill_point
 from services.infra.event_codec import StoredRow, envelope_bytes
 from services.infra.kafka import (
+    EndOffsetReader,
     broker_message_limit,
     ensure_topics,
     make_producer,
@@ -255,6 +256,7 @@ class Relay:
             self._limit = await self._check_limits()
         producer = make_producer(self.settings, max_request_size=self._limit)
         await producer.start()
+        offsets = EndOffsetReader(self.settings)
         loop = asyncio.get_running_loop()
         checked, polled = loop.time(), float("-inf")
         try:
@@ -262,7 +264,7 @@ class Relay:
                 # (the lock's session is checked by the read below, made on it: a dead one raises)
                 now = loop.time()
                 if now - checked > INTEGRITY_CHECK_S:
-                    await self._check_broker_kept_data(conn)
+                    await self._check_broker_kept_data(conn, offsets)
                     checked = now
                 if now - polled >= DECISIONS_POLL_S:
                     await self.quarantine.act_on_decisions(conn, functools.partial(self._send_and_wait, producer),
@@ -281,16 +283,17 @@ class Relay:
                 self.stats.published += len(batch)
                 self.stats.batches += 1
         finally:
+            await offsets.close()
             try:
                 await asyncio.wait_for(producer.stop(), timeout=2.0)
             except TimeoutError:
                 log.warning("relay %s: producer did not stop cleanly", self.context)
 
-    async def _check_broker_kept_data(self, conn: psycopg.AsyncConnection) -> None:
+    async def _check_broker_kept_data(self, conn: psycopg.AsyncConnection, reader: EndOffsetReader) -> None:
         """A broker that restarted empty may take new events on partitions it never had before,
         so offsets seen while publishing do not always go backwards; look for partitions that
         held acknowledged messages and are empty now."""
-        offsets = await topic_end_offsets(self.settings, self.topic)
+        offsets = await reader.end_offsets(self.topic)
         if _emptied(offsets, await self._published_offsets(conn)):
             raise BrokerLostData()
 
