@@ -10,7 +10,14 @@ import orjson
 import pytest
 import websockets
 
-from schemas.events.executions import ExecutionCompleted, ExecutionQueued, ExecutionStarted, ExecutionStats
+from schemas.events.executions import (
+    ExecutionCompleted,
+    ExecutionQueued,
+    ExecutionStarted,
+    ExecutionStats,
+    NodeQueued,
+    NodeStarted,
+)
 from schemas.graph import GraphVersionBody
 from services.infra import db
 from services.infra.eventstore import EventStore, make_datastore
@@ -174,3 +181,32 @@ async def test_f7_over_the_socket_cap_the_connection_is_closed_with_a_clear_code
     finally:
         for ws in open_sockets:
             await ws.close()
+
+
+async def test_runs_of_graphs_nobody_watches_are_not_decoded_and_leave_no_bookkeeping(hub_and_store, user_ids,
+                                                                                      monkeypatch):
+    """One socket watches alice's graph while bob runs another: bob's node events are never
+    decoded, and his finished runs leave nothing in ``stream_graph`` (it grew with every run of
+    every user for as long as any graph was watched)."""
+    from services.query_api.ws import hub as hub_module
+
+    hub, store = hub_and_store
+    alice, bob = user_ids["alice"], user_ids["bob"]
+    await hub.subscribe_graph(socket_for(alice), str(uuid.uuid4()))
+    decoded = []
+    real_decode = hub_module.decode_row
+    monkeypatch.setattr(hub_module, "decode_row", lambda row: decoded.append(row.type) or real_decode(row))
+    runs = [await asyncio.to_thread(queue_execution, store, bob) for _ in range(5)]
+    for exec_id in runs:
+        node = str(uuid.uuid4())
+        await asyncio.to_thread(store.append, [
+            NewEvent(exec_id, 2, NodeQueued(node_exec_id=node, node_id="n", block_id="b", input_data={}), user_id=bob),
+            NewEvent(exec_id, 3, NodeStarted(node_exec_id=node), user_id=bob),
+            NewEvent(exec_id, 4, ExecutionCompleted(stats=ExecutionStats()), user_id=bob)])
+
+    async def done():
+        return hub.position >= (await asyncio.to_thread(store.head)) and decoded.count("ExecutionCompleted") == 5
+
+    await eventually(done, timeout=10, message="the hub read bob's runs")
+    assert not any(str(e) in hub.stream_graph for e in runs)
+    assert "NodeQueued" not in decoded and "NodeStarted" not in decoded

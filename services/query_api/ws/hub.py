@@ -44,6 +44,8 @@ from services.query_api.ws.notifications import NotificationFeed
 log = logging.getLogger(__name__)
 GRAPH_LEVEL = (ExecutionQueued, ExecutionStarted, ExecutionPausedForReview, ExecutionResumed, ExecutionCompleted,
                ExecutionFailed, ExecutionTerminated)
+GRAPH_LEVEL_TYPES = frozenset(cls.TYPE for cls in GRAPH_LEVEL)
+RUN_ENDS = (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)
 LOG = "executions"
 DRAIN_PAGE = 2000
 
@@ -161,8 +163,8 @@ class Hub:
         stream_id, version = str(row.stream_id), row.stream_version
         watch = self.watches.get(stream_id)
         graph_key = self.stream_graph.get(stream_id)
-        if watch is None and not self.graph_subs:
-            return  # nobody can want it: not even decoded
+        if watch is None and (not self.graph_subs or row.type not in GRAPH_LEVEL_TYPES):
+            return  # nobody can want it (only a graph-level event starts a graph socket's watch): not decoded
         recorded = decode_row(row)
         event, at = recorded.decode(), recorded.occurred_at
         if isinstance(event, ExecutionQueued):
@@ -173,6 +175,8 @@ class Hub:
             state = await self._load_state(stream_id, upto=version - 1)
             # an execution subscription may have created the watch while the history was read
             watch = self.watches.setdefault(stream_id, _Watch(state))
+        if isinstance(event, RUN_ENDS):
+            self.stream_graph.pop(stream_id, None)  # finished: no graph-level event follows, watched or not
         if watch is None:
             return
         if watch.loading:
@@ -192,8 +196,6 @@ class Hub:
                 channel = protocol.graph_channel(socket.user_id, graph_key[1])
                 self._push(socket, protocol.message(protocol.GRAPH_EVENT, data=_graph_payload(state, version),
                                                     channel=channel))
-        if isinstance(event, (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)):
-            self.stream_graph.pop(stream_id, None)  # finished: no graph-level event follows
         if not watch.loading and not watch.subs and watch.state.is_terminal:
             self.watches.pop(stream_id, None)
 
