@@ -99,7 +99,9 @@ async def test_a_polled_run_answers_from_its_built_view_and_never_misses_a_write
 
         stopped = await alice.post(f"/api/graphs/{graph['id']}/executions/{run['id']}/stop")
         assert stopped.status_code == 200
-        after = (await alice.get(f"/api/executions/{run['id']}")).json()
+        read = await alice.get(f"/api/executions/{run['id']}")
+        assert read.status_code == 200, read.text  # a fence that waited out its time answers 503
+        after = read.json()
         assert after["status"] == "TERMINATED"
         assert {n["status"] for n in after["node_executions"]} <= {"TERMINATED", "COMPLETED", "FAILED"}
         other_graph = (await alice.post("/api/graphs", json={"graph": sample_graph()})).json()
