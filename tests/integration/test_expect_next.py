@@ -6,12 +6,11 @@ Against the real PostgreSQL; the rows are read back."""
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from schemas.envelope import Envelope, event_id_for
+from schemas.envelope import Envelope
 from schemas.events.executions import (
     ExecutionCompleted,
     ExecutionQueued,
@@ -26,10 +25,9 @@ from services.infra import db
 from services.infra.migrations import migrate
 from services.projector.applier import apply_envelopes, is_not_next, versions_before
 from services.projector.names import PROJECTION_NAME
-from tests.stories.builders import graph_body
+from tests.stories.builders import graph_body, stream_envelopes
 
 BLOCK = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 USER = "u-expect-next"
 
 
@@ -46,11 +44,7 @@ def _run_story() -> tuple[str, str, list[Envelope]]:
               NodeOutput(node_exec_id=node, pin="result", value=3, seq=2),
               NodeCompleted(node_exec_id=node, stats={}),
               ExecutionCompleted(stats=ExecutionStats())]
-    return run, node, [
-        Envelope(event_id=event_id_for(run, v), type=e.TYPE, class_version=e.CLASS_VERSION, stream_id=run,
-                 stream_version=v, position=v, occurred_at=T0 + timedelta(seconds=v), user_id=USER,
-                 payload=e.model_dump(mode="json"))
-        for v, e in enumerate(events, start=1)]
+    return run, node, stream_envelopes(run, events, user_id=USER)
 
 
 @pytest.fixture

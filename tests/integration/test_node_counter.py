@@ -3,6 +3,7 @@ execution of a user gets one number, its own forever, and the users' counts neve
 many ask at once and from however many executors."""
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -13,34 +14,25 @@ from services.infra.migrations import migrate
 
 
 class _CountingPool:
-    """The pool, counting the statements sent through it."""
+    """The pool, counting the statements sent through its connections."""
 
     def __init__(self, pool) -> None:
         self.pool = pool
         self.statements = 0
 
-    def connection(self):
-        outer = self
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        async with self.pool.connection() as conn:
+            yield _CountingConnection(conn, self)
 
-        class _Conn:
-            async def __aenter__(self):
-                self.cm = outer.pool.connection()
-                conn = await self.cm.__aenter__()
-                real = conn.execute
 
-                async def execute(*args, **kwargs):
-                    outer.statements += 1
-                    return await real(*args, **kwargs)
+class _CountingConnection:
+    def __init__(self, conn, pool: _CountingPool) -> None:
+        self.conn, self.pool = conn, pool
 
-                self.conn, self.real = conn, real
-                conn.execute = execute
-                return conn
-
-            async def __aexit__(self, *exc):
-                self.conn.execute = self.real
-                return await self.cm.__aexit__(*exc)
-
-        return _Conn()
+    async def execute(self, *args, **kwargs):
+        self.pool.statements += 1
+        return await self.conn.execute(*args, **kwargs)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas.envelope import Envelope, event_id_for
+from schemas.envelope import Envelope
 from schemas.events.executions import (
     ExecutionQueued,
     NodeCompleted,
@@ -26,7 +26,7 @@ from schemas.events.executions import (
 from services.infra import db
 from services.infra.migrations import migrate
 from services.projector.applier import apply_envelopes
-from tests.stories.builders import graph_body
+from tests.stories.builders import graph_body, stream_envelopes
 
 BLOCK = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"  # any block id: the node rows do not look it up
 COLUMNS = ("node_exec_id", "execution_id", "node_id", "block_id", "status", "input_data", "output_data",
@@ -105,15 +105,10 @@ def _story(rng: random.Random) -> tuple[str, list[Envelope], dict]:
     nodes = [(str(uuid.uuid4()), f"node-{i}") for i in range(3)]
     events = [_queued()]
     events += [_random_node_event(rng, *rng.choice(nodes)) for _ in range(rng.randint(1, 40))]
-    envelopes, rows = [], {}
-    for version, event in enumerate(events, start=1):
-        at = T0 + timedelta(milliseconds=version)
-        envelopes.append(Envelope(event_id=event_id_for(run, version), type=event.TYPE,
-                                  class_version=event.CLASS_VERSION, stream_id=run, stream_version=version,
-                                  position=version, occurred_at=at, user_id="u-node-rows",
-                                  payload=event.model_dump(mode="json")))
-        if version > 1:
-            _oracle(rows, run, version, at, event)
+    envelopes = stream_envelopes(run, events, user_id="u-node-rows", step=timedelta(milliseconds=1))
+    rows = {}
+    for env, event in zip(envelopes[1:], events[1:], strict=True):
+        _oracle(rows, run, env.stream_version, env.occurred_at, event)
     return run, envelopes, rows
 
 
@@ -168,9 +163,7 @@ async def test_a_batch_cut_through_a_node_continues_its_row(conn):
               NodeOutput(node_exec_id=node, pin="other", value=[3], seq=0),
               NodeStarted(node_exec_id=node),
               NodeCompleted(node_exec_id=node, stats={"cost": 1})]
-    envelopes = [Envelope(event_id=event_id_for(run, v), type=e.TYPE, class_version=e.CLASS_VERSION,
-                          stream_id=run, stream_version=v, position=v, occurred_at=T0 + timedelta(seconds=v),
-                          user_id="u-node-rows", payload=e.model_dump(mode="json")) for v, e in enumerate(events, 1)]
+    envelopes = stream_envelopes(run, events, user_id="u-node-rows")
     await _apply(conn, [envelopes[:6], envelopes[6:]])
     row = (await _rows(conn, run))[node]
     assert row["status"] == "COMPLETED"

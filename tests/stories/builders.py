@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.envelope import Envelope, event_id_for
 from schemas.events.integrations import CredentialsCreated
 from schemas.graph import GraphInput, GraphVersionBody, StoredLink, StoredNode
 from services.domain.integrations.crypto import Keyring
@@ -22,6 +25,17 @@ def graph_input(name: str = "g", **fields: Any) -> GraphInput:
         {"id": "in", "block_id": INPUT_BLOCK, "input_default": {"name": "x"}},
         {"id": "out", "block_id": OUTPUT_BLOCK, "input_default": {"name": "y"}},
     ], "links": [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}], **fields})
+
+
+def stream_envelopes(stream_id: str, events: Sequence, *, user_id: str,
+                     step: timedelta = timedelta(seconds=1)) -> list[Envelope]:
+    """One stream's events as a projector receives them: versions and positions 1, 2, ..., the
+    n-th recorded ``n * step`` after 2026-01-01."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [Envelope(event_id=event_id_for(stream_id, v), type=e.TYPE, class_version=e.CLASS_VERSION,
+                     stream_id=stream_id, stream_version=v, position=v, occurred_at=start + v * step,
+                     user_id=user_id, payload=e.model_dump(mode="json"))
+            for v, e in enumerate(events, start=1)]
 
 
 def graph_body(graph_id: uuid.UUID, version: int = 1, name: str = "g") -> GraphVersionBody:
