@@ -123,13 +123,13 @@ async def test_f7_subscriptions_per_socket_and_sockets_per_user_are_capped(hub_a
         await hub.subscribe_graph(socket, "x" * 60_000)
 
     first, second, third = socket_for(alice), socket_for(alice), socket_for(alice)
-    hub.connect(first)
-    hub.connect(second)
+    await hub.connect(first)
+    await hub.connect(second)
     with pytest.raises(Refused, match="too many connections for this user"):
-        hub.connect(third)
-    hub.connect(socket_for(user_ids["bob"]))  # other users are not affected
+        await hub.connect(third)
+    await hub.connect(socket_for(user_ids["bob"]))  # other users are not affected
     hub.drop(first)
-    hub.connect(third)
+    await hub.connect(third)
 
 
 async def test_f5_finished_executions_leave_no_graph_bookkeeping(hub_and_store, user_ids):

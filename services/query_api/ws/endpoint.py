@@ -40,7 +40,7 @@ def build_router(verifier: TokenVerifier) -> APIRouter:
         hub = websocket.app.state.ws_hub
         socket = Socket(user.id, send=websocket.send_text)
         try:
-            hub.connect(socket)
+            await hub.connect(socket)
         except Refused as exc:
             await websocket.close(code=protocol.CLOSE_TOO_MANY_SOCKETS, reason=str(exc)[:120])
             return

@@ -233,11 +233,15 @@ class Hub:
             await self._skip_to_head()
         self._idle = False
 
-    def connect(self, socket: Socket) -> None:
+    async def connect(self, socket: Socket) -> None:
         """Count a new connection against its user's cap (``Refused`` over it); from then on it
         receives its user's notifications."""
         self.limits.connect(socket)
-        self.notifications.add(socket)
+        try:
+            await self.notifications.add(socket)
+        except BaseException:  # the store unreachable, say: the place under the cap is given back
+            self.limits.disconnect(socket)
+            raise
 
     async def _owner(self, stream_id: str) -> str | None:
         first = await read_history(self.pool, stream_id, upto=1)
