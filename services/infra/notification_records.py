@@ -10,7 +10,7 @@ tries: a taken version means "already recorded" and is not an error.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from schemas.events.base import Event
 from schemas.events.notifications import NotificationRecorded
@@ -24,18 +24,36 @@ from services.infra.ledger_service import LedgerService
 from services.infra.store_contract import ConcurrencyConflict, NewEvent
 
 
-def record(store: EventStore, derived: derive.Derived) -> uuid.UUID | None:
-    """The new notification's id, or None when it was recorded before."""
+def _recorded(derived: derive.Derived) -> NewEvent:
     stream_id = notification_id(derived.notification_type, derived.source_context, derived.source_stream_id,
                                 derived.source_version)
     event = NotificationRecorded(user_id=derived.user_id, notification_type=derived.notification_type,
                                  data=derived.data, source_context=derived.source_context,
                                  source_stream_id=derived.source_stream_id, source_version=derived.source_version)
+    return NewEvent(stream_id, 1, event, user_id=derived.user_id)
+
+
+def record(store: EventStore, derived: derive.Derived) -> uuid.UUID | None:
+    """The new notification's id, or None when it was recorded before."""
+    new = _recorded(derived)
     try:
-        store.append([NewEvent(stream_id, 1, event, user_id=derived.user_id)])
+        store.append([new])
     except ConcurrencyConflict:
         return None
-    return stream_id
+    return new.stream_id
+
+
+def record_all(store: EventStore, derived: Sequence[derive.Derived]) -> list[uuid.UUID | None]:
+    """``record`` for each, in order. One append takes them all when none was recorded before (the
+    usual case); where one was (a batch replayed after a crash), they go one by one."""
+    new = [_recorded(d) for d in derived]
+    if not new:
+        return []
+    try:
+        store.append(new)
+    except ConcurrencyConflict:
+        return [record(store, d) for d in derived]
+    return [item.stream_id for item in new]
 
 
 def load(store: EventStore, stream_id: uuid.UUID) -> Notification:

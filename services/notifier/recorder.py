@@ -45,10 +45,9 @@ from services.infra.ledger_service import LedgerService
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
-RUN_ENDS = {cls.TYPE for cls in (ExecutionCompleted, ExecutionFailed, ExecutionTerminated)}
-WATCHED = RUN_ENDS | {CreditsSpent.TYPE, ListingVersionReviewed.TYPE, ExecutionPausedForReview.TYPE}
+RUN_EVENTS = (ExecutionCompleted, ExecutionFailed, ExecutionTerminated, ExecutionPausedForReview)
+WATCHED = {cls.TYPE for cls in RUN_EVENTS} | {CreditsSpent.TYPE, ListingVersionReviewed.TYPE}
 SOURCES = ("executions", "credits", "store")
-CONCURRENCY = 6  # envelopes of one batch handled at once (each a stream read and an append)
 
 
 def group_id(settings: Settings) -> str:
@@ -80,7 +79,6 @@ class NotificationRecorder:
         self.stores = stores
         self.ledger = ledger
         self.stats = RecorderStats()
-        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, stop: asyncio.Event) -> None:
         await consume_until_stopped("notifier", self._consume, stop, on_down=self._down)
@@ -101,8 +99,8 @@ class NotificationRecorder:
                 self.stats.ready = bool(consumer.assignment())
                 checkpoints.seen_batch(batch)
                 envelopes = [env for messages in batch.values() for env in envelopes_of(messages, WATCHED)]
-                if envelopes:  # independent of each other: handled side by side, all before the commit
-                    await asyncio.gather(*(self._handle_soon(env) for env in envelopes))
+                if envelopes:  # all recorded before the commit
+                    await asyncio.to_thread(self.handle_batch, envelopes)
                 if batch:
                     await checkpoints.commit(consumer)
                 await checkpoints.save()
@@ -111,25 +109,43 @@ class NotificationRecorder:
             await consumer.stop()
             await checkpoints.close()
 
-    async def _handle_soon(self, env: Envelope) -> None:
-        async with self._slots:
-            await asyncio.to_thread(self._handle, env)
-
-    def _handle(self, env: Envelope) -> None:
-        try:
-            event = decode_payload(env.type, env.class_version, env.payload)
-        except (ValueError, KeyError) as exc:  # a payload no class reads: nothing to notify about
-            self.stats.skipped_malformed += 1
-            log.error("notifier: skipping %s at %s/%d: %s", env.type, env.stream_id, env.stream_version,
-                      str(exc)[:200])
-            return
-        for derived in self.derive(env, event):
-            if notification_records.record(self.stores["notifications"], derived) is None:
+    def handle_batch(self, envelopes: list[Envelope]) -> None:
+        """Record what one batch's events call for. The runs it ends or pauses are read from the
+        store in one query and the new notifications appended in one transaction: per run end,
+        a stream read, an append and a thread hop each were most of the notifier's work under
+        burst100 (py-spy)."""
+        decoded = [(env, event) for env in envelopes
+                   if env.type in WATCHED and (event := self._decode(env)) is not None]
+        runs = self._runs([env for env, event in decoded if isinstance(event, RUN_EVENTS)])
+        derived = [found for env, event in decoded for found in self.derive(env, event, runs)]
+        for recorded in notification_records.record_all(self.stores["notifications"], derived):
+            if recorded is None:
                 self.stats.duplicates += 1
             else:
                 self.stats.recorded += 1
 
-    def derive(self, env: Envelope, event) -> list[derive.Derived]:
+    def _decode(self, env: Envelope):
+        try:
+            return decode_payload(env.type, env.class_version, env.payload)
+        except (ValueError, KeyError) as exc:  # a payload no class reads: nothing to notify about
+            self.stats.skipped_malformed += 1
+            log.error("notifier: skipping %s at %s/%d: %s", env.type, env.stream_id, env.stream_version,
+                      str(exc)[:200])
+            return None
+
+    def _runs(self, envelopes: list[Envelope]) -> dict[tuple[uuid.UUID, int], ExecutionState]:
+        """Each run as it stood at the event that ended or paused it (a run may be in one batch
+        twice: paused, then ended), from one read of all their streams."""
+        uptos: dict[uuid.UUID, int] = {}
+        for env in envelopes:
+            uptos[env.stream_id] = max(uptos.get(env.stream_id, 0), env.stream_version)
+        streams = self.stores["executions"].read_streams(uptos)
+        return {(env.stream_id, env.stream_version): ExecutionState.from_events(
+                    str(env.stream_id), ((e.decode(), e.occurred_at) for e in streams[env.stream_id]
+                                         if e.stream_version <= env.stream_version))
+                for env in envelopes}
+
+    def derive(self, env: Envelope, event, runs: dict[tuple[uuid.UUID, int], ExecutionState]) -> list[derive.Derived]:
         if isinstance(event, CreditsSpent):
             if not env.user_id:
                 return []
@@ -140,7 +156,7 @@ class NotificationRecorder:
         if isinstance(event, ListingVersionReviewed):
             found = self._reviewed(env, event)
             return [found] if found else []
-        state = self._run(env.stream_id, env.stream_version)
+        state = runs[(env.stream_id, env.stream_version)]
         if not state.user_id:
             return []
         if isinstance(event, ExecutionPausedForReview):
@@ -153,11 +169,6 @@ class NotificationRecorder:
             found.append(notification_records.zero_balance(self.ledger, state.user_id, derive.agent_name(state),
                                                            self.settings.public_url))
         return found
-
-    def _run(self, stream_id: uuid.UUID, upto: int) -> ExecutionState:
-        events = self.stores["executions"].read_stream(stream_id, upto=upto)
-        return ExecutionState.from_events(str(stream_id), ((e.decode(), e.occurred_at) for e in events))
-
 
     def _reviewed(self, env: Envelope, review: ListingVersionReviewed) -> derive.Derived | None:
         store = self.stores["store"]
