@@ -128,22 +128,23 @@ class EventStore:
         stored = self.recorder.select_events(stream_id, gt=after or None, lte=upto)
         return [_recorded(s) for s in stored]
 
-    def read_streams(self, uptos: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, list[RecordedEvent]]:
-        """Several streams, each up to its version in ``uptos``, in one query: a consumer that
-        folds the streams of a whole batch (the notifier's run ends) pays one round trip, not one
-        per stream. A stream with nothing recorded maps to an empty list."""
+    def read_streams(self, uptos: Mapping[uuid.UUID, int | None]) -> dict[uuid.UUID, list[RecordedEvent]]:
+        """Several streams, each up to its version in ``uptos`` (None: to its end), in one query: a
+        consumer that folds the streams of a whole batch (the notifier's run ends, their users) pays
+        one round trip, not one per stream. A stream with nothing recorded maps to an empty list."""
         found: dict[uuid.UUID, list[RecordedEvent]] = {stream_id: [] for stream_id in uptos}
         if not uptos:
             return found
+        bound = None if None in uptos.values() else max(uptos.values())
         sql = (f'SELECT originator_id, originator_version, topic, state FROM "{self.recorder.datastore.schema}".'  # noqa: S608
-               f'"{self.table}" WHERE originator_id = ANY(%s) AND originator_version <= %s '
+               f'"{self.table}" WHERE originator_id = ANY(%s) AND (%s::bigint IS NULL OR originator_version <= %s) '
                'ORDER BY originator_id, originator_version')
         with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, (list(uptos), max(uptos.values())))
+            curs.execute(sql, (list(uptos), bound, bound))
             rows = curs.fetchall()
         for row in rows:
-            stream_id, version = row["originator_id"], row["originator_version"]
-            if version <= uptos[stream_id]:
+            stream_id, version, upto = row["originator_id"], row["originator_version"], uptos[row["originator_id"]]
+            if upto is None or version <= upto:
                 found[stream_id].append(decode_row(StoredRow(None, stream_id, version, row["topic"],
                                                              bytes(row["state"]))))
         return found

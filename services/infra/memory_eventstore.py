@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from services.infra.event_codec import RecordedEvent, StoredRow, decode_row
 from services.infra.store_contract import (
@@ -96,6 +96,9 @@ class MemoryEventStore:
             rows = list(self._streams.get(_stream_key(stream_id), ()))
         return [_unpositioned(row) for row in rows
                 if row.stream_version > after and (upto is None or row.stream_version <= upto)]
+
+    def read_streams(self, uptos: Mapping[uuid.UUID, int | None]) -> dict[uuid.UUID, list[RecordedEvent]]:
+        return {stream_id: self.read_stream(stream_id, upto=upto) for stream_id, upto in uptos.items()}
 
     def stream_version(self, stream_id: uuid.UUID) -> int:
         """The stream's latest version (0 if empty)."""

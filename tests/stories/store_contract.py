@@ -50,6 +50,17 @@ class StoreContract:
         assert store.stream_version_at(a, first) == store.stream_version_at(a, third - 1) == 1
         assert store.stream_version_at(a, third) == 2 and store.stream_version_at(uuid.uuid4(), third) == 0
 
+    def test_several_streams_are_read_at_once_each_up_to_its_version(self, make_store):
+        store, a, b, c, empty = make_store(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        store.append([stop(a, 1), stop(b, 1), stop(a, 2), stop(b, 2), stop(c, 1), stop(a, 3)])
+        read = store.read_streams({a: 2, b: None, c: 5, empty: 1})
+        assert {stream: [(e.stream_id, e.stream_version, e.position) for e in events]
+                for stream, events in read.items()} == {
+            a: [(a, 1, None), (a, 2, None)], b: [(b, 1, None), (b, 2, None)], c: [(c, 1, None)], empty: []}
+        assert read[a][1].decode() == ExecutionStopRequested(requested_by="u1")
+        assert [e.stream_version for e in store.read_streams({a: None})[a]] == [1, 2, 3]
+        assert store.read_streams({}) == {}
+
     def test_a_taken_version_refuses_the_whole_append(self, make_store):
         store, a, b = make_store(), uuid.uuid4(), uuid.uuid4()
         store.append([stop(a, 1)])

@@ -15,6 +15,7 @@ from schemas.events.notifications import (
     EmailSent,
     EmailSkipped,
     EmailSkipReason,
+    NotificationRead,
     NotificationType,
 )
 from schemas.events.users import NotificationPreferencesSet, UserCreated
@@ -268,3 +269,46 @@ async def test_an_unknown_notification_is_ignored(stores):
     await Mailer(settings(), stores, transport).deliver(uuid.uuid4())
     assert transport.attempts == []
     assert stores["notifications"].head() == 0
+
+
+def published(stores, *nids: uuid.UUID) -> list:
+    """The notifications' first events as the notifications topic carries them."""
+    first = {e.stream_id: e for e in stores["notifications"].read_log(after=0) if e.stream_version == 1}
+    return [first[nid].envelope() for nid in nids]
+
+
+async def test_a_batchs_unwanted_emails_are_skipped_together_and_wanted_ones_left_to_deliver(stores):
+    transport = FakeTransport()
+    mailer = Mailer(settings(), stores, transport)
+    off = notification(stores, user(stores, "alice", off=(NotificationType.AGENT_RUN,)))
+    ghost = notification(stores, "ghost")  # no user record: no address
+    wanted = notification(stores, user(stores, "bob"))
+    also_off = notification(stores, "alice", source_version=2)
+
+    skipped = await asyncio.to_thread(mailer.skip_batch, published(stores, off, ghost, wanted, also_off))
+
+    assert skipped == {off, ghost, also_off}
+    assert outcome(stores, off) == outcome(stores, also_off) == [EmailSkipped(reason=EmailSkipReason.DISABLED)]
+    assert outcome(stores, ghost) == [EmailSkipped(reason=EmailSkipReason.NO_ADDRESS)]
+    assert outcome(stores, wanted) == [] and transport.attempts == []
+    await mailer.deliver(wanted)
+    assert [str(m["To"]) for m in transport.sent] == ["bob@example.com"]
+
+
+async def test_a_batch_with_a_notification_changed_since_is_left_whole_to_the_careful_way(stores):
+    """Read by its user in between, or already decided before a crash: the batch's append conflicts,
+    nothing of it is recorded, and each delivery then decides from the store, once."""
+    mailer = Mailer(settings(), stores, FakeTransport())
+    alice = user(stores, "alice", off=(NotificationType.AGENT_RUN,))
+    read, fresh = notification(stores, alice), notification(stores, alice, source_version=2)
+    stores["notifications"].append([NewEvent(read, 2, NotificationRead(), user_id=alice)])
+
+    assert await asyncio.to_thread(mailer.skip_batch, published(stores, read, fresh)) == set()
+    assert outcome(stores, fresh) == []
+    for nid in (read, fresh):
+        await mailer.deliver(nid)
+    assert outcome(stores, read) == [NotificationRead(), EmailSkipped(reason=EmailSkipReason.DISABLED)]
+    assert outcome(stores, fresh) == [EmailSkipped(reason=EmailSkipReason.DISABLED)]
+
+    assert await asyncio.to_thread(mailer.skip_batch, published(stores, fresh)) == set()  # a redelivery
+    assert outcome(stores, fresh) == [EmailSkipped(reason=EmailSkipReason.DISABLED)]
