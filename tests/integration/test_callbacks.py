@@ -174,12 +174,17 @@ async def test_a_signed_delivery_verifies_at_the_receiver_and_is_recorded_once(s
         assert receiver.requests.get(path + "-failed", []) == [] == receiver.requests.get(path + "-other", [])
         assert (await deliveries(ext, not_failed["id"]))["deliveries"] == []
 
-        # the same run end consumed again (a replayed batch) schedules and sends nothing new
-        ends = [env for env in await read_topic(stack.settings, stack.settings.topic("executions"), expect=10_000,
-                                                timeout=3)
-                if env.stream_id == uuid.UUID(exec_id) and env.type == "ExecutionCompleted"]
+        # the same run end consumed again (a replayed batch) schedules and sends nothing new, also
+        # twice in one batch beside the run end of a user without webhooks
+        _, bobs_run = await run_adder(stack, user_ids["bob"])
+        published = await read_topic(stack.settings, stack.settings.topic("executions"), expect=10_000, timeout=3)
+        ends = [env for env in published if env.stream_id == uuid.UUID(exec_id) and env.type == "ExecutionCompleted"]
+        bobs_end = next(env for env in published if env.stream_id == uuid.UUID(bobs_run)
+                        and env.type == "ExecutionCompleted")
         deliverer = CallbackDeliverer(stack.settings, stack.notifier.stores)
         assert deliverer.schedule(ends[0]) == [delivery["id"]] and deliverer.stats.duplicates == 1
+        assert deliverer.schedule_batch([ends[0], bobs_end, ends[0]]) == [delivery["id"], delivery["id"]]
+        assert deliverer.stats.duplicates == 3 and deliverer.stats.scheduled == 0
         await deliverer.attempt(delivery["id"])  # done: no request
         assert len(receiver.requests[path]) == 1 and len(scheduled_events(stack, hook["id"])) == 1
 
