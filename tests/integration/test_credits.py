@@ -135,3 +135,28 @@ async def test_charging_402_and_running_out_mid_graph(settings):
             finally:
                 datastore.close()
             assert (await carol.get("/api/credits")).json() == {"credits": 1}
+
+
+async def test_a_free_node_that_cannot_pay_its_surcharge_routes_nothing(settings):
+    """Every 2nd node execution costs 1 credit and carol holds 1. A free calculator may run while
+    its number is asked for, but what it produced is never recorded or routed when the surcharge
+    it owes cannot be paid: the node fails, nothing after it runs, the run fails."""
+    settings.signup_credits = 0
+    settings.execution_cost_count_threshold = 2
+    settings.execution_cost_per_threshold = 1
+    async with running_stack(settings, executors=1) as stack:
+        async with stack.client("carol") as carol, stack.client("root", admin=True) as admin:
+            grant = {"user_id": "carol", "amount": 1, "comments": "trial", "idempotency_key": "trial-1"}
+            assert (await admin.post("/api/credits/admin/add_credits", json=grant)).status_code == 200
+            gid = (await carol.post("/api/graphs", json={"graph": priced_graph(steps=6)})).json()["id"]
+            run = (await carol.post(f"/api/graphs/{gid}/execute/1", json={"inputs": {"x": 1}})).json()
+            done = await stack.wait_terminal(carol, gid, run["id"])
+
+            assert done["status"] == "FAILED" and done["outputs"] == {}
+            # numbers 1 (the input), 2 (pays the one credit), 3, 4 (owes one more)
+            nodes = done["node_executions"]
+            assert [ne["status"] for ne in nodes] == ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"]
+            assert [ne["output_data"] for ne in nodes[:3]] == [{"result": [1]}, {"result": [2.0]}, {"result": [3.0]}]
+            assert set(nodes[3]["output_data"]) == {"error"}  # its 4 never recorded, c3 never ran
+            assert nodes[3]["output_data"]["error"][0].startswith("Insufficient balance")
+            assert (await carol.get("/api/credits")).json() == {"credits": 0}

@@ -87,8 +87,11 @@ async def test_a_polled_run_answers_from_its_built_view_and_never_misses_a_write
         run = (await alice.post(f"/api/graphs/{graph['id']}/execute/1", json={})).json()
 
         async def running():
-            r = (await alice.get(f"/api/executions/{run['id']}")).json()
-            return any(n["status"] == "RUNNING" for n in r["node_executions"])
+            r = await alice.get(f"/api/executions/{run['id']}")
+            if r.status_code == 503:  # this stack's fence waits 0.5 s; a loaded machine can outlast it
+                return False
+            assert r.status_code == 200, r.text
+            return any(n["status"] == "RUNNING" for n in r.json()["node_executions"])
         await eventually(running, timeout=30, message="the timer node running")
         views = stack.app.state.execution_views
         hits = views.hits
