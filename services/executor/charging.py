@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from schemas.events.credits import UsageMetadata
-from services.domain.credits.pricing import block_usage_cost
 from services.domain.executions.state import ExecutionState, NodeExec
 from services.executor.scheduling.limits import surcharge
 from services.infra.block_charge import charge_block_run
@@ -124,10 +123,6 @@ class NodeCharger:
     @property
     def _counting(self) -> bool:
         return self.counter is not None and self.count_threshold > 0 and self.cost_per_threshold > 0
-
-    def is_free(self, block_id: str, input_data: dict[str, Any]) -> bool:
-        """The block's price for this input is nothing (a surcharge may still be due)."""
-        return block_usage_cost(block_id, input_data, self.cost_table)[0] <= 0
 
     def prepare(self, state: ExecutionState, ne: NodeExec) -> None:
         if not self._counting or ne.id in self._numbers:

@@ -350,7 +350,6 @@ class ExecutionRunner:
         finished_early = False
         held = False
         in_block = False
-        charging: asyncio.Future | None = None  # the charge, when the block runs meanwhile
         try:
             if block_cls is None:
                 raise ValueError(f"Block {ne.block_id} no longer exists")
@@ -360,13 +359,10 @@ class ExecutionRunner:
                 held = await self.node_slots.acquire(self.state.user_id, block_cls)
             if self.credentials is not None:  # before charging: a node that cannot run costs nothing
                 ctx.credentials = await self.credentials(self.state.user_id, block_cls, ne.input_data or {})
-            data = self._block_input(ne)
-            if self._runs_while_charged(block_cls, ne, data):
-                charging = asyncio.ensure_future(self._charge(ne, ctx))
-            elif (unpaid := await self._charge(ne, ctx)) is not None:
-                await self._unpaid(ne, unpaid)
+            if not await self._charged(ne, ctx):
                 return
             block = block_cls()
+            data = self._block_input(ne)
             if ctx.dry_run and block_cls.external_effects:
                 in_block = True
                 ctx.stats["dry_run"] = True
@@ -380,7 +376,7 @@ class ExecutionRunner:
                 in_block = True
                 outputs = block.execute(data, ctx)
             async with asyncio.timeout(self.node_timeout_s):
-                error, finished_early = await self._drive_block(ne, outputs, ctx, started, charging)
+                error, finished_early = await self._drive_block(ne, outputs, ctx, started)
         except TimeoutError:
             error = f"Node timed out after {self.node_timeout_s:g}s"
         except asyncio.CancelledError:
@@ -388,14 +384,12 @@ class ExecutionRunner:
         except RunLimitExceeded as exc:  # a sub-graph tree limit: the node and the whole run fail
             error = self._fatal = str(exc)
         except Exception as exc:  # a failing block fails its node, not the graph
-            if (not in_block or _raised_by(charging, exc)) and is_transient_db_error(exc):
+            if not in_block and is_transient_db_error(exc):
                 # the platform's own trouble before the block ran (resolving credentials, charging,
                 # numbering with the database away): not the node's failure; the run resumes later
                 raise
             error = str(exc) or type(exc).__name__
         finally:
-            if charging is not None and not charging.done():  # stopped or timed out meanwhile
-                charging.cancel()
             if held:
                 self.node_slots.release(self.state.user_id)
         if finished_early:
@@ -454,42 +448,24 @@ class ExecutionRunner:
             self.planner.finished(ne, None, stats)
             self._record_in_background()
 
-    async def _charge(self, ne: NodeExec, ctx: RunContext) -> str | None:
-        """Charge the node: None once it is paid (or costs nothing), else why it cannot be. A dry
+    async def _charged(self, ne: NodeExec, ctx: RunContext) -> bool:
+        """Charge before running; out of credits fails the node and, with it, the whole run. A dry
         run is never charged (COMPAT §2.7)."""
         if self.charge is None or self.state.is_dry_run:
-            return None
+            return True
         try:
             ctx.stats["cost"] = await self.charge(self.state, ne, ne.input_data or {}, before_spend=self._durable)
-            return None
+            return True
         except InsufficientBalance as exc:
-            return exc.message
+            await self._emit_output(ne, "error", exc.message)
+            self.planner.finished(ne, exc.message, {"cost": 0})
+            self._fatal = exc.message
+            self._out_of_credits = True
+            await self._flush()
+            return False
 
-    async def _unpaid(self, ne: NodeExec, message: str) -> None:
-        """Out of credits: the node fails with ``message`` and, with it, the whole run."""
-        await self._emit_output(ne, "error", message)
-        self.planner.finished(ne, message, {"cost": 0})
-        self._fatal = message
-        self._out_of_credits = True
-        await self._flush()
-
-    def _runs_while_charged(self, block_cls, ne: NodeExec, data: dict[str, Any]) -> bool:
-        """Whether the block may run while its charge is decided. Every node asks the database for
-        its number (the every-Nth-node surcharge) before it counts, a round trip on the path of each
-        node of a chain: about half of chain40's time. A block with no price, nothing outside the
-        run to touch and nothing against running twice may start meanwhile, because nothing it
-        yields is looked at before the charge is decided (``_drive_block``): unpaid, it is
-        cancelled and its outputs are dropped, exactly as if it had never started."""
-        is_free = getattr(self.charge, "is_free", None)
-        return (is_free is not None and not self.state.is_dry_run and not block_cls.external_effects
-                and self.planner.index.block_type(ne.node_id) != BlockType.AGENT
-                and block_cls.safe_to_repeat(data) and is_free(ne.block_id, ne.input_data or {}))
-
-    async def _drive_block(self, ne: NodeExec, outputs, ctx: RunContext, started: float,
-                           charging: asyncio.Future | None = None) -> tuple[str | None, bool]:
-        """Route each output as it comes, once ``charging`` (when given) says the node is paid: the
-        block's first step runs while it is decided, and an unpaid node's block is cancelled
-        before anything it yielded is looked at. After a yield the block is given one turn of the loop
+    async def _drive_block(self, ne: NodeExec, outputs, ctx: RunContext, started: float) -> tuple[str | None, bool]:
+        """Route each output as it comes. After a yield the block is given one turn of the loop
         to reach its next yield or its end; a block that ended has its completion recorded in the
         same write as its last output (one commit per node instead of two). Outputs recorded
         before an interruption are recognised by position and neither recorded nor routed again.
@@ -497,11 +473,6 @@ class ExecutionRunner:
         already, seen = len(ne.outputs), 0
         pending = asyncio.ensure_future(outputs.__anext__())
         try:
-            if charging is not None and (unpaid := await charging) is not None:
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
-                await self._unpaid(ne, unpaid)
-                return None, True
             while True:
                 try:
                     pin, value = await pending
@@ -553,10 +524,6 @@ class ExecutionRunner:
         self._launch(queued)
         if self._in_flight > MAX_WRITES_IN_FLIGHT:
             await self._durable()
-
-
-def _raised_by(future: asyncio.Future | None, exc: BaseException) -> bool:
-    return future is not None and future.done() and not future.cancelled() and future.exception() is exc
 
 
 def _has_error_output(ne: NodeExec) -> bool:
