@@ -131,9 +131,14 @@ class NodeQueued(ExecutionEvent):
 
 
 class NodeStarted(ExecutionEvent):
+    """``node_number`` is the node execution's place in its user's count (the every-Nth-node
+    surcharge), kept by every later attempt; None when nothing is counted, or when the number was
+    asked of the executor's table (``executor_node_numbers``) instead."""
+
     TYPE: ClassVar[str] = "NodeStarted"
     node_exec_id: str
     attempt: int = 1
+    node_number: int | None = None
 
 
 class NodeOutput(ExecutionEvent):

@@ -419,6 +419,9 @@ FIELD_NOTES: dict[str, str] = {
     "created": "this value opened a new (INCOMPLETE) node execution",
     "input_data": "resolved input the block runs with",
     "attempt": "1 on first run; higher when an interrupted node is re-run",
+    "NodeStarted.node_number": "its place in the user's count of node executions (every Nth pays the "
+                               "surcharge), the same on every attempt; null when nothing is counted "
+                               "or the number is kept in the executor's table",
     "seq": "0, 1, 2 … yield order within the node execution",
     "stats": "block stats (`walltime` seconds, cost, `dry_run: true` on a node a dry run simulated, …)",
     "error": "error message",

@@ -265,9 +265,8 @@ class ExecutionRunner:
             ne = self.state.node_execs[ne_id]
             if self._asks_review(ne):
                 continue
-            self.planner.started(ne)
-            if prepare is not None:
-                prepare(self.state, ne)  # overlaps the NodeStarted write
+            # the surcharge's number for this node, recorded with its start when at hand
+            self.planner.started(ne, node_number=prepare(self.state, ne) if prepare is not None else None)
             launch.append(ne_id)
         return launch
 

@@ -99,3 +99,51 @@ async def test_a_cancelled_asker_does_not_cancel_another_waiting_for_the_same_no
     await asyncio.sleep(0)
     impatient.cancel()
     assert await patient == 1
+
+
+async def _take(counter: NodeCounter, user: str, n: int) -> list[int]:
+    """``n`` numbers of the lease, as a busy executor takes them (waiting whenever it is empty)."""
+    taken: list[int] = []
+    while len(taken) < n:
+        number = counter.take(user)
+        if number is None:
+            await asyncio.sleep(0.002)
+        else:
+            taken.append(number)
+            await asyncio.sleep(0)  # a node's work between two starts
+    return taken
+
+
+async def test_a_lease_gives_the_next_numbers_without_a_statement_each(pool):
+    counting = _CountingPool(pool)
+    counter = NodeCounter(counting)
+    user = f"u-{uuid.uuid4()}"
+    assert counter.take(user) is None  # nothing leased yet: this node asks the database
+    assert await counter.number(user, str(uuid.uuid4())) == 1 and counting.statements == 1
+    assert [counter.take(user) for _ in range(4)] == [2, 3, 4, 5]  # the lease that came with it
+    assert counting.statements == 1
+    assert await _take(counter, user, 300) == list(range(6, 306))
+    # renewed before it ran out, doubling to 32: 8 + 16 + 32 * 9 numbers in 11 statements
+    assert counting.statements <= 1 + 12
+
+
+async def test_leases_and_asked_numbers_of_two_executors_never_meet(pool, settings):
+    """Two counters (two executor processes) lease and ask for one user's numbers at once: no
+    number is given twice. A counter dropped with its lease (an executor that stopped) leaves a
+    gap; the numbers after it are new."""
+    other_pool = db.make_async_pool(settings, min_size=1, max_size=3, durable_commits=False)
+    await other_pool.open()
+    try:
+        first, second = NodeCounter(pool), NodeCounter(other_pool)
+        user = f"u-{uuid.uuid4()}"
+        given = await asyncio.gather(
+            _take(first, user, 100), _take(second, user, 100),
+            asyncio.gather(*(first.number(user, n) for n in _nodes(30))),
+            asyncio.gather(*(second.number(user, n) for n in _nodes(30))))
+        numbers = [n for part in given for n in part]
+        assert len(set(numbers)) == len(numbers) == 260
+        third = NodeCounter(pool)  # the first executor's place, after it stopped holding a lease
+        later = await asyncio.gather(*(third.number(user, n) for n in _nodes(5)))
+        assert min(later) > max(numbers)
+    finally:
+        await other_pool.close()

@@ -33,12 +33,25 @@ def test_tree_limits_are_recognisable_so_ancestors_fail_too():
 
 
 class _Counter:
-    def __init__(self):
+    """Numbers asked of "the table" count from 1; a lease (``leased``) hands out its own."""
+
+    def __init__(self, leased=()):
         self.numbers, self.calls = {}, 0
+        self.leased = list(leased)
+
+    def take(self, user):
+        return self.leased.pop(0) if self.leased else None
 
     async def number(self, user, node_exec_id):
         self.calls += 1
         return self.numbers.setdefault(node_exec_id, len(self.numbers) + 1)
+
+
+def _node(i: int, **kwargs):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=f"n{i}", node_id="x", block_id="b1ab9b19-67a6-406d-abf5-2dba76d00c79",
+                           attempts=0, node_number=None, **kwargs)
 
 
 class _Ledger:
@@ -55,12 +68,46 @@ async def test_charger_pays_once_per_threshold_when_nodes_run_again():
     counter, ledger = _Counter(), _Ledger()
     charger = NodeCharger(ledger, {}, counter=counter, count_threshold=2, cost_per_threshold=3)
     state = SimpleNamespace(user_id="u", graph_id="g", graph_version=1, id="e")
-    nodes = [SimpleNamespace(id=f"n{i}", node_id="x", block_id="b1ab9b19-67a6-406d-abf5-2dba76d00c79")
-             for i in range(5)]
+    nodes = [_node(i) for i in range(5)]
     for ne in nodes:
-        charger.prepare(state, ne)
+        assert charger.prepare(state, ne) is None  # no lease: each is asked of the table
     await asyncio.sleep(0)
     costs = [await charger._surcharge(state, ne, {}) for ne in nodes]
     again = [await charger._surcharge(state, ne, {}) for ne in nodes[:3]]  # a resume runs them again
     assert costs == [0, 3, 0, 3, 0] and again == [0, 3, 0]
     assert ledger.spent == {"EXECUTION-COST-1": 3, "EXECUTION-COST-2": 3}
+
+
+async def test_a_node_records_a_leased_number_once_and_keeps_it_on_every_attempt():
+    """A node never started takes a number of the lease (returned, for its NodeStarted); one that
+    recorded a number keeps it; one started before without a recorded number asks the table, which
+    may hold the number an earlier owner was given for it."""
+    from types import SimpleNamespace
+
+    counter, ledger = _Counter(leased=[7, 8]), _Ledger()
+    charger = NodeCharger(ledger, {}, counter=counter, count_threshold=4, cost_per_threshold=1)
+    state = SimpleNamespace(user_id="u", graph_id="g", graph_version=1, id="e")
+    fresh, recorded, resumed = _node(1), _node(2), _node(3)
+    assert charger.prepare(state, fresh) == 7 and counter.calls == 0
+    recorded.node_number, recorded.attempts = 12, 1
+    assert charger.prepare(state, recorded) == 12 and counter.leased == [8]
+    resumed.attempts = 1
+    assert charger.prepare(state, resumed) is None and counter.leased == [8]
+    await asyncio.sleep(0)
+    assert counter.calls == 1  # the table was asked for the resumed node only
+    fresh.node_number = 7  # as the runner's NodeStarted records it
+    assert [await charger._surcharge(state, ne, {}) for ne in (fresh, recorded, resumed)] == [0, 1, 0]
+    assert ledger.spent == {"EXECUTION-COST-3": 1}  # 12 is the 3rd 4th
+
+
+def test_a_recorded_node_number_is_kept_by_the_attempts_after_it():
+    from schemas.events.executions import NodeQueued, NodeStarted
+    from tests.unit.executor_harness import build_graph, queued_state
+
+    body, _ids = build_graph([{"id": "a", "block_id": "b1ab9b19-67a6-406d-abf5-2dba76d00c79"}], [])
+    state = queued_state(body)
+    node = body.nodes[0]
+    state.apply(NodeQueued(node_exec_id="ne", node_id=node.id, block_id=node.block_id, input_data={}))
+    state.apply(NodeStarted(node_exec_id="ne", node_number=9))
+    state.apply(NodeStarted(node_exec_id="ne", attempt=2))  # a resume that found it recorded
+    assert state.node_execs["ne"].node_number == 9 and state.node_execs["ne"].attempts == 2

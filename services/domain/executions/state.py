@@ -62,6 +62,7 @@ class NodeExec:
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     effect_begun: bool = False  # its block with unrepeatable effects started (NodeEffectBegun)
+    node_number: int | None = None  # its place in the user's count (the surcharge), once recorded
     review_request: NodeReviewRequested | None = None  # the latest review it waits or waited for
     review: NodeReviewed | None = None  # the decision on that review (None while it waits)
 
@@ -192,6 +193,8 @@ def _node_started(s: ExecutionState, e: NodeStarted, at) -> None:
     ne = s.node_execs[e.node_exec_id]
     ne.status, ne.attempts = ExecutionStatus.RUNNING, e.attempt
     ne.start_time = ne.start_time or at
+    if e.node_number is not None:
+        ne.node_number = e.node_number
 
 
 def _effect_begun(s: ExecutionState, e: NodeEffectBegun, at) -> None:

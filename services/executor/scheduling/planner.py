@@ -216,8 +216,8 @@ class Planner:
 
     # -- node lifecycle ------------------------------------------------------------------------
 
-    def started(self, ne: NodeExec) -> None:
-        self.emit(NodeStarted(node_exec_id=ne.id, attempt=ne.attempts + 1))
+    def started(self, ne: NodeExec, node_number: int | None = None) -> None:
+        self.emit(NodeStarted(node_exec_id=ne.id, attempt=ne.attempts + 1, node_number=node_number))
 
     def finished(self, ne: NodeExec, error: str | None, stats: dict[str, Any]) -> None:
         if error is None:
