@@ -227,16 +227,15 @@ class NodeCharger:
             return None
         if ne.node_number is not None:
             return ne.node_number
-        if ne.attempts == 0 and ne.id not in self._numbers:
-            number = self.counter.take(state.user_id)
-            if number is not None:
-                return number
-        if ne.id not in self._numbers:
-            future = asyncio.ensure_future(self.counter.number(state.user_id, ne.id))
-            future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: asked again below
-            self._numbers[ne.id] = future
-            while len(self._numbers) > MAX_PREPARED:  # nodes that never got to run (a stopped run)
-                self._numbers.popitem(last=False)[1].cancel()
+        if ne.id in self._numbers:  # asked already
+            return None
+        if ne.attempts == 0 and (number := self.counter.take(state.user_id)) is not None:
+            return number
+        future = asyncio.ensure_future(self.counter.number(state.user_id, ne.id))
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: asked again below
+        self._numbers[ne.id] = future
+        while len(self._numbers) > MAX_PREPARED:  # nodes that never got to run (a stopped run)
+            self._numbers.popitem(last=False)[1].cancel()
         return None
 
     async def _number(self, state: ExecutionState, ne: NodeExec) -> int:

@@ -138,9 +138,9 @@ async def test_charging_402_and_running_out_mid_graph(settings):
 
 
 async def test_a_free_node_that_cannot_pay_its_surcharge_routes_nothing(settings):
-    """Every 2nd node execution costs 1 credit and carol holds 1. A free calculator may run while
-    its number is asked for, but what it produced is never recorded or routed when the surcharge
-    it owes cannot be paid: the node fails, nothing after it runs, the run fails."""
+    """Every 2nd node execution costs 1 credit and carol holds 1. A free calculator that owes a
+    surcharge it cannot pay records nothing but its error: the node fails, nothing after it runs,
+    the run fails."""
     settings.signup_credits = 0
     settings.execution_cost_count_threshold = 2
     settings.execution_cost_per_threshold = 1
