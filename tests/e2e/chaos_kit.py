@@ -62,7 +62,9 @@ def local_stack(data_dir: Path, user: str = "e2e-user") -> Iterator[dict]:
     stack = {"base": f"http://127.0.0.1:{port}", "proc": proc, "data_dir": data_dir}
     try:
         deadline = time.monotonic() + 120
-        while not _healthy(stack["base"]):
+        # ``up`` polls /health too and prints its banner when it sees it, which on a loaded machine
+        # can be a moment after this poll does: the stack is ready for a user once the banner is out.
+        while not (_healthy(stack["base"]) and "run monitor:" in (data_dir / "up.log").read_text()):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise StackFailed(f"stack not healthy: {(data_dir / 'up.log').read_text()[-3000:]}")
             time.sleep(0.5)
