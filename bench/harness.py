@@ -151,6 +151,36 @@ def cpu_seconds(procs) -> float:
     return total
 
 
+def component(proc) -> str:
+    """What a stack process is, for a CPU breakdown: the service of ``agentloom serve SERVICE``,
+    ``postgres``, ``broker`` (Tansu), or ``up`` (the supervisor)."""
+    import psutil
+
+    try:
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return "gone"
+    if len(cmd) >= 2 and cmd[-2] == "serve":
+        return cmd[-1]
+    text = " ".join(cmd)
+    return "postgres" if "postgres" in text else "broker" if "tansu" in text else "up"
+
+
+def cpu_by_component(procs) -> dict[str, float]:
+    """``cpu_seconds`` per ``component`` (the processes' names taken now)."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for proc in procs:
+        try:
+            used = sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            continue
+        name = component(proc)
+        totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
 def stack_cpu_percent(stack, seconds: float = 1.0) -> float:
     """Percent of one core the stack (``stack_processes``) used over the next ``seconds``."""
     procs = stack_processes(stack)

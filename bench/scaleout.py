@@ -2,9 +2,12 @@
 each (``agentloom up --executors 2 --projectors 2``), on installations of their own.
 
 Each run is ``input -> SendWebRequest (PUT to a local server that answers after 50 ms) -> output``:
-the run's time is mostly waiting, as for a real agent calling an API. A single executor is then
-limited by how many runs of one user it drives at once (``executor_max_running_per_user``), not
-by the CPU, and a second executor on the other partition brings its own slots.
+the run's time is mostly waiting, as for a real agent calling an API. Where the machine has CPU to
+spare, a single executor is limited by how many runs of one user it drives at once
+(``executor_max_running_per_user``) and a second executor on the other partitions brings its own
+slots. On a 2-core machine one executor already keeps the whole stack near the cores' limit, so the
+section prints where the CPU went per run (``scaleout Nx cpu``, per service) and the ceiling that
+CPU cost sets (``cpu_ceiling_runs_per_s``): a speed-up can only come from below that ceiling.
 
 The executors are paused (SIGSTOP to their process groups) while the burst is accepted and resumed
 together, so the figure is the rate at which the executors and projectors drain a backlog, from the
@@ -25,7 +28,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 
-from bench.harness import TERMINAL, Watcher, check, cpu_seconds, own_installation, report, stack_processes
+from bench.harness import (
+    TERMINAL,
+    Watcher,
+    check,
+    cpu_by_component,
+    cpu_seconds,
+    own_installation,
+    report,
+    stack_processes,
+)
 
 RUNS = 200
 WAIT_S = 0.05
@@ -103,20 +115,27 @@ async def _drain(stack_class, copies: int, url: str) -> float:
                     queued = await asyncio.gather(*(client.post(execute, json={"inputs": {"x": {"n": i}}})
                                                     for i in range(RUNS)))
                 finally:
-                    start, cpu_before = time.perf_counter(), cpu_seconds(procs)
+                    start, cpu_before, parts_before = time.perf_counter(), cpu_seconds(procs), cpu_by_component(procs)
                     for group in groups:
                         os.killpg(group, signal.SIGCONT)
                 ids = [r.json()["id"] for r in queued]
                 await asyncio.wait_for(asyncio.gather(*(watcher.event_for(e).wait() for e in ids)), timeout=300)
                 seconds_ws, cpu_used = time.perf_counter() - start, cpu_seconds(procs) - cpu_before
-                results = await _all_terminal(client, graph["id"], ids)
+                parts = {name: used - parts_before.get(name, 0.0) for name, used in cpu_by_component(procs).items()}
+                await _all_listed_terminal(client, ids)
                 seconds = time.perf_counter() - start
+                results = [r.json() for r in await asyncio.gather(
+                    *(client.get(f"/api/graphs/{graph['id']}/executions/{e}") for e in ids))]
         for i, body in enumerate(results):
             check(body["status"] == "COMPLETED" and body["outputs"].get("result") == [{"n": i}],
                   f"scale-out run {i} -> {body.get('status')} {body.get('outputs')}")
     report(f"scaleout {copies}x", executors=copies, projectors=copies, runs=RUNS, seconds=seconds,
            runs_per_s=RUNS / seconds, cpu_ms_per_run=cpu_used / RUNS * 1e3,
-           cpu_percent=100 * cpu_used / seconds_ws)  # of one core; this machine has two
+           cpu_percent=100 * cpu_used / seconds_ws,  # of one core
+           # the most runs/s the machine's cores could give at this CPU cost per run
+           cpu_ceiling_runs_per_s=(psutil.cpu_count() or 1) * RUNS / cpu_used)
+    report(f"scaleout {copies}x cpu", **{f"{name}_ms_per_run": used / RUNS * 1e3
+                                        for name, used in sorted(parts.items(), key=lambda item: -item[1])})
     return seconds
 
 
@@ -131,13 +150,14 @@ async def _every_executor_took_a_run(client, execute: str, watcher: Watcher, cop
     check(False, f"not every one of {copies} executors started a warm-up run")
 
 
-async def _all_terminal(client, graph_id: str, ids: list[str]) -> list[dict]:
+async def _all_listed_terminal(client, ids: list[str]) -> None:
+    """Until the query API's list of the user's runs shows every one ended: one request a poll, as
+    burst100 does (200 single GETs a poll measured the bench's own client, ~0.8 s of the figure)."""
     while True:
-        got = await asyncio.gather(*(client.get(f"/api/graphs/{graph_id}/executions/{e}") for e in ids))
-        bodies = [r.json() for r in got]
-        if all(b.get("status") in TERMINAL for b in bodies):
-            return bodies
-        await asyncio.sleep(0.05)
+        listed = {e["id"]: e["status"] for e in (await client.get("/api/executions")).json()}
+        if all(listed.get(e) in TERMINAL for e in ids):
+            return
+        await asyncio.sleep(0.005)
 
 
 async def bench_scaleout(stack_class) -> None:
