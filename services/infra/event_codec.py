@@ -79,12 +79,13 @@ def decode_row(row: StoredRow) -> RecordedEvent:
         user_id=state.get("user_id"), payload=state["payload"])
 
 
-def envelope_bytes(row: StoredRow) -> bytes:
+def envelope_bytes(row: StoredRow, stream_id: str | None = None) -> bytes:
     """The envelope of a stored event, spliced from its stored state without re-encoding.
 
     The envelope is the state object with the identity fields in front. The relay publishes
-    thousands of events per second, so this avoids decoding and re-encoding every payload."""
-    stream_id, version = str(row.stream_id), row.stream_version
+    thousands of events per second, so this avoids decoding and re-encoding every payload.
+    ``stream_id``: the row's stream id as text, when the caller has made it already."""
+    stream_id, version = stream_id or str(row.stream_id), row.stream_version
     head = (b'{"event_id":"' + event_id_text(stream_id, version).encode() + b'","type":'
             + orjson.dumps(row.type) + b',"stream_id":"' + stream_id.encode() + b'","stream_version":'
             + str(version).encode() + b',"position":' + str(row.position).encode() + b",")

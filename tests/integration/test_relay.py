@@ -66,19 +66,25 @@ async def _published(relay, n):
 async def test_records_land_where_the_partitioner_puts_them_with_their_offsets_recorded(settings, store):
     """Each record is on the partition Kafka's default partitioner picks for its stream, a
     partition's offsets are consecutive in store order, a record larger than one producer batch
-    goes out too, and the saved offset per partition is the last one the broker holds."""
+    goes out too, and the saved offset per partition is the last one the broker holds. The
+    relay batches small records itself and sends large ones alone: a stream mixing both (small,
+    larger than a batch, small, large, small) keeps its order."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from services.infra import db
     from services.infra.kafka import BATCH_BYTES, partition_for_key
+    from services.infra.relay import ALONE_BYTES
 
     ids = await asyncio.to_thread(append_versions, store, 30, 4)
-    big = NewEvent(ids[0], 5, ActiveVersionSet(version=5), user_id="x" * (BATCH_BYTES + 50_000))
-    await asyncio.to_thread(store.append, [big])
+    mixed = [NewEvent(ids[0], 5, ActiveVersionSet(version=5), user_id="x" * (BATCH_BYTES + 50_000)),
+             NewEvent(ids[0], 6, ActiveVersionSet(version=6)),
+             NewEvent(ids[0], 7, ActiveVersionSet(version=7), user_id="y" * (ALONE_BYTES + 1000)),
+             NewEvent(ids[0], 8, ActiveVersionSet(version=8))]
+    await asyncio.to_thread(store.append, mixed)
     stop = asyncio.Event()
     relay = Relay(settings, store.context, batch_size=1000)
     task = asyncio.create_task(relay.run(stop))
-    await eventually(lambda: _published(relay, 121), message="relay publishes all 121 events")
+    await eventually(lambda: _published(relay, 124), message="relay publishes all 124 events")
     stop.set()
     await task
 
@@ -95,11 +101,11 @@ async def test_records_land_where_the_partitioner_puts_them_with_their_offsets_r
         for _ in range(100):
             for batch in (await consumer.getmany(timeout_ms=200)).values():
                 messages.extend(batch)
-            if len(messages) >= 121:
+            if len(messages) >= 124:
                 break
     finally:
         await consumer.stop()
-    assert len(messages) == 121
+    assert len(messages) == 124
     by_partition = defaultdict(list)
     for m in messages:
         env = Envelope.from_bytes(m.value)
@@ -109,6 +115,8 @@ async def test_records_land_where_the_partitioner_puts_them_with_their_offsets_r
         offsets, positions = [o for o, _ in rows], [p for _, p in rows]
         assert offsets == list(range(offsets[0], offsets[0] + len(offsets))) and positions == sorted(positions)
     assert any(len(m.value) > BATCH_BYTES for m in messages)
+    first = [env for env in map(Envelope.from_bytes, (m.value for m in messages)) if env.stream_id == ids[0]]
+    assert [env.stream_version for env in first] == list(range(1, 9))
     with db.connect(settings) as conn:
         saved = dict(conn.execute("SELECT partition, kafka_offset FROM relay_partitions "
                                   "WHERE log = 'graphs'").fetchall())
