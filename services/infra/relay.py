@@ -21,6 +21,7 @@ second the relay acts on operator decisions (``retry``/``skip``). That bookkeepi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -123,7 +124,8 @@ class Relay:
 
     async def _save_position(self, conn: psycopg.AsyncConnection, position: int,
                              partitions: dict[int, tuple[int, int]], parked: list | None = None) -> None:
-        async with conn.transaction():
+        # One round trip where there is nothing to park: the statements go out as one pipeline.
+        async with (contextlib.nullcontext() if parked else conn.pipeline()), conn.transaction():
             if parked:
                 # Parking and moving past the parked records commit together (never lost, never
                 # published half-way): a record is stepped over only once it is a dead letter.
