@@ -342,11 +342,8 @@ class Relay:
                     await flush(partition)
                 try:
                     sent.append(([record], await self._send(producer, record, stream_id)))
-                except Exception as exc:
-                    if not is_poison(exc):
-                        raise
-                    parked.append((record, describe(exc)))
-                    holding.add(stream_id)
+                except Exception as exc:  # noqa: BLE001 - _park_poison raises again what is not poison
+                    _park_poison(exc, record, stream_id, parked, holding)
                 continue
             if partition not in building:
                 building[partition] = (producer.create_batch(), [])
@@ -395,11 +392,8 @@ class Relay:
                 continue
             try:
                 meta = await self._send_and_wait(producer, record)
-            except Exception as exc:
-                if not is_poison(exc):
-                    raise
-                parked.append((record, describe(exc)))
-                holding.add(stream_id)
+            except Exception as exc:  # noqa: BLE001 - _park_poison raises again what is not poison
+                _park_poison(exc, record, stream_id, parked, holding)
                 continue
             published.append((record, meta))
         later = [r for r, _ in published if str(r[1]) in holding]
@@ -422,6 +416,15 @@ class Relay:
             except (psycopg.Error, OSError) as exc:
                 log.debug("relay listener reconnecting: %s", exc)
                 await _wait_or_stop(stop, 1.0)
+
+
+def _park_poison(exc: Exception, record, stream_id: str, parked: list, holding: set) -> None:
+    """A record the producer or broker refused: parked with its error when it is poison, and
+    its stream held behind it; anything else (broker trouble) is raised again."""
+    if not is_poison(exc):
+        raise exc
+    parked.append((record, describe(exc)))
+    holding.add(stream_id)
 
 
 def _headers(record: StoredRow) -> list[tuple[str, bytes]]:
