@@ -264,6 +264,25 @@ def test_requests_share_one_tls_context(monkeypatch):
         http_fetch.tls_context.cache_clear()
 
 
+def test_the_llm_gateway_shares_the_web_requests_tls_context(monkeypatch):
+    """A process loads the CA bundle once, when its LLM gateway is built at start, and a run's first
+    web request then finds it loaded (it paid ~35-65 ms for its own before)."""
+    from services.blocks import http_fetch
+    from services.blocks.llm_providers.gateway import LlmGateway
+
+    built = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    http_fetch.tls_context.cache_clear()
+    try:
+        gateway = LlmGateway()
+        http_fetch.tls_context()
+        assert len(built) == 1
+        asyncio.run(gateway.aclose())
+    finally:
+        http_fetch.tls_context.cache_clear()
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI to make a test certificate")
 def test_https_pinning_still_verifies_the_certificate_name(tmp_path):
     """The connection goes to the checked IP, but TLS is verified against the original host name."""

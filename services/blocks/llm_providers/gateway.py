@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from services.blocks.http_fetch import tls_context
 from services.blocks.llm_providers import anthropic, openai_compat
 from services.domain.integrations.credentials import APIKeyCredentials
 from services.domain.llm.models import provider_of
@@ -87,7 +88,9 @@ class LlmGateway:
         self._max_retries = max(0, max_retries)
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
-        self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout_s))
+        # The TLS settings every outbound request shares (the CA bundle loaded once per process,
+        # here at start, so a run's first web request does not pay for loading it).
+        self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout_s), verify=tls_context())
 
     @classmethod
     def from_settings(cls, settings) -> LlmGateway:
