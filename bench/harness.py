@@ -138,17 +138,19 @@ def stack_processes(stack) -> list:
     return procs
 
 
-def cpu_seconds(procs) -> float:
-    """User plus system CPU seconds the given processes have used so far (those gone are skipped)."""
+def _cpu_of(proc) -> float | None:
+    """User plus system CPU seconds one process has used so far (None once it is gone)."""
     import psutil
 
-    total = 0.0
-    for proc in procs:
-        try:
-            total += sum(proc.cpu_times()[:2])
-        except psutil.Error:
-            pass
-    return total
+    try:
+        return sum(proc.cpu_times()[:2])
+    except psutil.Error:
+        return None
+
+
+def cpu_seconds(procs) -> float:
+    """User plus system CPU seconds the given processes have used so far (those gone are skipped)."""
+    return sum(used for used in map(_cpu_of, procs) if used is not None)
 
 
 def component(proc) -> str:
@@ -168,16 +170,12 @@ def component(proc) -> str:
 
 def cpu_by_component(procs) -> dict[str, float]:
     """``cpu_seconds`` per ``component`` (the processes' names taken now)."""
-    import psutil
-
     totals: dict[str, float] = {}
     for proc in procs:
-        try:
-            used = sum(proc.cpu_times()[:2])
-        except psutil.Error:
-            continue
-        name = component(proc)
-        totals[name] = totals.get(name, 0.0) + used
+        used = _cpu_of(proc)
+        if used is not None:
+            name = component(proc)
+            totals[name] = totals.get(name, 0.0) + used
     return totals
 
 

@@ -33,7 +33,6 @@ from bench.harness import (
     Watcher,
     check,
     cpu_by_component,
-    cpu_seconds,
     own_installation,
     report,
     stack_processes,
@@ -115,13 +114,14 @@ async def _drain(stack_class, copies: int, url: str) -> float:
                     queued = await asyncio.gather(*(client.post(execute, json={"inputs": {"x": {"n": i}}})
                                                     for i in range(RUNS)))
                 finally:
-                    start, cpu_before, parts_before = time.perf_counter(), cpu_seconds(procs), cpu_by_component(procs)
+                    start, parts_before = time.perf_counter(), cpu_by_component(procs)
                     for group in groups:
                         os.killpg(group, signal.SIGCONT)
                 ids = [r.json()["id"] for r in queued]
                 await asyncio.wait_for(asyncio.gather(*(watcher.event_for(e).wait() for e in ids)), timeout=300)
-                seconds_ws, cpu_used = time.perf_counter() - start, cpu_seconds(procs) - cpu_before
-                parts = {name: used - parts_before.get(name, 0.0) for name, used in cpu_by_component(procs).items()}
+                seconds_ws, parts_after = time.perf_counter() - start, cpu_by_component(procs)
+                parts = {name: used - parts_before.get(name, 0.0) for name, used in parts_after.items()}
+                cpu_used = sum(parts.values())
                 await _all_listed_terminal(client, ids)
                 seconds = time.perf_counter() - start
                 results = [r.json() for r in await asyncio.gather(
