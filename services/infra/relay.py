@@ -147,10 +147,10 @@ class Relay:
                 "kafka_offset = EXCLUDED.kafka_offset",
                 (self.context, partition, pos, offset))
 
-    async def _send(self, producer, record: StoredRow, stream_id: str | None = None):
-        """Hand one record to the producer alone (``stream_id``: its stream id as text, if made
-        already), on the partition ``_publish`` places its batched records of the stream."""
-        stream_id = stream_id or str(record.stream_id)
+    async def _send(self, producer, record: StoredRow):
+        """Hand one record to the producer alone, on the partition ``_publish`` places its
+        stream's records."""
+        stream_id = str(record.stream_id)
         key = stream_id.encode()
         partitions = sorted(await producer.partitions_for(self.topic))
         return await producer.send(self.topic, key=key, value=envelope_bytes(record, stream_id),
@@ -335,24 +335,25 @@ class Relay:
             if stream_id in held.streams or stream_id in holding:
                 parked.append((record, None))
                 continue
-            key, value = stream_id.encode(), envelope_bytes(record, stream_id)
+            key, value, headers = stream_id.encode(), envelope_bytes(record, stream_id), _headers(record)
             partition = partition_for_key(key, partitions, partitions)
             if len(value) > ALONE_BYTES:
                 if partition in building:
                     await flush(partition)
                 try:
-                    sent.append(([record], await self._send(producer, record, stream_id)))
+                    sent.append(([record], await producer.send(self.topic, key=key, value=value,
+                                                               partition=partition, headers=headers)))
                 except Exception as exc:  # noqa: BLE001 - _park_poison raises again what is not poison
                     _park_poison(exc, record, stream_id, parked, holding)
                 continue
-            if partition not in building:
-                building[partition] = (producer.create_batch(), [])
-            if building[partition][0].append(key=key, value=value, timestamp=None,
-                                             headers=_headers(record)) is None:  # the batch is full
-                await flush(partition)
-                building[partition] = (producer.create_batch(), [])
-                building[partition][0].append(key=key, value=value, timestamp=None, headers=_headers(record))
-            building[partition][1].append(record)
+            open_batch = building.get(partition)
+            if open_batch is None or open_batch[0].append(key=key, value=value, timestamp=None,
+                                                          headers=headers) is None:  # none yet, or full
+                if open_batch is not None:
+                    await flush(partition)
+                open_batch = building[partition] = (producer.create_batch(), [])
+                open_batch[0].append(key=key, value=value, timestamp=None, headers=headers)
+            open_batch[1].append(record)
         for partition in list(building):
             await flush(partition)
         # A broker that restarted empty keeps the producer retrying; give up and re-check instead.
