@@ -8,7 +8,8 @@ is actually connected to, on every redirect. So for each hop this module
 2. connects to that checked IP (the URL is rewritten to the IP) while sending the original
    ``Host`` header and, for https, the original name as SNI (``sni_hostname``) so the TLS
    certificate is still verified against the real host name; a later DNS answer cannot change
-   where the connection goes;
+   where the connection goes. A connection is kept for the next request to the same host name
+   and checked address (``http_connections``), never for another;
 3. follows redirects by hand (at most ``max_redirects``), re-running 1-2 for the new URL, applying
    the usual method rewrite (303, and 301/302 after POST, become a body-less GET), and dropping
    Authorization/Cookie/API-key style headers once the origin changes;
@@ -22,16 +23,18 @@ defeat the pinning. ``transport`` and ``resolver`` are injectable for tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
 
+from services.blocks import http_connections
 from services.blocks.net_policy import (
     DEFAULT_PORTS,
     BlockedDestinationError,
@@ -135,6 +138,22 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _new_transport() -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(retries=0, verify=tls_context(), limits=http_connections.idle_limits())
+
+
+@contextlib.asynccontextmanager
+async def _hop_transport(injected: httpx.AsyncBaseTransport | None,
+                         destination: http_connections.Destination) -> AsyncIterator[httpx.AsyncBaseTransport]:
+    """The transport for one hop: a test's own, else the kept connections to the checked
+    destination (``http_connections``)."""
+    if injected is not None:
+        yield injected
+        return
+    async with http_connections.pools_for_this_loop(_new_transport).lease(destination) as transport:
+        yield transport
+
+
 async def guarded_fetch(
     method: str,
     url: str,
@@ -176,13 +195,11 @@ async def _fetch(method: str, url: str, headers: httpx.Headers, content: bytes |
         hop_headers = httpx.Headers(headers)
         hop_headers["Host"] = _host_header(host, port, scheme)
         extensions = {"sni_hostname": host} if scheme == "https" else {}
-        client = httpx.AsyncClient(
-            transport=transport or httpx.AsyncHTTPTransport(retries=0, verify=tls_context()),
-            trust_env=False,
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-        )
-        async with client:
+        async with _hop_transport(transport, (scheme, host, address, port)) as hop_transport:
+            # A client per hop, never closed (closing it would close the shared transport): its
+            # cookie jar dies with it, so no cookie reaches another request.
+            client = httpx.AsyncClient(transport=hop_transport, trust_env=False, follow_redirects=False,
+                                       timeout=httpx.Timeout(timeout))
             request = client.build_request(method, current.copy_with(host=address), headers=hop_headers,
                                            content=content, extensions=extensions)
             response = await client.send(request, stream=True)

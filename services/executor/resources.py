@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.blocks.http_connections import close_this_loops_connections
 from services.blocks.llm_providers.gateway import LlmGateway
 from services.blocks.sandbox import TemplatePool
 from services.domain.credits.pricing import cost_table_with
@@ -89,6 +90,7 @@ class ExecutorResources:
     async def aclose(self) -> None:
         await self.writer.close()
         await self.llm.aclose()
+        await close_this_loops_connections()  # the web requests' kept connections
         await self.templates.aclose()
         await self.kv_pool.close()
         await self.counter_pool.close()

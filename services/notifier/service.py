@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.blocks.http_connections import close_this_loops_connections
 from services.infra.eventstore import EventStore, make_datastore
 from services.infra.ledger_service import LedgerService
 from services.infra.settings import Settings
@@ -50,4 +51,5 @@ class NotifierService:
         try:
             await asyncio.gather(self.recorder.run(stop), self.mailer.run(stop), self.callbacks.run(stop))
         finally:
+            await close_this_loops_connections()  # the callbacks' kept connections
             self.datastore.close()
