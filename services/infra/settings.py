@@ -249,11 +249,23 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 def local_secret(environ: Mapping[str, str] = os.environ) -> str:
     """A per-installation signing secret for local mode, so dev tokens from one checkout don't
-    open another (created on first use, 0600)."""
+    open another (created on first use, 0600).
+
+    Processes starting at once (``agentloom up``'s children, parallel test workers) may each find
+    it missing: each writes a candidate of its own and links it into place, which fails for all but
+    the first, so every one of them reads the same secret, and none reads a half-written file."""
     path = data_dir(environ) / "jwt_secret"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        candidate = path.with_name(f"jwt_secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process's secret is in place
+        finally:
+            candidate.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
