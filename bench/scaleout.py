@@ -45,7 +45,10 @@ INPUT, WEB, OUTPUT = ("aa4b8a8e-0d64-5c6e-9a44-3a0f1d2c0001", "aa4b8a8e-0d64-5c6
 
 
 class SlowEcho(BaseHTTPRequestHandler):
-    """Answers every PUT after ``WAIT_S`` with the JSON body it was sent."""
+    """Answers every PUT after ``WAIT_S`` with the JSON body it was sent, keeping the connection
+    open as an API server does (HTTP/1.1; the standard library's default, HTTP/1.0, hangs up)."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
