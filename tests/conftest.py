@@ -1,7 +1,8 @@
 """Shared fixtures: the real PostgreSQL server and a real Kafka-protocol broker.
 
 PostgreSQL: ``AGENTLOOM_TEST_DATABASE_URL``, else the server on 127.0.0.1:5432 (database
-``test``), else an embedded PostgreSQL started for the session (``services/dev/suite_database.py``);
+``test``), else an embedded PostgreSQL started for the session (``services/dev/suite_database.py``;
+under pytest-xdist only the first worker uses the local server, the others an embedded one each);
 each test gets its own schema. Broker: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else one
 Tansu broker started for the session; each test gets its own topic prefix. Under ``CI=true`` a
 missing service fails the run instead of skipping.
@@ -20,6 +21,11 @@ from services.dev import suite_database
 from services.dev.local_broker import free_port, start_broker
 from services.infra.settings import SYSTEM_KEY_FIELDS, Settings, data_dir
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set (a run without workers has neither);
+# the CLI tests read what the commands print to a pipe, which is only wide when COLUMNS is unset.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
@@ -29,14 +35,15 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def database_url():
-    url, failure = suite_database.pick(os.environ.get("AGENTLOOM_TEST_DATABASE_URL"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url, failure = suite_database.pick(os.environ.get("AGENTLOOM_TEST_DATABASE_URL"), worker=worker)
     if failure is not None:
         _unavailable(f"PostgreSQL not reachable at {url}: {failure}")
     if url != suite_database.EMBEDDED:
         yield url
         return
     try:
-        server, url = suite_database.start_embedded(data_dir() / "test-postgres")
+        server, url = suite_database.start_embedded(suite_database.embedded_data_dir(data_dir(), worker))
     except Exception as exc:  # noqa: BLE001 - reported as skip/fail below
         _unavailable(f"no PostgreSQL on 127.0.0.1:5432 and the embedded one did not start: {exc}")
     with server:

