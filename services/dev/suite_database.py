@@ -36,9 +36,10 @@ def pick(env_url: str | None, probe: Callable[[str], str | None] = answers,
     (a test run that names a server must not quietly use another one).
 
     ``worker`` is the pytest-xdist worker (``gw0``, ``gw1``, ...; empty when the run is not split).
-    Only the first worker uses the local server: its stacks hold up to ~60 of the 100 connections a
-    default PostgreSQL allows, so a second worker's stacks on the same server ran out of them; every
-    other worker starts an embedded server of its own (300 connections)."""
+    Only the first worker uses the local server: its stacks alone held up to 93 of the 100
+    connections a default PostgreSQL allows (sampled every 0.5 s), so a second worker's stacks on
+    the same server ran out of them; every other worker starts an embedded server of its own (300
+    connections)."""
     if env_url:
         return env_url, probe(env_url)
     if worker in ("", "gw0") and probe(DEFAULT_TEST_DB) is None:
