@@ -139,7 +139,7 @@ def tls_context() -> ssl.SSLContext:
 
 
 def _new_transport() -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(retries=0, verify=tls_context(), limits=http_connections.idle_limits())
+    return httpx.AsyncHTTPTransport(retries=0, verify=tls_context(), limits=http_connections.one_connection())
 
 
 @contextlib.asynccontextmanager

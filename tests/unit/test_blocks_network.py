@@ -426,7 +426,8 @@ def test_a_connection_the_server_closed_is_not_reused():
     assert asyncio.run(scenario()) == ([200] * 4, 4)
 
 
-def test_the_least_recently_used_pool_is_retired_and_closed_once_its_request_ends():
+def test_idle_connections_are_bounded_expire_and_never_outlive_an_error():
+    from services.blocks import http_connections
     from services.blocks.http_connections import ConnectionPools
 
     class Transport:
@@ -436,18 +437,30 @@ def test_the_least_recently_used_pool_is_retired_and_closed_once_its_request_end
         async def aclose(self):
             self.closed = True
 
+    now = [0.0]
+
     async def scenario():
-        pools = ConnectionPools(Transport, max_destinations=2)
+        pools = ConnectionPools(Transport, max_destinations=2, max_idle=2, clock=lambda: now[0])
         a, b, c = (("http", name, "192.0.2.1", 80) for name in "abc")
-        async with pools.lease(a) as first:
-            async with pools.lease(b), pools.lease(c):  # a is the oldest: retired, still in use
-                assert len(pools) == 2 and not first.closed
-            assert not first.closed
-        assert first.closed  # closed when its request ended
-        async with pools.lease(a) as again:  # a new pool for a; b, the oldest now, is closed at once
-            assert again is not first
+        async with pools.lease(a) as first, pools.lease(a) as second, pools.lease(a) as third:
+            assert len({id(first), id(second), id(third)}) == 3  # one request per connection
+        assert pools.idle_count(a) == 2 and first.closed  # the last to end found the idle bound reached
+        async with pools.lease(a) as again:
+            assert again is second  # the one kept last (the requests ended third, second, first)
+        with pytest.raises(RuntimeError):
+            async with pools.lease(a) as failed:
+                raise RuntimeError("the request failed")
+        assert failed is second and failed.closed and pools.idle_count(a) == 1  # not kept after an error
+        async with pools.lease(b) as kept_b, pools.lease(c):
+            pass
+        assert third.closed and len(pools) == 2  # a, the least recently used destination, closed
+        now[0] += http_connections.IDLE_SECONDS + 1
+        async with pools.lease(b) as fresh:
+            pass
+        assert fresh is not kept_b and kept_b.closed  # the expired one was closed, not lent
+        assert pools.idle_count(b) == 1
         await pools.aclose()
-        assert again.closed
+        assert fresh.closed and len(pools) == 0
 
     asyncio.run(scenario())
 
@@ -487,6 +500,9 @@ def test_a_kept_https_connection_is_not_reused_for_a_name_its_certificate_does_n
     assert outcomes[:2] == [b"ok", b"ok"]
     assert "CERTIFICATE_VERIFY_FAILED" in outcomes[2]
     assert len(server.heads) == 2  # other.internal's request never went out
+    # svc.internal's two requests went on one connection (other.internal's handshake, refused by the
+    # client, never reached the server's handler)
+    assert server.connections == 1
 
 
 def test_web_request_block_routes_and_reports_policy_errors():
