@@ -55,6 +55,7 @@ class ConnectionPools:
         self._max_destinations = max_destinations
         self._max_idle = max_idle
         self._clock = clock
+        self._closed = False
         # per destination, (when kept, transport), oldest first
         self._idle: OrderedDict[Destination, list[tuple[float, httpx.AsyncBaseTransport]]] = OrderedDict()
 
@@ -81,6 +82,9 @@ class ConnectionPools:
         await self._keep(destination, transport)
 
     async def _keep(self, destination: Destination, transport: httpx.AsyncBaseTransport) -> None:
+        if self._closed:  # a request that ran while the process stopped
+            await transport.aclose()
+            return
         idle = self._idle.setdefault(destination, [])
         self._idle.move_to_end(destination)
         if len(idle) >= self._max_idle:
@@ -98,7 +102,9 @@ class ConnectionPools:
             await idle.pop(0)[1].aclose()
 
     async def aclose(self) -> None:
-        """Close every idle connection (a process stopping); requests still running close theirs."""
+        """Close every idle connection (a process stopping); requests still running close theirs
+        when they end."""
+        self._closed = True
         idle, self._idle = list(self._idle.values()), OrderedDict()
         for kept in idle:
             for _, transport in kept:

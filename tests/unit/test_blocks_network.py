@@ -459,8 +459,10 @@ def test_idle_connections_are_bounded_expire_and_never_outlive_an_error():
             pass
         assert fresh is not kept_b and kept_b.closed  # the expired one was closed, not lent
         assert pools.idle_count(b) == 1
-        await pools.aclose()
-        assert fresh.closed and len(pools) == 0
+        async with pools.lease(c) as running:
+            await pools.aclose()
+            assert fresh.closed and len(pools) == 0
+        assert running.closed and len(pools) == 0  # a request running at the close closes its own
 
     asyncio.run(scenario())
 
