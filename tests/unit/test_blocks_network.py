@@ -241,21 +241,15 @@ def test_requests_share_one_tls_context(monkeypatch):
     monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
     http_fetch.tls_context.cache_clear()
 
-    async def scenario():
-        async def handle(reader, writer):
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            await writer.drain()
-            writer.close()
+    async def resolve(host, port):
+        return ["127.0.0.1"]
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        try:
-            return [(await guarded_fetch("GET", f"http://127.0.0.1:{port}/", allow_hosts=["127.0.0.1"])).body
-                    for _ in range(3)]
-        finally:
-            server.close()
-            await server.wait_closed()
+    async def scenario():  # three names: three destinations, so three transports
+        async with _KeepAliveServer() as server:
+            bodies = [(await guarded_fetch("GET", f"http://{name}.internal:{server.port}/", resolver=resolve,
+                                           allow_hosts=[f"{name}.internal"])).body for name in "abc"]
+        assert server.connections == 3
+        return bodies
 
     try:
         assert asyncio.run(scenario()) == [b"ok"] * 3
