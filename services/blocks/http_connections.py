@@ -41,7 +41,10 @@ import httpx
 
 MAX_DESTINATIONS = 16
 MAX_IDLE_PER_DESTINATION = 16  # the executor's 20 slots per user, mostly
-IDLE_SECONDS = 5.0  # httpx's default keep-alive expiry, below common servers' idle timeouts
+# Under the 5 s after which uvicorn and Node close an idle connection, so a request rarely meets a
+# server closing it at that moment (a connection the server closed earlier reads as closed and is
+# replaced, not used: gunicorn's 2 s).
+IDLE_SECONDS = 4.0
 
 Destination = tuple[str, str, str, int]  # scheme, host name, pinned address, port
 
