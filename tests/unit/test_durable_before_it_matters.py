@@ -19,17 +19,19 @@ PERSIST = "1d055e55-a2b9-4547-8311-907d05b0304d"
 
 class SlowWriter:
     """Every write becomes durable 20 ms after it was handed over, in order (a group commit);
-    ``pending`` counts the writes not durable yet."""
+    ``pending`` counts the writes not durable yet, ``most_pending`` the most there were at once."""
 
     def __init__(self) -> None:
         self.events: list = []
         self.pending = 0
+        self.most_pending = 0
         self.durable: list = []  # events in the store
 
     def write(self, stream_id, first_version, events, user_id):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending += 1
+        self.most_pending = max(self.most_pending, self.pending)
         batch = [event for event, _at in events]
         self.events += batch
 
@@ -67,11 +69,11 @@ def _runner(body, writer, kv=None, charge=None):
 async def test_a_chain_of_pure_blocks_runs_ahead_of_its_commits_and_ends_durable():
     writer = SlowWriter()
     runner, state = _runner(_chain(10), writer)
-    started = asyncio.get_running_loop().time()
     assert await runner.run() == "COMPLETED"
-    elapsed = asyncio.get_running_loop().time() - started
-    # One 20 ms commit per node would take 220 ms or more; ahead of the commits it is a few.
-    assert elapsed < 0.15, elapsed
+    # Waiting for each node's commit would never have more than one write in flight; running ahead
+    # of the commits, the chain's writes are on their way together (not a timing, so a loaded
+    # machine cannot fail it).
+    assert writer.most_pending > 2, writer.most_pending
     assert writer.pending == 0 and writer.durable == writer.events  # nothing left in flight
     assert type(writer.durable[-1]).__name__ == "ExecutionCompleted"
     final = [ne for ne in state.node_execs.values() if ne.node_id == state.graph.nodes[-1].id]
